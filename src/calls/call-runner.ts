@@ -1,0 +1,37 @@
+import type { CallRow } from '../db/schema.js';
+import type { NewTurn, TransitionPatch } from './call-store.js';
+import type { TerminalStatus } from './status.js';
+
+/** Why the worker aborted a running call. */
+export type AbortCause = 'canceled' | 'shutdown';
+
+export interface CallOutcome extends TransitionPatch {
+  status: TerminalStatus;
+  /** A token such as objective_met, callee_hung_up, busy, no_answer_timeout (see the spec). */
+  endedReason: string;
+}
+
+/**
+ * What the worker hands a runner for one call. The runner reports progress only through it; the
+ * control turns each report into a state-machine transition (a report that is illegal by then, e.g.
+ * after a cancel, changes nothing).
+ */
+export interface CallControl {
+  readonly call: CallRow;
+  /** Aborted when the call is canceled through the API or the worker shuts down; `signal.reason` is an AbortCause. */
+  readonly signal: AbortSignal;
+  dialing(): Promise<void>;
+  answered(): Promise<void>;
+  addTurn(turn: NewTurn): Promise<void>;
+  /** Ends the call. Called once; later calls are ignored. */
+  end(outcome: CallOutcome): Promise<void>;
+}
+
+/**
+ * Places and conducts one call from dialing to its end. `run` resolves once the call is torn down;
+ * it must call `ctl.end` before resolving (the worker ends the call as failed/internal_error if it
+ * throws or forgets).
+ */
+export interface CallRunner {
+  run(ctl: CallControl): Promise<void>;
+}

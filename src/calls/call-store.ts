@@ -1,0 +1,134 @@
+import crypto from 'node:crypto';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../db/client.js';
+import {
+  type CallRow,
+  type CallTurnRow,
+  callEvents,
+  calls,
+  callTurns,
+  type TurnLatency,
+  usageCounters,
+  webhookDeliveries,
+} from '../db/schema.js';
+import { transcriptOf, webhookPayload } from './call-view.js';
+import { type CallStatus, canTransition, isTerminal, webhookEventFor } from './status.js';
+
+export type Clock = () => Date;
+
+/** Fields a transition may set together with the status (the terminal one carries the results). */
+export interface TransitionPatch {
+  summary?: string | null;
+  extracted?: Record<string, unknown> | null;
+  recordingFile?: string | null;
+}
+
+export type TransitionResult = { ok: true; call: CallRow } | { ok: false; call: CallRow | null };
+
+export interface NewTurn {
+  speaker: 'agent' | 'callee';
+  text: string;
+  startMs: number;
+  endMs: number;
+  interrupted?: boolean;
+  latency?: TurnLatency | null;
+}
+
+/**
+ * The only writer of call status. Each transition is one transaction that checks legality against the
+ * locked row, records the event, and writes the webhook outbox row, so a status change and its
+ * webhook can never be separated.
+ */
+export class CallStore {
+  constructor(
+    private readonly db: Db,
+    private readonly publicBaseUrl: string,
+    private readonly now: Clock = () => new Date(),
+  ) {}
+
+  async get(callId: string, accountId?: string): Promise<CallRow | null> {
+    const where = accountId
+      ? and(eq(calls.id, callId), eq(calls.accountId, accountId))
+      : eq(calls.id, callId);
+    const [row] = await this.db.select().from(calls).where(where).limit(1);
+    return row ?? null;
+  }
+
+  turns(callId: string, db: Db | Tx = this.db): Promise<CallTurnRow[]> {
+    return db.select().from(callTurns).where(eq(callTurns.callId, callId)).orderBy(asc(callTurns.seq));
+  }
+
+  async addTurn(callId: string, turn: NewTurn): Promise<void> {
+    await this.db.insert(callTurns).values({
+      callId,
+      seq: sql`(select coalesce(max(${callTurns.seq}), 0) + 1 from ${callTurns} where ${callTurns.callId} = ${callId})`,
+      speaker: turn.speaker,
+      text: turn.text,
+      startMs: Math.max(0, Math.round(turn.startMs)),
+      endMs: Math.max(0, Math.round(turn.endMs)),
+      interrupted: turn.interrupted ?? false,
+      latency: turn.latency ?? null,
+    });
+  }
+
+  /** Moves a call to `to` if the state machine allows it from the current status; otherwise changes nothing. */
+  async transition(
+    callId: string,
+    to: CallStatus,
+    opts: { reason?: string | null; patch?: TransitionPatch } = {},
+  ): Promise<TransitionResult> {
+    return this.db.transaction(async (tx) => {
+      const [cur] = await tx.select().from(calls).where(eq(calls.id, callId)).for('update');
+      if (!cur) return { ok: false, call: null };
+      if (!canTransition(cur.status as CallStatus, to)) return { ok: false, call: cur };
+      const at = this.now();
+      const set: Partial<typeof calls.$inferInsert> = { status: to, ...opts.patch };
+      if (to === 'dialing') set.dialedAt = at;
+      if (to === 'in_progress') set.startedAt = at;
+      let turns: CallTurnRow[] = [];
+      if (isTerminal(to)) {
+        set.endedAt = at;
+        set.endedReason = opts.reason ?? null;
+        set.durationSeconds = cur.startedAt
+          ? Math.max(0, Math.round((at.getTime() - cur.startedAt.getTime()) / 1000))
+          : 0;
+        turns = await this.turns(callId, tx);
+        set.transcript = transcriptOf(turns);
+      }
+      const [call] = await tx.update(calls).set(set).where(eq(calls.id, callId)).returning();
+      await tx
+        .insert(callEvents)
+        .values({ callId, fromStatus: cur.status, toStatus: to, reason: opts.reason ?? null, at });
+      if (isTerminal(to) && call.durationSeconds) {
+        await tx
+          .insert(usageCounters)
+          .values({
+            accountId: call.accountId,
+            day: at.toISOString().slice(0, 10),
+            callSeconds: call.durationSeconds,
+          })
+          .onConflictDoUpdate({
+            target: [usageCounters.accountId, usageCounters.day],
+            set: { callSeconds: sql`${usageCounters.callSeconds} + ${call.durationSeconds}` },
+          });
+      }
+      const event = webhookEventFor(to);
+      if (event && call.webhookUrl) {
+        const eventId = crypto.randomUUID();
+        await tx
+          .insert(webhookDeliveries)
+          .values({
+            id: eventId,
+            accountId: call.accountId,
+            callId,
+            event,
+            url: call.webhookUrl,
+            payload: webhookPayload(event, eventId, at, call, turns, this.publicBaseUrl),
+            nextAttemptAt: at,
+          })
+          .onConflictDoNothing();
+      }
+      return { ok: true, call };
+    });
+  }
+}

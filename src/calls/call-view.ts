@@ -1,0 +1,107 @@
+import type { CallRow, CallTurnRow, TurnLatency } from '../db/schema.js';
+
+/** The public shape of one turn (`turns[]` on a call). */
+export interface TurnView {
+  speaker: 'agent' | 'callee';
+  text: string;
+  startMs: number;
+  endMs: number;
+  interrupted: boolean;
+  latency: TurnLatency | null;
+}
+
+export function turnView(t: CallTurnRow): TurnView {
+  return {
+    speaker: t.speaker,
+    text: t.text,
+    startMs: t.startMs,
+    endMs: t.endMs,
+    interrupted: t.interrupted,
+    latency: t.latency ?? null,
+  };
+}
+
+/** `Agent: ...` / `Callee: ...`, one line a turn, as the spec asks. */
+export function transcriptOf(turns: readonly { speaker: 'agent' | 'callee'; text: string }[]): string | null {
+  if (turns.length === 0) return null;
+  return turns.map((t) => `${t.speaker === 'agent' ? 'Agent' : 'Callee'}: ${t.text}`).join('\n');
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function recordingUrlOf(call: CallRow, publicBaseUrl: string): string | null {
+  return call.recordingFile ? `${publicBaseUrl}/v1/agent/calls/${call.id}/recording` : null;
+}
+
+/** `GET /v1/agent/calls/{id}`. */
+export function callView(call: CallRow, turns: readonly CallTurnRow[], publicBaseUrl: string) {
+  const tv = turns.map(turnView);
+  return {
+    id: call.id,
+    callId: call.id,
+    status: call.status,
+    to: call.toNumber,
+    callerId: call.callerId,
+    objective: call.objective,
+    context: call.context ?? null,
+    fields: call.fields,
+    language: call.language,
+    voice: call.voice ?? null,
+    metadata: call.metadata ?? null,
+    webhookUrl: call.webhookUrl ?? null,
+    maxDurationSeconds: call.maxDurationSeconds,
+    voicemail: call.voicemail,
+    summary: call.summary ?? null,
+    extracted: call.extracted ?? null,
+    transcript: call.transcript ?? transcriptOf(tv),
+    turns: tv,
+    recordingUrl: recordingUrlOf(call, publicBaseUrl),
+    endedReason: call.endedReason ?? null,
+    createdAt: call.createdAt.toISOString(),
+    dialedAt: iso(call.dialedAt),
+    startedAt: iso(call.startedAt),
+    endedAt: iso(call.endedAt),
+    durationSeconds: call.durationSeconds ?? null,
+  };
+}
+export type CallView = ReturnType<typeof callView>;
+
+/** One item of `GET /v1/agent/calls`. */
+export function callListItem(call: CallRow) {
+  return {
+    callId: call.id,
+    status: call.status,
+    to: call.toNumber,
+    objective: call.objective,
+    createdAt: call.createdAt.toISOString(),
+    endedAt: iso(call.endedAt),
+  };
+}
+
+/** The webhook body of the spec; `timestamp` is when the event happened, not when it is sent. */
+export function webhookPayload(
+  event: string,
+  eventId: string,
+  at: Date,
+  call: CallRow,
+  turns: readonly CallTurnRow[],
+  publicBaseUrl: string,
+) {
+  return {
+    event,
+    eventId,
+    timestamp: at.toISOString(),
+    callId: call.id,
+    status: call.status,
+    to: call.toNumber,
+    objective: call.objective,
+    metadata: call.metadata ?? null,
+    startedAt: iso(call.startedAt),
+    endedAt: iso(call.endedAt),
+    summary: call.summary ?? null,
+    extracted: call.extracted ?? null,
+    transcript: call.transcript ?? transcriptOf(turns),
+    recordingUrl: recordingUrlOf(call, publicBaseUrl),
+    endedReason: call.endedReason ?? null,
+  };
+}

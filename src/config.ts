@@ -1,0 +1,119 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const countryList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((c) => c.trim().toUpperCase())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[A-Z]{2}$/, 'each country must be an ISO 3166-1 alpha-2 code')).min(1));
+
+/** Every setting the process reads from its environment, with the defaults of an embedded single-box install. */
+export const configSchema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('./data'),
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_BASE_URL: z.string().url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** 32-byte key (hex or base64) that encrypts webhook secrets at rest; generated under DATA_DIR when absent. */
+  SECRET_KEY: z.string().optional(),
+
+  ALLOWED_COUNTRIES: countryList.default(['US', 'CA', 'GB', 'AU', 'NZ', 'IL']),
+  IRSF_LIST_FILE: z.string().optional(),
+  DEFAULT_LANGUAGE: z.string().default('en-US'),
+  DEFAULT_VOICE: z.string().optional(),
+
+  CAP_CALLS_PER_MINUTE: int(1, 1_000_000).default(10),
+  CAP_CONCURRENT_CALLS: int(1, 100_000).default(5),
+  CAP_CALLS_PER_DAY: int(1, 10_000_000).default(500),
+  CAP_MINUTES_PER_MONTH: int(1, 100_000_000).default(10_000),
+
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  /** How long failed deliveries keep being retried; the spec asks for at least 24 h. */
+  WEBHOOK_RETRY_HOURS: int(24, 24 * 14).default(48),
+
+  WORKER_CONCURRENCY: int(1, 1000).default(4),
+  WORKER_POLL_MS: int(10, 60_000).default(500),
+  WORKER_STALE_SECONDS: int(5, 3600).default(30),
+
+  ARI_URL: z.string().url().optional(),
+  ARI_USERNAME: z.string().default('agentline'),
+  ARI_PASSWORD: z.string().default('agentline'),
+  ARI_APP: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('agentline'),
+  DIAL_STRING: z.string().includes('{to}', { message: 'must contain {to}' }).default('PJSIP/{to}@trunk'),
+  RING_TIMEOUT_SECONDS: int(5, 300).default(30),
+  MEDIA_TRANSPORT: z.enum(['rtp', 'websocket']).default('rtp'),
+  MEDIA_FORMAT: z.enum(['ulaw', 'alaw', 'slin16']).optional(),
+  MEDIA_HOST: z.string().default('127.0.0.1'),
+  RTP_PORT_MIN: int(1024, 65535).default(20000),
+  RTP_PORT_MAX: int(1024, 65535).default(20999),
+  RECORDINGS_DIR: z.string().optional(),
+  RECORDINGS_RETENTION_DAYS: int(1, 3650).default(30),
+  SCENARIOS_DIR: z.string().optional(),
+
+  STT_ENGINE: z.enum(['vosk', 'pocketsphinx']).optional(),
+  TTS_ENGINE: z.enum(['piper', 'flite']).optional(),
+  DIALOGUE_ENGINE: z.enum(['llama-cpp', 'openai', 'scripted']).optional(),
+  LLM_MODEL: z.string().optional(),
+  LLM_URL: z.string().url().optional(),
+  LLM_API_KEY: z.string().optional(),
+  MODELS_DIR: z.string().optional(),
+  MODELS_AUTO_FETCH: bool.default(true),
+});
+
+type RawConfig = z.infer<typeof configSchema>;
+export type Config = RawConfig & {
+  dataDir: string;
+  recordingsDir: string;
+  modelsDir: string;
+  /** Used to build absolute URLs (recordingUrl) when PUBLIC_BASE_URL is unset. */
+  publicBaseUrl: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the environment; every bad value is named in one error. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const key = String(i.path[0] ?? '');
+        return `${key}: ${i.message} (got ${JSON.stringify(cleaned[key])})`;
+      }),
+    );
+  }
+  const c = parsed.data;
+  if (c.RTP_PORT_MIN >= c.RTP_PORT_MAX) {
+    throw new ConfigError([
+      `RTP_PORT_MIN (${c.RTP_PORT_MIN}) must be below RTP_PORT_MAX (${c.RTP_PORT_MAX})`,
+    ]);
+  }
+  const dataDir = path.resolve(c.DATA_DIR);
+  return {
+    ...c,
+    dataDir,
+    recordingsDir: path.resolve(c.RECORDINGS_DIR ?? path.join(dataDir, 'recordings')),
+    modelsDir: path.resolve(c.MODELS_DIR ?? path.join(dataDir, 'models')),
+    publicBaseUrl: (c.PUBLIC_BASE_URL ?? `http://127.0.0.1:${c.PORT}`).replace(/\/+$/, ''),
+  };
+}

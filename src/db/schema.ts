@@ -1,0 +1,222 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  date,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const accounts = pgTable('accounts', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  /** AES-256-GCM ciphertext of the whsec_ secret; it must be recoverable to sign, so it is encrypted, not hashed. */
+  webhookSecretEnc: text('webhook_secret_enc'),
+  /** Per-account overrides of the deployment's cap defaults; null means the default. */
+  capCallsPerMinute: integer('cap_calls_per_minute'),
+  capConcurrentCalls: integer('cap_concurrent_calls'),
+  capCallsPerDay: integer('cap_calls_per_day'),
+  capMinutesPerMonth: integer('cap_minutes_per_month'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    /** SHA-256 hex of the whole key; keys are 32 random bytes, so a fast hash is enough. */
+    keyHash: text('key_hash').notNull(),
+    /** The first characters, kept to let operators recognise and revoke a key. */
+    prefix: text('prefix').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastUsedAt: ts('last_used_at'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash_uq').on(t.keyHash), index('api_keys_prefix_idx').on(t.prefix)],
+);
+
+export const phoneNumbers = pgTable(
+  'phone_numbers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    number: text('number').notNull(),
+    isDefault: boolean('is_default').notNull().default(false),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('phone_numbers_number_uq').on(t.number),
+    uniqueIndex('phone_numbers_one_default_uq').on(t.accountId).where(sql`${t.isDefault}`),
+  ],
+);
+
+export const calls = pgTable(
+  'calls',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    status: text('status').notNull().default('queued'),
+    toNumber: text('to_number').notNull(),
+    callerId: text('caller_id').notNull(),
+    objective: text('objective').notNull(),
+    context: text('context'),
+    fields: jsonb('fields').$type<CallField[]>().notNull().default([]),
+    language: text('language').notNull(),
+    voice: text('voice'),
+    metadata: jsonb('metadata').$type<Record<string, unknown> | null>(),
+    webhookUrl: text('webhook_url'),
+    maxDurationSeconds: integer('max_duration_seconds').notNull().default(600),
+    voicemail: jsonb('voicemail').$type<VoicemailOption>().notNull().default({ action: 'hangup' }),
+    summary: text('summary'),
+    extracted: jsonb('extracted').$type<Record<string, unknown> | null>(),
+    transcript: text('transcript'),
+    /** File name under RECORDINGS_DIR; the API serves it, never the path. */
+    recordingFile: text('recording_file'),
+    endedReason: text('ended_reason'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    dialedAt: ts('dialed_at'),
+    startedAt: ts('started_at'),
+    endedAt: ts('ended_at'),
+    durationSeconds: integer('duration_seconds'),
+    /** The worker that claimed the call; null while it waits in the queue. */
+    workerId: text('worker_id'),
+    claimedAt: ts('claimed_at'),
+  },
+  (t) => [
+    index('calls_account_created_idx').on(t.accountId, t.createdAt, t.id),
+    index('calls_queue_idx').on(t.createdAt).where(sql`${t.status} = 'queued' and ${t.workerId} is null`),
+    index('calls_active_idx').on(t.accountId).where(sql`${t.status} in ('queued', 'dialing', 'in_progress')`),
+  ],
+);
+
+export const callTurns = pgTable(
+  'call_turns',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    callId: uuid('call_id')
+      .notNull()
+      .references(() => calls.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    speaker: text('speaker').$type<'agent' | 'callee'>().notNull(),
+    text: text('text').notNull(),
+    startMs: integer('start_ms').notNull(),
+    endMs: integer('end_ms').notNull(),
+    interrupted: boolean('interrupted').notNull().default(false),
+    latency: jsonb('latency').$type<TurnLatency | null>(),
+  },
+  (t) => [uniqueIndex('call_turns_call_seq_uq').on(t.callId, t.seq)],
+);
+
+export const callEvents = pgTable(
+  'call_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    callId: uuid('call_id')
+      .notNull()
+      .references(() => calls.id, { onDelete: 'cascade' }),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status').notNull(),
+    reason: text('reason'),
+    at: ts('at').notNull().defaultNow(),
+  },
+  (t) => [index('call_events_call_idx').on(t.callId, t.id)],
+);
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    /** Also the payload's eventId: every retry of one event carries the same id. */
+    id: uuid('id').primaryKey().defaultRandom(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    callId: uuid('call_id')
+      .notNull()
+      .references(() => calls.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    url: text('url').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    /** pending → delivered, or → dead once the retry window is over. */
+    status: text('status').$type<'pending' | 'delivered' | 'dead'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+    lastError: text('last_error'),
+    lastStatusCode: integer('last_status_code'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    deliveredAt: ts('delivered_at'),
+  },
+  (t) => [
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    uniqueIndex('webhook_deliveries_call_event_uq').on(t.callId, t.event),
+  ],
+);
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    statusCode: integer('status_code').notNull(),
+    response: jsonb('response').$type<Record<string, unknown>>().notNull(),
+    callId: uuid('call_id'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.key] })],
+);
+
+export const usageCounters = pgTable(
+  'usage_counters',
+  {
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    /** UTC day. */
+    day: date('day', { mode: 'string' }).notNull(),
+    calls: integer('calls').notNull().default(0),
+    callSeconds: integer('call_seconds').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.day] })],
+);
+
+export const workers = pgTable('workers', {
+  id: text('id').primaryKey(),
+  hostname: text('hostname').notNull(),
+  pid: integer('pid').notNull(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  heartbeatAt: ts('heartbeat_at').notNull().defaultNow(),
+});
+
+export type CallField = { name: string; type: 'string' | 'boolean' | 'number'; description?: string };
+export type VoicemailOption = { action: 'hangup' } | { action: 'leave_message'; message: string };
+/** Milliseconds from the moment of answer; null where a stage did not happen in that turn. */
+export type TurnLatency = {
+  calleeSpeechEndMs: number | null;
+  sttFinalMs: number | null;
+  firstTokenMs: number | null;
+  firstTtsAudioMs: number | null;
+  firstVoicedFrameMs: number | null;
+};
+
+export type AccountRow = typeof accounts.$inferSelect;
+export type CallRow = typeof calls.$inferSelect;
+export type CallTurnRow = typeof callTurns.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

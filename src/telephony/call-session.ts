@@ -1,0 +1,65 @@
+import type { CallRow } from '../db/schema.js';
+
+/**
+ * The live audio of one answered call as the media path presents it to whoever talks on it
+ * (the voice agent, or a voicemail message player). 20 ms frames of 16-bit mono PCM at `sampleRate`:
+ * 8000 for ulaw/alaw, 16000 for slin16.
+ */
+export interface CallAudio {
+  readonly sampleRate: number;
+  /** Callee audio, one 20 ms frame at a time, in order (gaps filled with silence by the jitter buffer). */
+  onFrame(listener: (frame: Int16Array) => void): () => void;
+  /**
+   * Queues agent audio for paced sending. Resolves when all of it went out on the wire
+   * (`completed: true`) or when `flush()` dropped the rest (`completed: false`), with how much was sent.
+   */
+  play(samples: Int16Array): Promise<{ completed: boolean; playedMs: number }>;
+  /** Drops every queued outgoing frame at once (barge-in); pending `play` promises resolve. */
+  flush(): void;
+  /** Called for each outgoing frame as it leaves, with whether it carried audio (for latency stamps). */
+  onFrameSent(listener: (info: { voiced: boolean; atMs: number }) => void): () => void;
+}
+
+/** Everything the voice agent may do with a live call. Times are ms of `performance.now()`. */
+export interface CallSession {
+  readonly call: CallRow;
+  readonly audio: CallAudio;
+  /** `performance.now()` at answer; turn times are measured from it. */
+  readonly answeredAtMs: number;
+  /** Aborted when the call ends underneath the agent (callee hangup, cancel, max duration, shutdown). */
+  readonly signal: AbortSignal;
+  sendDtmf(digits: string): Promise<void>;
+  onDtmf(listener: (digit: string) => void): () => void;
+}
+
+export type ConversationEnd =
+  | 'objective_met'
+  | 'objective_impossible'
+  | 'callee_hung_up'
+  | 'max_duration'
+  | 'silence_timeout'
+  | 'canceled'
+  | 'internal_error';
+
+export interface ConversationTurn {
+  speaker: 'agent' | 'callee';
+  text: string;
+  startMs: number;
+  endMs: number;
+  interrupted: boolean;
+  latency?: import('../db/schema.js').TurnLatency | null;
+}
+
+/** Holds the conversation on an answered call; the controller owns the call, the agent owns the talking. */
+export interface ConversationAgent {
+  /**
+   * Runs until the agent decides to end (it says goodbye first), or `session.signal` aborts.
+   * `onTurn` is called as each turn completes so it can be persisted live.
+   */
+  converse(session: CallSession, onTurn: (turn: ConversationTurn) => void): Promise<{ end: ConversationEnd }>;
+  /** The post-call summary and the `extracted` object for `call.fields`, from the whole transcript. */
+  summarize(
+    call: CallRow,
+    turns: readonly ConversationTurn[],
+  ): Promise<{ summary: string | null; extracted: Record<string, unknown> | null }>;
+}
