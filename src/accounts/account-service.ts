@@ -1,0 +1,108 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { accounts, apiKeys, phoneNumbers } from '../db/schema.js';
+import { hashApiKey, looksLikeApiKey, mintApiKey } from './api-keys.js';
+import { mintWebhookSecret, type SecretBox } from './secret-box.js';
+
+/** Accounts, their agent keys, caller-ID numbers and webhook secret: what operators manage. */
+export class AccountService {
+  constructor(
+    private readonly db: Db,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  /** Creates an account with a fresh webhook secret (so signed webhooks work from the first call). */
+  async createAccount(name: string): Promise<{ accountId: string }> {
+    const [row] = await this.db
+      .insert(accounts)
+      .values({ name, webhookSecretEnc: this.secrets.seal(mintWebhookSecret()) })
+      .returning({ id: accounts.id });
+    return { accountId: row.id };
+  }
+
+  async getAccount(accountId: string) {
+    const [row] = await this.db.select().from(accounts).where(eq(accounts.id, accountId)).limit(1);
+    return row ?? null;
+  }
+
+  /** Mints a key; the plain key is returned once and never stored. */
+  async createApiKey(accountId: string): Promise<{ key: string; prefix: string; keyId: string }> {
+    const { key, hash, prefix } = mintApiKey();
+    const [row] = await this.db
+      .insert(apiKeys)
+      .values({ accountId, keyHash: hash, prefix })
+      .returning({ id: apiKeys.id });
+    return { key, prefix, keyId: row.id };
+  }
+
+  /** Revokes every live key whose display prefix is `prefix`; returns how many. */
+  async revokeApiKeys(prefix: string): Promise<number> {
+    const rows = await this.db
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id });
+    return rows.length;
+  }
+
+  async listApiKeys(accountId: string) {
+    return this.db
+      .select({
+        keyId: apiKeys.id,
+        prefix: apiKeys.prefix,
+        createdAt: apiKeys.createdAt,
+        lastUsedAt: apiKeys.lastUsedAt,
+        revokedAt: apiKeys.revokedAt,
+      })
+      .from(apiKeys)
+      .where(eq(apiKeys.accountId, accountId));
+  }
+
+  /** The account of a live key, or null for a malformed, unknown or revoked one. */
+  async authenticate(key: string): Promise<{ accountId: string; keyId: string } | null> {
+    if (!looksLikeApiKey(key)) return null;
+    const [row] = await this.db
+      .select({ keyId: apiKeys.id, accountId: apiKeys.accountId, revokedAt: apiKeys.revokedAt })
+      .from(apiKeys)
+      .where(eq(apiKeys.keyHash, hashApiKey(key)))
+      .limit(1);
+    if (!row || row.revokedAt) return null;
+    return { accountId: row.accountId, keyId: row.keyId };
+  }
+
+  async touchApiKey(keyId: string): Promise<void> {
+    await this.db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, keyId));
+  }
+
+  /** Adds a caller-ID number (E.164, validated by the caller); `isDefault` moves the default to it. */
+  async addNumber(accountId: string, number: string, isDefault: boolean): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      if (isDefault) {
+        await tx.update(phoneNumbers).set({ isDefault: false }).where(eq(phoneNumbers.accountId, accountId));
+      }
+      await tx.insert(phoneNumbers).values({ accountId, number, isDefault });
+    });
+  }
+
+  async listNumbers(accountId: string) {
+    return this.db
+      .select({ number: phoneNumbers.number, isDefault: phoneNumbers.isDefault })
+      .from(phoneNumbers)
+      .where(eq(phoneNumbers.accountId, accountId));
+  }
+
+  /** The account's webhook secret in plain text; `rotate` replaces it first. */
+  async webhookSecret(accountId: string, rotate = false): Promise<string | null> {
+    const acc = await this.getAccount(accountId);
+    if (!acc) return null;
+    if (rotate || !acc.webhookSecretEnc) {
+      const secret = mintWebhookSecret();
+      await this.db
+        .update(accounts)
+        .set({ webhookSecretEnc: this.secrets.seal(secret) })
+        .where(eq(accounts.id, accountId));
+      return secret;
+    }
+    return this.secrets.open(acc.webhookSecretEnc);
+  }
+}
