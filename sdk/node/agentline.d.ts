@@ -1,0 +1,86 @@
+export type CallStatus = 'queued' | 'dialing' | 'in_progress' | 'completed' | 'no_answer' | 'voicemail' | 'declined' | 'failed';
+
+export interface CallField {
+  name: string;
+  type?: 'string' | 'boolean' | 'number';
+  description?: string;
+}
+
+export interface PlaceCallParams {
+  to: string;
+  objective: string;
+  context?: string;
+  fields?: CallField[];
+  webhookUrl?: string;
+  callerId?: string;
+  language?: string;
+  voice?: string;
+  maxDurationSeconds?: number;
+  voicemail?: { action: 'hangup' } | { action: 'leave_message'; message: string };
+  metadata?: Record<string, unknown>;
+}
+
+export interface Turn {
+  speaker: 'agent' | 'callee';
+  text: string;
+  startMs: number;
+  endMs: number;
+  interrupted: boolean;
+  latency?: Record<string, number | null> | null;
+}
+
+export interface Call {
+  id: string;
+  callId: string;
+  status: CallStatus;
+  to: string;
+  callerId: string;
+  objective: string;
+  context: string | null;
+  fields: CallField[];
+  language: string;
+  voice: string | null;
+  metadata: Record<string, unknown> | null;
+  summary: string | null;
+  extracted: Record<string, unknown> | null;
+  transcript: string | null;
+  turns: Turn[];
+  recordingUrl: string | null;
+  endedReason: string | null;
+  createdAt: string;
+  dialedAt: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationSeconds: number | null;
+}
+
+export interface CallListItem {
+  callId: string;
+  status: CallStatus;
+  to: string;
+  objective: string;
+  createdAt: string;
+  endedAt: string | null;
+}
+
+export class AgentlineError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly details?: unknown;
+}
+
+export class Client {
+  constructor(apiKey: string, baseUrl?: string, options?: { fetch?: typeof fetch; requestTimeoutMs?: number });
+  placeCall(params: PlaceCallParams, options?: { idempotencyKey?: string }): Promise<{ callId: string; status: 'queued' }>;
+  getCall(callId: string): Promise<Call>;
+  listCalls(query?: { limit?: number; cursor?: string; status?: CallStatus }): Promise<{ calls: CallListItem[]; nextCursor: string | null }>;
+  cancelCall(callId: string): Promise<Call>;
+  waitForCall(callId: string, options?: { timeoutSeconds?: number; intervalSeconds?: number }): Promise<Call>;
+}
+
+export function verifyWebhook(
+  rawBody: string | Uint8Array,
+  signatureHeader: string,
+  secret: string,
+  toleranceSeconds?: number,
+): boolean;

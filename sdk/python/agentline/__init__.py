@@ -1,0 +1,122 @@
+"""Zero-dependency client for the agentline calls API (Python >= 3.8, standard library only)."""
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+__all__ = ["Client", "AgentlineError", "verify_webhook"]
+__version__ = "0.1.0"
+
+TERMINAL_STATUSES = frozenset(["completed", "no_answer", "voicemail", "declined", "failed"])
+
+
+class AgentlineError(Exception):
+    """Every failure. ``code`` is the API's error token (or ``network_error`` / ``timeout``);
+    ``status`` is the HTTP status, 0 when there was none."""
+
+    def __init__(self, code, message, status=0, details=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details
+
+    def __repr__(self):
+        return "AgentlineError(code=%r, status=%r, message=%r)" % (self.code, self.status, self.message)
+
+
+class Client:
+    def __init__(self, api_key, base_url="http://127.0.0.1:8080", request_timeout=30.0):
+        if not api_key:
+            raise AgentlineError("unauthorized", "an API key is required", 0)
+        self.api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.request_timeout = request_timeout
+
+    def _request(self, method, path, body=None, headers=None):
+        data = None
+        h = {"Authorization": "Bearer " + self.api_key, "Accept": "application/json"}
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            h["Content-Type"] = "application/json"
+        if headers:
+            h.update(headers)
+        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=self.request_timeout) as res:
+                raw = res.read()
+                return json.loads(raw.decode("utf-8")) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            err = {}
+            try:
+                err = json.loads(raw.decode("utf-8")).get("error") or {}
+            except (ValueError, AttributeError):
+                err = {}
+            raise AgentlineError(
+                err.get("code", "http_error"), err.get("message", "HTTP %d" % e.code), e.code, err.get("details")
+            )
+        except (urllib.error.URLError, OSError) as e:
+            raise AgentlineError("network_error", "request failed: %s" % (getattr(e, "reason", None) or e), 0)
+
+    def place_call(self, to, objective, idempotency_key=None, **fields):
+        """Places a call. Keyword arguments are the other fields of POST /v1/agent/calls
+        (context, fields, webhookUrl, callerId, language, voice, maxDurationSeconds, voicemail, metadata)."""
+        body = dict(fields)
+        body["to"] = to
+        body["objective"] = objective
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._request("POST", "/v1/agent/calls", body, headers)
+
+    def get_call(self, call_id):
+        return self._request("GET", "/v1/agent/calls/" + urllib.parse.quote(call_id, safe=""))
+
+    def list_calls(self, limit=None, cursor=None, status=None):
+        q = {k: v for k, v in (("limit", limit), ("cursor", cursor), ("status", status)) if v is not None}
+        suffix = ("?" + urllib.parse.urlencode(q)) if q else ""
+        return self._request("GET", "/v1/agent/calls" + suffix)
+
+    def cancel_call(self, call_id):
+        return self._request("POST", "/v1/agent/calls/" + urllib.parse.quote(call_id, safe="") + "/cancel")
+
+    def wait_for_call(self, call_id, timeout=180, interval=5):
+        """Polls until the call is in a terminal status; raises AgentlineError(code='timeout') when time runs out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            call = self.get_call(call_id)
+            if call.get("status") in TERMINAL_STATUSES:
+                return call
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AgentlineError(
+                    "timeout", "call %s still %s after %s s" % (call_id, call.get("status"), timeout), 0
+                )
+            time.sleep(min(interval, left))
+
+
+def verify_webhook(raw_body, signature_header, secret, tolerance_seconds=300):
+    """True when ``X-BYS-Signature`` (``t=<unix>,v1=<hex>``) matches the raw body and is recent enough."""
+    if not signature_header or not secret:
+        return False
+    t = None
+    sigs = []
+    for part in signature_header.split(","):
+        k, sep, v = part.strip().partition("=")
+        if not sep:
+            continue
+        if k == "t" and v.isdigit():
+            t = int(v)
+        elif k == "v1" and len(v) == 64:
+            sigs.append(v.lower())
+    if t is None or not sigs:
+        return False
+    if abs(int(time.time()) - t) > tolerance_seconds:
+        return False
+    if isinstance(raw_body, str):
+        raw_body = raw_body.encode("utf-8")
+    expected = hmac.new(secret.encode("utf-8"), str(t).encode("ascii") + b"." + raw_body, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected, s) for s in sigs)
