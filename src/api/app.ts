@@ -1,0 +1,66 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import { createCallService } from '../calls/call-service.js';
+import { bearerAuth } from './auth.js';
+import { invalidRequest, notFound, onError, renderError, zodProblems } from './error-handler.js';
+import { jsonBody } from './json-body.js';
+import { requestContext } from './request-context.js';
+import { registerCallRoutes } from './routes/calls.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { LIMITS } from './schemas.js';
+import type { ApiDeps, AppEnv } from './types.js';
+
+export type { ApiDeps, AppEnv } from './types.js';
+
+const API_VERSION = '1.0.0';
+
+/** The REST API of the spec, its OpenAPI 3.1 document and its reference page, on one Hono app. */
+export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
+  const clock = deps.clock ?? (() => new Date());
+  const app = new OpenAPIHono<AppEnv>({
+    // zod-openapi would answer validation failures in its own shape; every error must be the spec's.
+    defaultHook: (result, c) => {
+      if (!result.success) return renderError(c, invalidRequest(zodProblems(result.error)));
+    },
+  });
+  const service = createCallService({
+    db: deps.db,
+    config: deps.config,
+    calls: deps.calls,
+    readiness: deps.readiness,
+    guardrails: deps.guardrails,
+    clock,
+    voices: deps.voices,
+    onCallQueued: deps.onCallQueued,
+  });
+
+  app.use('*', requestContext(deps.logger));
+  app.use('/v1/*', bearerAuth(deps.accounts, clock));
+  app.use('/v1/*', jsonBody(LIMITS.bodyBytes));
+
+  registerHealthRoutes(app, deps.db, deps.readiness);
+  registerCallRoutes(app, service, deps.config);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An agent key, ak_…, minted on the dashboard or with the admin CLI.',
+  });
+  app.doc31('/openapi.json', (c) => ({
+    openapi: '3.1.0',
+    info: {
+      title: 'agentline',
+      version: API_VERSION,
+      description:
+        'Places real outbound phone calls and talks with the callee using local models. Errors are always { error: { code, message, details? } }.',
+    },
+    servers: [{ url: deps.config.PUBLIC_BASE_URL ? deps.config.publicBaseUrl : new URL(c.req.url).origin }],
+  }));
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'agentline API' }));
+
+  deps.extraRoutes?.(app);
+
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}

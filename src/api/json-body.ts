@@ -1,0 +1,61 @@
+import type { MiddlewareHandler } from 'hono';
+import { invalidRequest } from './error-handler.js';
+import { ApiError } from './errors.js';
+import type { AppEnv } from './types.js';
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+const tooLarge = (maxBytes: number) =>
+  new ApiError(
+    'payload_too_large',
+    `The request body is over ${Math.round(maxBytes / 1024)} KB.`,
+    {
+      limitBytes: maxBytes,
+    },
+    { Connection: 'close' },
+  );
+
+/**
+ * Reads a request body once, at most `maxBytes`, whether or not Content-Length is sent (a chunked
+ * upload is cut off as soon as it passes the limit), and parses it as JSON. The text is put in Hono's
+ * body cache, so the route validators parse what was checked here instead of reading the stream again.
+ */
+export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const raw = c.req.raw;
+    if (!raw.body || c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const declared = raw.headers.get('content-length');
+    if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+
+    const reader = raw.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(value);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    // Hono's cache holds promises even where its type says otherwise.
+    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
+    if (size === 0) return next();
+
+    const type = (raw.headers.get('content-type') ?? '').split(';')[0].trim();
+    if (!JSON_TYPE.test(type)) {
+      throw invalidRequest([
+        { field: 'Content-Type', message: `must be application/json (got ${type ? `'${type}'` : 'none'})` },
+      ]);
+    }
+    try {
+      c.set('rawBody', JSON.parse(text));
+    } catch (err) {
+      throw invalidRequest([{ field: '(body)', message: `is not valid JSON: ${(err as Error).message}` }]);
+    }
+    return next();
+  };
+}

@@ -1,0 +1,34 @@
+import crypto from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from '../logger.js';
+import type { AppEnv } from './types.js';
+
+const CLIENT_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * Gives each request an id (the client's X-Request-Id when it is sane, else a new one), echoes it in
+ * the response, and a child logger that carries it; one log line per request, never with headers or body.
+ */
+export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && CLIENT_ID.test(incoming) ? incoming : crypto.randomUUID();
+    const log = logger.child({ requestId });
+    c.set('requestId', requestId);
+    c.set('log', log);
+    c.header('X-Request-Id', requestId);
+    const started = performance.now();
+    await next();
+    // A handler that built its own Response (the recording stream) bypassed c.header().
+    if (!c.res.headers.has('x-request-id')) c.res.headers.set('X-Request-Id', requestId);
+    const status = c.res.status;
+    const line = {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    };
+    if (status >= 500) log.error(line, 'request failed');
+    else log.debug(line, 'request');
+  };
+}

@@ -1,0 +1,205 @@
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { CallService } from '../../calls/call-service.js';
+import type { Config } from '../../config.js';
+import { parseRange } from '../range.js';
+import {
+  CallIdParamSchema,
+  CallListSchema,
+  CallSchema,
+  ErrorSchema,
+  IdempotencyHeaderSchema,
+  ListQuerySchema,
+  PlaceCallBodySchema,
+  PlaceCallResponseSchema,
+} from '../schemas.js';
+import type { AppEnv } from '../types.js';
+
+const error = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorSchema } },
+});
+const security = [{ bearerAuth: [] }];
+const common = {
+  401: error('unauthorized: the key is missing, malformed, revoked or unknown.'),
+  500: error('internal_error: a bug; the message carries the request id.'),
+};
+const withId = {
+  ...common,
+  404: error('not_found: no call with this id for this account.'),
+};
+
+const placeCall = createRoute({
+  method: 'post',
+  path: '/v1/agent/calls',
+  tags: ['calls'],
+  summary: 'Place a call',
+  description:
+    'Validates the body, runs the guardrails and caps, stores the call as queued and answers at once; the call runs in the background.',
+  security,
+  request: {
+    headers: IdempotencyHeaderSchema,
+    body: { required: true, content: { 'application/json': { schema: PlaceCallBodySchema } } },
+  },
+  responses: {
+    201: {
+      description: 'The call is queued. Location names it.',
+      headers: z.object({ Location: z.string().openapi({ example: '/v1/agent/calls/…' }) }),
+      content: { 'application/json': { schema: PlaceCallResponseSchema } },
+    },
+    400: error(
+      'invalid_request: the body is not JSON, or a field is missing, of the wrong type or out of its limits.',
+    ),
+    ...common,
+    409: error('idempotency_conflict: the Idempotency-Key was used with another body.'),
+    413: error('payload_too_large: the body is over 64 KB.'),
+    422: error(
+      'invalid_number, destination_not_allowed, destination_blocked, caller_id_not_owned or no_caller_id.',
+    ),
+    429: error('rate_limited (Retry-After set) or usage_cap_reached; details.cap names the cap.'),
+    503: error('service_unavailable: the deployment cannot place calls now; details.missing names what.'),
+  },
+});
+
+const getCall = createRoute({
+  method: 'get',
+  path: '/v1/agent/calls/{id}',
+  tags: ['calls'],
+  summary: 'Read a call',
+  security,
+  request: { params: CallIdParamSchema },
+  responses: {
+    200: { description: 'The call.', content: { 'application/json': { schema: CallSchema } } },
+    ...withId,
+  },
+});
+
+const listCalls = createRoute({
+  method: 'get',
+  path: '/v1/agent/calls',
+  tags: ['calls'],
+  summary: 'List calls, newest first',
+  security,
+  request: { query: ListQuerySchema },
+  responses: {
+    200: { description: 'One page of calls.', content: { 'application/json': { schema: CallListSchema } } },
+    400: error('invalid_request: limit out of 1–100, unknown status, or a cursor this API did not return.'),
+    ...common,
+  },
+});
+
+const cancelCall = createRoute({
+  method: 'post',
+  path: '/v1/agent/calls/{id}/cancel',
+  tags: ['calls'],
+  summary: 'Cancel a call',
+  description:
+    'A queued call never dials; a ringing or live call is hung up. The call ends as failed with endedReason canceled.',
+  security,
+  request: { params: CallIdParamSchema },
+  responses: {
+    200: { description: 'The canceled call.', content: { 'application/json': { schema: CallSchema } } },
+    ...withId,
+    409: error('call_already_ended: the call is already in a terminal status.'),
+  },
+});
+
+const audio = { schema: z.string().openapi({ format: 'binary' }) };
+const getRecording = createRoute({
+  method: 'get',
+  path: '/v1/agent/calls/{id}/recording',
+  tags: ['calls'],
+  summary: 'Download the recording',
+  description: 'Both parties, mixed. Supports a single byte Range.',
+  security,
+  request: {
+    params: CallIdParamSchema,
+    headers: z.object({
+      range: z
+        .string()
+        .optional()
+        .openapi({ param: { name: 'range', in: 'header' }, example: 'bytes=0-1023' }),
+    }),
+  },
+  responses: {
+    200: { description: 'The whole recording.', content: { 'audio/wav': audio } },
+    206: { description: 'The requested byte range.', content: { 'audio/wav': audio } },
+    ...withId,
+    416: error('range_not_satisfiable: the Range lies outside the file; Content-Range gives its size.'),
+  },
+});
+
+/** Absolute URLs (recordingUrl) use PUBLIC_BASE_URL, else the origin the client reached us on. */
+function baseUrlOf(c: Context<AppEnv>, config: Config): string {
+  return config.PUBLIC_BASE_URL ? config.publicBaseUrl : new URL(c.req.url).origin;
+}
+
+export function registerCallRoutes(app: OpenAPIHono<AppEnv>, service: CallService, config: Config): void {
+  app.openapi(placeCall, async (c) => {
+    const answer = await service.placeCall(c.get('accountId'), c.req.valid('json'), {
+      idempotencyKey: c.req.valid('header')['idempotency-key'],
+      rawBody: c.get('rawBody'),
+    });
+    c.header('Location', answer.location);
+    if (answer.replayed) c.header('Idempotent-Replayed', 'true');
+    return c.json(answer.body as z.infer<typeof PlaceCallResponseSchema>, answer.statusCode as 201);
+  });
+
+  app.openapi(listCalls, async (c) => {
+    const page = await service.listCalls(c.get('accountId'), c.req.valid('query'));
+    return c.json(page as z.infer<typeof CallListSchema>, 200);
+  });
+
+  app.openapi(getCall, async (c) => {
+    const view = await service.getCall(c.get('accountId'), c.req.valid('param').id, baseUrlOf(c, config));
+    return c.json(view as z.infer<typeof CallSchema>, 200);
+  });
+
+  app.openapi(cancelCall, async (c) => {
+    const view = await service.cancelCall(c.get('accountId'), c.req.valid('param').id, baseUrlOf(c, config));
+    return c.json(view as z.infer<typeof CallSchema>, 200);
+  });
+
+  app.openapi(getRecording, async (c) => {
+    const file = await service.recording(c.get('accountId'), c.req.valid('param').id);
+    const headers: Record<string, string> = {
+      'Content-Type': file.contentType,
+      'Accept-Ranges': 'bytes',
+      'Last-Modified': file.modified.toUTCString(),
+      'Cache-Control': 'private, no-store',
+      'Content-Disposition': `inline; filename="call-${c.req.valid('param').id.toLowerCase()}${file.path.slice(file.path.lastIndexOf('.'))}"`,
+      'X-Request-Id': c.get('requestId'),
+    };
+    const range = parseRange(c.req.header('range'), file.size);
+    if (range.kind === 'unsatisfiable') {
+      return new Response(
+        JSON.stringify({
+          error: {
+            code: 'range_not_satisfiable',
+            message: `The requested range is outside the recording, which is ${file.size} bytes.`,
+            details: { size: file.size },
+          },
+        }),
+        {
+          status: 416,
+          headers: {
+            ...headers,
+            'Content-Type': 'application/json',
+            'Content-Range': `bytes */${file.size}`,
+          },
+        },
+      );
+    }
+    const [start, end, status] =
+      range.kind === 'partial' ? [range.start, range.end, 206] : [0, Math.max(0, file.size - 1), 200];
+    if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
+    headers['Content-Length'] = String(file.size === 0 ? 0 : end - start + 1);
+    const body =
+      c.req.method === 'HEAD' || file.size === 0
+        ? null
+        : (Readable.toWeb(fs.createReadStream(file.path, { start, end })) as ReadableStream<Uint8Array>);
+    return new Response(body, { status, headers });
+  });
+}

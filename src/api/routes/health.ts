@@ -1,0 +1,52 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import type { Readiness, ReadinessResult } from '../../health.js';
+import { HealthSchema, ReadySchema } from '../schemas.js';
+import type { AppEnv } from '../types.js';
+
+const healthz = createRoute({
+  method: 'get',
+  path: '/healthz',
+  tags: ['health'],
+  summary: 'Liveness: the process answers',
+  responses: { 200: { description: 'Alive.', content: { 'application/json': { schema: HealthSchema } } } },
+});
+
+const readyz = createRoute({
+  method: 'get',
+  path: '/readyz',
+  tags: ['health'],
+  summary: 'Readiness: the database answers and every check required to place calls passes',
+  description:
+    "status 'degraded' (200) means an optional check fails; 'unavailable' (503) means the database or a check required for calls fails.",
+  responses: {
+    200: { description: 'Ready or degraded.', content: { 'application/json': { schema: ReadySchema } } },
+    503: { description: 'Unavailable.', content: { 'application/json': { schema: ReadySchema } } },
+  },
+});
+
+export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, db: Db, readiness: Readiness): void {
+  app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200));
+
+  app.openapi(readyz, async (c) => {
+    const [report, database] = await Promise.all([
+      readiness.report(),
+      db.execute(sql`select 1`).then(
+        (): ReadinessResult => ({ ok: true }),
+        (err: unknown): ReadinessResult => ({
+          ok: false,
+          detail: `database unreachable: ${err instanceof Error ? err.message : String(err)}`,
+        }),
+      ),
+    ]);
+    const checks = { database, ...report.checks };
+    const missing = database.ok
+      ? report.missing
+      : [{ name: 'database', detail: database.detail }, ...report.missing];
+    const canPlaceCalls = missing.length === 0;
+    const allOk = Object.values(checks).every((r) => r.ok);
+    const status = !canPlaceCalls ? 'unavailable' : allOk ? 'ready' : 'degraded';
+    return c.json({ status, canPlaceCalls, checks, missing }, canPlaceCalls ? 200 : 503);
+  });
+}

@@ -1,0 +1,261 @@
+import { z } from '@hono/zod-openapi';
+import { CALL_STATUSES } from '../calls/status.js';
+import { ERROR_STATUS } from './errors.js';
+
+/** Limits of the spec's request table, named so the docs, the schema and the tests agree. */
+export const LIMITS = {
+  objective: 2_000,
+  context: 8_000,
+  fields: 20,
+  fieldDescription: 500,
+  metadataBytes: 4_096,
+  voicemailMessage: 1_000,
+  maxDurationMin: 30,
+  maxDurationMax: 3_600,
+  maxDurationDefault: 600,
+  bodyBytes: 64 * 1024,
+  listMax: 100,
+  listDefault: 20,
+} as const;
+
+const FIELD_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+
+/** Intl knows BCP-47's grammar; a tag it rejects would also be rejected by every engine downstream. */
+function isBcp47(tag: string): boolean {
+  if (!/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(tag)) return false;
+  try {
+    return Intl.getCanonicalLocales(tag).length === 1;
+  } catch {
+    return false;
+  }
+}
+
+const nonBlank = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => s.trim().length > 0, 'must not be empty');
+
+export const CallFieldSchema = z
+  .object({
+    name: z.string().regex(FIELD_NAME, 'must match ^[a-zA-Z_][a-zA-Z0-9_]{0,63}$'),
+    type: z.enum(['string', 'boolean', 'number']).default('string'),
+    description: z
+      .string()
+      .max(LIMITS.fieldDescription, `must be at most ${LIMITS.fieldDescription} characters`)
+      .optional(),
+  })
+  .strict()
+  .openapi('CallField');
+
+export const VoicemailSchema = z
+  .discriminatedUnion('action', [
+    z.object({ action: z.literal('hangup') }).strict(),
+    z
+      .object({
+        action: z.literal('leave_message'),
+        message: nonBlank(LIMITS.voicemailMessage),
+      })
+      .strict(),
+  ])
+  .openapi('Voicemail');
+
+const MetadataSchema = z
+  .record(z.string(), z.unknown())
+  .refine(
+    (m) => Buffer.byteLength(JSON.stringify(m), 'utf8') <= LIMITS.metadataBytes,
+    `must be at most ${LIMITS.metadataBytes} bytes of JSON`,
+  )
+  .openapi({
+    description: `Free JSON object, at most ${LIMITS.metadataBytes} bytes serialized; echoed back.`,
+  });
+
+export const PlaceCallBodySchema = z
+  .object({
+    to: z.string().openapi({ example: '+14155552671', description: 'Destination, strict E.164.' }),
+    objective: nonBlank(LIMITS.objective).openapi({
+      example: 'Book a table for two at 7 pm tonight under the name Dana.',
+    }),
+    context: z.string().max(LIMITS.context, `must be at most ${LIMITS.context} characters`).optional(),
+    fields: z
+      .array(CallFieldSchema)
+      .max(LIMITS.fields, `must have at most ${LIMITS.fields} items`)
+      .superRefine((fields, ctx) => {
+        const seen = new Set<string>();
+        fields.forEach((f, i) => {
+          if (seen.has(f.name)) {
+            ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate field name '${f.name}'` });
+          }
+          seen.add(f.name);
+        });
+      })
+      .optional(),
+    webhookUrl: z
+      .string()
+      .max(2_048, 'must be at most 2048 characters')
+      .refine((s) => URL.canParse(s), 'must be an absolute URL')
+      .optional()
+      .openapi({ description: 'https URL (http only where the deployment allows it).' }),
+    callerId: z
+      .string()
+      .optional()
+      .openapi({ description: "E.164 number of the account; default: the account's default." }),
+    language: z
+      .string()
+      .refine(isBcp47, 'must be a BCP-47 language tag such as en-US')
+      .optional()
+      .openapi({ example: 'en-US' }),
+    voice: z.string().min(1).max(200).optional(),
+    maxDurationSeconds: z
+      .number()
+      .int('must be an integer')
+      .min(LIMITS.maxDurationMin, `must be at least ${LIMITS.maxDurationMin}`)
+      .max(LIMITS.maxDurationMax, `must be at most ${LIMITS.maxDurationMax}`)
+      .optional(),
+    voicemail: VoicemailSchema.optional(),
+    metadata: MetadataSchema.optional(),
+  })
+  .strict()
+  .openapi('PlaceCallRequest');
+export type PlaceCallBody = z.output<typeof PlaceCallBodySchema>;
+
+export const PlaceCallResponseSchema = z
+  .object({ callId: z.string().uuid(), status: z.literal('queued') })
+  .openapi('PlaceCallResponse');
+
+const StatusSchema = z.enum(CALL_STATUSES).openapi('CallStatus');
+
+const TurnSchema = z
+  .object({
+    speaker: z.enum(['agent', 'callee']),
+    text: z.string(),
+    startMs: z.number().int(),
+    endMs: z.number().int(),
+    interrupted: z.boolean(),
+    latency: z
+      .object({
+        calleeSpeechEndMs: z.number().nullable(),
+        sttFinalMs: z.number().nullable(),
+        firstTokenMs: z.number().nullable(),
+        firstTtsAudioMs: z.number().nullable(),
+        firstVoicedFrameMs: z.number().nullable(),
+      })
+      .nullable(),
+  })
+  .openapi('Turn');
+
+const isoTime = z.string().openapi({ format: 'date-time' });
+
+export const CallSchema = z
+  .object({
+    id: z.string().uuid(),
+    callId: z.string().uuid(),
+    status: StatusSchema,
+    to: z.string(),
+    callerId: z.string(),
+    objective: z.string(),
+    context: z.string().nullable(),
+    fields: z.array(
+      z.object({
+        name: z.string(),
+        type: z.enum(['string', 'boolean', 'number']),
+        description: z.string().optional(),
+      }),
+    ),
+    language: z.string(),
+    voice: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    webhookUrl: z.string().nullable(),
+    maxDurationSeconds: z.number().int(),
+    voicemail: VoicemailSchema,
+    summary: z.string().nullable(),
+    extracted: z.record(z.string(), z.unknown()).nullable(),
+    transcript: z.string().nullable(),
+    turns: z.array(TurnSchema),
+    recordingUrl: z.string().nullable(),
+    endedReason: z.string().nullable(),
+    createdAt: isoTime,
+    dialedAt: isoTime.nullable(),
+    startedAt: isoTime.nullable(),
+    endedAt: isoTime.nullable(),
+    durationSeconds: z.number().int().nullable(),
+  })
+  .openapi('Call');
+
+export const CallListItemSchema = z
+  .object({
+    callId: z.string().uuid(),
+    status: StatusSchema,
+    to: z.string(),
+    objective: z.string(),
+    createdAt: isoTime,
+    endedAt: isoTime.nullable(),
+  })
+  .openapi('CallListItem');
+
+export const CallListSchema = z
+  .object({ calls: z.array(CallListItemSchema), nextCursor: z.string().nullable() })
+  .openapi('CallList');
+
+export const ListQuerySchema = z.object({
+  limit: z.coerce
+    .number()
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(LIMITS.listMax, `must be at most ${LIMITS.listMax}`)
+    .default(LIMITS.listDefault)
+    .openapi({ param: { name: 'limit', in: 'query' }, example: 20 }),
+  cursor: z
+    .string()
+    .max(512)
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query' }, description: 'nextCursor of the previous page.' }),
+  status: z
+    .string()
+    .refine(
+      (s) => s.split(',').every((x) => (CALL_STATUSES as readonly string[]).includes(x.trim())),
+      `must be one of ${CALL_STATUSES.join(', ')} (several separated by commas)`,
+    )
+    .optional()
+    .openapi({ param: { name: 'status', in: 'query' }, example: 'completed' }),
+});
+
+export const CallIdParamSchema = z.object({
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }),
+});
+
+export const IdempotencyHeaderSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1, 'must not be empty')
+    .max(255, 'must be at most 255 characters')
+    .regex(/^[\x20-\x7E]+$/, 'must be printable ASCII')
+    .optional()
+    .openapi({
+      param: { name: 'idempotency-key', in: 'header' },
+      description: 'Replays the first answer for the same body within 24 h.',
+    }),
+});
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(
+        Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]],
+      ),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
+
+export const ReadySchema = z
+  .object({
+    status: z.enum(['ready', 'degraded', 'unavailable']),
+    canPlaceCalls: z.boolean(),
+    checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })),
+    missing: z.array(z.object({ name: z.string(), detail: z.string().optional() })),
+  })
+  .openapi('Readiness');

@@ -1,0 +1,351 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { ApiError } from '../api/errors.js';
+import type { PlaceCallBody } from '../api/schemas.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/client.js';
+import { accounts, calls, phoneNumbers } from '../db/schema.js';
+import type { Readiness } from '../health.js';
+import type { CallStore } from './call-store.js';
+import { type CallView, callListItem, callView } from './call-view.js';
+import { countCreatedCall, effectiveCaps, enforceCaps } from './caps.js';
+import { checkDestination, checkNumberFormat, type GuardrailOptions } from './guardrails.js';
+import { IdempotencyKeys, requestHash } from './idempotency.js';
+import { type CallStatus, isTerminal } from './status.js';
+
+export interface CallServiceDeps {
+  db: Db;
+  config: Config;
+  calls: CallStore;
+  readiness: Readiness;
+  guardrails: GuardrailOptions;
+  clock?: () => Date;
+  /** Voices installed on this deployment; when given, `voice` must be one of them. */
+  voices?: readonly string[];
+  /** Told after a new call is committed as queued (not on a replay); a throw here never fails the request. */
+  onCallQueued?: (callId: string) => void;
+}
+
+export interface PlaceCallOptions {
+  idempotencyKey?: string;
+  /** The body as the client sent it (before defaults), hashed for the idempotency check. */
+  rawBody?: unknown;
+}
+
+export interface PlaceCallAnswer {
+  statusCode: number;
+  body: Record<string, unknown>;
+  location: string;
+  /** True when this answer is the stored first answer to an Idempotency-Key. */
+  replayed: boolean;
+}
+
+export interface ListCallsQuery {
+  limit: number;
+  cursor?: string;
+  status?: string;
+}
+
+export interface RecordingFile {
+  path: string;
+  size: number;
+  modified: Date;
+  contentType: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+const AUDIO_TYPES: Record<string, string> = {
+  '.wav': 'audio/wav',
+  '.mp3': 'audio/mpeg',
+  '.ogg': 'audio/ogg',
+  '.opus': 'audio/ogg',
+  '.flac': 'audio/flac',
+  '.gsm': 'audio/x-gsm',
+};
+
+const notFound = () => new ApiError('not_found', 'No call with this id exists for this account.');
+
+const invalidField = (field: string, message: string) =>
+  new ApiError('invalid_request', `Invalid request: ${field} ${message}.`, { fields: [{ field, message }] });
+
+/** Hostnames that point back into the deployment's own network: a webhook there is an SSRF vector. */
+function isPrivateHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal'))
+    return true;
+  const v4 = h.match(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return (
+      a === 10 ||
+      a === 127 ||
+      a === 0 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
+  }
+  if (h.includes(':'))
+    return h === '::1' || h === '::' || /^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith('::ffff:');
+  return false;
+}
+
+/**
+ * The calls API as plain async methods: validation beyond the schema, guardrails, caps and
+ * idempotency, independent of HTTP so the MCP server can share it. Errors are ApiErrors.
+ */
+export class CallService {
+  private readonly now: () => Date;
+  private readonly idempotency: IdempotencyKeys;
+
+  constructor(private readonly deps: CallServiceDeps) {
+    this.now = deps.clock ?? (() => new Date());
+    this.idempotency = new IdempotencyKeys(this.now);
+  }
+
+  async placeCall(
+    accountId: string,
+    body: PlaceCallBody,
+    opts: PlaceCallOptions = {},
+  ): Promise<PlaceCallAnswer> {
+    const { db, config } = this.deps;
+    const key = opts.idempotencyKey;
+    const hash = key ? requestHash(opts.rawBody ?? body) : '';
+    if (key) {
+      const prior = await this.idempotency.find(db, accountId, key, hash);
+      if (prior) return this.replay(prior);
+    }
+
+    this.checkDeploymentRules(body);
+    const to = checkDestination(body.to, this.deps.guardrails);
+    if (to) throw new ApiError(to.code, to.message, to.details);
+    const callerId = await this.resolveCallerId(accountId, body.callerId);
+
+    const report = await this.deps.readiness.report();
+    if (!report.canPlaceCalls) {
+      throw new ApiError(
+        'service_unavailable',
+        `This deployment cannot place calls now: ${report.missing.map((m) => m.detail ?? m.name).join('; ')}`,
+        { missing: report.missing },
+      );
+    }
+
+    const answer = await db.transaction(async (tx): Promise<PlaceCallAnswer> => {
+      const [account] = await tx.select().from(accounts).where(eq(accounts.id, accountId)).for('update');
+      if (!account) throw new ApiError('unauthorized', 'The account of this key no longer exists.');
+      if (key) {
+        const prior = await this.idempotency.reserve(tx, accountId, key, hash);
+        if (prior) return this.replay(prior);
+      }
+      const now = this.now();
+      await enforceCaps(tx, accountId, effectiveCaps(account, config), now);
+      const [row] = await tx
+        .insert(calls)
+        .values({
+          accountId,
+          status: 'queued',
+          toNumber: body.to,
+          callerId,
+          objective: body.objective.trim(),
+          context: body.context ?? null,
+          fields: (body.fields ?? []).map((f) =>
+            f.description === undefined
+              ? { name: f.name, type: f.type }
+              : { name: f.name, type: f.type, description: f.description },
+          ),
+          language: body.language ? Intl.getCanonicalLocales(body.language)[0] : config.DEFAULT_LANGUAGE,
+          voice: body.voice ?? config.DEFAULT_VOICE ?? null,
+          metadata: body.metadata ?? null,
+          webhookUrl: body.webhookUrl ?? null,
+          maxDurationSeconds: body.maxDurationSeconds ?? 600,
+          voicemail: body.voicemail ?? { action: 'hangup' },
+          createdAt: now,
+        })
+        .returning({ id: calls.id });
+      await countCreatedCall(tx, accountId, now);
+      const answer = { statusCode: 201, body: { callId: row.id, status: 'queued' }, callId: row.id };
+      if (key) await this.idempotency.complete(tx, accountId, key, answer);
+      return { statusCode: 201, body: answer.body, location: `/v1/agent/calls/${row.id}`, replayed: false };
+    });
+    if (!answer.replayed) {
+      try {
+        this.deps.onCallQueued?.(String(answer.body.callId));
+      } catch {
+        // The call is stored and a polling worker will claim it; a failed nudge must not fail the request.
+      }
+    }
+    return answer;
+  }
+
+  async getCall(accountId: string, id: string, baseUrl: string): Promise<CallView> {
+    const call = await this.find(accountId, id);
+    return callView(call, await this.deps.calls.turns(call.id), baseUrl);
+  }
+
+  async listCalls(accountId: string, q: ListCallsQuery) {
+    const conds = [eq(calls.accountId, accountId)];
+    if (q.status) {
+      const statuses = [...new Set(q.status.split(',').map((s) => s.trim()))];
+      conds.push(inArray(calls.status, statuses));
+    }
+    if (q.cursor) {
+      const [at, id] = decodeCursor(q.cursor);
+      conds.push(sql`(${calls.createdAt}, ${calls.id}) < (${at}::timestamptz, ${id}::uuid)`);
+    }
+    // Microsecond text of created_at: a JS Date would drop the microseconds and skip or repeat rows.
+    const rows = await this.deps.db
+      .select({
+        call: calls,
+        at: sql<string>`to_char(${calls.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
+      .from(calls)
+      .where(and(...conds))
+      .orderBy(desc(calls.createdAt), desc(calls.id))
+      .limit(q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    return {
+      calls: page.map((r) => callListItem(r.call)),
+      nextCursor: rows.length > q.limit && last ? encodeCursor(last.at, last.call.id) : null,
+    };
+  }
+
+  /** Ends a non-terminal call as failed/canceled; the worker running it sees the status and hangs up. */
+  async cancelCall(accountId: string, id: string, baseUrl: string): Promise<CallView> {
+    const call = await this.find(accountId, id);
+    if (isTerminal(call.status)) throw this.alreadyEnded(call.status);
+    const res = await this.deps.calls.transition(call.id, 'failed', { reason: 'canceled' });
+    if (!res.ok) {
+      const status = res.call?.status ?? call.status;
+      if (isTerminal(status)) throw this.alreadyEnded(status);
+      throw new Error(`cancel of call ${call.id} refused from status ${status}`);
+    }
+    return callView(res.call, await this.deps.calls.turns(call.id), baseUrl);
+  }
+
+  /** The recording file of a call, checked to exist and to lie inside the recordings directory. */
+  async recording(accountId: string, id: string): Promise<RecordingFile> {
+    const call = await this.find(accountId, id);
+    const none = new ApiError('not_found', 'This call has no recording.');
+    if (!call.recordingFile) throw none;
+    const dir = path.resolve(this.deps.config.recordingsDir);
+    const file = path.resolve(dir, call.recordingFile);
+    if (!file.startsWith(dir + path.sep)) throw none;
+    try {
+      const st = await fs.stat(file);
+      if (!st.isFile()) throw none;
+      const contentType = AUDIO_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+      return { path: file, size: st.size, modified: st.mtime, contentType };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw none;
+      throw err;
+    }
+  }
+
+  private async find(accountId: string, id: string) {
+    if (!UUID.test(id)) throw notFound();
+    const call = await this.deps.calls.get(id.toLowerCase(), accountId);
+    if (!call) throw notFound();
+    return call;
+  }
+
+  private alreadyEnded(status: string) {
+    return new ApiError('call_already_ended', `The call already ended with status ${status}.`, {
+      status: status as CallStatus,
+    });
+  }
+
+  private replay(prior: {
+    statusCode: number;
+    body: Record<string, unknown>;
+    callId: string | null;
+  }): PlaceCallAnswer {
+    return {
+      statusCode: prior.statusCode,
+      body: prior.body,
+      location: `/v1/agent/calls/${prior.callId}`,
+      replayed: true,
+    };
+  }
+
+  private checkDeploymentRules(body: PlaceCallBody): void {
+    const { config, voices } = this.deps;
+    if (body.webhookUrl) {
+      const u = new URL(body.webhookUrl);
+      if (u.protocol !== 'https:' && !(u.protocol === 'http:' && config.WEBHOOK_ALLOW_HTTP)) {
+        throw invalidField(
+          'webhookUrl',
+          config.WEBHOOK_ALLOW_HTTP ? 'must be an http or https URL' : 'must be an https URL',
+        );
+      }
+      if (u.username || u.password) throw invalidField('webhookUrl', 'must not carry credentials');
+      if (!config.WEBHOOK_ALLOW_PRIVATE && isPrivateHost(u.hostname)) {
+        throw invalidField('webhookUrl', 'must not point to a private or loopback address');
+      }
+    }
+    if (body.voice && voices && !voices.includes(body.voice)) {
+      throw invalidField('voice', `is not installed here; installed voices: ${voices.join(', ') || 'none'}`);
+    }
+  }
+
+  private async resolveCallerId(accountId: string, wanted: string | undefined): Promise<string> {
+    if (wanted !== undefined) {
+      const bad = checkNumberFormat(wanted, 'callerId');
+      if (bad) throw new ApiError(bad.code, bad.message, bad.details);
+    }
+    const owned = await this.deps.db
+      .select({ number: phoneNumbers.number, isDefault: phoneNumbers.isDefault })
+      .from(phoneNumbers)
+      .where(eq(phoneNumbers.accountId, accountId));
+    if (wanted !== undefined) {
+      if (!owned.some((n) => n.number === wanted)) {
+        throw new ApiError('caller_id_not_owned', `${wanted} is not a caller ID number of this account.`, {
+          callerId: wanted,
+        });
+      }
+      return wanted;
+    }
+    const def = owned.find((n) => n.isDefault);
+    if (!def) {
+      throw new ApiError(
+        'no_caller_id',
+        'No callerId was given and this account has no default caller ID; add a number or pass callerId.',
+      );
+    }
+    return def.number;
+  }
+}
+
+export function createCallService(deps: CallServiceDeps): CallService {
+  return new CallService(deps);
+}
+
+function encodeCursor(at: string, id: string): string {
+  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  const bad = invalidField('cursor', 'is not a cursor this API returned');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 2 ||
+    typeof parsed[0] !== 'string' ||
+    typeof parsed[1] !== 'string' ||
+    !CURSOR_TIME.test(parsed[0]) ||
+    Number.isNaN(Date.parse(parsed[0])) ||
+    !UUID.test(parsed[1])
+  ) {
+    throw bad;
+  }
+  return [parsed[0], parsed[1]];
+}
