@@ -1,11 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import { createCallService } from '../calls/call-service.js';
 import { bearerAuth } from './auth.js';
 import { invalidRequest, notFound, onError, renderError, zodProblems } from './error-handler.js';
 import { jsonBody } from './json-body.js';
 import { requestContext } from './request-context.js';
 import { registerCallRoutes } from './routes/calls.js';
+import { registerDocsRoutes } from './routes/docs.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { LIMITS } from './schemas.js';
 import type { ApiDeps, AppEnv } from './types.js';
@@ -56,7 +56,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     },
     servers: [{ url: deps.config.PUBLIC_BASE_URL ? deps.config.publicBaseUrl : new URL(c.req.url).origin }],
   }));
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'agentline API' }));
+  registerDocsRoutes(app);
 
   deps.extraRoutes?.(app);
 

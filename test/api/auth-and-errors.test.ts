@@ -151,7 +151,17 @@ describe('errors and service routes', () => {
     const r = await fetch(`${api.url}/docs`);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await r.text()).toContain('/openapi.json');
+    const page = await r.text();
+    expect(page).toContain('/openapi.json');
+    // Everything the page loads comes from this server: it must work on a network without internet.
+    const srcs = [...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(srcs.length).toBeGreaterThan(0);
+    for (const s of srcs) {
+      expect(s.startsWith('/')).toBe(true);
+      const asset = await fetch(`${api.url}${s}`);
+      expect(asset.status).toBe(200);
+      expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    }
   });
 });
 
