@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { SpeechToText, TextToSpeech } from '../voice/types.js';
+import { ariRoutes } from './ari-routes.js';
+import { createAriServer } from './ari-server.js';
+import { ariTimestamp } from './ari-values.js';
+import type { CalleeLogEntry } from './callee.js';
+import { EventHub } from './event-hub.js';
+import { createPbxCore } from './pbx-core.js';
+import { RecordingStore } from './recording-store.js';
+import { loadScenarioDir, type ParsedScenario, parseScenario, type Scenario } from './scenario.js';
+
+export type { CalleeLogEntry } from './callee.js';
+export {
+  BUNDLED_SCENARIOS_DIR,
+  loadScenarioDir,
+  parseScenario,
+  type Scenario,
+  ScenarioError,
+} from './scenario.js';
+
+export interface SimulatedPbxOptions {
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** TCP port (default 0: any free port). */
+  port?: number;
+  username: string;
+  password: string;
+  /** Callee scenarios, or a directory of scenario JSON files (default: none, every number gets the default callee). */
+  scenarios?: Scenario[] | string;
+  tts: TextToSpeech;
+  stt: SpeechToText;
+  logger: Logger;
+  /** Where bridge recordings are stored (default: a temporary directory removed by `stop()`). */
+  storageDir?: string;
+}
+
+export interface SimulatedPbx {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `url + '/ari'` */
+  ariUrl: string;
+  stop(): Promise<void>;
+  channels(): unknown[];
+  bridges(): unknown[];
+  /** What the callee(s) at `number` heard (STT text, DTMF) and said, oldest first. */
+  calleeLog(number: string): CalleeLogEntry[];
+  /** Test hook: closes every `/ari/events` socket abruptly, as a network drop would. */
+  dropEventSockets(): void;
+}
+
+/** Starts the ARI-compatible simulated PBX on a real HTTP/WebSocket server. */
+export async function startSimulatedPbx(opts: SimulatedPbxOptions): Promise<SimulatedPbx> {
+  const host = opts.host ?? '127.0.0.1';
+  const logger = opts.logger.child({ component: 'pbx-sim' });
+  let scenarios: ParsedScenario[];
+  if (typeof opts.scenarios === 'string') scenarios = await loadScenarioDir(opts.scenarios);
+  else scenarios = (opts.scenarios ?? []).map((s, i) => parseScenario(s, `scenarios[${i}]`));
+
+  const ownsStorage = !opts.storageDir;
+  const storageDir = opts.storageDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-pbx-sim-')));
+  await fs.mkdir(storageDir, { recursive: true });
+
+  const asteriskId = [...randomBytes(6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  const hub = new EventHub(asteriskId, logger);
+  const recordings = new RecordingStore(storageDir);
+  const mediaHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const core = createPbxCore({ scenarios, tts: opts.tts, stt: opts.stt, logger, hub, recordings, mediaHost });
+  const server = createAriServer({
+    routes: ariRoutes(core, recordings, { asteriskId, startedAt: ariTimestamp() }),
+    core,
+    hub,
+    username: opts.username,
+    password: opts.password,
+    logger,
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = mediaHost.includes(':') ? `[${mediaHost}]` : mediaHost;
+  const url = `http://${urlHost}:${port}`;
+  logger.info({ url, scenarios: scenarios.length }, 'simulated PBX listening');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    ariUrl: `${url}/ari`,
+    channels: () => core.listChannels(),
+    bridges: () => core.listBridges(),
+    calleeLog: (number) => core.calleeLog(number),
+    dropEventSockets: () => hub.dropAll(),
+    stop() {
+      stopping ??= (async () => {
+        await core.stop();
+        hub.closeAll();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        if (ownsStorage) await fs.rm(storageDir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+}

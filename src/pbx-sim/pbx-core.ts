@@ -1,0 +1,840 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { MEDIA_FORMATS, type MediaFormat } from '../telephony/media/codec.js';
+import type { SpeechToText, TextToSpeech } from '../voice/types.js';
+import {
+  ariTimestamp,
+  CAUSES,
+  type Cause,
+  causeByCode,
+  createIdSource,
+  dialStatusForCause,
+  HANGUP_REASONS,
+  hex8,
+} from './ari-values.js';
+import { type Callee, type CalleeLogEntry, calleeLogEntry, createCallee } from './callee.js';
+import { parseEndpoint } from './endpoint.js';
+import { AriError } from './errors.js';
+import type { AriEvent, EventHub } from './event-hub.js';
+import { createMediaClock, FRAME_SAMPLES } from './media-clock.js';
+import type { MediaPort } from './media-port.js';
+import { type BridgeRecorder, createBridgeRecorder, type RecordingStore } from './recording-store.js';
+import { createRtpPort } from './rtp-port.js';
+import type { ParsedScenario } from './scenario.js';
+import { DEFAULT_SCENARIO } from './scenario.js';
+import { createWsMediaPort, type WsMediaPort } from './ws-media-port.js';
+
+type ChannelState = 'Down' | 'Ringing' | 'Up';
+
+interface SimChannel {
+  id: string;
+  name: string;
+  kind: 'phone' | 'rtp' | 'websocket';
+  state: ChannelState;
+  caller: { name: string; number: string };
+  connected: { name: string; number: string };
+  dialplan: { context: string; exten: string; priority: number; app_name: string; app_data: string };
+  creationtime: string;
+  vars: Map<string, string>;
+  /** Variables Asterisk shows in `channelvars` (externalMedia's addresses). */
+  exposedVars: string[];
+  /** The application that gets this channel's events (subscribed), null while it runs dialplan. */
+  app: string | null;
+  stasisApp: string;
+  inStasis: boolean;
+  bridgeId: string | null;
+  port: MediaPort | null;
+  callee: Callee | null;
+  number: string;
+  timers: Set<NodeJS.Timeout>;
+  ended: boolean;
+  scenario: ParsedScenario | null;
+}
+
+interface SimBridge {
+  id: string;
+  name: string;
+  types: string[];
+  mixing: boolean;
+  creationtime: string;
+  members: string[];
+  apps: Set<string>;
+  recorder: BridgeRecorder | null;
+}
+
+export interface PbxCoreDeps {
+  scenarios: ParsedScenario[];
+  tts: TextToSpeech;
+  stt: SpeechToText;
+  logger: Logger;
+  hub: EventHub;
+  recordings: RecordingStore;
+  /** Address RTP sockets bind to and report in UNICASTRTP_LOCAL_ADDRESS. */
+  mediaHost: string;
+}
+
+export interface OriginateParams {
+  endpoint?: string;
+  app?: string;
+  appArgs?: string;
+  extension?: string;
+  context?: string;
+  callerId?: string;
+  timeout?: number;
+  channelId?: string;
+  variables?: Record<string, string>;
+}
+
+export interface ExternalMediaParams {
+  channelId?: string;
+  app?: string;
+  external_host?: string;
+  encapsulation?: string;
+  transport?: string;
+  connection_type?: string;
+  format?: string;
+  direction?: string;
+  variables?: Record<string, string>;
+}
+
+export interface RecordParams {
+  name?: string;
+  format?: string;
+  maxDurationSeconds?: number;
+  maxSilenceSeconds?: number;
+  ifExists?: string;
+  beep?: boolean;
+  terminateOn?: string;
+}
+
+function parseCallerId(callerId: string | undefined): { name: string; number: string } {
+  if (!callerId) return { name: '', number: '' };
+  const m = /^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$/.exec(callerId);
+  if (m) return { name: m[1].trim(), number: m[2].trim() };
+  return { name: '', number: callerId.trim() };
+}
+
+/**
+ * The PBX itself: channels, bridges, the media mixer, callees and recordings, with Asterisk's
+ * ordering of events. The HTTP layer (`ari-server.ts`) only translates requests into these calls.
+ */
+export function createPbxCore(deps: PbxCoreDeps) {
+  const { hub, logger } = deps;
+  const ids = createIdSource();
+  const channels = new Map<string, SimChannel>();
+  const bridges = new Map<string, SimBridge>();
+  const mediaSockets = new Map<string, WsMediaPort>();
+  const calleeLogs = new Map<string, CalleeLogEntry[]>();
+  const byNumber = new Map(deps.scenarios.map((s) => [s.number, s]));
+  const fallbackScenario = byNumber.get('*') ?? DEFAULT_SCENARIO;
+  const clock = createMediaClock((err) => logger.error({ err }, 'pbx-sim: media tick failed'));
+  let stopped = false;
+
+  const scenarioFor = (number: string): ParsedScenario =>
+    byNumber.get(number) ?? byNumber.get(`+${number.replace(/^\+/, '')}`) ?? fallbackScenario;
+
+  // ---------- JSON views ----------
+  const channelJson = (ch: SimChannel) => {
+    const json: Record<string, unknown> = {
+      id: ch.id,
+      name: ch.name,
+      state: ch.state,
+      protocol_id: '',
+      caller: { ...ch.caller },
+      connected: { ...ch.connected },
+      accountcode: '',
+      dialplan: { ...ch.dialplan },
+      creationtime: ch.creationtime,
+      language: 'en',
+    };
+    if (ch.exposedVars.length) {
+      json.channelvars = Object.fromEntries(ch.exposedVars.map((k) => [k, ch.vars.get(k) ?? '']));
+    }
+    return json;
+  };
+
+  const bridgeJson = (b: SimBridge) => ({
+    id: b.id,
+    technology: b.mixing && b.members.length > 2 ? 'softmix' : 'simple_bridge',
+    bridge_type: b.types.includes('holding') ? 'holding' : 'mixing',
+    bridge_class: 'stasis',
+    creator: 'Stasis',
+    name: b.name,
+    channels: [...b.members],
+    creationtime: b.creationtime,
+    video_mode: 'none',
+  });
+
+  const emitChannel = (ch: SimChannel, event: AriEvent) => hub.emit(ch.app, event);
+  const emitBridge = (b: SimBridge, event: AriEvent) => {
+    for (const app of b.apps) hub.emit(app, event);
+  };
+
+  const logCallee = (ch: SimChannel, e: Omit<CalleeLogEntry, 'channelId' | 'number' | 'at'>) => {
+    let list = calleeLogs.get(ch.number);
+    if (!list) {
+      list = [];
+      calleeLogs.set(ch.number, list);
+    }
+    list.push(calleeLogEntry(ch.id, ch.number, e));
+  };
+
+  const later = (ch: SimChannel, ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      ch.timers.delete(t);
+      if (!ch.ended) fn();
+    }, ms);
+    ch.timers.add(t);
+  };
+
+  const need = (id: string): SimChannel => {
+    const ch = channels.get(id);
+    if (!ch) throw new AriError(404, 'Channel not found');
+    return ch;
+  };
+
+  const needInStasis = (id: string): SimChannel => {
+    const ch = need(id);
+    if (!ch.inStasis) throw new AriError(409, 'Channel not in Stasis application');
+    return ch;
+  };
+
+  const setState = (ch: SimChannel, state: ChannelState) => {
+    if (ch.state === state) return;
+    ch.state = state;
+    emitChannel(ch, { type: 'ChannelStateChange', channel: channelJson(ch) });
+  };
+
+  const enterStasis = (ch: SimChannel, args: string[]) => {
+    ch.inStasis = true;
+    ch.app = ch.stasisApp;
+    ch.dialplan = { ...ch.dialplan, app_name: 'Stasis', app_data: [ch.stasisApp, ...args].join(',') };
+    emitChannel(ch, { type: 'StasisStart', args, channel: channelJson(ch) });
+  };
+
+  const newChannel = (
+    init: Partial<SimChannel> & Pick<SimChannel, 'name' | 'kind' | 'stasisApp'>,
+  ): SimChannel => {
+    const id = init.id ?? ids.next();
+    const ch: SimChannel = {
+      state: 'Down',
+      caller: { name: '', number: '' },
+      connected: { name: '', number: '' },
+      dialplan: { context: 'default', exten: 's', priority: 1, app_name: '', app_data: '' },
+      creationtime: ariTimestamp(),
+      vars: new Map(),
+      exposedVars: [],
+      app: init.stasisApp,
+      inStasis: false,
+      bridgeId: null,
+      port: null,
+      callee: null,
+      number: '',
+      timers: new Set(),
+      ended: false,
+      scenario: null,
+      ...init,
+      id,
+    };
+    channels.set(id, ch);
+    return ch;
+  };
+
+  // ---------- bridges ----------
+  const leaveBridge = (ch: SimChannel) => {
+    if (!ch.bridgeId) return;
+    const b = bridges.get(ch.bridgeId);
+    ch.bridgeId = null;
+    if (!b) return;
+    b.members = b.members.filter((m) => m !== ch.id);
+    emitBridge(b, { type: 'ChannelLeftBridge', bridge: bridgeJson(b), channel: channelJson(ch) });
+  };
+
+  const joinBridge = (b: SimBridge, ch: SimChannel) => {
+    if (ch.bridgeId === b.id) return;
+    leaveBridge(ch);
+    ch.bridgeId = b.id;
+    b.members.push(ch.id);
+    if (ch.app) b.apps.add(ch.app);
+    emitBridge(b, { type: 'ChannelEnteredBridge', bridge: bridgeJson(b), channel: channelJson(ch) });
+  };
+
+  // ---------- hangup ----------
+  const endChannel = (ch: SimChannel, cause: Cause, by: 'app' | 'remote') => {
+    if (ch.ended) return;
+    ch.ended = true;
+    for (const t of ch.timers) clearTimeout(t);
+    ch.timers.clear();
+    if (ch.kind === 'phone' && ch.state !== 'Up') {
+      const dialstatus = by === 'app' ? 'CANCEL' : dialStatusForCause(cause.code);
+      emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: ch.number, dialstatus });
+      logCallee(ch, {
+        kind: 'event',
+        text: by === 'app' ? 'missed call (caller gave up)' : `not answered: ${cause.text}`,
+      });
+    } else if (ch.kind === 'phone' && by === 'app') {
+      logCallee(ch, { kind: 'event', text: 'caller hung up' });
+    }
+    emitChannel(ch, {
+      type: 'ChannelHangupRequest',
+      cause: cause.code,
+      ...(by === 'app' ? { soft: true } : {}),
+      channel: channelJson(ch),
+    });
+    leaveBridge(ch);
+    if (ch.inStasis) {
+      ch.inStasis = false;
+      emitChannel(ch, { type: 'StasisEnd', channel: channelJson(ch) });
+    }
+    ch.callee?.close();
+    ch.port?.close();
+    if (ch.kind === 'websocket') mediaSockets.delete(ch.vars.get('MEDIA_WEBSOCKET_CONNECTION_ID') ?? '');
+    emitChannel(ch, {
+      type: 'ChannelDestroyed',
+      cause: cause.code,
+      cause_txt: cause.text,
+      channel: channelJson(ch),
+    });
+    channels.delete(ch.id);
+  };
+
+  // ---------- the mixer ----------
+  const contributions = new Map<string, Int16Array | null>();
+  clock.on('produce', () => {
+    contributions.clear();
+    for (const ch of channels.values()) {
+      if (ch.port) contributions.set(ch.id, ch.port.pull());
+    }
+  });
+  clock.on('deliver', () => {
+    for (const b of bridges.values()) {
+      const frames: (Int16Array | null)[] = b.members.map((id) => contributions.get(id) ?? null);
+      if (b.mixing) {
+        for (let j = 0; j < b.members.length; j++) {
+          // A member hears only the others; with nobody else sending, nothing is passed at all.
+          let mix: Int32Array | null = null;
+          for (let i = 0; i < frames.length; i++) {
+            const f = frames[i];
+            if (i === j || !f) continue;
+            mix ??= new Int32Array(FRAME_SAMPLES);
+            for (let k = 0; k < FRAME_SAMPLES; k++) mix[k] += f[k];
+          }
+          if (mix) channels.get(b.members[j])?.port?.push(clamp(mix));
+        }
+      }
+      if (b.recorder) {
+        const all = new Int32Array(FRAME_SAMPLES);
+        for (const f of frames) if (f) for (let k = 0; k < FRAME_SAMPLES; k++) all[k] += f[k];
+        b.recorder.append(clamp(all));
+      }
+    }
+  });
+
+  // ---------- callee (phone) channels ----------
+  const answerPhone = (ch: SimChannel, args: string[]) => {
+    if (!hub.isConnected(ch.stasisApp)) {
+      // Stasis() fails for an application nobody listens to; the dialplan then hangs up.
+      logger.warn({ app: ch.stasisApp }, 'pbx-sim: answered call for an application with no event socket');
+    }
+    setState(ch, 'Up');
+    emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: ch.number, dialstatus: 'ANSWER' });
+    const scenario = ch.scenario!;
+    const callee = createCallee({
+      scenario,
+      resolve: scenarioFor,
+      channelId: ch.id,
+      number: ch.number,
+      tts: deps.tts,
+      stt: deps.stt,
+      logger: logger.child({ callee: ch.number }),
+      log: (e) => logCallee(ch, e),
+      hangup: () => endChannel(ch, CAUSES.normal, 'remote'),
+      sendDtmf: (digit, durationMs) => {
+        if (ch.inStasis)
+          emitChannel(ch, {
+            type: 'ChannelDtmfReceived',
+            digit,
+            duration_ms: durationMs,
+            channel: channelJson(ch),
+          });
+      },
+    });
+    ch.callee = callee;
+    ch.port = callee;
+    callee.answered();
+    enterStasis(ch, args);
+  };
+
+  const originate = (p: OriginateParams) => {
+    if (stopped) throw new AriError(503, 'Shutting down');
+    if (!p.endpoint) throw new AriError(400, 'Endpoint must be specified');
+    if (!p.app) {
+      throw new AriError(
+        400,
+        p.extension
+          ? 'Invalid parameters for originating a channel: the simulated PBX has no dialplan to run; originate into an application (app)'
+          : 'Application or extension must be specified',
+      );
+    }
+    if (p.channelId && channels.has(p.channelId))
+      throw new AriError(409, 'Channel with given unique ID already exists');
+    const target = parseEndpoint(p.endpoint);
+    const timeoutS = p.timeout ?? 30;
+    if (!Number.isFinite(timeoutS))
+      throw new AriError(400, 'Invalid parameters for originating a channel: timeout');
+    const seq = ids.seq();
+    const name =
+      target.tech === 'PJSIP'
+        ? `PJSIP/${target.resource}-${hex8(seq)}`
+        : `Local/${target.number}@${target.resource}-${hex8(seq)};1`;
+    const scenario = scenarioFor(target.number);
+    const ch = newChannel({
+      id: p.channelId,
+      name,
+      kind: 'phone',
+      stasisApp: p.app,
+      number: target.number,
+      caller: parseCallerId(p.callerId),
+      connected: { name: '', number: target.number },
+      scenario,
+    });
+    for (const [k, v] of Object.entries(p.variables ?? {})) ch.vars.set(k, String(v));
+    const args = p.appArgs ? p.appArgs.split(',') : [];
+    logCallee(ch, { kind: 'event', text: `incoming call from ${ch.caller.number || 'unknown'}` });
+
+    // What the network does with the call, on the scenario's timetable (or the originate timeout).
+    setImmediate(() => {
+      if (ch.ended) return;
+      emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: target.number, dialstatus: '' });
+      const ringMs = scenario.ringSeconds * 1000;
+      const timeoutMs = timeoutS > 0 ? timeoutS * 1000 : Number.POSITIVE_INFINITY;
+      const outcome = scenario.outcome;
+      const immediate = {
+        busy: CAUSES.busy,
+        unallocated: CAUSES.unallocated,
+        congestion: CAUSES.congestion,
+        unavailable: CAUSES.noRoute,
+      } as const;
+      if (outcome in immediate && ringMs === 0) {
+        later(ch, 150, () => endChannel(ch, immediate[outcome as keyof typeof immediate], 'remote'));
+        return;
+      }
+      later(ch, 100, () => {
+        setState(ch, 'Ringing');
+        emitChannel(ch, {
+          type: 'Dial',
+          peer: channelJson(ch),
+          dialstring: target.number,
+          dialstatus: 'RINGING',
+        });
+      });
+      if (timeoutMs <= ringMs || outcome === 'noanswer') {
+        later(ch, Math.min(timeoutMs, Math.max(ringMs, 100)), () =>
+          endChannel(ch, CAUSES.noAnswer, 'remote'),
+        );
+        if (timeoutMs <= ringMs) return;
+      }
+      if (outcome === 'noanswer') return;
+      later(ch, Math.max(ringMs, 150), () => {
+        if (outcome === 'answer') answerPhone(ch, args);
+        else if (outcome === 'reject') endChannel(ch, CAUSES.rejected, 'remote');
+        else endChannel(ch, immediate[outcome as keyof typeof immediate], 'remote');
+      });
+    });
+    return channelJson(ch);
+  };
+
+  const hangup = (id: string, reason?: string, reasonCode?: string) => {
+    const ch = need(id);
+    if (reason && reasonCode) throw new AriError(400, "The reason and reason_code can't both be specified");
+    let code = 16;
+    if (reasonCode !== undefined) {
+      code = Number(reasonCode);
+      if (!Number.isInteger(code) || code < 0 || code > 127)
+        throw new AriError(400, 'Invalid reason for hangup provided');
+    } else if (reason !== undefined) {
+      const c = HANGUP_REASONS[reason];
+      if (c === undefined) throw new AriError(400, 'Invalid reason for hangup provided');
+      code = c;
+    }
+    endChannel(ch, causeByCode(code), 'app');
+  };
+
+  const answer = (id: string) => {
+    const ch = needInStasis(id);
+    if (ch.state !== 'Up') setState(ch, 'Up');
+  };
+
+  /**
+   * `continue` into the dialplan. The simulated dialplan knows one program: contexts whose name
+   * contains "amd" run AMD() on the callee's audio and go back to `Stasis(<app>,amd)`; any other
+   * context has no extension, so the channel hangs up, as Asterisk does after leaving Stasis for
+   * a missing extension.
+   */
+  const continueInDialplan = (id: string, context?: string, extension?: string, priority?: number) => {
+    const ch = needInStasis(id);
+    if (ch.state !== 'Up') throw new AriError(412, 'Channel in invalid state');
+    leaveBridge(ch);
+    ch.inStasis = false;
+    emitChannel(ch, { type: 'StasisEnd', channel: channelJson(ch) });
+    ch.app = null;
+    const ctx = context ?? ch.dialplan.context;
+    ch.dialplan = {
+      context: ctx,
+      exten: extension ?? ch.dialplan.exten,
+      priority: priority ?? 1,
+      app_name: 'AMD',
+      app_data: '',
+    };
+    if (!/amd/i.test(ctx) || ch.kind !== 'phone') {
+      later(ch, 20, () => endChannel(ch, CAUSES.normal, 'remote'));
+      return;
+    }
+    const amd = ch.scenario?.amd ?? { status: 'HUMAN' as const, analysisMs: 2500 };
+    const cause =
+      amd.cause ??
+      (amd.status === 'MACHINE'
+        ? 'LONGGREETING-2000-1500'
+        : amd.status === 'HUMAN'
+          ? 'HUMAN-300-300'
+          : 'TOOLONG-5000');
+    later(ch, amd.analysisMs, () => {
+      ch.vars.set('AMDSTATUS', amd.status);
+      ch.vars.set('AMDCAUSE', cause);
+      ch.dialplan = { ...ch.dialplan, priority: ch.dialplan.priority + 1 };
+      ch.app = ch.stasisApp;
+      enterStasis(ch, ['amd']);
+    });
+  };
+
+  const getVar = (id: string, variable?: string) => {
+    if (!variable) throw new AriError(400, 'Variable name is required');
+    const ch = need(id);
+    const v = ch.vars.get(variable);
+    if (v === undefined) throw new AriError(404, 'Provided variable was not found');
+    return { value: v };
+  };
+
+  const setVar = (id: string, variable?: string, value?: string) => {
+    if (!variable) throw new AriError(400, 'Variable name is required');
+    const ch = need(id);
+    ch.vars.set(variable, value ?? '');
+    emitChannel(ch, { type: 'ChannelVarset', variable, value: value ?? '', channel: channelJson(ch) });
+  };
+
+  const sendDtmf = (
+    id: string,
+    dtmf: string | undefined,
+    o: { before: number; between: number; duration: number; after: number },
+  ) => {
+    if (!dtmf) throw new AriError(400, 'DTMF is required');
+    if (!/^[0-9A-Da-d*#,wW]+$/.test(dtmf)) throw new AriError(400, 'Invalid DTMF digits');
+    const ch = needInStasis(id);
+    if (ch.state !== 'Up') throw new AriError(412, 'Channel in invalid state');
+    let at = o.before;
+    for (const d of dtmf) {
+      if (d === ',' || d === 'w' || d === 'W') {
+        at += 500;
+        continue;
+      }
+      const digit = d.toUpperCase();
+      at += o.duration;
+      later(ch, at, () => ch.callee?.receiveDtmf(digit));
+      at += o.between;
+    }
+  };
+
+  const externalMedia = async (p: ExternalMediaParams) => {
+    if (stopped) throw new AriError(503, 'Shutting down');
+    if (!p.app) throw new AriError(400, 'app cannot be empty');
+    if (!p.format) throw new AriError(400, 'format cannot be empty');
+    const encapsulation = p.encapsulation ?? 'rtp';
+    const transport = p.transport ?? 'udp';
+    const direction = p.direction ?? 'both';
+    if (direction !== 'both') throw new AriError(400, 'direction must be both');
+    if (!(MEDIA_FORMATS as readonly string[]).includes(p.format)) {
+      throw new AriError(
+        400,
+        `format ${p.format} is not supported by the simulated PBX (ulaw, alaw, slin16)`,
+      );
+    }
+    if (p.channelId && channels.has(p.channelId))
+      throw new AriError(409, 'Channel with given unique ID already exists');
+    const format = p.format as MediaFormat;
+    if (encapsulation === 'rtp' && transport === 'udp') {
+      const m = /^(.+):(\d{1,5})$/.exec(p.external_host ?? '');
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+        throw new AriError(400, 'external_host must be provided as host:port');
+      }
+      const port = await createRtpPort({
+        bindHost: deps.mediaHost,
+        remoteHost: m[1],
+        remotePort: Number(m[2]),
+        format,
+        logger,
+      });
+      const ch = newChannel({
+        id: p.channelId,
+        name: `UnicastRTP/${p.external_host}-0x${hex8(ids.seq())}`,
+        kind: 'rtp',
+        stasisApp: p.app,
+        state: 'Down',
+        port,
+      });
+      ch.vars.set('UNICASTRTP_LOCAL_ADDRESS', port.localAddress);
+      ch.vars.set('UNICASTRTP_LOCAL_PORT', String(port.localPort));
+      ch.exposedVars = ['UNICASTRTP_LOCAL_ADDRESS', 'UNICASTRTP_LOCAL_PORT'];
+      for (const [k, v] of Object.entries(p.variables ?? {})) ch.vars.set(k, String(v));
+      const json = channelJson(ch);
+      setImmediate(() => {
+        if (ch.ended) return;
+        ch.state = 'Up';
+        enterStasis(ch, []);
+      });
+      return json;
+    }
+    if (transport === 'websocket' && encapsulation === 'none') {
+      if ((p.connection_type ?? 'client') !== 'server') {
+        throw new AriError(
+          400,
+          'the simulated PBX supports websocket media with connection_type=server only',
+        );
+      }
+      if (format !== 'slin16')
+        throw new AriError(400, 'the simulated PBX carries websocket media as slin16 only');
+      const connectionId = randomUUID();
+      const id = p.channelId ?? ids.next();
+      const name = `WebSocket/${connectionId}/0x${hex8(ids.seq())}`;
+      let ch: SimChannel | null = null;
+      const port = createWsMediaPort({
+        connectionId,
+        channelName: name,
+        channelId: id,
+        logger,
+        onPeerClosed: () => {
+          if (ch) endChannel(ch, CAUSES.normal, 'remote');
+        },
+      });
+      ch = newChannel({ id, name, kind: 'websocket', stasisApp: p.app, port });
+      ch.vars.set('MEDIA_WEBSOCKET_CONNECTION_ID', connectionId);
+      ch.vars.set('MEDIA_WEBSOCKET_OPTIMAL_FRAME_SIZE', '640');
+      ch.exposedVars = ['MEDIA_WEBSOCKET_CONNECTION_ID', 'MEDIA_WEBSOCKET_OPTIMAL_FRAME_SIZE'];
+      for (const [k, v] of Object.entries(p.variables ?? {})) ch.vars.set(k, String(v));
+      mediaSockets.set(connectionId, port);
+      const json = channelJson(ch);
+      const created = ch;
+      setImmediate(() => {
+        if (created.ended) return;
+        created.state = 'Up';
+        enterStasis(created, []);
+      });
+      return json;
+    }
+    throw new AriError(
+      400,
+      `encapsulation=${encapsulation} transport=${transport} is not supported by the simulated PBX (rtp/udp, or none/websocket)`,
+    );
+  };
+
+  const attachMediaSocket = (connectionId: string, ws: WebSocket): boolean => {
+    const port = mediaSockets.get(connectionId);
+    if (!port || port.isAttached()) return false;
+    port.attach(ws);
+    return true;
+  };
+
+  // ---------- bridges API ----------
+  const needBridge = (id: string): SimBridge => {
+    const b = bridges.get(id);
+    if (!b) throw new AriError(404, 'Bridge not found');
+    return b;
+  };
+
+  const createBridge = (type?: string, bridgeId?: string, name?: string) => {
+    const types = (type ?? 'mixing')
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+    const known = [
+      'mixing',
+      'holding',
+      'dtmf_events',
+      'proxy_media',
+      'video_sfu',
+      'video_single',
+      'sdp_label',
+    ];
+    const bad = types.find((t) => !known.includes(t));
+    if (bad) throw new AriError(400, `Invalid bridge type ${bad}`);
+    const id = bridgeId ?? randomUUID();
+    if (bridges.has(id)) throw new AriError(409, 'Bridge with the same ID already exists');
+    const b: SimBridge = {
+      id,
+      name: name ?? '',
+      types,
+      mixing: !types.includes('holding'),
+      creationtime: ariTimestamp(),
+      members: [],
+      apps: new Set(),
+      recorder: null,
+    };
+    bridges.set(id, b);
+    return bridgeJson(b);
+  };
+
+  const channelsFor = (list: string | undefined): SimChannel[] => {
+    const idsList = (list ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (!idsList.length) throw new AriError(400, 'Channel parameter is required');
+    return idsList.map((id) => {
+      const ch = channels.get(id);
+      if (!ch) throw new AriError(400, 'Channel not found');
+      return ch;
+    });
+  };
+
+  const addChannel = (bridgeId: string, list: string | undefined) => {
+    const b = needBridge(bridgeId);
+    const chans = channelsFor(list);
+    for (const ch of chans) if (!ch.inStasis) throw new AriError(422, 'Channel not in Stasis application');
+    for (const ch of chans) joinBridge(b, ch);
+  };
+
+  const removeChannel = (bridgeId: string, list: string | undefined) => {
+    const b = needBridge(bridgeId);
+    const chans = channelsFor(list);
+    for (const ch of chans) if (ch.bridgeId !== b.id) throw new AriError(422, 'Channel not in this bridge');
+    for (const ch of chans) leaveBridge(ch);
+  };
+
+  const finishRecording = (b: SimBridge, state: 'done' | 'canceled') => {
+    const rec = b.recorder;
+    if (!rec) return;
+    b.recorder = null;
+    const done = rec.finish(state);
+    done
+      .then((live) =>
+        emitBridge(b, { type: state === 'done' ? 'RecordingFinished' : 'RecordingFailed', recording: live }),
+      )
+      .catch((err) => {
+        logger.error({ err: (err as Error).message }, 'pbx-sim: recording could not be written');
+        emitBridge(b, {
+          type: 'RecordingFailed',
+          recording: { ...rec.json(), state: 'failed', cause: (err as Error).message },
+        });
+      });
+  };
+
+  const destroyBridge = (id: string) => {
+    const b = needBridge(id);
+    finishRecording(b, 'done');
+    for (const chId of [...b.members]) {
+      const ch = channels.get(chId);
+      if (ch) leaveBridge(ch);
+    }
+    bridges.delete(id);
+    emitBridge(b, { type: 'BridgeDestroyed', bridge: bridgeJson(b) });
+  };
+
+  const recordBridge = async (bridgeId: string, p: RecordParams) => {
+    const b = needBridge(bridgeId);
+    if (!p.name) throw new AriError(400, 'Recording name is required');
+    if (!p.format) throw new AriError(400, 'Recording format is required');
+    if (b.recorder) throw new AriError(409, 'Bridge is already recording');
+    const recorder = createBridgeRecorder({
+      store: deps.recordings,
+      name: p.name,
+      format: p.format,
+      targetUri: `bridge:${b.id}`,
+      ifExists: p.ifExists ?? 'fail',
+      maxDurationSeconds: p.maxDurationSeconds ?? 0,
+      onLimit: () => finishRecording(b, 'done'),
+    });
+    await recorder.ready;
+    if (!bridges.has(b.id) || b.recorder) {
+      deps.recordings.release(p.name);
+      throw bridges.has(b.id)
+        ? new AriError(409, 'Bridge is already recording')
+        : new AriError(404, 'Bridge not found');
+    }
+    b.recorder = recorder;
+    if (p.beep) {
+      // The beep goes to the bridge's members, not into the file.
+      const tone = new Int16Array(FRAME_SAMPLES * 10);
+      for (let i = 0; i < tone.length; i++)
+        tone[i] = Math.round(6000 * Math.sin((2 * Math.PI * 1000 * i) / 16000));
+      for (const id of b.members) {
+        const port = channels.get(id)?.port;
+        for (let f = 0; f < 10; f++) port?.push(tone.subarray(f * FRAME_SAMPLES, (f + 1) * FRAME_SAMPLES));
+      }
+    }
+    const live = recorder.json();
+    emitBridge(b, { type: 'RecordingStarted', recording: live });
+    return live;
+  };
+
+  const liveRecording = (name: string): SimBridge => {
+    for (const b of bridges.values()) if (b.recorder?.name === name) return b;
+    throw new AriError(404, 'Recording not found');
+  };
+
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const b of bridges.values()) finishRecording(b, 'done');
+    for (const ch of [...channels.values()]) endChannel(ch, CAUSES.normal, 'remote');
+    bridges.clear();
+    clock.stop();
+    await deps.recordings.flush();
+  };
+
+  return {
+    listChannels: () => [...channels.values()].map(channelJson),
+    getChannel: (id: string) => channelJson(need(id)),
+    originate,
+    hangup,
+    answer,
+    continueInDialplan,
+    getVar,
+    setVar,
+    sendDtmf,
+    externalMedia,
+    attachMediaSocket,
+    listBridges: () => [...bridges.values()].map(bridgeJson),
+    getBridge: (id: string) => bridgeJson(needBridge(id)),
+    createBridge,
+    destroyBridge,
+    addChannel,
+    removeChannel,
+    recordBridge,
+    getLiveRecording: (name: string) => liveRecording(name).recorder!.json(),
+    stopLiveRecording: (name: string) => finishRecording(liveRecording(name), 'done'),
+    cancelLiveRecording: (name: string) => finishRecording(liveRecording(name), 'canceled'),
+    applications: () =>
+      hub.applications().map((name) => ({
+        name,
+        channel_ids: [...channels.values()].filter((c) => c.app === name).map((c) => c.id),
+        bridge_ids: [...bridges.values()].filter((b) => b.apps.has(name)).map((b) => b.id),
+        endpoint_ids: [],
+        device_names: [],
+        events_allowed: [],
+        events_disallowed: [],
+      })),
+    calleeLog: (number: string) => [...(calleeLogs.get(number) ?? [])],
+    stop,
+  };
+}
+
+function clamp(mix: Int32Array): Int16Array {
+  const out = new Int16Array(mix.length);
+  for (let i = 0; i < mix.length; i++) {
+    const v = mix[i];
+    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+  return out;
+}
+
+export type PbxCore = ReturnType<typeof createPbxCore>;

@@ -1,0 +1,219 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createResampler } from '../telephony/media/resample.js';
+import { decodeWav, encodeWav } from '../telephony/media/wav.js';
+import { AriError } from './errors.js';
+import { MIX_RATE } from './media-clock.js';
+
+/** Asterisk's file formats for recordings: `wav` is 8 kHz signed linear, `wav16` is 16 kHz. */
+const FORMATS: Record<string, { ext: string; rate: number }> = {
+  wav: { ext: 'wav', rate: 8000 },
+  wav16: { ext: 'wav16', rate: 16000 },
+};
+const NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
+
+export interface StoredRecording {
+  name: string;
+  format: string;
+}
+
+export interface LiveRecording {
+  name: string;
+  format: string;
+  target_uri: string;
+  state: 'queued' | 'recording' | 'paused' | 'done' | 'failed' | 'canceled';
+  duration?: number;
+  talking_duration?: number;
+  silence_duration?: number;
+  cause?: string;
+}
+
+/** Recordings on disk under one directory, named as Asterisk names them (`name` + format extension). */
+export class RecordingStore {
+  private readonly live = new Set<string>();
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(readonly dir: string) {}
+
+  static checkName(name: string): void {
+    if (!NAME.test(name) || name.split('/').includes('..')) {
+      throw new AriError(400, `Invalid recording name ${JSON.stringify(name)}`);
+    }
+  }
+
+  static format(format: string): { ext: string; rate: number } {
+    const f = FORMATS[format];
+    if (!f) throw new AriError(422, 'The format specified is unknown on this system');
+    return f;
+  }
+
+  async list(): Promise<StoredRecording[]> {
+    const out: StoredRecording[] = [];
+    const walk = async (rel: string) => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fs.readdir(path.join(this.dir, rel), { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const relName = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) await walk(relName);
+        else {
+          const dot = relName.lastIndexOf('.');
+          const ext = relName.slice(dot + 1);
+          const format = Object.keys(FORMATS).find((k) => FORMATS[k].ext === ext);
+          if (dot > 0 && format) out.push({ name: relName.slice(0, dot), format });
+        }
+      }
+    };
+    await walk('');
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async get(name: string): Promise<StoredRecording & { file: string }> {
+    RecordingStore.checkName(name);
+    for (const [format, f] of Object.entries(FORMATS)) {
+      const file = path.join(this.dir, `${name}.${f.ext}`);
+      try {
+        await fs.access(file);
+        return { name, format, file };
+      } catch {
+        // not in this format
+      }
+    }
+    throw new AriError(404, 'Recording not found');
+  }
+
+  async delete(name: string): Promise<void> {
+    const r = await this.get(name);
+    await fs.rm(r.file);
+  }
+
+  /** Claims `name` for a live recording; `ifExists` as ARI defines it. */
+  async claim(name: string, format: string, ifExists: string): Promise<void> {
+    RecordingStore.checkName(name);
+    RecordingStore.format(format);
+    if (!['fail', 'overwrite', 'append'].includes(ifExists))
+      throw new AriError(400, 'ifExists must be fail, overwrite or append');
+    if (this.live.has(name)) throw new AriError(409, 'A recording with the same name is already in progress');
+    if (ifExists === 'fail') {
+      const exists = await this.get(name).then(
+        () => true,
+        () => false,
+      );
+      if (exists) throw new AriError(409, 'Recording already exists');
+    }
+    this.live.add(name);
+  }
+
+  /** Writes the recording; with `append`, after what the file already holds. */
+  async write(name: string, format: string, samples16k: Int16Array, append: boolean): Promise<void> {
+    const f = RecordingStore.format(format);
+    const file = path.join(this.dir, `${name}.${f.ext}`);
+    const job = (async () => {
+      try {
+        let pcm = samples16k;
+        if (f.rate !== MIX_RATE) pcm = createResampler(MIX_RATE, f.rate).process(samples16k);
+        if (append) {
+          const prev = await fs.readFile(file).then(
+            (b) => decodeWav(b),
+            () => null,
+          );
+          if (prev && prev.sampleRate === f.rate) {
+            const joined = new Int16Array(prev.samples.length + pcm.length);
+            joined.set(prev.samples);
+            joined.set(pcm, prev.samples.length);
+            pcm = joined;
+          }
+        }
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await fs.writeFile(file, encodeWav({ samples: pcm, sampleRate: f.rate }));
+      } finally {
+        this.live.delete(name);
+      }
+    })();
+    this.pending.add(job);
+    job.finally(() => this.pending.delete(job)).catch(() => undefined);
+    return job;
+  }
+
+  release(name: string): void {
+    this.live.delete(name);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+}
+
+export interface BridgeRecorder {
+  readonly name: string;
+  append(frame: Int16Array): void;
+  json(): LiveRecording;
+  /** Ends the recording; resolves with its final LiveRecording once the file is written. */
+  finish(state: 'done' | 'canceled'): Promise<LiveRecording>;
+}
+
+/**
+ * One live recording of a bridge: the mixed audio of every party, one frame a tick (silence where
+ * nobody sent anything, so the file keeps the call's real timeline).
+ */
+export function createBridgeRecorder(opts: {
+  store: RecordingStore;
+  name: string;
+  format: string;
+  targetUri: string;
+  ifExists: string;
+  maxDurationSeconds: number;
+  onLimit: () => void;
+}): BridgeRecorder & { ready: Promise<void> } {
+  const chunks: Int16Array[] = [];
+  let samples = 0;
+  let talking = 0;
+  let state: LiveRecording['state'] = 'recording';
+  let limitHit = false;
+  const ready = opts.store.claim(opts.name, opts.format, opts.ifExists);
+  const json = (): LiveRecording => ({
+    name: opts.name,
+    format: opts.format,
+    target_uri: opts.targetUri,
+    state,
+    duration: Math.round(samples / MIX_RATE),
+    talking_duration: Math.round(talking / MIX_RATE),
+    silence_duration: Math.round((samples - talking) / MIX_RATE),
+  });
+  return {
+    name: opts.name,
+    ready,
+    append(frame) {
+      if (state !== 'recording') return;
+      chunks.push(frame);
+      samples += frame.length;
+      let peak = 0;
+      for (let i = 0; i < frame.length; i++) peak = Math.max(peak, Math.abs(frame[i]));
+      if (peak > 1000) talking += frame.length;
+      if (opts.maxDurationSeconds > 0 && samples >= opts.maxDurationSeconds * MIX_RATE && !limitHit) {
+        limitHit = true;
+        setImmediate(opts.onLimit);
+      }
+    },
+    json,
+    async finish(final) {
+      state = final;
+      await ready.catch(() => undefined);
+      if (final === 'canceled') {
+        opts.store.release(opts.name);
+        return json();
+      }
+      const all = new Int16Array(samples);
+      let off = 0;
+      for (const c of chunks) {
+        all.set(c, off);
+        off += c.length;
+      }
+      await opts.store.write(opts.name, opts.format, all, opts.ifExists === 'append');
+      return json();
+    },
+  };
+}

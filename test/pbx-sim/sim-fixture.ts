@@ -1,0 +1,60 @@
+import { silentLogger } from '../../src/logger.js';
+import { BUNDLED_SCENARIOS_DIR, type SimulatedPbx, startSimulatedPbx } from '../../src/pbx-sim/index.js';
+import { createPocketsphinxStt } from '../../src/voice/stt/pocketsphinx.js';
+import { createFliteTts } from '../../src/voice/tts/flite.js';
+import type { SpeechToText, TextToSpeech } from '../../src/voice/types.js';
+import { RawAri } from './ari-test-client.js';
+
+export interface SimFixture {
+  pbx: SimulatedPbx;
+  ari: RawAri;
+  tts: TextToSpeech;
+  stt: SpeechToText;
+  close(): Promise<void>;
+}
+
+/** A simulated PBX with the bundled scenarios, real flite and pocketsphinx, and a connected raw ARI client. */
+export async function startSimFixture(opts: { storageDir?: string } = {}): Promise<SimFixture> {
+  const tts = await createFliteTts();
+  const stt = await createPocketsphinxStt();
+  const pbx = await startSimulatedPbx({
+    username: 'ari',
+    password: 'secret',
+    scenarios: BUNDLED_SCENARIOS_DIR,
+    tts,
+    stt,
+    logger: silentLogger(),
+    storageDir: opts.storageDir,
+  });
+  const ari = new RawAri(pbx.ariUrl);
+  await ari.connect();
+  return {
+    pbx,
+    ari,
+    tts,
+    stt,
+    async close() {
+      ari.close();
+      await pbx.stop();
+      await stt.close();
+      await tts.close();
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value (the simulated callee reacts in real time). */
+export async function eventually<T>(
+  fn: () => T | undefined | null | false,
+  ms = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

@@ -1,0 +1,95 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { eventually, type SimFixture, sleep, startSimFixture } from './sim-fixture.js';
+
+// Its own file (own STT engine): see the report on pocketsphinx state carried between streams.
+let f: SimFixture;
+const sockets: WebSocket[] = [];
+beforeAll(async () => {
+  f = await startSimFixture();
+});
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.close();
+  for (const ch of await f.ari.call('GET', '/channels')) await f.ari.request('DELETE', `/channels/${ch.id}`);
+  for (const b of await f.ari.call('GET', '/bridges')) await f.ari.request('DELETE', `/bridges/${b.id}`);
+});
+afterAll(async () => {
+  await f?.close();
+});
+
+async function answeredCallInBridge(number: string) {
+  const ch = await f.ari.call('POST', '/channels', { endpoint: `PJSIP/${number}@trunk`, app: 'test' });
+  await f.ari.waitFor((e) => e.type === 'StasisStart' && e.channel.id === ch.id);
+  const bridge = await f.ari.call('POST', '/bridges', { type: 'mixing' });
+  await f.ari.call('POST', `/bridges/${bridge.id}/addChannel`, { channel: ch.id });
+  return { channelId: ch.id as string, bridgeId: bridge.id as string };
+}
+
+describe('externalMedia over websocket (chan_websocket)', () => {
+  it('carries slin16 both ways, starts with MEDIA_START, and FLUSH_MEDIA drops queued audio', async () => {
+    const number = '+14155550100';
+    const before = f.pbx.calleeLog(number).length;
+    const { bridgeId } = await answeredCallInBridge(number);
+    const ext = await f.ari.call('POST', '/channels/externalMedia', {
+      app: 'test',
+      transport: 'websocket',
+      encapsulation: 'none',
+      connection_type: 'server',
+      format: 'slin16',
+    });
+    const id = ext.channelvars.MEDIA_WEBSOCKET_CONNECTION_ID;
+    expect(id).toBeTruthy();
+    const media = new WebSocket(`${f.pbx.url.replace('http', 'ws')}/media/${id}`, 'media');
+    sockets.push(media);
+    const texts: string[] = [];
+    let loud = 0;
+    media.on('message', (d, isBinary) => {
+      if (!isBinary) return texts.push(d.toString());
+      const b = d as Buffer;
+      let peak = 0;
+      for (let i = 0; i + 1 < b.length; i += 2) peak = Math.max(peak, Math.abs(b.readInt16LE(i)));
+      if (peak > 2000) loud++;
+    });
+    await new Promise((r, j) => {
+      media.once('open', r);
+      media.once('error', j);
+    });
+    await f.ari.waitFor((e) => e.type === 'StasisStart' && e.channel.id === ext.id);
+    await f.ari.call('POST', `/bridges/${bridgeId}/addChannel`, { channel: ext.id });
+    await eventually(() => loud > 25, 10_000, 'greeting audio');
+    expect(texts[0]).toMatch(
+      new RegExp(
+        `^MEDIA_START connection_id:${id} channel:WebSocket/\\S+ .*format:slin16 optimal_frame_size:640`,
+      ),
+    );
+    await sleep(1500);
+
+    // A whole utterance queued at once, then flushed: the callee must hear nothing of it.
+    const speech = await f.tts.synthesize('I would like to book a table for dinner please');
+    const le = Buffer.alloc(speech.samples.length * 2);
+    for (let i = 0; i < speech.samples.length; i++) le.writeInt16LE(speech.samples[i], i * 2);
+    media.send(le);
+    media.send('FLUSH_MEDIA');
+    await sleep(2000);
+    expect(
+      f.pbx
+        .calleeLog(number)
+        .slice(before)
+        .filter((e) => e.kind === 'heard'),
+    ).toEqual([]);
+
+    // Sent again without a flush, it is paced out and reaches the callee's STT.
+    media.send(le);
+    media.send(Buffer.alloc(32000)); // one second of trailing silence
+    const heard = await eventually(
+      () =>
+        f.pbx
+          .calleeLog(number)
+          .slice(before)
+          .find((e) => e.kind === 'heard' && e.text.length > 0),
+      15_000,
+      'the callee to hear the agent',
+    );
+    expect(heard.text).toMatch(/table|book|dinner/);
+  });
+});
