@@ -1,0 +1,400 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
+import { and, asc, eq, inArray, isNotNull, isNull, notInArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { type CallRow, calls, workers } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import { WorkerCallControl } from './call-control.js';
+import type { AbortCause, CallRunner } from './call-runner.js';
+import type { CallStore } from './call-store.js';
+import { isTerminal } from './status.js';
+
+export interface CallWorkerDeps {
+  db: Db;
+  store: CallStore;
+  runner: CallRunner;
+  logger: Logger;
+  /** Calls this worker runs at once. */
+  concurrency: number;
+  /** How often the queue is polled when nobody calls `wake()`. */
+  pollMs: number;
+  /** A worker whose heartbeat is older than this is presumed dead and its calls are recovered. */
+  staleSeconds: number;
+  /** False while the PBX is unreachable: the worker then claims nothing and leaves calls queued. */
+  canClaim?: () => boolean;
+  clock?: () => Date;
+  workerId?: string;
+  /** How often running calls are checked for a cancel made elsewhere; 250 ms by default. */
+  cancelPollMs?: number;
+  /**
+   * Told after each status change this worker makes (its calls' progress, and worker_lost ends), so
+   * the composition root can wake the webhook deliverer instead of waiting for its next poll.
+   */
+  onTransition?: (call: CallRow) => void;
+}
+
+export interface RecoveryResult {
+  /** Never-dialed calls of lost workers put back in the queue. */
+  requeued: number;
+  /** Dialed calls of lost workers that this worker ended as failed/worker_lost. */
+  failed: number;
+}
+
+export interface CallWorker {
+  readonly id: string;
+  start(): Promise<void>;
+  /** Stops claiming, lets running calls finish for up to `drainMs`, then aborts the rest ('shutdown'). */
+  stop(opts?: { drainMs?: number }): Promise<void>;
+  /** Polls the queue now (the API calls it after storing a call in the same process). */
+  wake(): void;
+  /** Ids of the calls this worker is running. */
+  activeCalls(): string[];
+  /** Recovers the calls of workers that stopped heartbeating; runs on start and periodically. */
+  recover(): Promise<RecoveryResult>;
+}
+
+interface Running {
+  ctl: WorkerCallControl;
+  done: Promise<void>;
+}
+
+export function createCallWorker(deps: CallWorkerDeps): CallWorker {
+  const { db, store, runner, concurrency, pollMs, staleSeconds } = deps;
+  const id = deps.workerId ?? `${os.hostname()}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const log = deps.logger.child({ workerId: id });
+  const clock = deps.clock ?? (() => new Date());
+  const canClaim = deps.canClaim ?? (() => true);
+  const cancelPollMs = deps.cancelPollMs ?? 250;
+  const heartbeatMs = Math.max(1000, Math.floor((staleSeconds * 1000) / 3));
+  const recoveryEveryMs = Math.max(1000, Math.floor((staleSeconds * 1000) / 2));
+
+  const running = new Map<string, Running>();
+  let started = false;
+  let stopping = false;
+  let pollTimer: NodeJS.Timeout | null = null;
+  let heartbeatTimer: NodeJS.Timeout | null = null;
+  let watchTimer: NodeJS.Timeout | null = null;
+  let tickInFlight: Promise<void> | null = null;
+  let tickAgain = false;
+  let watchInFlight: Promise<void> | null = null;
+  let heartbeatInFlight: Promise<void> | null = null;
+  let stopPromise: Promise<void> | null = null;
+  let lastRecoveryAt = 0;
+
+  async function register(): Promise<void> {
+    // The database's clock decides liveness, so workers on hosts with skewed clocks still agree.
+    await db
+      .insert(workers)
+      .values({ id, hostname: os.hostname(), pid: process.pid, startedAt: clock() })
+      .onConflictDoUpdate({ target: workers.id, set: { heartbeatAt: sql`now()` } });
+  }
+
+  async function heartbeat(): Promise<void> {
+    try {
+      const rows = await db
+        .update(workers)
+        .set({ heartbeatAt: sql`now()` })
+        .where(eq(workers.id, id))
+        .returning({ id: workers.id });
+      if (rows.length === 0) {
+        // Another worker presumed this one dead (e.g. the event loop stalled) and removed the row.
+        log.warn('worker row was removed by recovery; registering again');
+        await register();
+      }
+    } catch (err) {
+      log.error({ err }, 'worker heartbeat failed');
+    }
+  }
+
+  /** Ids of workers whose heartbeat is recent: every other worker_id on a call belongs to a lost worker. */
+  function liveWorkerIds() {
+    return db
+      .select({ id: workers.id })
+      .from(workers)
+      .where(sql`${workers.heartbeatAt} >= now() - make_interval(secs => ${staleSeconds})`);
+  }
+
+  async function recover(): Promise<RecoveryResult> {
+    // Queued calls of a lost worker were never dialed: anyone may run them. Requeueing is idempotent,
+    // and claims use SKIP LOCKED, so racing recoverers still hand each call to one worker.
+    const requeued = await db
+      .update(calls)
+      .set({ workerId: null, claimedAt: null })
+      .where(
+        and(
+          eq(calls.status, 'queued'),
+          isNotNull(calls.workerId),
+          notInArray(calls.workerId, liveWorkerIds()),
+        ),
+      )
+      .returning({ id: calls.id });
+
+    // A dialed call of a lost worker may have reached a phone; redialing could ring someone twice.
+    // The store's transition locks the row and refuses a second end, so concurrent recoveries end it once.
+    const orphaned = await db
+      .select({ id: calls.id })
+      .from(calls)
+      .where(
+        and(
+          inArray(calls.status, ['dialing', 'in_progress']),
+          isNotNull(calls.workerId),
+          notInArray(calls.workerId, liveWorkerIds()),
+        ),
+      );
+    let failed = 0;
+    for (const { id: callId } of orphaned) {
+      const res = await store.transition(callId, 'failed', { reason: 'worker_lost' });
+      if (res.ok) {
+        failed++;
+        notify(res.call);
+        log.warn({ callId }, 'call of a lost worker ended as failed/worker_lost');
+      }
+    }
+    await db
+      .delete(workers)
+      .where(
+        and(
+          sql`${workers.heartbeatAt} < now() - make_interval(secs => ${staleSeconds})`,
+          sql`${workers.id} <> ${id}`,
+        ),
+      );
+    if (requeued.length > 0) log.info({ count: requeued.length }, 'requeued calls of lost workers');
+    lastRecoveryAt = Date.now();
+    return { requeued: requeued.length, failed };
+  }
+
+  function notify(call: CallRow): void {
+    try {
+      deps.onTransition?.(call);
+    } catch (err) {
+      log.error({ err, callId: call.id }, 'transition listener threw');
+    }
+  }
+
+  async function claim(n: number): Promise<CallRow[]> {
+    // Two statements in one transaction, not `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP
+    // LOCKED)`: the planner may re-run that subquery per row, and rows the UPDATE already touched are
+    // then skipped as locked, so it claims far more than n.
+    return db.transaction(async (tx) => {
+      const due = await tx
+        .select({ id: calls.id })
+        .from(calls)
+        .where(and(eq(calls.status, 'queued'), isNull(calls.workerId)))
+        .orderBy(asc(calls.createdAt))
+        .limit(n)
+        .for('update', { skipLocked: true });
+      if (due.length === 0) return [];
+      return tx
+        .update(calls)
+        .set({ workerId: id, claimedAt: clock() })
+        .where(
+          inArray(
+            calls.id,
+            due.map((d) => d.id),
+          ),
+        )
+        .returning();
+    });
+  }
+
+  async function unclaim(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await db
+      .update(calls)
+      .set({ workerId: null, claimedAt: null })
+      .where(and(inArray(calls.id, ids), eq(calls.workerId, id), eq(calls.status, 'queued')));
+  }
+
+  function launch(call: CallRow): void {
+    const callLog = log.child({ callId: call.id });
+    const ctl = new WorkerCallControl(call, store, callLog, deps.onTransition);
+    const done = (async () => {
+      let runError: unknown = null;
+      try {
+        await runner.run(ctl);
+      } catch (err) {
+        runError = err;
+      }
+      try {
+        await settle(ctl, runError, callLog);
+      } catch (err) {
+        callLog.error({ err }, 'could not settle the call after its runner finished');
+      }
+    })().finally(() => {
+      running.delete(call.id);
+      if (!stopping) wake();
+    });
+    running.set(call.id, { ctl, done });
+    ensureWatch();
+  }
+
+  /** Makes sure the call ends even when the runner threw or forgot to end it. */
+  async function settle(ctl: WorkerCallControl, runError: unknown, callLog: Logger): Promise<void> {
+    if (ctl.released) return;
+    if (runError) callLog.error({ err: runError }, 'call runner threw');
+    if (ctl.settled) return;
+    const cur = await store.get(ctl.call.id);
+    if (!cur || isTerminal(cur.status)) return;
+    if (cur.status === 'queued' && ctl.signal.reason === 'shutdown' && !runError) {
+      // Shut down before dialing: nobody was rung, so another worker may run it.
+      await unclaim([cur.id]);
+      callLog.info('call returned to the queue at shutdown');
+      return;
+    }
+    if (!runError) callLog.error('call runner returned without ending the call');
+    await ctl.end({ status: 'failed', endedReason: 'internal_error' });
+  }
+
+  async function tick(): Promise<void> {
+    try {
+      if (stopping) return;
+      if (Date.now() - lastRecoveryAt >= recoveryEveryMs) {
+        try {
+          await recover();
+        } catch (err) {
+          // Recovery is housekeeping: a failed round must not stop this worker from claiming.
+          lastRecoveryAt = Date.now();
+          log.error({ err }, 'recovery of lost workers failed');
+        }
+      }
+      const free = concurrency - running.size;
+      if (stopping || free <= 0 || !canClaim()) return;
+      const claimed = await claim(free);
+      if (stopping) {
+        // stop() began while the claim ran: nothing was dialed, so the calls go back to the queue.
+        await unclaim(claimed.map((c) => c.id));
+        return;
+      }
+      for (const call of claimed) launch(call);
+      if (claimed.length === free) tickAgain = true;
+    } catch (err) {
+      log.error({ err }, 'worker poll failed');
+    }
+  }
+
+  function schedule(delayMs: number): void {
+    if (stopping) return;
+    if (pollTimer) clearTimeout(pollTimer);
+    pollTimer = setTimeout(runTick, delayMs);
+  }
+
+  function runTick(): void {
+    pollTimer = null;
+    if (stopping || tickInFlight) return;
+    tickInFlight = tick().finally(() => {
+      tickInFlight = null;
+      if (tickAgain) {
+        tickAgain = false;
+        schedule(0);
+      } else {
+        schedule(pollMs);
+      }
+    });
+  }
+
+  function wake(): void {
+    if (!started || stopping) return;
+    if (tickInFlight) tickAgain = true;
+    else schedule(0);
+  }
+
+  function ensureWatch(): void {
+    if (watchTimer) return;
+    watchTimer = setInterval(() => {
+      if (watchInFlight) return;
+      watchInFlight = watch().finally(() => {
+        watchInFlight = null;
+      });
+    }, cancelPollMs);
+  }
+
+  /** One query for all running calls: a call ended elsewhere (API cancel) or taken away is aborted. */
+  async function watch(): Promise<void> {
+    const ids = [...running.keys()];
+    if (ids.length === 0) {
+      if (watchTimer) clearInterval(watchTimer);
+      watchTimer = null;
+      return;
+    }
+    try {
+      const rows = await db
+        .select({ id: calls.id, status: calls.status, workerId: calls.workerId })
+        .from(calls)
+        .where(inArray(calls.id, ids));
+      const seen = new Map(rows.map((r) => [r.id, r]));
+      for (const callId of ids) {
+        const entry = running.get(callId);
+        if (!entry || entry.ctl.settled || entry.ctl.ending || entry.ctl.released) continue;
+        const row = seen.get(callId);
+        if (!row || isTerminal(row.status)) {
+          log.info({ callId, status: row?.status ?? null }, 'call ended elsewhere; aborting its runner');
+          entry.ctl.markEndedElsewhere();
+        } else if (row.workerId !== id) {
+          log.warn({ callId, owner: row.workerId }, 'call was taken away from this worker; releasing it');
+          entry.ctl.release();
+        }
+      }
+    } catch (err) {
+      log.error({ err }, 'cancel watch failed');
+    }
+  }
+
+  async function waitForRunning(ms: number): Promise<void> {
+    if (running.size === 0 || ms <= 0) return;
+    let timer: NodeJS.Timeout | null = null;
+    const all = Promise.all([...running.values()].map((r) => r.done));
+    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    if (timer) clearTimeout(timer);
+  }
+
+  return {
+    id,
+    async start() {
+      if (started) return;
+      started = true;
+      await register();
+      heartbeatTimer = setInterval(() => {
+        if (heartbeatInFlight) return;
+        heartbeatInFlight = heartbeat().finally(() => {
+          heartbeatInFlight = null;
+        });
+      }, heartbeatMs);
+      log.info({ concurrency }, 'call worker started');
+      runTick();
+    },
+    stop(opts = {}) {
+      // A second stop() (e.g. SIGTERM during a drain) waits for the first one instead of returning early.
+      if (!stopPromise) stopPromise = shutdown(opts.drainMs ?? 0);
+      return stopPromise;
+    },
+    wake,
+    activeCalls: () => [...running.keys()],
+    recover,
+  };
+
+  async function shutdown(drainMs: number): Promise<void> {
+    stopping = true;
+    if (pollTimer) clearTimeout(pollTimer);
+    pollTimer = null;
+    await tickInFlight;
+    await waitForRunning(drainMs);
+    const cause: AbortCause = 'shutdown';
+    for (const r of running.values()) r.ctl.abort(cause);
+    await Promise.all([...running.values()].map((r) => r.done));
+    if (watchTimer) clearInterval(watchTimer);
+    watchTimer = null;
+    await watchInFlight;
+    if (heartbeatTimer) clearInterval(heartbeatTimer);
+    heartbeatTimer = null;
+    // A heartbeat in flight could register the row again after it is deleted.
+    await heartbeatInFlight;
+    if (started) {
+      try {
+        await db.delete(workers).where(eq(workers.id, id));
+      } catch (err) {
+        log.error({ err }, 'could not remove the worker row');
+      }
+    }
+    log.info('call worker stopped');
+  }
+}

@@ -1,0 +1,314 @@
+import http from 'node:http';
+import https from 'node:https';
+import { and, asc, eq, inArray, lte } from 'drizzle-orm';
+import type { SecretBox } from '../accounts/secret-box.js';
+import type { Db } from '../db/client.js';
+import { accounts, type WebhookDeliveryRow, webhookDeliveries } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import { signWebhook } from './signature.js';
+import { createSsrfGuard, type ResolveAll } from './ssrf.js';
+
+export interface WebhookDelivererDeps {
+  db: Db;
+  secrets: SecretBox;
+  logger: Logger;
+  /** A delivery succeeds on a 2xx status received within this time. */
+  timeoutMs: number;
+  /** Failed deliveries are retried until this long after the event, then marked dead. */
+  retryHours: number;
+  allowHttp: boolean;
+  allowPrivate: boolean;
+  pollMs?: number;
+  /** Delay in ms before the retry that follows failed attempt number `attempt` (1-based). */
+  backoff?: (attempt: number) => number;
+  clock?: () => Date;
+  /** Requests in flight at once. */
+  concurrency?: number;
+  /** Host name resolution for the SSRF guard (tests inject answers). */
+  resolve?: ResolveAll;
+  userAgent?: string;
+}
+
+export interface WebhookDeliverer {
+  start(): void;
+  /** Stops polling and waits for the requests in flight (each ends within timeoutMs). */
+  stop(): Promise<void>;
+  /** Looks for due deliveries now (after a transition wrote one). */
+  wake(): void;
+  /** Claims one batch of due deliveries and attempts each; resolves with how many were attempted. */
+  drainOnce(): Promise<number>;
+}
+
+/** 5 s, 15 s, 45 s, … capped at 1 h, each ±20 % so a receiver that comes back is not hit by a wave. */
+export function defaultBackoff(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(3_600_000, 5000 * 3 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+type AttemptResult =
+  | { ok: true; statusCode: number }
+  | { ok: false; statusCode: number | null; error: string };
+
+const MAX_ERROR_CHARS = 500;
+/** Time a claimed row stays invisible to other deliverers beyond the request timeout. */
+const LEASE_MARGIN_MS = 30_000;
+
+export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliverer {
+  const { db, secrets, timeoutMs, retryHours } = deps;
+  const log = deps.logger.child({ component: 'webhooks' });
+  const clock = deps.clock ?? (() => new Date());
+  const pollMs = deps.pollMs ?? 1000;
+  const backoff = deps.backoff ?? ((n: number) => defaultBackoff(n));
+  const concurrency = Math.max(1, deps.concurrency ?? 8);
+  const userAgent = deps.userAgent ?? 'agentline-webhooks/0.1';
+  const guard = createSsrfGuard({
+    allowHttp: deps.allowHttp,
+    allowPrivate: deps.allowPrivate,
+    resolve: deps.resolve,
+  });
+
+  let started = false;
+  let stopping = false;
+  let timer: NodeJS.Timeout | null = null;
+  let inFlight: Promise<void> | null = null;
+  let again = false;
+  /** Every drain under way, from the loop or a direct drainOnce(): stop() waits for all of them. */
+  const drains = new Set<Promise<number>>();
+
+  async function claim(): Promise<WebhookDeliveryRow[]> {
+    const now = clock();
+    // Select, then update, in one transaction: a single `UPDATE … WHERE id IN (SELECT … LIMIT n FOR
+    // UPDATE SKIP LOCKED)` may re-run its subquery per row and claim more than n.
+    return db.transaction(async (tx) => {
+      const due = await tx
+        .select({ id: webhookDeliveries.id })
+        .from(webhookDeliveries)
+        .where(and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, now)))
+        .orderBy(asc(webhookDeliveries.nextAttemptAt))
+        .limit(concurrency)
+        .for('update', { skipLocked: true });
+      if (due.length === 0) return [];
+      // Pushing next_attempt_at past the attempt is the lease: no other deliverer sees the row until
+      // this attempt is recorded, or until the lease runs out because this process died mid-attempt.
+      return tx
+        .update(webhookDeliveries)
+        .set({ nextAttemptAt: new Date(now.getTime() + timeoutMs + LEASE_MARGIN_MS) })
+        .where(
+          inArray(
+            webhookDeliveries.id,
+            due.map((d) => d.id),
+          ),
+        )
+        .returning();
+    });
+  }
+
+  async function secretsOf(rows: WebhookDeliveryRow[]): Promise<Map<string, string | null>> {
+    const ids = [...new Set(rows.map((r) => r.accountId))];
+    const found = await db
+      .select({ id: accounts.id, enc: accounts.webhookSecretEnc })
+      .from(accounts)
+      .where(inArray(accounts.id, ids));
+    return new Map(found.map((a) => [a.id, a.enc]));
+  }
+
+  function post(url: URL, body: string, headers: Record<string, string>): Promise<AttemptResult> {
+    return new Promise((resolve) => {
+      let settled = false;
+      let deadline: NodeJS.Timeout | undefined;
+      const finish = (r: AttemptResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve(r);
+      };
+      const send = url.protocol === 'https:' ? https.request : http.request;
+      const req = send(url, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
+        lookup: guard.lookup,
+        // A fresh connection each time: no pooled socket outlives stop(), and every connect is checked.
+        agent: false,
+      });
+      deadline = setTimeout(() => {
+        finish({ ok: false, statusCode: null, error: `no response within ${timeoutMs} ms` });
+        req.destroy();
+      }, timeoutMs);
+      req.on('response', (res) => {
+        const code = res.statusCode ?? 0;
+        // The status is the answer; the body is not needed, so the socket is closed without reading it
+        // (a receiver that streams forever must not hold the deliverer).
+        res.on('error', () => {});
+        res.resume();
+        if (code >= 200 && code < 300) finish({ ok: true, statusCode: code });
+        else if (code >= 300 && code < 400)
+          finish({ ok: false, statusCode: code, error: `redirect (${code}) not followed` });
+        else finish({ ok: false, statusCode: code, error: `receiver answered ${code}` });
+        req.destroy();
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        finish({
+          ok: false,
+          statusCode: null,
+          error: err.code ? `${err.code}: ${err.message}` : err.message,
+        });
+      });
+      req.end(body);
+    });
+  }
+
+  async function attempt(
+    row: WebhookDeliveryRow,
+    secretEnc: string | null | undefined,
+  ): Promise<AttemptResult> {
+    let url: URL;
+    try {
+      url = guard.checkUrl(row.url);
+    } catch (err) {
+      return { ok: false, statusCode: null, error: (err as Error).message };
+    }
+    if (!secretEnc) return { ok: false, statusCode: null, error: 'the account has no webhook secret' };
+    let secret: string;
+    try {
+      secret = secrets.open(secretEnc);
+    } catch {
+      return { ok: false, statusCode: null, error: 'the account webhook secret cannot be decrypted' };
+    }
+    const body = JSON.stringify(row.payload);
+    const t = Math.floor(clock().getTime() / 1000);
+    return post(url, body, {
+      'Content-Type': 'application/json',
+      'User-Agent': userAgent,
+      'X-BYS-Signature': signWebhook(body, secret, t),
+      'X-BYS-Event-Id': row.id,
+    });
+  }
+
+  async function record(row: WebhookDeliveryRow, r: AttemptResult): Promise<void> {
+    const now = clock();
+    const attempts = row.attempts + 1;
+    // Only the holder of this attempt may record it: if the lease ran out and another deliverer took
+    // the row, its result wins and this one is dropped.
+    const mine = and(
+      eq(webhookDeliveries.id, row.id),
+      eq(webhookDeliveries.status, 'pending'),
+      eq(webhookDeliveries.attempts, row.attempts),
+    );
+    const target = {
+      deliveryId: row.id,
+      callId: row.callId,
+      event: row.event,
+      host: hostOf(row.url),
+      attempts,
+    };
+    if (r.ok) {
+      await db
+        .update(webhookDeliveries)
+        .set({
+          status: 'delivered',
+          attempts,
+          deliveredAt: now,
+          lastStatusCode: r.statusCode,
+          lastError: null,
+        })
+        .where(mine);
+      log.info({ ...target, statusCode: r.statusCode }, 'webhook delivered');
+      return;
+    }
+    const deadline = row.createdAt.getTime() + retryHours * 3_600_000;
+    const dead = now.getTime() >= deadline;
+    const next = new Date(Math.min(deadline, now.getTime() + Math.max(0, backoff(attempts))));
+    await db
+      .update(webhookDeliveries)
+      .set({
+        status: dead ? 'dead' : 'pending',
+        attempts,
+        nextAttemptAt: dead ? now : next,
+        lastError: r.error.slice(0, MAX_ERROR_CHARS),
+        lastStatusCode: r.statusCode,
+      })
+      .where(mine);
+    if (dead) log.error({ ...target, error: r.error }, 'webhook delivery gave up: retry window is over');
+    else log.warn({ ...target, error: r.error, nextAttemptAt: next.toISOString() }, 'webhook attempt failed');
+  }
+
+  function drainOnce(): Promise<number> {
+    const p = drainBatch();
+    drains.add(p);
+    const forget = () => drains.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  async function drainBatch(): Promise<number> {
+    const rows = await claim();
+    if (rows.length === 0) return 0;
+    const keys = await secretsOf(rows);
+    await Promise.all(
+      rows.map(async (row) => {
+        try {
+          await record(row, await attempt(row, keys.get(row.accountId)));
+        } catch (err) {
+          // The lease expires and the row is tried again: at-least-once, never lost.
+          log.error({ err, deliveryId: row.id }, 'could not record a webhook attempt');
+        }
+      }),
+    );
+    return rows.length;
+  }
+
+  function schedule(ms: number): void {
+    if (stopping) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(loop, ms);
+  }
+
+  function loop(): void {
+    timer = null;
+    if (stopping || inFlight) return;
+    inFlight = drainOnce()
+      .then(
+        (n) => {
+          if (n === concurrency) again = true;
+        },
+        (err) => log.error({ err }, 'webhook poll failed'),
+      )
+      .finally(() => {
+        inFlight = null;
+        if (again) {
+          again = false;
+          schedule(0);
+        } else schedule(pollMs);
+      });
+  }
+
+  return {
+    start() {
+      if (started || stopping) return;
+      started = true;
+      loop();
+    },
+    async stop() {
+      stopping = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      await inFlight;
+      await Promise.allSettled([...drains]);
+    },
+    wake() {
+      if (!started || stopping) return;
+      if (inFlight) again = true;
+      else schedule(0);
+    },
+    drainOnce,
+  };
+}
+
+function hostOf(url: string): string | null {
+  // Only the host is logged: paths and query strings of webhook URLs often carry tokens.
+  try {
+    return new URL(url).host;
+  } catch {
+    return null;
+  }
+}
