@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { accountsCommand } from './cli/accounts.js';
 import { keysCommand } from './cli/keys.js';
 import { mcpCommand } from './cli/mcp.js';
+import { modelsCommand } from './cli/models.js';
 import { numbersCommand } from './cli/numbers.js';
 import { runCli } from './cli/run-cli.js';
 import { serveCommand } from './cli/serve.js';
@@ -18,7 +19,7 @@ const commands: readonly CliCommand[] = [
   keysCommand,
   numbersCommand,
   webhookSecretCommand,
-  // models: src/cli/models.ts
+  modelsCommand,
   mcpCommand,
 ];
 

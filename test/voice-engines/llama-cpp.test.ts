@@ -1,0 +1,105 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAgentAction, SAY_MAX } from '../../src/voice/dialogue/action-schema.js';
+import { createLlamaCppDialogue } from '../../src/voice/dialogue/llama-cpp.js';
+import type { DialogueEngine, DialogueMessage } from '../../src/voice/dialogue/types.js';
+import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
+
+const messages: DialogueMessage[] = [
+  { role: 'system', content: 'You are calling a restaurant to book a table for two people at seven.' },
+  { role: 'user', content: 'Hello, Luigi speaking, how can I help?' },
+];
+
+describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
+  let dir: string;
+  let engine: DialogueEngine;
+  const logLines: Record<string, unknown>[] = [];
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-llama-'));
+    const file = path.join(dir, 'tiny.gguf');
+    await writeSyntheticGguf(file, { shape: 'tiny' });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
+        cb();
+      },
+    });
+    // One thread: llama.cpp's spinning worker threads crawl on a busy two-core CI box.
+    engine = await createLlamaCppDialogue({ modelPath: file, logger: pino(sink), sequences: 2, threads: 1 });
+  });
+  afterAll(async () => {
+    await engine?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('warns that the model has random weights', () => {
+    const warning = logLines.find((l) => l.level === 40);
+    expect(warning?.msg).toMatch(/synthetic random-weight GGUF/);
+    expect(warning?.name).toBe('random-tiny');
+  });
+
+  it('returns a valid constrained action and streams its say text in order', async () => {
+    const deltas: string[] = [];
+    const action = await engine.nextAction(messages, { onSay: (d) => deltas.push(d) });
+    expect(parseAgentAction(action)).toEqual(action);
+    expect(['speak', 'dtmf', 'end']).toContain(action.action);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join('').trim()).toBe(action.say);
+    expect(action.say.length).toBeLessThanOrEqual(SAY_MAX);
+  });
+
+  it('serves two calls at once from one model', async () => {
+    const other: DialogueMessage[] = [messages[0], { role: 'user', content: 'We are closed today.' }];
+    const [a, b] = await Promise.all([engine.nextAction(messages, {}), engine.nextAction(other, {})]);
+    expect(parseAgentAction(a)).toEqual(a);
+    expect(parseAgentAction(b)).toEqual(b);
+  });
+
+  it('stops at once on barge-in and keeps serving afterwards', async () => {
+    const ac = new AbortController();
+    const deltas: string[] = [];
+    const p = engine.nextAction(messages, {
+      signal: ac.signal,
+      onSay: (d) => {
+        deltas.push(d);
+        if (deltas.length === 3) ac.abort();
+      },
+    });
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+    expect(deltas.length).toBe(3);
+    const after = await engine.nextAction(messages, {});
+    expect(parseAgentAction(after)).toEqual(after);
+  });
+
+  it('completeJson returns a schema-valid object with nullable string, number and boolean fields', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        name: { type: ['string', 'null'] },
+        partySize: { type: ['number', 'null'] },
+        confirmed: { type: ['boolean', 'null'] },
+      },
+      required: ['name', 'partySize', 'confirmed'],
+    };
+    const out = (await engine.completeJson(messages, schema)) as Record<string, unknown>;
+    expect(Object.keys(out).sort()).toEqual(['confirmed', 'name', 'partySize']);
+    expect(out.name === null || typeof out.name === 'string').toBe(true);
+    expect(out.partySize === null || typeof out.partySize === 'number').toBe(true);
+    expect(out.confirmed === null || typeof out.confirmed === 'boolean').toBe(true);
+  });
+
+  it('fails clearly for a missing or broken model file', async () => {
+    await expect(
+      createLlamaCppDialogue({ modelPath: path.join(dir, 'absent.gguf'), logger: pino({ level: 'silent' }) }),
+    ).rejects.toThrow(/cannot load model .*absent\.gguf/);
+    const broken = path.join(dir, 'broken.gguf');
+    await fs.writeFile(broken, 'GGUF this is not a model');
+    await expect(
+      createLlamaCppDialogue({ modelPath: broken, logger: pino({ level: 'silent' }) }),
+    ).rejects.toThrow(/cannot load model/);
+  });
+});
