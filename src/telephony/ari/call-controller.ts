@@ -1,0 +1,734 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { CallControl, CallOutcome } from '../../calls/call-runner.js';
+import type { Logger } from '../../logger.js';
+import type { TextToSpeech } from '../../voice/types.js';
+import type {
+  CallAudio,
+  CallSession,
+  ConversationAgent,
+  ConversationEnd,
+  ConversationTurn,
+} from '../call-session.js';
+import { createResampler } from '../media/resample.js';
+import { BeepDetector } from '../voicemail/beep-detector.js';
+import { GreetingDetector } from '../voicemail/greeting-detector.js';
+import { classifyUnanswered, isNormalClearing } from './call-outcomes.js';
+import { type AriClient, AriError } from './client.js';
+import type { MediaTransport, PreparedMedia } from './media-transport.js';
+import type { AriEvent } from './types.js';
+
+export interface CallControllerSettings {
+  app: string;
+  /** Dial string with `{to}`, e.g. PJSIP/{to}@trunk. */
+  dialString: string;
+  ringTimeoutSeconds: number;
+  recordingsDir: string;
+  amdContext: string;
+  amdExtension: string;
+  amdPriority: number;
+  /** How long AMD may keep the channel in the dialplan before the call is given up. */
+  amdTimeoutMs: number;
+  /** With AMD unsure, how long the opening audio is listened to before the agent starts. */
+  unsureListenMs: number;
+  /** For how long after answer a beep still turns a conversation into a voicemail. */
+  beepWatchMs: number;
+  /** A machine answered: longest wait for its beep before the agent takes the call (an IVR has none). */
+  beepWaitMs: number;
+  /** A machine answered: quiet after its greeting that ends the wait for a beep. */
+  greetingEndSilenceMs: number;
+  /** Time the agent gets to say goodbye at max duration before the line is hung up. */
+  goodbyeGraceMs: number;
+  /** Guard for a PBX that never reports the end of ringing (ring timeout + this). */
+  ringGuardMs: number;
+}
+
+export const DEFAULT_CONTROLLER_SETTINGS: Omit<
+  CallControllerSettings,
+  'app' | 'dialString' | 'ringTimeoutSeconds' | 'recordingsDir'
+> = {
+  amdContext: 'agentline-amd',
+  amdExtension: 's',
+  amdPriority: 1,
+  amdTimeoutMs: 10_000,
+  unsureListenMs: 4000,
+  beepWatchMs: 30_000,
+  beepWaitMs: 20_000,
+  greetingEndSilenceMs: 2500,
+  goodbyeGraceMs: 5000,
+  ringGuardMs: 15_000,
+};
+
+export interface CallControllerDeps {
+  ari: AriClient;
+  ctl: CallControl;
+  agent: ConversationAgent;
+  tts: TextToSpeech;
+  media: MediaTransport;
+  logger: Logger;
+  settings: CallControllerSettings;
+}
+
+/** Where a call is; every step forward is one transition, and `ended` is final. */
+export type ControllerState =
+  | 'idle'
+  | 'originating'
+  | 'ringing'
+  | 'amd'
+  | 'bridging'
+  | 'talking'
+  | 'voicemail'
+  | 'ending'
+  | 'ended';
+
+const NEXT: Record<ControllerState, readonly ControllerState[]> = {
+  idle: ['originating', 'ending'],
+  originating: ['ringing', 'amd', 'ending'],
+  ringing: ['amd', 'ending'],
+  amd: ['bridging', 'ending'],
+  bridging: ['talking', 'voicemail', 'ending'],
+  talking: ['voicemail', 'ending'],
+  voicemail: ['ending'],
+  ending: ['ended'],
+  ended: [],
+};
+
+/** States in which the callee has answered. */
+const ANSWERED_STATES: readonly ControllerState[] = ['amd', 'bridging', 'talking', 'voicemail'];
+
+/** What stopped the call; the first one wins. */
+type EndTrigger =
+  | { kind: 'callee_gone'; cause: number | null }
+  | { kind: 'media_lost' }
+  | { kind: 'canceled' }
+  | { kind: 'shutdown' }
+  | { kind: 'max_duration' }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'ring_guard' }
+  | { kind: 'amd_timeout' }
+  /** We finished: the agent ended the conversation, or the voicemail message was left. */
+  | { kind: 'done' };
+
+class CallEnded extends Error {
+  constructor() {
+    super('call ended');
+    this.name = 'CallEnded';
+  }
+}
+
+type AmdStatus = 'MACHINE' | 'HUMAN' | 'NOTSURE' | 'HANGUP' | 'UNKNOWN';
+
+/**
+ * One object per call. It owns the callee channel, the bridge, the externalMedia channel, the local
+ * media socket and every timer of the call, moves through an explicit state machine, and tears all
+ * of it down exactly once, in order, whatever ends the call.
+ */
+export class CallController {
+  private stateValue: ControllerState = 'idle';
+  private readonly log: Logger;
+  private readonly ctl: CallControl;
+  private readonly ari: AriClient;
+  private readonly s: CallControllerSettings;
+
+  readonly calleeChannelId = crypto.randomUUID();
+  private readonly mediaChannelId = crypto.randomUUID();
+  private bridgeId: string | null = null;
+  private mediaChannelCreated = false;
+  private prepared: PreparedMedia | null = null;
+  private audio: CallAudio | null = null;
+  private recordingName: string | null = null;
+  private recordingDone = false;
+
+  private calleeGone = false;
+  private mediaGone = false;
+  /** The originate request in flight; teardown waits for it so its hangup cannot miss the channel. */
+  private originating: Promise<unknown> | null = null;
+  private reportedAnswered = false;
+  /** The state the call was in when it began to end. */
+  private stateAtEnd: ControllerState = 'idle';
+  private lastCause: number | null = null;
+  private lastDialstatus: string | null = null;
+  private readonly turns: ConversationTurn[] = [];
+  private voicemailOutcome: 'voicemail_detected' | 'voicemail_message_left' | null = null;
+  private agentEnd: ConversationEnd | null = null;
+  private maxDurationReached = false;
+
+  private trigger: EndTrigger | null = null;
+  private readonly ended = new AbortController();
+  /** Aborted under the agent when the call ends under it; its reason is a ConversationEnd. */
+  private readonly sessionAbort = new AbortController();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly unsubscribers: (() => void)[] = [];
+  /** The event subscription outlives teardown: RecordingFinished comes after the bridge is gone. */
+  private eventsOff: (() => void) | null = null;
+  private readonly dtmfListeners = new Set<(digit: string) => void>();
+  private readonly stasisWaiters: ((args: string[]) => void)[] = [];
+  private readonly recordingWaiters: (() => void)[] = [];
+  private teardownPromise: Promise<void> | null = null;
+
+  constructor(private readonly deps: CallControllerDeps) {
+    this.ctl = deps.ctl;
+    this.ari = deps.ari;
+    this.s = deps.settings;
+    this.log = deps.logger.child({ callId: deps.ctl.call.id, channelId: this.calleeChannelId });
+  }
+
+  get state(): ControllerState {
+    return this.stateValue;
+  }
+
+  /** Places and conducts the call; resolves after teardown, with `ctl.end` called. */
+  async run(): Promise<void> {
+    this.subscribe();
+    try {
+      if (this.ctl.signal.aborted) {
+        // Aborted before anything rang: a shutdown leaves the call queued for another worker.
+        this.endWith(this.ctl.signal.reason === 'shutdown' ? { kind: 'shutdown' } : { kind: 'canceled' });
+      } else {
+        await this.place();
+      }
+    } catch (err) {
+      if (!(err instanceof CallEnded)) this.endWith({ kind: 'error', error: err });
+    }
+    await this.finish();
+  }
+
+  // ---------- the call's steps ----------
+
+  private async place(): Promise<void> {
+    await this.ctl.dialing();
+    this.check();
+    this.go('originating');
+    const call = this.ctl.call;
+    // StasisStart may race the originate response.
+    const answeredP = this.waitForStasis();
+    this.originating = this.ari.originate({
+      endpoint: this.s.dialString.replaceAll('{to}', call.toNumber),
+      app: this.s.app,
+      appArgs: 'dial',
+      callerId: call.callerId,
+      timeout: this.s.ringTimeoutSeconds,
+      channelId: this.calleeChannelId,
+    });
+    await this.guard(this.originating);
+    if (this.stateValue === 'originating') this.go('ringing');
+    const ringGuard = this.timer(
+      () => this.endWith({ kind: 'ring_guard' }),
+      this.s.ringTimeoutSeconds * 1000 + this.s.ringGuardMs,
+    );
+    await this.guard(answeredP);
+    this.clearTimer(ringGuard);
+    this.log.info('callee answered');
+
+    const amd = await this.detectMachine();
+    this.go('bridging');
+    await this.connectMedia();
+    const audio = this.audio as CallAudio;
+
+    // AMD is a heuristic and an IVR is a machine too: only a beep makes the call a voicemail.
+    let opening: 'beep' | 'machine' | 'human' | null = amd === 'MACHINE' ? 'machine' : null;
+    if (amd === 'NOTSURE' || amd === 'UNKNOWN') opening = await this.listenToOpening(audio);
+    if (opening === 'machine') {
+      const heard = await this.guard(this.waitForBeep(audio));
+      if (heard === 'beep') opening = 'beep';
+      else
+        this.log.info({ heard }, 'a machine answered but no beep came (an IVR?); the agent takes the call');
+    }
+    if (opening === 'beep') {
+      await this.leaveMessageIfAsked(audio);
+      return;
+    }
+    await this.reportAnswered();
+    this.go('talking');
+    await this.converse(audio);
+  }
+
+  /** Sends the answered channel through AMD() in the dialplan and reads its verdict when it comes back. */
+  private async detectMachine(): Promise<AmdStatus> {
+    this.go('amd');
+    const back = this.waitForStasis();
+    try {
+      await this.guard(
+        this.ari.continueInDialplan(this.calleeChannelId, {
+          context: this.s.amdContext,
+          extension: this.s.amdExtension,
+          priority: this.s.amdPriority,
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof AriError) || this.calleeGone) throw err;
+      // No dialplan to continue into: the audio path alone decides.
+      this.log.warn({ err: err.message }, 'AMD unavailable; using the audio-path detector only');
+      return 'UNKNOWN';
+    }
+    const t = this.timer(() => this.endWith({ kind: 'amd_timeout' }), this.s.amdTimeoutMs);
+    await this.guard(back);
+    this.clearTimer(t);
+    let status: AmdStatus = 'UNKNOWN';
+    try {
+      const v = (
+        await this.guard(this.ari.getChannelVariable(this.calleeChannelId, 'AMDSTATUS'))
+      ).toUpperCase();
+      const cause = await this.guard(this.ari.getChannelVariable(this.calleeChannelId, 'AMDCAUSE')).catch(
+        () => '',
+      );
+      if (v === 'MACHINE' || v === 'HUMAN' || v === 'NOTSURE' || v === 'HANGUP') status = v;
+      this.log.info({ amdStatus: v, amdCause: cause }, 'answering-machine detection');
+    } catch (err) {
+      if (err instanceof CallEnded) throw err;
+      this.log.warn({ err: err instanceof Error ? err.message : err }, 'AMDSTATUS unreadable');
+    }
+    return status;
+  }
+
+  private async connectMedia(): Promise<void> {
+    const callId = this.ctl.call.id;
+    const bridge = await this.guard(this.ari.createBridge({ type: 'mixing', name: `agentline-${callId}` }));
+    this.bridgeId = bridge.id;
+    this.prepared = await this.guard(this.deps.media.prepare({ callId }));
+    this.mediaChannelCreated = true;
+    const channel = await this.guard(
+      this.ari.externalMedia({
+        app: this.s.app,
+        channelId: this.mediaChannelId,
+        ...this.prepared.externalMedia,
+      }),
+    );
+    this.audio = await this.guard(this.prepared.attach(channel));
+    await this.guard(this.ari.addChannelToBridge(bridge.id, [this.calleeChannelId, this.mediaChannelId]));
+    const name = `agentline-${callId}`;
+    await this.guard(this.ari.recordBridge(bridge.id, { name, format: 'wav', ifExists: 'overwrite' }));
+    this.recordingName = name;
+  }
+
+  /** AMD was unsure: the shape of the opening audio decides, for a few seconds at most. */
+  private async listenToOpening(audio: CallAudio): Promise<'beep' | 'machine' | 'human' | null> {
+    const greeting = new GreetingDetector({ sampleRate: audio.sampleRate });
+    const beep = new BeepDetector({ sampleRate: audio.sampleRate });
+    return this.guard(
+      new Promise<'beep' | 'machine' | 'human' | null>((resolve) => {
+        const off = audio.onFrame((f) => {
+          const v = beep.push(f) ? 'beep' : greeting.push(f);
+          if (v) done(v);
+        });
+        const t = this.timer(() => done(null), this.s.unsureListenMs);
+        const done = (v: 'beep' | 'machine' | 'human' | null) => {
+          off();
+          this.clearTimer(t);
+          resolve(v);
+        };
+      }),
+    );
+  }
+
+  private async converse(audio: CallAudio): Promise<void> {
+    const call = this.ctl.call;
+    const maxTimer = this.timer(() => this.onMaxDuration(), call.maxDurationSeconds * 1000);
+    let beepHeard = false;
+    const beep = new BeepDetector({ sampleRate: audio.sampleRate });
+    let watchedMs = 0;
+    const offBeep = audio.onFrame((f) => {
+      if (beepHeard || watchedMs > this.s.beepWatchMs) return;
+      watchedMs += (f.length * 1000) / audio.sampleRate;
+      if (beep.push(f)) {
+        // People do not beep: this is an answering machine that AMD took for a person.
+        beepHeard = true;
+        this.log.info('beep heard during the conversation; treating the call as voicemail');
+        if (!this.sessionAbort.signal.aborted) this.sessionAbort.abort('objective_impossible');
+      }
+    });
+    this.unsubscribers.push(offBeep);
+    const session: CallSession = {
+      call,
+      audio,
+      answeredAtMs: performance.now(),
+      signal: this.sessionAbort.signal,
+      sendDtmf: async (digits) => {
+        if (this.calleeGone) return;
+        await this.ari.sendDtmf(this.calleeChannelId, digits);
+      },
+      onDtmf: (l) => {
+        this.dtmfListeners.add(l);
+        return () => this.dtmfListeners.delete(l);
+      },
+    };
+    const onTurn = (turn: ConversationTurn) => {
+      this.turns.push(turn);
+      this.ctl.addTurn(turn).catch((err) => this.log.error({ err }, 'could not store a turn'));
+    };
+    try {
+      const result = await this.deps.agent.converse(session, onTurn);
+      this.agentEnd = result.end;
+    } catch (err) {
+      if (!this.trigger) throw err;
+      this.log.debug({ err }, 'agent stopped with an error after the call ended');
+    }
+    offBeep();
+    if (beepHeard && !this.trigger) {
+      this.clearTimer(maxTimer);
+      await this.leaveMessageIfAsked(audio);
+      return;
+    }
+    this.check();
+  }
+
+  private onMaxDuration(): void {
+    if (this.trigger || this.sessionAbort.signal.aborted) return;
+    this.log.info('max duration reached');
+    this.sessionAbort.abort('max_duration');
+    // The agent may say goodbye within the grace period; then the line is hung up regardless.
+    this.maxDurationReached = true;
+    this.timer(() => this.endWith({ kind: 'max_duration' }), this.s.goodbyeGraceMs);
+  }
+
+  /** The beep was heard: ends as voicemail, after speaking the message when `leave_message` asks for it. */
+  private async leaveMessageIfAsked(audio: CallAudio): Promise<void> {
+    this.go('voicemail');
+    this.voicemailOutcome = 'voicemail_detected';
+    const vm = this.ctl.call.voicemail;
+    if (vm.action !== 'leave_message' || !vm.message.trim()) return;
+    const speech = this.deps.tts.synthesize(vm.message, {
+      voice: this.ctl.call.voice ?? undefined,
+      signal: this.ended.signal,
+    });
+    const pcm = await this.guard(speech);
+    const samples =
+      pcm.sampleRate === audio.sampleRate
+        ? pcm.samples
+        : createResampler(pcm.sampleRate, audio.sampleRate).process(pcm.samples);
+    const played = await this.guard(audio.play(samples));
+    this.check();
+    if (played.completed) this.voicemailOutcome = 'voicemail_message_left';
+    this.log.info({ playedMs: played.playedMs, completed: played.completed }, 'voicemail message played');
+  }
+
+  private waitForBeep(audio: CallAudio): Promise<'beep' | 'silence' | 'timeout'> {
+    return new Promise((resolve) => {
+      const beep = new BeepDetector({ sampleRate: audio.sampleRate });
+      const greeting = new GreetingDetector({ sampleRate: audio.sampleRate });
+      const off = audio.onFrame((f) => {
+        if (beep.push(f)) return done('beep');
+        greeting.push(f);
+        if (greeting.silenceMs >= this.s.greetingEndSilenceMs) done('silence');
+      });
+      const t = this.timer(() => done('timeout'), this.s.beepWaitMs);
+      const done = (why: 'beep' | 'silence' | 'timeout') => {
+        off();
+        this.clearTimer(t);
+        this.log.debug({ why }, 'voicemail: recording window reached');
+        resolve(why);
+      };
+      this.unsubscribers.push(off);
+    });
+  }
+
+  // ---------- events ----------
+
+  private subscribe(): void {
+    this.eventsOff = this.ari.onEvent((ev) => this.onEvent(ev));
+    this.unsubscribers.push(
+      this.ari.onReconciled((live) => {
+        if (this.stateValue === 'idle' || this.stateValue === 'ending' || this.stateValue === 'ended') return;
+        if (this.stateValue === 'originating') return; // the channel may not exist yet
+        if (!live.has(this.calleeChannelId)) {
+          this.log.warn('callee channel vanished while the events socket was down');
+          this.calleeGone = true;
+          this.endWith({ kind: 'callee_gone', cause: null });
+        } else if (this.mediaChannelCreated && this.audio && !live.has(this.mediaChannelId)) {
+          this.mediaGone = true;
+          this.endWith({ kind: 'media_lost' });
+        }
+      }),
+    );
+    const onAbort = () => {
+      this.endWith(this.ctl.signal.reason === 'shutdown' ? { kind: 'shutdown' } : { kind: 'canceled' });
+    };
+    this.ctl.signal.addEventListener('abort', onAbort, { once: true });
+    this.unsubscribers.push(() => this.ctl.signal.removeEventListener('abort', onAbort));
+  }
+
+  private onEvent(ev: AriEvent): void {
+    switch (ev.type) {
+      case 'Dial':
+        if (ev.peer?.id === this.calleeChannelId && ev.dialstatus) this.lastDialstatus = ev.dialstatus;
+        return;
+      case 'ChannelStateChange':
+        if (
+          ev.channel.id === this.calleeChannelId &&
+          ev.channel.state === 'Ringing' &&
+          this.stateValue === 'originating'
+        ) {
+          this.go('ringing');
+        }
+        return;
+      case 'StasisStart':
+        if (ev.channel.id === this.calleeChannelId) {
+          for (const w of this.stasisWaiters.splice(0)) w(ev.args ?? []);
+        }
+        return;
+      case 'ChannelHangupRequest':
+        if (ev.channel.id === this.calleeChannelId && typeof ev.cause === 'number') this.lastCause = ev.cause;
+        return;
+      case 'ChannelDestroyed':
+        if (ev.channel.id === this.calleeChannelId) {
+          this.calleeGone = true;
+          this.lastCause = ev.cause ?? this.lastCause;
+          this.endWith({ kind: 'callee_gone', cause: this.lastCause });
+        } else if (ev.channel.id === this.mediaChannelId) {
+          this.mediaGone = true;
+          this.endWith({ kind: 'media_lost' });
+        }
+        return;
+      case 'ChannelDtmfReceived':
+        if (ev.channel.id === this.calleeChannelId) {
+          for (const l of [...this.dtmfListeners]) l(ev.digit);
+        }
+        return;
+      case 'RecordingFinished':
+      case 'RecordingFailed':
+        if (this.recordingName && ev.recording.name === this.recordingName) {
+          this.recordingDone = true;
+          for (const w of this.recordingWaiters.splice(0)) w();
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private waitForStasis(): Promise<string[]> {
+    return new Promise((resolve) => this.stasisWaiters.push(resolve));
+  }
+
+  // ---------- ending ----------
+
+  private endWith(trigger: EndTrigger): void {
+    if (this.trigger) return;
+    this.trigger = trigger;
+    this.log.debug({ trigger: trigger.kind, state: this.stateValue }, 'call ending');
+    if (!this.sessionAbort.signal.aborted) this.sessionAbort.abort(sessionReason(trigger));
+    this.ended.abort(trigger.kind);
+  }
+
+  private async finish(): Promise<void> {
+    // No trigger: the agent finished (or the voicemail message was left), and we hang up.
+    this.endWith({ kind: 'done' });
+    const stateAtEnd = this.stateValue;
+    this.stateAtEnd = stateAtEnd;
+    this.go('ending');
+    await this.teardown();
+    const recordingFile = await this.saveRecording();
+    this.eventsOff?.();
+    this.eventsOff = null;
+    const outcome = await this.outcome(stateAtEnd);
+    if (outcome) {
+      if (outcome.status === 'completed' || (outcome.status === 'failed' && this.reportedAnswered)) {
+        await this.summarize(outcome);
+      }
+      if (recordingFile && this.ctl.signal.reason !== 'canceled') outcome.recordingFile = recordingFile;
+      try {
+        await this.ctl.end(outcome);
+      } catch (err) {
+        this.log.error({ err }, 'could not store the end of the call');
+      }
+      this.log.info({ status: outcome.status, endedReason: outcome.endedReason }, 'call ended');
+    }
+    this.go('ended');
+  }
+
+  private async outcome(stateAtEnd: ControllerState): Promise<CallOutcome | null> {
+    const t = this.trigger as EndTrigger;
+    if (t.kind === 'canceled') return { status: 'failed', endedReason: 'canceled' };
+    if (t.kind === 'shutdown') {
+      // Never dialed: the worker puts it back in the queue.
+      if (stateAtEnd === 'idle' && this.ctl.call.status === 'queued') return null;
+      return { status: 'failed', endedReason: 'worker_shutdown' };
+    }
+    if (this.voicemailOutcome) return { status: 'voicemail', endedReason: this.voicemailOutcome };
+    if (!ANSWERED_STATES.includes(stateAtEnd)) {
+      if (t.kind === 'callee_gone') {
+        return classifyUnanswered({ cause: this.lastCause, dialstatus: this.lastDialstatus });
+      }
+      if (t.kind === 'ring_guard') return { status: 'no_answer', endedReason: 'no_answer_timeout' };
+      return { status: 'failed', endedReason: errorReason(t) };
+    }
+    if (this.maxDurationReached) {
+      await this.reportAnswered();
+      return { status: 'completed', endedReason: 'max_duration' };
+    }
+    if (t.kind === 'callee_gone') {
+      if (this.lastCause !== null && !isNormalClearing(this.lastCause) && stateAtEnd !== 'talking') {
+        return { status: 'failed', endedReason: 'network_error' };
+      }
+      // Answered and then hung up (before or after the agent spoke): a completed call.
+      await this.reportAnswered();
+      return { status: 'completed', endedReason: 'callee_hung_up' };
+    }
+    if (t.kind === 'done') {
+      const end = this.agentEnd ?? 'objective_met';
+      if (end === 'internal_error') return { status: 'failed', endedReason: 'internal_error' };
+      if (end === 'canceled') return { status: 'failed', endedReason: 'canceled' };
+      await this.reportAnswered();
+      return { status: 'completed', endedReason: end };
+    }
+    if (t.kind === 'media_lost') return { status: 'failed', endedReason: 'network_error' };
+    return { status: 'failed', endedReason: errorReason(t) };
+  }
+
+  private async summarize(outcome: CallOutcome): Promise<void> {
+    if (this.ctl.signal.reason === 'canceled') return;
+    try {
+      const { summary, extracted } = await this.deps.agent.summarize(this.ctl.call, this.turns);
+      outcome.summary = summary;
+      outcome.extracted = extracted;
+    } catch (err) {
+      this.log.error({ err }, 'post-call summary failed');
+    }
+  }
+
+  private async reportAnswered(): Promise<void> {
+    if (this.reportedAnswered) return;
+    this.reportedAnswered = true;
+    await this.ctl.answered();
+  }
+
+  /** Runs once: media, then the channel we created, then the bridge, then the callee's channel. */
+  private teardown(): Promise<void> {
+    if (!this.teardownPromise) this.teardownPromise = this.doTeardown();
+    return this.teardownPromise;
+  }
+
+  private async doTeardown(): Promise<void> {
+    for (const off of this.unsubscribers.splice(0)) off();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.dtmfListeners.clear();
+    const quiet = (what: string) => (err: unknown) => {
+      // 404: already gone, which is what we wanted.
+      if (err instanceof AriError && err.status === 404) return;
+      this.log.warn({ err: err instanceof Error ? err.message : err }, `teardown: ${what} failed`);
+    };
+    this.audio?.flush();
+    await this.prepared?.close().catch(quiet('closing media'));
+    if (this.mediaChannelCreated && !this.mediaGone) {
+      await this.ari.hangup(this.mediaChannelId).catch(quiet('hanging up the media channel'));
+    }
+    if (this.recordingName && !this.recordingDone) {
+      await this.ari.stopLiveRecording(this.recordingName).catch(quiet('stopping the recording'));
+    }
+    if (this.bridgeId) await this.ari.destroyBridge(this.bridgeId).catch(quiet('destroying the bridge'));
+    // A hangup sent before the channel exists would miss it and leave it ringing.
+    await this.originating?.catch(() => {});
+    // From `originating` on, a channel may exist (set before the request, so a racing cancel still hangs up).
+    if (this.stateAtEnd !== 'idle' && !this.calleeGone) {
+      await this.ari.hangup(this.calleeChannelId, 'normal').catch(quiet('hanging up the callee'));
+    }
+  }
+
+  /** Fetches the mixed recording, stores it as `<callId>.wav`, and deletes it from the PBX. */
+  private async saveRecording(): Promise<string | null> {
+    const name = this.recordingName;
+    if (!name) return null;
+    if (!this.recordingDone) {
+      // The file is complete once Asterisk reports the recording finished; a lost event costs 3 s, not the file.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 3000);
+        this.recordingWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    try {
+      const wav = await this.ari.getStoredRecordingFile(name);
+      const file = `${this.ctl.call.id}.wav`;
+      if (this.ctl.signal.reason !== 'canceled') {
+        await fs.mkdir(this.s.recordingsDir, { recursive: true });
+        await fs.writeFile(path.join(this.s.recordingsDir, file), wav);
+      }
+      await this.ari.deleteStoredRecording(name).catch((err) => {
+        this.log.warn(
+          { err: err instanceof Error ? err.message : err },
+          'could not delete the recording on the PBX',
+        );
+      });
+      return this.ctl.signal.reason === 'canceled' ? null : file;
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err.message : err }, 'could not fetch the recording');
+      return null;
+    }
+  }
+
+  // ---------- plumbing ----------
+
+  private go(next: ControllerState): void {
+    if (this.stateValue === next) return;
+    if (!NEXT[this.stateValue].includes(next)) {
+      throw new Error(`call controller: illegal step ${this.stateValue} → ${next}`);
+    }
+    this.log.debug({ from: this.stateValue, to: next }, 'controller state');
+    this.stateValue = next;
+  }
+
+  /** Throws CallEnded once something ended the call, so the steps stop where they are. */
+  private check(): void {
+    if (this.trigger) throw new CallEnded();
+  }
+
+  /** Waits for `p` unless the call ends first. */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    this.check();
+    const signal = this.ended.signal;
+    return new Promise<T>((resolve, reject) => {
+      const onEnd = () => reject(new CallEnded());
+      signal.addEventListener('abort', onEnd, { once: true });
+      p.then(
+        (v) => {
+          signal.removeEventListener('abort', onEnd);
+          if (signal.aborted) reject(new CallEnded());
+          else resolve(v);
+        },
+        (err) => {
+          signal.removeEventListener('abort', onEnd);
+          reject(signal.aborted ? new CallEnded() : err);
+        },
+      );
+    });
+  }
+
+  private timer(fn: () => void, ms: number): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  private clearTimer(t: NodeJS.Timeout): void {
+    clearTimeout(t);
+    this.timers.delete(t);
+  }
+}
+
+function sessionReason(t: EndTrigger): ConversationEnd {
+  switch (t.kind) {
+    case 'callee_gone':
+      return 'callee_hung_up';
+    case 'canceled':
+      return 'canceled';
+    case 'max_duration':
+      return 'max_duration';
+    default:
+      return 'internal_error';
+  }
+}
+
+function errorReason(t: EndTrigger): string {
+  if (t.kind === 'error') {
+    return t.error instanceof AriError ? 'network_error' : 'internal_error';
+  }
+  if (t.kind === 'amd_timeout' || t.kind === 'media_lost') return 'network_error';
+  return 'internal_error';
+}
