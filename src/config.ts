@@ -55,7 +55,8 @@ export const configSchema = z.object({
     .default('agentline'),
   DIAL_STRING: z.string().includes('{to}', { message: 'must contain {to}' }).default('PJSIP/{to}@trunk'),
   RING_TIMEOUT_SECONDS: int(5, 300).default(30),
-  MEDIA_TRANSPORT: z.enum(['rtp', 'websocket']).default('rtp'),
+  /** Unset: websocket (slin16) with the simulated PBX, rtp (ulaw) with a real Asterisk, which needs 22.6+ for websocket. */
+  MEDIA_TRANSPORT: z.enum(['rtp', 'websocket']).optional(),
   MEDIA_FORMAT: z.enum(['ulaw', 'alaw', 'slin16']).optional(),
   MEDIA_HOST: z.string().default('127.0.0.1'),
   RTP_PORT_MIN: int(1024, 65535).default(20000),

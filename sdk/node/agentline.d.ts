@@ -1,4 +1,12 @@
-export type CallStatus = 'queued' | 'dialing' | 'in_progress' | 'completed' | 'no_answer' | 'voicemail' | 'declined' | 'failed';
+export type CallStatus =
+  | 'queued'
+  | 'dialing'
+  | 'in_progress'
+  | 'completed'
+  | 'no_answer'
+  | 'voicemail'
+  | 'declined'
+  | 'failed';
 
 export interface CallField {
   name: string;
@@ -70,10 +78,21 @@ export class AgentlineError extends Error {
 }
 
 export class Client {
-  constructor(apiKey: string, baseUrl?: string, options?: { fetch?: typeof fetch; requestTimeoutMs?: number });
-  placeCall(params: PlaceCallParams, options?: { idempotencyKey?: string }): Promise<{ callId: string; status: 'queued' }>;
+  constructor(
+    apiKey: string,
+    baseUrl?: string,
+    options?: { fetch?: typeof fetch; requestTimeoutMs?: number },
+  );
+  placeCall(
+    params: PlaceCallParams,
+    options?: { idempotencyKey?: string },
+  ): Promise<{ callId: string; status: 'queued' }>;
   getCall(callId: string): Promise<Call>;
-  listCalls(query?: { limit?: number; cursor?: string; status?: CallStatus }): Promise<{ calls: CallListItem[]; nextCursor: string | null }>;
+  listCalls(query?: {
+    limit?: number;
+    cursor?: string;
+    status?: CallStatus;
+  }): Promise<{ calls: CallListItem[]; nextCursor: string | null }>;
   cancelCall(callId: string): Promise<Call>;
   waitForCall(callId: string, options?: { timeoutSeconds?: number; intervalSeconds?: number }): Promise<Call>;
 }

@@ -54,7 +54,12 @@ export class Client {
     }
     if (!res.ok) {
       const e = data?.error;
-      throw new AgentlineError(e?.code ?? 'http_error', e?.message ?? `HTTP ${res.status}`, res.status, e?.details);
+      throw new AgentlineError(
+        e?.code ?? 'http_error',
+        e?.message ?? `HTTP ${res.status}`,
+        res.status,
+        e?.details,
+      );
     }
     return data;
   }
@@ -99,7 +104,11 @@ export class Client {
       if (TERMINAL.has(call.status)) return call;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new AgentlineError('timeout', `call ${callId} still ${call.status} after ${timeoutMs / 1000} s`, 0);
+        throw new AgentlineError(
+          'timeout',
+          `call ${callId} still ${call.status} after ${timeoutMs / 1000} s`,
+          0,
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(intervalMs, left)));
     }

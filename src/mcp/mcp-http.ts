@@ -22,7 +22,9 @@ export function createMcpHttpHandler(apiFetch: (req: Request) => Response | Prom
     }
     // The key is checked by the REST API on every tool call; check it once here too, so a bad key fails fast.
     const probe = await apiFetch(
-      new Request('http://in-process/v1/agent/calls?limit=1', { headers: { authorization: `Bearer ${m[1]}` } }),
+      new Request('http://in-process/v1/agent/calls?limit=1', {
+        headers: { authorization: `Bearer ${m[1]}` },
+      }),
     );
     if (probe.status === 401) return new Response(probe.body, { status: 401, headers: probe.headers });
     const client = new Client(m[1], 'http://in-process', { fetch: inProcessFetch });

@@ -5,7 +5,16 @@ import { AgentlineError, type Client } from '../../sdk/node/agentline.js';
 /** The part of the Node SDK client the tools use; the tools speak the REST API and nothing else. */
 export type CallsApi = Pick<Client, 'placeCall' | 'getCall' | 'listCalls' | 'cancelCall' | 'waitForCall'>;
 
-const STATUS = z.enum(['queued', 'dialing', 'in_progress', 'completed', 'no_answer', 'voicemail', 'declined', 'failed']);
+const STATUS = z.enum([
+  'queued',
+  'dialing',
+  'in_progress',
+  'completed',
+  'no_answer',
+  'voicemail',
+  'declined',
+  'failed',
+]);
 
 // The same fields as POST /v1/agent/calls; the API validates limits and answers its own errors.
 const placeCallShape = {
@@ -47,7 +56,14 @@ function ok(value: unknown) {
 function fail(err: unknown) {
   const body =
     err instanceof AgentlineError
-      ? { error: { code: err.code, status: err.status, message: err.message, details: err.details ?? undefined } }
+      ? {
+          error: {
+            code: err.code,
+            status: err.status,
+            message: err.message,
+            details: err.details ?? undefined,
+          },
+        }
       : { error: { code: 'internal_error', message: err instanceof Error ? err.message : String(err) } };
   return { content: [{ type: 'text' as const, text: JSON.stringify(body) }], isError: true };
 }
@@ -88,7 +104,11 @@ export function createMcpServer(api: CallsApi, version = '0.1.0'): McpServer {
     {
       title: 'List calls',
       description: 'Calls of this account, newest first, with a cursor for the next page.',
-      inputSchema: { limit: z.number().int().min(1).max(100).optional(), cursor: z.string().optional(), status: STATUS.optional() },
+      inputSchema: {
+        limit: z.number().int().min(1).max(100).optional(),
+        cursor: z.string().optional(),
+        status: STATUS.optional(),
+      },
     },
     (q) => guard(() => api.listCalls(q)),
   );
@@ -96,14 +116,16 @@ export function createMcpServer(api: CallsApi, version = '0.1.0'): McpServer {
     'wait_for_call',
     {
       title: 'Wait for a call to end',
-      description: 'Polls until the call reaches a terminal status (default timeout 180 s, interval 5 s) and returns it.',
+      description:
+        'Polls until the call reaches a terminal status (default timeout 180 s, interval 5 s) and returns it.',
       inputSchema: {
         callId: z.string(),
         timeoutSeconds: z.number().positive().max(3600).optional(),
         intervalSeconds: z.number().positive().max(60).optional(),
       },
     },
-    ({ callId, timeoutSeconds, intervalSeconds }) => guard(() => api.waitForCall(callId, { timeoutSeconds, intervalSeconds })),
+    ({ callId, timeoutSeconds, intervalSeconds }) =>
+      guard(() => api.waitForCall(callId, { timeoutSeconds, intervalSeconds })),
   );
   server.registerTool(
     'cancel_call',

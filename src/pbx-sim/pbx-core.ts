@@ -832,7 +832,7 @@ function clamp(mix: Int32Array): Int16Array {
   const out = new Int16Array(mix.length);
   for (let i = 0; i < mix.length; i++) {
     const v = mix[i];
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    out[i] = v > 32767 ? 32767 : Math.max(v, -32768);
   }
   return out;
 }

@@ -4,14 +4,16 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMcpHttpHandler } from '../../src/mcp/mcp-http.js';
-import { startTestApi, type TestApi, TEST_DESTINATION } from '../helpers/api-fixtures.js';
+import { startTestApi, TEST_DESTINATION, type TestApi } from '../helpers/api-fixtures.js';
 
 type ToolResult = { isError?: boolean; structuredContent?: any; content: { type: string; text: string }[] };
 
 async function connectHttp(url: string, key: string) {
   const client = new McpClient({ name: 'test', version: '1' });
   await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+    new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${key}` } },
+    }),
   );
   return client;
 }
@@ -40,13 +42,21 @@ describe('MCP server', () => {
     try {
       const tools = (await c.listTools()).tools.map((t) => t.name).sort();
       expect(tools).toEqual(['cancel_call', 'get_call', 'list_calls', 'place_call', 'wait_for_call']);
-      const placed = await call(c, 'place_call', { to: TEST_DESTINATION, objective: 'Confirm the delivery slot' });
+      const placed = await call(c, 'place_call', {
+        to: TEST_DESTINATION,
+        objective: 'Confirm the delivery slot',
+      });
       expect(placed.isError).toBeFalsy();
       const callId = placed.structuredContent.callId;
-      expect((await call(c, 'get_call', { callId })).structuredContent).toMatchObject({ callId, status: 'queued' });
+      expect((await call(c, 'get_call', { callId })).structuredContent).toMatchObject({
+        callId,
+        status: 'queued',
+      });
       const listed = await call(c, 'list_calls', { limit: 10 });
       expect(listed.structuredContent.calls.map((x: any) => x.callId)).toContain(callId);
-      expect((await call(c, 'cancel_call', { callId })).structuredContent).toMatchObject({ status: 'failed' });
+      expect((await call(c, 'cancel_call', { callId })).structuredContent).toMatchObject({
+        status: 'failed',
+      });
       const waited = await call(c, 'wait_for_call', { callId, timeoutSeconds: 5, intervalSeconds: 0.1 });
       expect(waited.structuredContent).toMatchObject({ status: 'failed', endedReason: 'canceled' });
     } finally {
@@ -68,9 +78,13 @@ describe('MCP server', () => {
   });
 
   it('refuses a missing or unknown key with 401', async () => {
-    const none = await fetch(`${api.url}/mcp`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const none = await fetch(`${api.url}/mcp`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(none.status).toBe(401);
-    expect((await none.json()).error.code).toBe('unauthorized');
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
     await expect(connectHttp(api.url, 'ak_unknownunknownunknownunknown')).rejects.toThrow();
   });
 
@@ -78,7 +92,11 @@ describe('MCP server', () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: ['bin/agentline.js', 'mcp'],
-      env: { ...(process.env as Record<string, string>), AGENTLINE_API_KEY: api.key, AGENTLINE_BASE_URL: api.url },
+      env: {
+        ...(process.env as Record<string, string>),
+        AGENTLINE_API_KEY: api.key,
+        AGENTLINE_BASE_URL: api.url,
+      },
       stderr: 'pipe',
     });
     const c = new McpClient({ name: 'test', version: '1' });
@@ -95,7 +113,10 @@ describe('MCP server', () => {
   it('stdio refuses to start without AGENTLINE_API_KEY', async () => {
     const env = { ...process.env };
     delete env.AGENTLINE_API_KEY;
-    const child = spawn(process.execPath, ['bin/agentline.js', 'mcp'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/agentline.js', 'mcp'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => {
       err += d;

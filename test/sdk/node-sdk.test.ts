@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentlineError, Client, verifyWebhook } from '../../sdk/node/agentline.js';
-import { startTestApi, type TestApi, TEST_DESTINATION } from '../helpers/api-fixtures.js';
+import { startTestApi, TEST_DESTINATION, type TestApi } from '../helpers/api-fixtures.js';
 
 describe('Node SDK against the real API', () => {
   let api: TestApi;
@@ -13,10 +13,19 @@ describe('Node SDK against the real API', () => {
   afterAll(() => api.close());
 
   it('places, reads, lists and cancels a call', async () => {
-    const placed = await client.placeCall({ to: TEST_DESTINATION, objective: 'Ask for opening hours', metadata: { ticket: 7 } });
+    const placed = await client.placeCall({
+      to: TEST_DESTINATION,
+      objective: 'Ask for opening hours',
+      metadata: { ticket: 7 },
+    });
     expect(placed.status).toBe('queued');
     const call = await client.getCall(placed.callId);
-    expect(call).toMatchObject({ id: placed.callId, callId: placed.callId, status: 'queued', metadata: { ticket: 7 } });
+    expect(call).toMatchObject({
+      id: placed.callId,
+      callId: placed.callId,
+      status: 'queued',
+      metadata: { ticket: 7 },
+    });
     const list = await client.listCalls({ limit: 5 });
     expect(list.calls.map((c) => c.callId)).toContain(placed.callId);
     const canceled = await client.cancelCall(placed.callId);
@@ -52,7 +61,9 @@ describe('Node SDK against the real API', () => {
 
   it('times out waiting for a call that does not end', async () => {
     const placed = await client.placeCall({ to: TEST_DESTINATION, objective: 'Still queued' });
-    const err = await client.waitForCall(placed.callId, { timeoutSeconds: 0.3, intervalSeconds: 0.1 }).catch((e) => e);
+    const err = await client
+      .waitForCall(placed.callId, { timeoutSeconds: 0.3, intervalSeconds: 0.1 })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(AgentlineError);
     expect(err.code).toBe('timeout');
   });

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi, TEST_DESTINATION } from '../helpers/api-fixtures.js';
+import { startTestApi, TEST_DESTINATION, type TestApi } from '../helpers/api-fixtures.js';
 
 const run = promisify(execFile);
 const SDK_DIR = path.resolve('sdk/python');
@@ -87,7 +87,8 @@ print(json.dumps(res))
   it('verifies webhook signatures computed independently', async () => {
     const body = '{"event":"call.completed"}';
     const t = Math.floor(Date.now() / 1000);
-    const sig = (ts: number, s: string) => `t=${ts},v1=${crypto.createHmac('sha256', s).update(`${ts}.${body}`).digest('hex')}`;
+    const sig = (ts: number, s: string) =>
+      `t=${ts},v1=${crypto.createHmac('sha256', s).update(`${ts}.${body}`).digest('hex')}`;
     const out = await py(
       `
 import json, os

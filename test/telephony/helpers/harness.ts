@@ -147,7 +147,7 @@ export async function startHarness(opts: {
     agent: agentProxy,
     tts: opts.engines.tts,
     media: createAriMediaTransport({
-      transport: config.MEDIA_TRANSPORT,
+      transport: config.MEDIA_TRANSPORT ?? 'rtp',
       format: config.MEDIA_FORMAT,
       mediaHost: config.MEDIA_HOST,
       portPool,

@@ -1,0 +1,298 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { AccountService } from './accounts/account-service.js';
+import { SecretBox } from './accounts/secret-box.js';
+import { createApp } from './api/app.js';
+import { startHttpServer } from './api/http-server.js';
+import { CallStore } from './calls/call-store.js';
+import { loadIrsfList } from './calls/guardrails.js';
+import { createCallWorker } from './calls/worker.js';
+import { type Config, loadConfig } from './config.js';
+import { type Database, openDatabase } from './db/client.js';
+import { acquireEmbeddedLock } from './db/embedded-lock.js';
+import { accounts } from './db/schema.js';
+import { Readiness } from './health.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMcpHttpHandler } from './mcp/mcp-http.js';
+import { startSimulatedPbx } from './pbx-sim/index.js';
+import { createAriMediaTransport } from './telephony/ari/media-transport.js';
+import { connectAri, createAriCallRunner } from './telephony/ari-call-runner.js';
+import { createPortPool } from './telephony/media/port-pool.js';
+import { createRecordingSweeper } from './telephony/recordings.js';
+import { createConversationAgent } from './voice/agent/conversation-agent.js';
+import type { DialogueEngine } from './voice/dialogue/types.js';
+import { selectEngines } from './voice/engines.js';
+import { fetchMissingModels } from './voice/models/auto-fetch.js';
+import { createPocketsphinxStt } from './voice/stt/pocketsphinx.js';
+import { createFliteTts } from './voice/tts/flite.js';
+import { createWebhookDeliverer } from './webhooks/deliverer.js';
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface StartOptions {
+  role: Role;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** A dialogue engine to use instead of the configured one (tests and demos drive calls with a scripted one). */
+  dialogue?: DialogueEngine;
+}
+
+export interface Agentline {
+  config: Config;
+  /** The API's base URL, when this process serves it. */
+  url: string | null;
+  /** The simulated PBX's URL, when this process runs one. */
+  pbxUrl: string | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every part from the environment and owns their shutdown, in reverse order.
+ * `all` (the default) runs the API, a call worker, the webhook deliverer and, without ARI_URL, the simulated PBX.
+ */
+export async function startAgentline(opts: StartOptions): Promise<Agentline> {
+  const config = loadConfig(opts.env ?? process.env);
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const stops: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) {
+      try {
+        await s();
+      } catch (err) {
+        logger.error({ err }, 'error while stopping');
+      }
+    }
+    stops.length = 0;
+  };
+  const runsApi = opts.role !== 'worker';
+  const runsWorker = opts.role !== 'api';
+
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    const database = await openConfiguredDatabase(config, logger, stops);
+    const { db } = database;
+    const secrets = SecretBox.load({ secretKey: config.SECRET_KEY, dataDir: config.dataDir });
+    const accountService = new AccountService(db, secrets);
+    const store = new CallStore(db, config.publicBaseUrl);
+    const readiness = new Readiness();
+    readiness.add({
+      name: 'database',
+      requiredForCalls: true,
+      check: async () => {
+        await database.ping();
+        return { ok: true, detail: database.kind };
+      },
+    });
+
+    let pbxUrl: string | null = null;
+    let wakeWorker: (() => void) | null = null;
+    if (runsWorker) {
+      if (config.MODELS_AUTO_FETCH)
+        await fetchMissingModels(config.modelsDir, logger.child({ part: 'models' }));
+      const engines = await selectEngines(config, logger);
+      stops.push(() => engines.close());
+      if (opts.dialogue) {
+        engines.dialogue = opts.dialogue;
+        engines.report.dialogue = opts.dialogue.name;
+      }
+      readiness.add({
+        name: 'engines',
+        requiredForCalls: true,
+        check: () =>
+          engines.dialogue
+            ? {
+                ok: true,
+                detail: Object.entries(engines.report)
+                  .map(([k, v]) => `${k}: ${v}`)
+                  .join(', '),
+              }
+            : { ok: false, detail: engines.missing.join('; ') },
+      });
+
+      let ariUrl = config.ARI_URL;
+      if (!ariUrl) {
+        // The embedded default: an ARI-compatible PBX in-process, whose callees speak flite and hear pocketsphinx.
+        const simTts = await createFliteTts();
+        const simStt = await createPocketsphinxStt();
+        stops.push(async () => {
+          await simStt.close();
+          await simTts.close();
+        });
+        const sim = await startSimulatedPbx({
+          host: '127.0.0.1',
+          port: 0,
+          username: config.ARI_USERNAME,
+          password: config.ARI_PASSWORD,
+          scenarios: config.SCENARIOS_DIR ?? path.resolve('scenarios'),
+          tts: simTts,
+          stt: simStt,
+          logger: logger.child({ part: 'pbx-sim' }),
+        });
+        stops.push(() => sim.stop());
+        ariUrl = sim.url;
+        pbxUrl = sim.url;
+        logger.info({ url: sim.url }, 'no ARI_URL: started the simulated PBX');
+      }
+      const ari = await connectAri({ ...config, ARI_URL: ariUrl }, logger.child({ part: 'ari' }));
+      stops.push(() => ari.close());
+      const transport = config.MEDIA_TRANSPORT ?? (config.ARI_URL ? 'rtp' : 'websocket');
+      if (transport === 'rtp' && engines.stt.name === 'pocketsphinx') {
+        logger.warn(
+          'pocketsphinx on 8 kHz call audio recognises little; use MEDIA_TRANSPORT=websocket (slin16) or Vosk',
+        );
+      }
+      const portPool = createPortPool({
+        min: config.RTP_PORT_MIN,
+        max: config.RTP_PORT_MAX,
+        host: config.MEDIA_HOST,
+      });
+      stops.push(() => portPool.close());
+      const media = createAriMediaTransport({
+        transport,
+        format: config.MEDIA_FORMAT,
+        mediaHost: config.MEDIA_HOST,
+        portPool,
+        ari,
+        logger: logger.child({ part: 'media' }),
+      });
+      const agent = engines.dialogue
+        ? createConversationAgent({
+            stt: engines.stt,
+            tts: engines.tts,
+            vad: engines.vad,
+            createVad: () => engines.createVad(),
+            dialogue: engines.dialogue,
+            logger: logger.child({ part: 'agent' }),
+          })
+        : null;
+      const runner = createAriCallRunner({
+        ari,
+        config: { ...config, ARI_URL: ariUrl },
+        logger: logger.child({ part: 'calls' }),
+        agent: agent ?? unavailableAgent(engines.missing),
+        tts: engines.tts,
+        media,
+      });
+      stops.push(() => runner.stop());
+      readiness.add(runner.readiness);
+
+      const deliverer = createWebhookDeliverer({
+        db,
+        secrets,
+        logger: logger.child({ part: 'webhooks' }),
+        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+        retryHours: config.WEBHOOK_RETRY_HOURS,
+        allowHttp: config.WEBHOOK_ALLOW_HTTP,
+        allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+      });
+      deliverer.start();
+      stops.push(() => deliverer.stop());
+
+      const worker = createCallWorker({
+        db,
+        store,
+        runner,
+        logger: logger.child({ part: 'worker' }),
+        concurrency: config.WORKER_CONCURRENCY,
+        pollMs: config.WORKER_POLL_MS,
+        staleSeconds: config.WORKER_STALE_SECONDS,
+        canClaim: () => ari.connected && agent !== null,
+        // A status change wrote an outbox row: send it now rather than on the deliverer's next poll.
+        onTransition: () => deliverer.wake(),
+      });
+      await worker.start();
+      wakeWorker = () => worker.wake();
+      stops.push(() => worker.stop({ drainMs: 10_000 }));
+
+      const sweeper = createRecordingSweeper({
+        db,
+        dir: config.recordingsDir,
+        retentionDays: config.RECORDINGS_RETENTION_DAYS,
+        logger: logger.child({ part: 'recordings' }),
+      });
+      sweeper.start();
+      stops.push(() => sweeper.stop());
+    }
+
+    let url: string | null = null;
+    if (runsApi) {
+      await bootstrapFirstAccount(db, accountService, config, logger);
+      const app = createApp({
+        db,
+        config,
+        logger: logger.child({ part: 'api' }),
+        accounts: accountService,
+        calls: store,
+        readiness,
+        guardrails: { allowedCountries: config.ALLOWED_COUNTRIES, irsf: loadIrsfList(config.IRSF_LIST_FILE) },
+        onCallQueued: () => wakeWorker?.(),
+        extraRoutes: (a) => {
+          const mcp = createMcpHttpHandler((req) => a.fetch(req));
+          a.all('/mcp', (c) => mcp(c.req.raw));
+        },
+      });
+      const server = await startHttpServer(app, { port: config.PORT, host: config.HOST });
+      stops.push(() => server.close());
+      url = server.url;
+      logger.info({ url: server.url, role: opts.role }, 'agentline is serving');
+    }
+
+    return { config, url, pbxUrl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function openConfiguredDatabase(
+  config: Config,
+  logger: Logger,
+  stops: (() => Promise<void> | void)[],
+): Promise<Database> {
+  let database: Database;
+  if (config.DATABASE_URL) {
+    database = await openDatabase({ url: config.DATABASE_URL });
+  } else {
+    const dir = path.join(config.dataDir, 'db');
+    const lock = acquireEmbeddedLock(dir);
+    stops.push(() => lock.release());
+    database = await openDatabase({ pgliteDir: dir });
+    logger.info({ dir }, 'no DATABASE_URL: using the embedded database');
+  }
+  stops.push(() => database.close());
+  await database.migrate();
+  return database;
+}
+
+/**
+ * A first start on an empty database creates an account, a demo caller ID and an agent key, so
+ * `npm start` can place a call at once. The key goes to a 0600 file, never to the log.
+ */
+async function bootstrapFirstAccount(
+  db: Database['db'],
+  service: AccountService,
+  config: Config,
+  logger: Logger,
+): Promise<void> {
+  const [any] = await db.select({ id: accounts.id }).from(accounts).limit(1);
+  if (any) return;
+  const { accountId } = await service.createAccount('default');
+  await service.addNumber(accountId, '+14155550199', true);
+  const { key } = await service.createApiKey(accountId);
+  const file = path.join(config.dataDir, 'first-api-key.json');
+  fs.writeFileSync(file, `${JSON.stringify({ accountId, key, callerId: '+14155550199' }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+  logger.info({ file, accountId }, 'created the first account; its agent key is in this file (shown once)');
+}
+
+/** Stands in for the agent while no dialogue model is installed; the worker claims nothing then anyway. */
+function unavailableAgent(missing: string[]) {
+  const reason = `no dialogue model: ${missing.join('; ')}`;
+  return {
+    converse: async () => {
+      throw new Error(reason);
+    },
+    summarize: async () => ({ summary: null, extracted: null }),
+  };
+}
