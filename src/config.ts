@@ -71,6 +71,8 @@ export const configSchema = z.object({
   LLM_MODEL: z.string().optional(),
   LLM_URL: z.string().url().optional(),
   LLM_API_KEY: z.string().optional(),
+  /** llama.cpp CPU threads; default: all cores but one, which media and speech need. */
+  LLM_THREADS: int(1, 512).optional(),
   MODELS_DIR: z.string().optional(),
   MODELS_AUTO_FETCH: bool.default(true),
 });

@@ -1,5 +1,6 @@
 import { type Dirent, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -36,6 +37,7 @@ type SelectConfig = Pick<
   | 'LLM_MODEL'
   | 'LLM_URL'
   | 'LLM_API_KEY'
+  | 'LLM_THREADS'
   | 'DEFAULT_VOICE'
   | 'modelsDir'
 >;
@@ -142,8 +144,11 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
     } else {
       const modelPath = config.LLM_MODEL ?? (await findInstalledGguf(config.modelsDir))[0];
       if (modelPath) {
-        dialogue = await createLlamaCppDialogue({ modelPath, logger });
-        report.dialogue = `llama-cpp (${path.basename(modelPath)})`;
+        // One core stays free for media pacing, STT and VAD: llama.cpp spinning on every core starves them,
+        // and on a loaded 2-core box its own per-token time collapses too.
+        const threads = config.LLM_THREADS ?? Math.max(1, os.availableParallelism() - 1);
+        dialogue = await createLlamaCppDialogue({ modelPath, logger, threads });
+        report.dialogue = `llama-cpp (${path.basename(modelPath)}, ${threads} thread${threads === 1 ? '' : 's'})`;
       } else {
         report.dialogue = 'none';
         missing.push(

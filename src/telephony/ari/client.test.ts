@@ -187,3 +187,13 @@ describe('ARI client', () => {
     expect(u.pathname).toBe('/media/abc%201');
   });
 });
+
+describe('ariBaseUrl', () => {
+  it('accepts the Asterisk HTTP server or the ARI root', async () => {
+    const { ariBaseUrl } = await import('./client.js');
+    expect(ariBaseUrl('http://127.0.0.1:8088')).toBe('http://127.0.0.1:8088/ari');
+    expect(ariBaseUrl('http://127.0.0.1:8088/')).toBe('http://127.0.0.1:8088/ari');
+    expect(ariBaseUrl('http://127.0.0.1:8088/ari/')).toBe('http://127.0.0.1:8088/ari');
+    expect(ariBaseUrl('https://pbx.internal/asterisk/ari')).toBe('https://pbx.internal/asterisk/ari');
+  });
+});

@@ -122,9 +122,15 @@ async function readError(res: Response): Promise<string> {
   return text.slice(0, 300) || res.statusText || 'no message';
 }
 
+/** ARI lives under /ari on Asterisk's HTTP server; ARI_URL may name the server (http://host:8088) or ARI itself. */
+export function ariBaseUrl(url: string): string {
+  const trimmed = url.replace(/\/+$/, '');
+  return /\/ari$/.test(new URL(trimmed).pathname) ? trimmed : `${trimmed}/ari`;
+}
+
 /** A small typed ARI client: REST with Basic auth, and the events WebSocket with reconnect and reconciliation. */
 export function createAriClient(opts: AriClientOptions): AriClient {
-  const baseUrl = opts.url.replace(/\/+$/, '');
+  const baseUrl = ariBaseUrl(opts.url);
   const authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
   const initialDelay = opts.reconnectInitialMs ?? 250;
   const maxDelay = opts.reconnectMaxMs ?? 10_000;

@@ -1,0 +1,611 @@
+import type { TurnLatency } from '../../db/schema.js';
+import type { Logger } from '../../logger.js';
+import type {
+  CallSession,
+  ConversationAgent,
+  ConversationEnd,
+  ConversationTurn,
+} from '../../telephony/call-session.js';
+import { createResampler } from '../../telephony/media/resample.js';
+import type { AgentAction, DialogueEngine, DialogueMessage } from '../dialogue/types.js';
+import type { SpeechToText, SttStream, TextToSpeech, VoiceActivityDetector } from '../types.js';
+import { isBackchannel } from './backchannel.js';
+import { type CalleeListener, type CalleeUtterance, createCalleeListener } from './callee-listener.js';
+import { type ClauseSplitterOptions, createClauseSplitter } from './clause-splitter.js';
+import { buildSystemPrompt, calleeMessage, eventMessage } from './prompt.js';
+import { spokenPrefix } from './spoken-prefix.js';
+import { summarizeCall } from './summarize-call.js';
+
+export interface ConversationAgentOptions {
+  /** How long to wait for the callee's "hello" before the agent speaks first (ms). */
+  greetingWaitMs?: number;
+  /** Silence after callee speech that ends their turn (ms). */
+  endSilenceMs?: number;
+  /** Voiced time before a sound counts as speech (ms). */
+  minSpeechMs?: number;
+  /** Callee speech over the agent for this long may interrupt it (ms)... */
+  bargeInMs?: number;
+  /**
+   * ...once their speech has lasted this long from its onset (pauses included), unless the STT partial
+   * reads as a backchannel ("okay", "mm-hm"): shorter sounds never interrupt (ms).
+   */
+  backchannelMaxMs?: number;
+  /** Speech over the agent this long interrupts whatever the partial says (ms). */
+  forceBargeInMs?: number;
+  /** No callee speech for this long after the agent spoke → reprompt; again → goodbye (ms). */
+  silenceTimeoutMs?: number;
+  vadThreshold?: number;
+  vadNegativeThreshold?: number;
+  prerollMs?: number;
+  maxUtteranceMs?: number;
+  /** Upper bound on the goodbye played after the call was told to end (max duration), ms. */
+  finalGoodbyeMaxMs?: number;
+  /** Dialogue messages kept besides the system prompt (oldest dropped first). */
+  maxHistoryMessages?: number;
+  clauses?: ClauseSplitterOptions;
+  /** Who the calls are made for, when the deployment knows (used in the prompt). */
+  onBehalfOf?: string;
+  reprompt?: string;
+  silenceGoodbye?: string;
+  maxDurationGoodbye?: string;
+  errorGoodbye?: string;
+}
+
+export interface ConversationAgentDeps {
+  stt: SpeechToText;
+  tts: TextToSpeech;
+  /**
+   * The VAD keeps per-stream state: a shared instance serves one call at a time. Give `createVad` to
+   * run calls concurrently on one agent (a detector per call, closed when the call ends).
+   */
+  vad: VoiceActivityDetector;
+  createVad?: () => Promise<VoiceActivityDetector>;
+  dialogue: DialogueEngine;
+  logger: Logger;
+  options?: ConversationAgentOptions;
+}
+
+type Opts = Required<Omit<ConversationAgentOptions, 'clauses' | 'onBehalfOf'>> &
+  Pick<ConversationAgentOptions, 'clauses' | 'onBehalfOf'>;
+
+const DEFAULTS: Opts = {
+  greetingWaitMs: 1500,
+  endSilenceMs: 650,
+  minSpeechMs: 96,
+  bargeInMs: 250,
+  backchannelMaxMs: 650,
+  forceBargeInMs: 1500,
+  silenceTimeoutMs: 8000,
+  vadThreshold: 0.5,
+  vadNegativeThreshold: 0.35,
+  prerollMs: 300,
+  maxUtteranceMs: 30_000,
+  finalGoodbyeMaxMs: 8000,
+  maxHistoryMessages: 40,
+  reprompt: 'Are you still there?',
+  silenceGoodbye: "I haven't heard anything, so I'll end the call here. Goodbye.",
+  maxDurationGoodbye: "I'm sorry, I have to end the call now. Thank you, goodbye.",
+  errorGoodbye: "I'm sorry, I'm having technical trouble and have to end the call. Goodbye.",
+};
+
+/** What one agent turn came to. */
+interface TurnOutcome {
+  /** The action the model chose (null when the turn was cut before it was known). */
+  action: AgentAction | null;
+  /** What the callee actually heard. */
+  spoken: string;
+  interrupted: boolean;
+  /** The model failed (not an abort). */
+  failed: boolean;
+}
+
+interface ActiveTurn {
+  ac: AbortController;
+  interruptible: boolean;
+  bargedIn: boolean;
+}
+
+/** Settles with `p`, or with 'late' after `ms`; the timer is always cleared. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+function endForReason(reason: unknown): ConversationEnd {
+  switch (reason) {
+    case 'callee_hung_up':
+    case 'max_duration':
+    case 'canceled':
+      return reason;
+    default:
+      // 'shutdown' and anything unexpected: the call was taken away from the agent.
+      return 'canceled';
+  }
+}
+
+/**
+ * The voice agent: listens (VAD endpointing + STT), decides (the dialogue engine, streamed), speaks
+ * (clause by clause through TTS, first clause while the rest is still generated), yields the floor on
+ * barge-in, and keeps the transcript with per-turn latency stamps.
+ */
+export function createConversationAgent(deps: ConversationAgentDeps): ConversationAgent {
+  const o: Opts = { ...DEFAULTS, ...deps.options };
+  const { stt, tts, dialogue } = deps;
+  let sharedVadBusy = false;
+
+  async function acquireVad(): Promise<{ vad: VoiceActivityDetector; release: () => Promise<void> }> {
+    if (deps.createVad) {
+      const vad = await deps.createVad();
+      return { vad, release: () => vad.close() };
+    }
+    if (sharedVadBusy) {
+      throw new Error(
+        'conversation agent: the shared VAD is already in use by another call (pass createVad)',
+      );
+    }
+    sharedVadBusy = true;
+    deps.vad.reset();
+    return {
+      vad: deps.vad,
+      release: async () => {
+        sharedVadBusy = false;
+      },
+    };
+  }
+
+  async function converse(
+    session: CallSession,
+    onTurn: (turn: ConversationTurn) => void,
+  ): Promise<{ end: ConversationEnd }> {
+    const log = deps.logger.child({ callId: session.call.id, part: 'agent' });
+    const { audio, signal } = session;
+    const rel = (t: number | null): number | null =>
+      t === null ? null : Math.round(t - session.answeredAtMs);
+    const voice =
+      session.call.voice && tts.voices.includes(session.call.voice) ? session.call.voice : undefined;
+
+    const messages: DialogueMessage[] = [
+      {
+        role: 'system',
+        content: buildSystemPrompt({
+          objective: session.call.objective,
+          context: session.call.context,
+          fields: session.call.fields,
+          language: session.call.language,
+          onBehalfOf: o.onBehalfOf,
+        }),
+      },
+    ];
+    // User-message parts not yet answered by anything the callee heard.
+    let pendingInput: string[] = [];
+    const utterances: CalleeUtterance[] = [];
+    // Callee turns that ended while an agent turn was still open wait for it, so turns come out in order.
+    let heldCalleeTurns: ConversationTurn[] = [];
+    let active: ActiveTurn | null = null;
+    // The audio span of the last agent turn that played to its end (not barged in).
+    let lastAgentAudio: { start: number; end: number } | null = null;
+    let lastCalleeActivity = performance.now();
+    const waiters = new Set<() => void>();
+    const wake = () => {
+      for (const w of [...waiters]) w();
+    };
+
+    const emit = (turn: ConversationTurn) => {
+      try {
+        onTurn(turn);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'onTurn listener failed');
+      }
+    };
+    const emitCallee = (turn: ConversationTurn) => {
+      if (active) heldCalleeTurns.push(turn);
+      else emit(turn);
+    };
+    const releaseHeld = (agentTurn: ConversationTurn | null) => {
+      const all = agentTurn ? [...heldCalleeTurns, agentTurn] : heldCalleeTurns;
+      heldCalleeTurns = [];
+      all.sort((a, b) => a.startMs - b.startMs).forEach(emit);
+    };
+
+    const { vad, release: releaseVad } = await acquireVad();
+    let sttStream: SttStream;
+    try {
+      sttStream = stt.createStream();
+    } catch (err) {
+      await releaseVad();
+      throw err;
+    }
+    let listener: CalleeListener;
+
+    const maybeBargeIn = ({
+      voicedMs,
+      spanMs,
+      voicedNow,
+    }: {
+      voicedMs: number;
+      spanMs: number;
+      voicedNow: boolean;
+    }) => {
+      const t = active;
+      if (!t?.interruptible || t.bargedIn || !voicedNow || voicedMs < o.bargeInMs) return;
+      const partial = listener.partial();
+      const backchannel = isBackchannel(partial);
+      // A backchannel is short and stands alone; speech still going on past that span (pauses included)
+      // is someone taking the floor, unless the recogniser already reads it as a backchannel.
+      const interrupt =
+        voicedMs >= o.forceBargeInMs ||
+        // Early partials of a short sound are often a stray word ("the", "so"): one word is not enough.
+        (!backchannel && partial.trim().split(/\s+/).length >= 3) ||
+        (!backchannel && spanMs >= o.backchannelMaxMs);
+      if (!interrupt) return;
+      t.bargedIn = true;
+      audio.flush();
+      t.ac.abort('barge-in');
+      log.debug(
+        { voicedMs, partialWords: partial ? partial.split(/\s+/).length : 0, backchannel },
+        'barge-in',
+      );
+    };
+
+    listener = createCalleeListener({
+      audio,
+      vad,
+      stt: sttStream,
+      sttRate: stt.sampleRate,
+      logger: log,
+      options: {
+        positiveThreshold: o.vadThreshold,
+        negativeThreshold: o.vadNegativeThreshold,
+        minSpeechMs: o.minSpeechMs,
+        endSilenceMs: o.endSilenceMs,
+        prerollMs: o.prerollMs,
+        maxUtteranceMs: o.maxUtteranceMs,
+      },
+      events: {
+        onSpeechStart() {
+          lastCalleeActivity = performance.now();
+          wake();
+        },
+        onSpeechProgress: maybeBargeIn,
+        onUtterance(u) {
+          lastCalleeActivity = performance.now();
+          if (u.text) {
+            // Over the agent: while a turn is open, or inside the last turn's audio (the final can come late).
+            const duringAgent =
+              (active !== null && !active.bargedIn) ||
+              (lastAgentAudio !== null &&
+                u.startMs >= lastAgentAudio.start &&
+                u.startMs <= lastAgentAudio.end);
+            const turn: ConversationTurn = {
+              speaker: 'callee',
+              text: u.text,
+              startMs: rel(u.startMs)!,
+              endMs: rel(u.endMs)!,
+              interrupted: false,
+            };
+            emitCallee(turn);
+            // A backchannel said over the agent is part of the record but asks for no answer.
+            if (!(duringAgent && isBackchannel(u.text))) utterances.push(u);
+          }
+          wake();
+        },
+      },
+    });
+
+    const onAbort = () => {
+      audio.flush();
+      active?.ac.abort(signal.reason);
+      wake();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    /** Resolves on the next listener event, after `ms`, or on abort. */
+    const nextChange = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+        waiters.add(done);
+      });
+
+    type Heard =
+      | { kind: 'speech'; utterances: CalleeUtterance[] }
+      | { kind: 'silence' }
+      | { kind: 'aborted' };
+    /**
+     * Waits for the callee's turn: queued utterances once they stopped talking; 'silence' after
+     * `timeoutMs` with no speech at all (speech in progress holds the clock).
+     */
+    async function listen(timeoutMs: number): Promise<Heard> {
+      const since = performance.now();
+      for (;;) {
+        if (signal.aborted) return { kind: 'aborted' };
+        const busy = listener.inSpeech || listener.pendingFinals > 0;
+        if (!busy && utterances.length > 0) return { kind: 'speech', utterances: utterances.splice(0) };
+        const deadline = Math.max(since, lastCalleeActivity) + timeoutMs;
+        const now = performance.now();
+        if (!busy && now >= deadline) return { kind: 'silence' };
+        await nextChange(busy ? 60_000 : deadline - now);
+      }
+    }
+
+    function commit(action: AgentAction | null, spoken: string, interrupted: boolean): void {
+      if (pendingInput.length > 0) messages.push({ role: 'user', content: pendingInput.join('\n') });
+      pendingInput = [];
+      const said: AgentAction =
+        action && !interrupted ? { ...action, say: spoken } : { action: 'speak', say: spoken };
+      messages.push({ role: 'assistant', content: JSON.stringify(said) });
+      if (interrupted)
+        pendingInput.push(
+          eventMessage('The callee interrupted you; they heard only what you said up to there.'),
+        );
+      const excess = messages.length - 1 - o.maxHistoryMessages;
+      if (excess > 0) messages.splice(1, excess);
+    }
+
+    /**
+     * One agent turn: the model's streamed reply (or a fixed line), clause by clause through TTS to the
+     * call, stoppable at any moment by barge-in or the call ending.
+     */
+    async function agentTurn(opts: {
+      fixed?: string;
+      interruptible: boolean;
+      after?: CalleeUtterance | null;
+      /** Plays even though the session was aborted (the max-duration goodbye). */
+      ignoreSessionAbort?: boolean;
+    }): Promise<TurnOutcome> {
+      const ac = new AbortController();
+      const turn: ActiveTurn = { ac, interruptible: opts.interruptible, bargedIn: false };
+      active = turn;
+      if (signal.aborted && !opts.ignoreSessionAbort) ac.abort(signal.reason);
+      const splitter = createClauseSplitter(o.clauses);
+      interface Clause {
+        text: string;
+        durationMs: number;
+        played: Promise<{ completed: boolean; playedMs: number }> | null;
+      }
+      const clauses: Clause[] = [];
+      let synthTail: Promise<unknown> = Promise.resolve();
+      let playTail: Promise<void> = Promise.resolve();
+      let firstTokenAt: number | null = null;
+      let firstTtsAt: number | null = null;
+      let firstPlayAt: number | null = null;
+      let firstVoicedAt: number | null = null;
+      let ttsFailed = false;
+      const stopSent = audio.onFrameSent((info) => {
+        if (info.voiced && firstPlayAt !== null && firstVoicedAt === null) firstVoicedAt = info.atMs;
+      });
+
+      const enqueue = (text: string) => {
+        const clause: Clause = { text, durationMs: 0, played: null };
+        clauses.push(clause);
+        // Synthesis is chained so clauses never compete for the TTS engine out of order.
+        const pcm = synthTail.then(() =>
+          ac.signal.aborted ? null : tts.synthesize(text, { voice, signal: ac.signal }),
+        );
+        synthTail = pcm.catch(() => undefined);
+        playTail = playTail.then(async () => {
+          let result: Awaited<typeof pcm>;
+          try {
+            result = await pcm;
+          } catch (err) {
+            if (!isAbort(err)) {
+              ttsFailed = true;
+              log.error({ err: (err as Error).message }, 'tts failed');
+              ac.abort('tts-failed');
+            }
+            return;
+          }
+          if (!result || ac.signal.aborted) return;
+          firstTtsAt ??= performance.now();
+          const samples =
+            result.sampleRate === audio.sampleRate
+              ? result.samples
+              : createResampler(result.sampleRate, audio.sampleRate).process(result.samples);
+          clause.durationMs = (samples.length / audio.sampleRate) * 1000;
+          firstPlayAt ??= performance.now();
+          clause.played = audio.play(samples);
+        });
+      };
+
+      let action: AgentAction | null = null;
+      let failed = false;
+      let streamed = false;
+      try {
+        if (opts.fixed !== undefined) {
+          firstTokenAt = performance.now();
+          for (const c of splitter.push(opts.fixed)) enqueue(c);
+          action = { action: 'speak', say: opts.fixed };
+        } else {
+          const input = [...messages, { role: 'user' as const, content: pendingInput.join('\n') }];
+          action = await dialogue.nextAction(input, {
+            signal: ac.signal,
+            onSay: (delta) => {
+              firstTokenAt ??= performance.now();
+              streamed = true;
+              for (const c of splitter.push(delta)) enqueue(c);
+            },
+          });
+          firstTokenAt ??= performance.now();
+          // An engine that does not stream gives the whole line at the end.
+          if (!streamed && action.say) for (const c of splitter.push(action.say)) enqueue(c);
+        }
+        const rest = splitter.flush();
+        if (rest) enqueue(rest);
+      } catch (err) {
+        if (!isAbort(err) && !ac.signal.aborted) {
+          failed = true;
+          log.error({ err: (err as Error).message }, 'dialogue failed');
+        }
+        action = null;
+      }
+
+      await playTail;
+      const results = await Promise.all(clauses.map((c) => c.played ?? Promise.resolve(null)));
+      const endAt = performance.now();
+      stopSent();
+
+      // What the callee heard: whole clauses, then the played share of the one cut short.
+      const heard: string[] = [];
+      let cut = false;
+      for (let i = 0; i < clauses.length; i++) {
+        const r = results[i];
+        if (!r) {
+          cut = true;
+          break;
+        }
+        if (r.completed) heard.push(clauses[i].text);
+        else {
+          const part = spokenPrefix(clauses[i].text, r.playedMs, clauses[i].durationMs);
+          if (part) heard.push(part);
+          cut = true;
+          break;
+        }
+      }
+      const spoken = heard.join(' ');
+      const interrupted =
+        turn.bargedIn || (cut && ac.signal.aborted) || (action === null && firstPlayAt !== null);
+
+      let dtmfAt: number | null = null;
+      if (action?.action === 'dtmf' && !ac.signal.aborted && !signal.aborted) {
+        const digits = action.digits.replace(/[^0-9*#A-Da-d]/g, '');
+        if (digits) {
+          dtmfAt = performance.now();
+          try {
+            await session.sendDtmf(digits);
+          } catch (err) {
+            log.warn({ err: (err as Error).message }, 'sending DTMF failed');
+          }
+        }
+      }
+
+      active = null;
+      if (firstPlayAt !== null) lastAgentAudio = turn.bargedIn ? null : { start: firstPlayAt, end: endAt };
+      let agentTurnRecord: ConversationTurn | null = null;
+      const startAt = firstVoicedAt ?? firstPlayAt ?? dtmfAt;
+      if (startAt !== null && (spoken || dtmfAt !== null)) {
+        const latency: TurnLatency = {
+          calleeSpeechEndMs: rel(opts.after?.endMs ?? null),
+          sttFinalMs: rel(opts.after?.sttFinalMs ?? null),
+          firstTokenMs: rel(firstTokenAt),
+          firstTtsAudioMs: rel(firstTtsAt),
+          firstVoicedFrameMs: rel(firstVoicedAt),
+        };
+        const dtmfNote = action?.action === 'dtmf' && dtmfAt !== null ? `[pressed ${action.digits}]` : '';
+        agentTurnRecord = {
+          speaker: 'agent',
+          text: [spoken, dtmfNote].filter(Boolean).join(' '),
+          startMs: rel(startAt)!,
+          endMs: rel(Math.max(endAt, startAt))!,
+          interrupted,
+          latency,
+        };
+      }
+      releaseHeld(agentTurnRecord);
+      if (ttsFailed) failed = true;
+      return { action, spoken, interrupted, failed };
+    }
+
+    /** Says a fixed line to the end (bounded), for the last words on a call that is ending. */
+    async function finalLine(text: string, ignoreSessionAbort: boolean): Promise<void> {
+      const turn = agentTurn({ fixed: text, interruptible: false, ignoreSessionAbort });
+      if ((await within(turn, o.finalGoodbyeMaxMs)) === 'late') {
+        audio.flush();
+        active?.ac.abort('goodbye-timeout');
+        await turn;
+      }
+    }
+
+    async function endOnSignal(): Promise<{ end: ConversationEnd }> {
+      const end = endForReason(signal.reason);
+      if (end === 'max_duration') await finalLine(o.maxDurationGoodbye, true);
+      return { end };
+    }
+
+    try {
+      let after: CalleeUtterance | null = null;
+      const greeting = await listen(o.greetingWaitMs);
+      if (greeting.kind === 'aborted') return await endOnSignal();
+      if (greeting.kind === 'speech') {
+        pendingInput.push(calleeMessage(greeting.utterances.map((u) => u.text).join(' ')));
+        after = greeting.utterances.at(-1) ?? null;
+      } else {
+        pendingInput.push(
+          eventMessage('The call was just answered and the callee has not spoken yet. Greet them and begin.'),
+        );
+      }
+
+      for (;;) {
+        const r = await agentTurn({ interruptible: true, after });
+        after = null;
+        if (signal.aborted) {
+          if (r.spoken) commit(r.action, r.spoken, true);
+          return await endOnSignal();
+        }
+        if (r.failed) {
+          await finalLine(o.errorGoodbye, false);
+          return signal.aborted ? await endOnSignal() : { end: 'internal_error' };
+        }
+        if (r.spoken || r.action?.action === 'dtmf') commit(r.action, r.spoken, r.interrupted);
+        if (!r.interrupted && r.action?.action === 'end') return { end: r.action.outcome };
+
+        // The callee's turn; on silence, one reprompt, then goodbye.
+        let heard = await listen(o.silenceTimeoutMs);
+        if (heard.kind === 'silence') {
+          pendingInput.push(
+            eventMessage(`The callee said nothing for ${Math.round(o.silenceTimeoutMs / 1000)} seconds.`),
+          );
+          const rp = await agentTurn({ fixed: o.reprompt, interruptible: true });
+          if (signal.aborted) return await endOnSignal();
+          if (rp.spoken) commit(rp.action, rp.spoken, rp.interrupted);
+          heard = await listen(o.silenceTimeoutMs);
+          if (heard.kind === 'silence') {
+            await finalLine(o.silenceGoodbye, false);
+            return signal.aborted ? await endOnSignal() : { end: 'silence_timeout' };
+          }
+        }
+        if (heard.kind === 'aborted') return await endOnSignal();
+        pendingInput.push(calleeMessage(heard.utterances.map((u) => u.text).join(' ')));
+        after = heard.utterances.at(-1) ?? null;
+      }
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'conversation failed');
+      audio.flush();
+      return { end: signal.aborted ? endForReason(signal.reason) : 'internal_error' };
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      // The callee's last words (e.g. "no thanks, bye" before hanging up) still belong in the record.
+      await within(listener.drain(), 3000);
+      listener.stop();
+      releaseHeld(null);
+      sttStream.close();
+      await releaseVad().catch(() => undefined);
+      for (const w of [...waiters]) w();
+    }
+  }
+
+  return {
+    converse,
+    async summarize(call, turns) {
+      return summarizeCall(
+        { dialogue, logger: deps.logger.child({ callId: call.id, part: 'summary' }) },
+        call,
+        turns,
+      );
+    },
+  };
+}

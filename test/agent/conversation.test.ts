@@ -1,0 +1,371 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLogger, silentLogger } from '../../src/logger.js';
+import type { ConversationTurn } from '../../src/telephony/call-session.js';
+import { createConversationAgent } from '../../src/voice/agent/conversation-agent.js';
+import { createScriptedDialogue, type DialogueScript } from '../../src/voice/dialogue/scripted.js';
+import type { DialogueEngine, DialogueMessage } from '../../src/voice/dialogue/types.js';
+import { createPocketsphinxStt } from '../../src/voice/stt/pocketsphinx.js';
+import { createFliteTts } from '../../src/voice/tts/flite.js';
+import type { SpeechToText, TextToSpeech, VoiceActivityDetector } from '../../src/voice/types.js';
+import { createSileroVad } from '../../src/voice/vad/silero.js';
+import { createLoopbackCall, type LoopbackCall } from './helpers/loopback-call.js';
+import { createScriptedCallee, type ScriptedCallee } from './helpers/scripted-callee.js';
+import { makeCallRow, startTestSession } from './helpers/test-session.js';
+
+let tts: TextToSpeech;
+let stt: SpeechToText;
+const vads: VoiceActivityDetector[] = [];
+const cleanups: (() => void)[] = [];
+
+beforeAll(async () => {
+  tts = await createFliteTts();
+  // Two decoder threads: the agent's stream and the callee's stream do not queue behind each other.
+  stt = await createPocketsphinxStt({ threads: 2 });
+});
+
+afterAll(async () => {
+  await tts?.close();
+  await stt?.close();
+});
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) c();
+  for (const v of vads.splice(0)) await v.close();
+});
+
+/** The dialogue engine, recording what the latest callee words were at each decision. */
+function recordingDialogue(
+  script: DialogueScript,
+  failAfter = Number.POSITIVE_INFINITY,
+): { engine: DialogueEngine; inputs: DialogueMessage[][]; resolvedAt: number[] } {
+  const inner = createScriptedDialogue({ deltaDelayMs: 10, ...script });
+  const inputs: DialogueMessage[][] = [];
+  const resolvedAt: number[] = [];
+  return {
+    inputs,
+    resolvedAt,
+    engine: {
+      ...inner,
+      async nextAction(messages, opts) {
+        inputs.push([...messages]);
+        if (inputs.length > failAfter) throw new Error('model process died');
+        const action = await inner.nextAction(messages, opts);
+        resolvedAt.push(performance.now());
+        return action;
+      },
+    },
+  };
+}
+
+async function setup(opts: {
+  rate?: number;
+  script: DialogueScript;
+  agentOptions?: Parameters<typeof createConversationAgent>[0]['options'];
+  row?: Parameters<typeof makeCallRow>[0];
+  /** The dialogue throws on every decision after this many. */
+  failDialogueAfter?: number;
+}) {
+  const call: LoopbackCall = createLoopbackCall(opts.rate ?? 16_000);
+  const vad = await createSileroVad();
+  vads.push(vad);
+  const { engine, inputs, resolvedAt } = recordingDialogue(opts.script, opts.failDialogueAfter);
+  const agent = createConversationAgent({
+    stt,
+    tts,
+    vad,
+    dialogue: engine,
+    logger: process.env.AGENT_TEST_LOG ? createLogger(process.env.AGENT_TEST_LOG) : silentLogger(),
+    options: opts.agentOptions,
+  });
+  const callee: ScriptedCallee = createScriptedCallee({ call, tts, stt });
+  const ts = startTestSession(call, makeCallRow(opts.row));
+  cleanups.push(() => {
+    callee.close();
+    call.stop();
+  });
+  const turns: ConversationTurn[] = [];
+  const done = agent.converse(ts.session, (t) => turns.push(t));
+  return { call, callee, agent, ts, turns, done, inputs, resolvedAt };
+}
+
+const LONG_OPENING =
+  'Hello, this is an automated assistant calling on behalf of Jane Smith, and I would like to book a table for two people tomorrow evening at seven o clock, if you still have any space available in the main dining room.';
+
+const latestCallee = (messages: DialogueMessage[]) => {
+  const last = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  return [...last.matchAll(/<callee>([\s\S]*?)<\/callee>/g)].map((m) => m[1]).join(' ');
+};
+
+describe('conversation agent over a real-time loopback call (flite ⇄ pocketsphinx, Silero VAD)', () => {
+  it('holds a booking-like exchange: speaks first, records turns in order with latency stamps', async () => {
+    const { callee, turns, done, inputs, ts } = await setup({
+      script: {
+        opening: 'Hello, I am calling to book a table for two tomorrow at seven. Do you have one?',
+        rules: [
+          {
+            match: /\b(booked|book|smith|done|reserved)\b/,
+            action: { action: 'end', outcome: 'objective_met', say: 'Thank you very much. Goodbye.' },
+          },
+          {
+            match: /\b(yes|we have|table)\b/,
+            action: { action: 'speak', say: 'Great. Please book it under the name Smith.' },
+          },
+        ],
+      },
+    });
+    await callee.agentFinished();
+    await callee.say('Yes, we have a table at seven.');
+    await callee.agentFinished();
+    await callee.say('Done. It is booked for Smith.');
+    const result = await done;
+    expect(result, JSON.stringify(turns)).toEqual({ end: 'objective_met' });
+    await callee.agentFinished();
+    // What the callee's own recogniser heard the agent say.
+    const heard = (await callee.transcripts()).map((u) => u.text);
+    expect(heard).toHaveLength(3);
+    // (pocketsphinx on flite is decent, not perfect: one recognisable keyword a line is asked for)
+    expect(heard[0]).toMatch(/hello|calling|table|book|seven/);
+    expect(heard[1]).toMatch(/great|book|smith|name/);
+    expect(heard[2]).toMatch(/goodbye|thank/);
+
+    expect(turns.map((t) => t.speaker)).toEqual(['agent', 'callee', 'agent', 'callee', 'agent']);
+    expect(turns[0].text).toBe(
+      'Hello, I am calling to book a table for two tomorrow at seven. Do you have one?',
+    );
+    expect(turns[1].text).toMatch(/yes|have|table|seven/);
+    expect(turns.every((t) => !t.interrupted)).toBe(true);
+    for (let i = 1; i < turns.length; i++) {
+      expect(turns[i].startMs).toBeGreaterThanOrEqual(turns[i - 1].endMs);
+    }
+    // The agent answered what the callee said, and saw it delimited as callee text.
+    expect(latestCallee(inputs[1])).toBe(turns[1].text);
+    // Latency stamps of a reply: callee speech end → STT final → first token → first TTS audio → first voiced frame.
+    const reply = turns[2].latency!;
+    expect(reply.calleeSpeechEndMs).not.toBeNull();
+    const order = [
+      reply.calleeSpeechEndMs!,
+      reply.sttFinalMs!,
+      reply.firstTokenMs!,
+      reply.firstTtsAudioMs!,
+      reply.firstVoicedFrameMs!,
+    ];
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(reply.calleeSpeechEndMs!).toBeGreaterThanOrEqual(turns[1].endMs - 40);
+    expect(turns[2].startMs).toBe(reply.firstVoicedFrameMs);
+    // The opening answers nobody: no callee stamps, but the speaking stamps are there.
+    expect(turns[0].latency).toMatchObject({ calleeSpeechEndMs: null, sttFinalMs: null });
+    expect(turns[0].latency!.firstVoicedFrameMs).not.toBeNull();
+    console.log('reply latency (ms from answer):', JSON.stringify(reply));
+    expect(ts.dtmf).toEqual([]);
+  }, 90_000);
+
+  it('stops talking at once when the callee barges in, and records what was actually said', async () => {
+    const { call, callee, turns, done, ts, inputs } = await setup({
+      script: {
+        opening: LONG_OPENING,
+        rules: [
+          {
+            match: /\b(sorry|wait|ask|something)\b/,
+            action: { action: 'speak', say: 'Of course, go ahead.' },
+          },
+        ],
+        fallback: 'Of course, go ahead.',
+      },
+    });
+    await callee.agentSpeechStart();
+    await new Promise((r) => setTimeout(r, 1500));
+    const interruption = await callee.say('Sorry, wait, I need to ask you something first.');
+    await callee.agentFinished(); // the cut-off opening
+    await callee.agentFinished();
+    ts.end('callee_hung_up');
+    expect(await done).toEqual({ end: 'callee_hung_up' });
+
+    expect(call.flushes.length).toBeGreaterThanOrEqual(1);
+    const [cut, calleeTurn, answer] = turns;
+    expect(cut.speaker).toBe('agent');
+    expect(cut.interrupted).toBe(true);
+    expect(cut.text.length).toBeGreaterThan(0);
+    expect(cut.text.length).toBeLessThan(LONG_OPENING.length);
+    expect(LONG_OPENING.startsWith(cut.text)).toBe(true);
+    expect(calleeTurn).toMatchObject({ speaker: 'callee', interrupted: false });
+    expect(calleeTurn.text).toMatch(/sorry|ask|something/);
+    expect(answer).toMatchObject({ speaker: 'agent', text: 'Of course, go ahead.', interrupted: false });
+    expect((await callee.transcripts()).at(-1)?.text).toMatch(/course|go ahead/);
+    // The model heard about the interruption, then the callee's words.
+    const last = inputs.at(-1)!;
+    expect(last.at(-2)).toEqual({
+      role: 'assistant',
+      content: JSON.stringify({ action: 'speak', say: cut.text }),
+    });
+    expect(last.at(-1)!.content).toMatch(/interrupted you/);
+
+    // From the callee's first voiced frame to the agent's last voiced frame before it yielded.
+    const onset = interruption.firstVoicedAt!;
+    const lastAgentVoiced = call.sent
+      .filter((f) => f.voiced && f.atMs >= onset && f.atMs <= call.flushes[0])
+      .at(-1);
+    const stopMs = (lastAgentVoiced?.atMs ?? onset) - onset;
+    console.log(`barge-in: agent audio stopped ${Math.round(stopMs)} ms after the callee's speech onset`);
+    expect(stopMs).toBeGreaterThanOrEqual(0);
+    // Sanity only (a loaded CI box): the agent did not talk over the whole interruption.
+    expect(stopMs).toBeLessThan(interruption.lastVoicedAt! - onset);
+  }, 90_000);
+
+  it('does not yield the floor for a backchannel "okay"', async () => {
+    const { call, callee, turns, done, inputs } = await setup({
+      script: {
+        opening: LONG_OPENING,
+        rules: [
+          {
+            match: /\b(yes|table|seven)\b/,
+            action: { action: 'end', outcome: 'objective_met', say: 'Wonderful, thank you. Goodbye.' },
+          },
+        ],
+        fallback: 'Sorry, could you repeat that?',
+      },
+    });
+    // The callee answers with a hello (the agent then speaks right after it), and says "okay" mid-sentence.
+    await callee.say('Hello?');
+    await callee.agentSpeechStart();
+    await new Promise((r) => setTimeout(r, 2000));
+    await callee.say('Okay.');
+    await callee.agentFinished();
+    await callee.say('Yes, we have a table at seven.');
+    expect(await done).toEqual({ end: 'objective_met' });
+
+    expect(call.flushes).toEqual([]);
+    expect(turns[0]).toMatchObject({ speaker: 'callee', text: 'hello' });
+    expect(turns[1]).toMatchObject({ speaker: 'agent', text: LONG_OPENING, interrupted: false });
+    expect(turns[2]).toMatchObject({ speaker: 'callee', interrupted: false });
+    expect(turns[2].text).toMatch(/^(ok|okay)$/);
+    expect(turns[2].startMs).toBeLessThan(turns[1].endMs);
+    // The backchannel is in the record but got no answer of its own: the next decision answered the real reply.
+    expect(inputs).toHaveLength(2);
+    expect(latestCallee(inputs[0])).toBe('hello');
+    expect(latestCallee(inputs[1])).toMatch(/table|seven|yes/);
+    expect((await callee.transcripts())[0].text).toMatch(/dining room|available|space/);
+  }, 90_000);
+
+  it('reprompts after silence, then says goodbye and ends with silence_timeout', async () => {
+    const { callee, turns, done, inputs } = await setup({
+      script: { opening: 'Hello, can you hear me?' },
+      agentOptions: { silenceTimeoutMs: 2500 },
+    });
+    expect(await done).toEqual({ end: 'silence_timeout' });
+    expect(turns.map((t) => [t.speaker, t.text])).toEqual([
+      ['agent', 'Hello, can you hear me?'],
+      ['agent', 'Are you still there?'],
+      ['agent', "I haven't heard anything, so I'll end the call here. Goodbye."],
+    ]);
+    expect(turns[1].startMs - turns[0].endMs).toBeGreaterThanOrEqual(2500);
+    expect(turns[2].startMs - turns[1].endMs).toBeGreaterThanOrEqual(2500);
+    // Only the opening needed the model; the reprompt and goodbye are fixed lines.
+    expect(inputs).toHaveLength(1);
+    await callee.agentFinished();
+    await callee.agentFinished();
+    await callee.agentFinished();
+    const heard = await callee.transcripts();
+    expect(heard[1].text).toMatch(/still there|there/);
+    expect(heard[2].text).toMatch(/goodbye|call/);
+  }, 90_000);
+
+  it('presses DTMF digits in a phone menu when the dialogue asks for it', async () => {
+    const { callee, turns, done, ts } = await setup({
+      script: {
+        rules: [
+          { match: /\b(press|reservations)\b/, once: true, action: { action: 'dtmf', digits: '1', say: '' } },
+          {
+            match: /\bhelp\b/,
+            action: { action: 'speak', say: 'Hi, I would like to book a table for two.' },
+          },
+        ],
+        fallback: { action: 'dtmf', digits: '0', say: '' },
+      },
+    });
+    await callee.say('Thank you for calling. For reservations, press one.');
+    await vi.waitFor(() => expect(ts.dtmf).toEqual(['1']), { timeout: 30_000, interval: 100 });
+    await callee.say('Reservations. How can I help you?');
+    await callee.agentFinished();
+    expect((await callee.transcripts()).at(-1)?.text).toMatch(/table|book/);
+    ts.end('canceled');
+    expect(await done).toEqual({ end: 'canceled' });
+    expect(ts.dtmf).toEqual(['1']);
+    expect(turns.map((t) => t.speaker)).toEqual(['callee', 'agent', 'callee', 'agent']);
+    expect(turns[1].text).toBe('[pressed 1]');
+    expect(turns[3].text).toBe('Hi, I would like to book a table for two.');
+  }, 90_000);
+
+  it('on max_duration stops mid-sentence, says a short goodbye, and returns max_duration', async () => {
+    const { call, callee, turns, done, ts } = await setup({ script: { opening: LONG_OPENING } });
+    await callee.agentSpeechStart();
+    await new Promise((r) => setTimeout(r, 1200));
+    ts.end('max_duration');
+    expect(await done).toEqual({ end: 'max_duration' });
+    expect(call.flushes.length).toBeGreaterThanOrEqual(1);
+    expect(turns).toHaveLength(2);
+    expect(turns[0]).toMatchObject({ speaker: 'agent', interrupted: true });
+    expect(LONG_OPENING.startsWith(turns[0].text)).toBe(true);
+    expect(turns[0].text.length).toBeLessThan(LONG_OPENING.length);
+    expect(turns[1]).toMatchObject({
+      speaker: 'agent',
+      text: "I'm sorry, I have to end the call now. Thank you, goodbye.",
+      interrupted: false,
+    });
+    // The goodbye follows the cut at once, so the callee hears one stretch of speech ending with it.
+    await callee.agentFinished();
+    expect((await callee.transcripts()).at(-1)?.text).toMatch(/goodbye|thank/);
+  }, 90_000);
+
+  it('works on 8 kHz call audio (ulaw/alaw media): listens, answers and ends', async () => {
+    const { call, callee, turns, done } = await setup({
+      rate: 8000,
+      script: {
+        opening: 'Hello, this is an automated assistant. Is this the right number for bookings?',
+        fallback: { action: 'end', outcome: 'objective_met', say: 'Thank you, goodbye.' },
+      },
+    });
+    await callee.agentFinished();
+    await callee.say('Yes, it is.');
+    expect(await done).toEqual({ end: 'objective_met' });
+    expect(turns.map((t) => t.speaker)).toEqual(['agent', 'callee', 'agent']);
+    expect(turns[1].text.length).toBeGreaterThan(0);
+    expect(turns[2].text).toBe('Thank you, goodbye.');
+    expect(call.sent.filter((f) => f.voiced).length).toBeGreaterThan(50);
+    expect(turns[2].latency!.firstVoicedFrameMs).toBeGreaterThan(turns[1].endMs);
+  }, 90_000);
+
+  it('speaks the first clause while the model is still generating the rest', async () => {
+    // ~100 ms a word: the whole opening takes several seconds to generate.
+    const { callee, turns, done, ts, resolvedAt } = await setup({
+      script: { opening: LONG_OPENING, deltaDelayMs: 100 },
+    });
+    await callee.agentFinished();
+    ts.end('callee_hung_up');
+    expect(await done).toEqual({ end: 'callee_hung_up' });
+    expect(turns).toHaveLength(1);
+    expect(turns[0]).toMatchObject({ speaker: 'agent', text: LONG_OPENING, interrupted: false });
+    const answeredAt = ts.session.answeredAtMs;
+    const generatedMs = resolvedAt[0] - answeredAt;
+    const { firstTokenMs, firstTtsAudioMs, firstVoicedFrameMs } = turns[0].latency!;
+    expect(firstTokenMs!).toBeLessThan(firstTtsAudioMs!);
+    expect(firstVoicedFrameMs!).toBeLessThan(generatedMs);
+    console.log(
+      `streaming: first voiced frame ${firstVoicedFrameMs! - firstTokenMs!} ms after the first token; generation ended ${Math.round(generatedMs - firstVoicedFrameMs!)} ms after speech began`,
+    );
+  }, 90_000);
+
+  it('says a short apology and ends with internal_error when the dialogue model fails', async () => {
+    const { callee, turns, done } = await setup({
+      script: { opening: 'Hello, this is an automated assistant.' },
+      failDialogueAfter: 1,
+    });
+    await callee.agentFinished();
+    await callee.say('Hi, who is this?');
+    expect(await done).toEqual({ end: 'internal_error' });
+    expect(turns.map((t) => [t.speaker, t.text])).toEqual([
+      ['agent', 'Hello, this is an automated assistant.'],
+      ['callee', turns[1].text],
+      ['agent', "I'm sorry, I'm having technical trouble and have to end the call. Goodbye."],
+    ]);
+  }, 90_000);
+});

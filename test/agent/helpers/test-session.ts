@@ -1,0 +1,62 @@
+import crypto from 'node:crypto';
+import type { CallRow } from '../../../src/db/schema.js';
+import type { CallSession } from '../../../src/telephony/call-session.js';
+import type { LoopbackCall } from './loopback-call.js';
+
+export function makeCallRow(overrides: Partial<CallRow> = {}): CallRow {
+  const now = new Date();
+  return {
+    id: crypto.randomUUID(),
+    accountId: crypto.randomUUID(),
+    status: 'in_progress',
+    toNumber: '+14155550100',
+    callerId: '+14155550199',
+    objective: 'Book a table for two tomorrow at seven under the name Smith.',
+    context: null,
+    fields: [],
+    language: 'en-US',
+    voice: null,
+    metadata: null,
+    webhookUrl: null,
+    maxDurationSeconds: 600,
+    voicemail: { action: 'hangup' },
+    summary: null,
+    extracted: null,
+    transcript: null,
+    recordingFile: null,
+    endedReason: null,
+    createdAt: now,
+    dialedAt: now,
+    startedAt: now,
+    endedAt: null,
+    durationSeconds: null,
+    workerId: 'test',
+    claimedAt: now,
+    ...overrides,
+  };
+}
+
+export interface TestSession {
+  session: CallSession;
+  /** Ends the call underneath the agent, like the controller does. */
+  end(reason: 'callee_hung_up' | 'max_duration' | 'canceled' | 'shutdown'): void;
+  readonly dtmf: string[];
+}
+
+/** A live-call session over a loopback call; starts its pacing now (the moment of answer). */
+export function startTestSession(call: LoopbackCall, row: CallRow = makeCallRow()): TestSession {
+  const ac = new AbortController();
+  const dtmf: string[] = [];
+  call.start();
+  const session: CallSession = {
+    call: row,
+    audio: call.audio,
+    answeredAtMs: performance.now(),
+    signal: ac.signal,
+    async sendDtmf(digits) {
+      dtmf.push(digits);
+    },
+    onDtmf: () => () => {},
+  };
+  return { session, end: (reason) => ac.abort(reason), dtmf };
+}
