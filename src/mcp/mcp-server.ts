@@ -1,20 +1,12 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { AgentlineError, type Client } from '../../sdk/node/agentline.js';
+import { CALL_STATUSES } from '../calls/status.js';
 
 /** The part of the Node SDK client the tools use; the tools speak the REST API and nothing else. */
 export type CallsApi = Pick<Client, 'placeCall' | 'getCall' | 'listCalls' | 'cancelCall' | 'waitForCall'>;
 
-const STATUS = z.enum([
-  'queued',
-  'dialing',
-  'in_progress',
-  'completed',
-  'no_answer',
-  'voicemail',
-  'declined',
-  'failed',
-]);
+const STATUS = z.enum(CALL_STATUSES);
 
 // The same fields as POST /v1/agent/calls; the API validates limits and answers its own errors.
 const placeCallShape = {
