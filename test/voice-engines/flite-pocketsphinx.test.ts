@@ -96,8 +96,10 @@ describe('flite → pocketsphinx', () => {
   });
 
   it('decodes concurrent streams independently and reuses a stream for the next utterance', async () => {
+    // Each stream starts with the model's cold CMN (nothing leaks from earlier streams), so the
+    // phrases are ones pocketsphinx gets right on a stream's first utterance.
     const [a, b] = await Promise.all([
-      tts.synthesize('Please call me back tomorrow morning.'),
+      tts.synthesize('Sorry, I am busy right now.'),
       tts.synthesize('The weather is nice today.'),
     ]);
     const s1 = stt.createStream();
@@ -105,7 +107,7 @@ describe('flite → pocketsphinx', () => {
     feed(s1, a.samples);
     feed(s2, b.samples);
     const [r1, r2] = await Promise.all([s1.finish(), s2.finish()]);
-    expect(r1.text).toMatch(/call me back tomorrow morning/);
+    expect(r1.text).toMatch(/sorry i am busy right now/);
     expect(r2.text).toMatch(/weather/);
     expect(r1.text).not.toMatch(/weather/);
 

@@ -22,6 +22,16 @@ export interface PocketsphinxOptions {
   threads?: number;
   /** How often a partial hypothesis is computed, in ms of audio (default 250). */
   partialEveryMs?: number;
+  /**
+   * Until a stream has heard this much audio (ms, default 5000: pocketsphinx's CMN window), its
+   * cepstral mean has not adapted to the voice and line, so each utterance's final text comes from
+   * a second decoding pass normalised with the mean that includes the utterance. It costs one more
+   * decode of those early utterances, and fixed first-utterance errors on flite voices ("hello to
+   * his mission" → "hello who is this"). 0 turns the second pass off.
+   */
+  warmupMs?: number;
+  /** Utterances longer than this (ms, default 20000) are not kept for the second pass. */
+  maxRedecodeMs?: number;
 }
 
 /** pocketsphinx (Debian libpocketsphinx3 + pocketsphinx-en-us) via koffi, decoding in worker threads. */
@@ -44,10 +54,19 @@ export async function createPocketsphinxStt(opts: PocketsphinxOptions = {}): Pro
       );
     }
   }
+  for (const key of ['warmupMs', 'maxRedecodeMs', 'partialEveryMs'] as const) {
+    const v = opts[key];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
+      throw new Error(`pocketsphinx: ${key} must be a non-negative number of milliseconds, got ${v}`);
+    }
+  }
+  const ms = (v: number) => Math.round((v / 1000) * SAMPLE_RATE);
   const threads = Math.max(1, Math.floor(opts.threads ?? Math.min(2, os.availableParallelism())));
   const data: PocketsphinxWorkerData = {
     ...files,
-    partialEverySamples: Math.round(((opts.partialEveryMs ?? 250) / 1000) * SAMPLE_RATE),
+    partialEverySamples: ms(opts.partialEveryMs ?? 250),
+    warmupSamples: ms(opts.warmupMs ?? 5000),
+    maxRedecodeSamples: ms(opts.maxRedecodeMs ?? 20_000),
   };
 
   return startWorkerStt({
