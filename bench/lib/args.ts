@@ -1,0 +1,103 @@
+import os from 'node:os';
+import { isSyntheticShape, type SyntheticShapeName } from '../../src/voice/models/synthetic-gguf.js';
+
+export interface VoiceBenchArgs {
+  shapes: SyntheticShapeName[];
+  concurrency: number[];
+  /** Callee replies per call (each answered by one agent turn). */
+  turns: number;
+  transport: 'websocket' | 'rtp';
+  /** Skip the per-engine floor measurements. */
+  skipEngines: boolean;
+  /** Skip the simulated calls. */
+  skipCalls: boolean;
+  dataDir: string;
+  /** Words of an agent reply before the bench cuts it (random weights never end one). */
+  maxWords: number;
+  threads: number;
+}
+
+export const USAGE = `npm run bench:voice -- [options]
+  --shapes a,b         synthetic GGUF shapes (default smollm2-360m,llama3.2-1b; also: tiny)
+  --concurrency 1,2,4,8  concurrent calls per sweep step (default 1,2,4,8)
+  --turns N            callee replies per call (default 3)
+  --transport T        websocket (slin16, default) or rtp (ulaw)
+  --max-words N        agent reply length in words before it is cut (default 12)
+  --threads N          llama.cpp CPU threads (default: the number of cores)
+  --data-dir DIR       where the GGUFs are generated once (default data/bench)
+  --skip-engines       skip the engine floor table
+  --skip-calls         skip the call sweep`;
+
+/** Parses `process.argv`-style flags; a bad flag throws with the usage text. */
+export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
+  const out: VoiceBenchArgs = {
+    shapes: ['smollm2-360m', 'llama3.2-1b'],
+    concurrency: [1, 2, 4, 8],
+    turns: 3,
+    transport: 'websocket',
+    skipEngines: false,
+    skipCalls: false,
+    dataDir: 'data/bench',
+    maxWords: 12,
+    // llama.cpp's default (4 here) oversubscribes 2 loaded cores: a token then takes seconds, not ms.
+    threads: Math.max(1, os.availableParallelism()),
+  };
+  const bad = (msg: string): never => {
+    throw new Error(`${msg}\n\n${USAGE}`);
+  };
+  const int = (v: string | undefined, name: string, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      bad(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => argv[++i] ?? bad(`${a} needs a value`);
+    switch (a) {
+      case '--shapes':
+        out.shapes = next()
+          .split(',')
+          .map((s) => s.trim())
+          .map((s) => (isSyntheticShape(s) ? s : bad(`unknown shape ${s}`)));
+        break;
+      case '--concurrency':
+        out.concurrency = next()
+          .split(',')
+          .map((s) => int(s, '--concurrency', 1, 64));
+        break;
+      case '--turns':
+        out.turns = int(next(), '--turns', 1, 20);
+        break;
+      case '--transport': {
+        const t = next();
+        out.transport =
+          t === 'rtp' || t === 'websocket' ? t : bad(`--transport must be websocket or rtp, got ${t}`);
+        break;
+      }
+      case '--max-words':
+        out.maxWords = int(next(), '--max-words', 1, 100);
+        break;
+      case '--threads':
+        out.threads = int(next(), '--threads', 1, 256);
+        break;
+      case '--data-dir':
+        out.dataDir = next();
+        break;
+      case '--skip-engines':
+        out.skipEngines = true;
+        break;
+      case '--skip-calls':
+        out.skipCalls = true;
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        bad(`unknown option ${a}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,162 @@
+import type { Scenario } from '../../src/pbx-sim/index.js';
+import type { DialogueEngine } from '../../src/voice/dialogue/types.js';
+import { VOICED_RMS } from '../../test/e2e/helpers/audio-checks.js';
+import type { CallJson, E2eStack } from '../../test/e2e/helpers/e2e-stack.js';
+import type { CallMediaLog } from '../../test/e2e/helpers/media-tap.js';
+import { FLOOR_SENTENCES } from './engine-floor.js';
+
+export const BENCH_CALLEE = '+14155550180';
+
+/** A callee that greets, answers each of the agent's turns with the next line, and says goodbye after `turns`. */
+export function benchCalleeScenario(turns: number): Scenario {
+  const states: NonNullable<Scenario['states']> = {
+    start: { say: FLOOR_SENTENCES[0], rules: [{ match: 'anything', goto: 'r1' }] },
+  };
+  for (let i = 1; i <= turns; i++) {
+    const last = i === turns;
+    states[`r${i}`] = last
+      ? { say: 'Thank you, that is all. Goodbye.', hangup: true }
+      : {
+          say: FLOOR_SENTENCES[i % FLOOR_SENTENCES.length],
+          rules: [{ match: 'anything', goto: `r${i + 1}` }],
+        };
+  }
+  return {
+    number: BENCH_CALLEE,
+    description: 'voice bench callee',
+    outcome: 'answer',
+    ringSeconds: 0,
+    amd: { status: 'HUMAN', cause: 'HUMAN-300-300', analysisMs: 300 },
+    // Whatever the agent says (random weights say gibberish) gets the next line.
+    endOfSpeechMs: 500,
+    replyDelayMs: 200,
+    states,
+  };
+}
+
+export interface TurnSample {
+  /** From the agent's own stamps (turns[].latency), ms. */
+  speechEndToSttFinal: number;
+  sttFinalToFirstToken: number;
+  firstTokenToFirstTts: number;
+  firstTtsToFirstVoiced: number;
+  agentTotal: number;
+}
+
+export interface StepResult {
+  concurrency: number;
+  calls: number;
+  completed: number;
+  turns: TurnSample[];
+  /** Callee's last voiced frame → agent's first voiced frame, both on the wire, per reply. */
+  wireMs: number[];
+  wallSeconds: number;
+  /** process.cpuUsage over the step (user + system) divided by the calls: agent AND simulated callee. */
+  cpuSecondsPerCall: number;
+  endings: Record<string, number>;
+}
+
+/**
+ * Agent speech turns on the wire: bursts of voiced agent frames (a gap over 400 ms starts a new one).
+ * For each burst preceded by callee speech since the previous burst, the gap from the callee's last
+ * voiced frame to the burst's first frame.
+ */
+export function wireTurnLatencies(log: CallMediaLog): number[] {
+  const voiced = log.sent.filter((f) => f.voiced).map((f) => f.atMs);
+  const bursts: { start: number; end: number }[] = [];
+  for (const t of voiced) {
+    const b = bursts.at(-1);
+    if (b && t - b.end <= 400) b.end = t;
+    else bursts.push({ start: t, end: t });
+  }
+  const calleeVoiced = log.received.filter((f) => f.rms >= VOICED_RMS).map((f) => f.atMs);
+  const out: number[] = [];
+  let prevEnd = Number.NEGATIVE_INFINITY;
+  for (const b of bursts) {
+    let last: number | null = null;
+    for (const c of calleeVoiced) {
+      if (c >= b.start) break;
+      if (c > prevEnd) last = c;
+    }
+    if (last !== null) out.push(b.start - last);
+    prevEnd = b.end;
+  }
+  return out;
+}
+
+function agentSamples(call: CallJson): TurnSample[] {
+  const out: TurnSample[] = [];
+  for (const t of call.turns) {
+    const l = t.latency;
+    if (t.speaker !== 'agent' || !l) continue;
+    const {
+      calleeSpeechEndMs: e,
+      sttFinalMs: s,
+      firstTokenMs: k,
+      firstTtsAudioMs: a,
+      firstVoicedFrameMs: v,
+    } = l;
+    if (e == null || s == null || k == null || a == null || v == null) continue;
+    out.push({
+      speechEndToSttFinal: s - e,
+      sttFinalToFirstToken: k - s,
+      firstTokenToFirstTts: a - k,
+      firstTtsToFirstVoiced: v - a,
+      agentTotal: v - e,
+    });
+  }
+  return out;
+}
+
+/** Places `concurrency` calls at once to the bench callee and waits for all of them. */
+export async function runStep(
+  stack: E2eStack,
+  dialogue: DialogueEngine,
+  concurrency: number,
+  agentOptions: Parameters<E2eStack['useAgent']>[0]['options'],
+): Promise<StepResult> {
+  stack.useAgent({ dialogue: () => dialogue, options: agentOptions });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const ids = await Promise.all(
+    Array.from({ length: concurrency }, (_, i) =>
+      stack.placeCall({
+        to: BENCH_CALLEE,
+        objective: 'Book a table for two at seven thirty tonight under the name Smith.',
+        maxDurationSeconds: 90,
+        metadata: { bench: `c${concurrency}-${i}` },
+      }),
+    ),
+  );
+  // A call still running after the limit is cancelled (and reported in endings) rather than sinking the run.
+  const calls = await Promise.all(
+    ids.map((id) =>
+      stack.waitForEnd(id, 240_000).catch(async () => {
+        await stack.request(`/v1/agent/calls/${id}/cancel`, { method: 'POST' });
+        return stack.waitForEnd(id, 30_000);
+      }),
+    ),
+  );
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const turns: TurnSample[] = [];
+  const wireMs: number[] = [];
+  const endings: Record<string, number> = {};
+  for (const call of calls) {
+    const key = `${call.status}/${call.endedReason}`;
+    endings[key] = (endings[key] ?? 0) + 1;
+    const wire = wireTurnLatencies(stack.media.log(call.id) ?? { sampleRate: 0, received: [], sent: [] });
+    wireMs.push(...wire);
+    turns.push(...agentSamples(call));
+  }
+  return {
+    concurrency,
+    calls: calls.length,
+    completed: calls.filter((c) => c.status === 'completed').length,
+    turns,
+    wireMs,
+    wallSeconds,
+    cpuSecondsPerCall: (cpu.user + cpu.system) / 1e6 / calls.length,
+    endings,
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * Voice benchmark: simulated calls through the whole real pipeline (simulated PBX, ARI, media, VAD,
+ * pocketsphinx, flite, node-llama-cpp on random-weight GGUFs in real model shapes), with per-turn
+ * voice-to-voice latency on the wire, its breakdown by stage, CPU per call and a concurrency sweep;
+ * beside it each engine's own speed on the same inputs. `npm run bench:voice -- --help` for flags.
+ */
+import os from 'node:os';
+import { silentLogger } from '../src/logger.js';
+import { createLlamaCppDialogue } from '../src/voice/dialogue/llama-cpp.js';
+import { createSileroVad } from '../src/voice/vad/silero.js';
+import { loadVoiceEngines, startE2eStack } from '../test/e2e/helpers/e2e-stack.js';
+import { parseArgs } from './lib/args.js';
+import { BENCH_CALLEE, benchCalleeScenario, runStep, type StepResult } from './lib/call-sweep.js';
+import { capReplies } from './lib/capped-dialogue.js';
+import { measureLlm, measureStt, measureTts, measureVad } from './lib/engine-floor.js';
+import { ensureModel } from './lib/models.js';
+import { mean, percentile, table } from './lib/stats.js';
+
+/** The agent's end-of-turn silence: the VAD endpoint is this long after the callee's last voiced window. */
+const END_SILENCE_MS = 650;
+const GOAL = { shape: 'llama3.2-1b', p50: 700, p95: 1200 };
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+  console.log(`voice bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load average ${load}`);
+  console.log(
+    `shapes ${args.shapes.join(', ')}; concurrency ${args.concurrency.join(', ')}; ${args.turns} callee replies a call; ${args.transport}\n`,
+  );
+
+  const models = new Map<string, { file: string; bytes: number; quant: string }>();
+  for (const shape of args.shapes) models.set(shape, await ensureModel(args.dataDir, shape));
+
+  const engines = await loadVoiceEngines();
+  try {
+    if (!args.skipEngines) {
+      const tts = await measureTts(engines.agentTts);
+      const stt = await measureStt(engines.agentStt, tts.audio);
+      const vad = await createSileroVad();
+      const vadRtf = await measureVad(vad, tts.audio).finally(() => vad.close());
+      console.log('Engine floor (same callee sentences, one stream, RTF = compute time / audio time)');
+      console.log(
+        table(
+          ['engine', 'audio s', 'compute s', 'RTF'],
+          [
+            ['TTS flite (slt)', tts.result.audioSeconds, tts.result.wallSeconds, tts.result.rtf],
+            ['STT pocketsphinx', stt.result.audioSeconds, stt.result.wallSeconds, stt.result.rtf],
+            ['VAD silero v5', vadRtf.audioSeconds, vadRtf.wallSeconds, vadRtf.rtf],
+          ].map(([a, b, c, d]) => [
+            a,
+            (b as number).toFixed(2),
+            (c as number).toFixed(3),
+            (d as number).toFixed(3),
+          ]),
+        ),
+      );
+      console.log(`STT read the first sentence as: "${stt.texts[0]}"\n`);
+      const rows: (string | number)[][] = [];
+      for (const shape of args.shapes) {
+        const m = models.get(shape)!;
+        const s = await measureLlm(m.file, { genTokens: 32, threads: args.threads });
+        rows.push([
+          `${shape} (${m.quant}, ${(m.bytes / 2 ** 20).toFixed(0)} MiB)`,
+          s.promptTokens,
+          s.promptTokPerS,
+          s.genTokPerS,
+          s.firstTokenMs,
+        ]);
+      }
+      console.log('LLM floor (node-llama-cpp, CPU, one sequence)');
+      console.log(table(['model', 'prompt tok', 'prompt tok/s', 'gen tok/s', 'prompt+1st tok ms'], rows, 1));
+      console.log('');
+    }
+
+    if (!args.skipCalls) {
+      const stack = await startE2eStack({
+        engines,
+        transport: args.transport,
+        scenarios: [benchCalleeScenario(args.turns)],
+        concurrency: Math.max(...args.concurrency),
+        env: { CAP_CALLS_PER_DAY: '100000' },
+      });
+      const results: { shape: string; step: StepResult }[] = [];
+      try {
+        for (const shape of args.shapes) {
+          const engine = await createLlamaCppDialogue({
+            modelPath: models.get(shape)!.file,
+            logger: silentLogger(),
+            sequences: Math.max(...args.concurrency),
+            contextSize: 2048,
+            maxTokens: 256,
+            threads: args.threads,
+          });
+          const dialogue = capReplies(engine, { maxWords: args.maxWords, summaryMs: 2000 });
+          try {
+            for (const c of args.concurrency) {
+              process.stdout.write(`${shape}: ${c} concurrent call(s) to ${BENCH_CALLEE} ... `);
+              const step = await runStep(stack, dialogue, c, { endSilenceMs: END_SILENCE_MS });
+              console.log(
+                `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
+              );
+              results.push({ shape, step });
+            }
+          } finally {
+            await dialogue.close();
+          }
+        }
+      } finally {
+        await stack.close();
+      }
+      printCallTables(results);
+    }
+  } finally {
+    await engines.close();
+  }
+  console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+function printCallTables(results: { shape: string; step: StepResult }[]): void {
+  console.log(
+    '\nVoice-to-voice per turn (callee last voiced frame -> agent first voiced frame, on the wire), ms',
+  );
+  console.log(
+    table(
+      ['model', 'calls', 'turns', 'p50', 'p95', 'mean', 'CPU s/call', 'wall s'],
+      results.map(({ shape, step }) => {
+        const w = step.wireMs;
+        return [
+          shape,
+          step.concurrency,
+          w.length,
+          percentile(w, 50),
+          percentile(w, 95),
+          mean(w),
+          step.cpuSecondsPerCall.toFixed(1),
+          step.wallSeconds.toFixed(0),
+        ];
+      }),
+    ),
+  );
+  console.log(
+    `\nWhere the time goes (agent stamps, p50 / p95 ms; the VAD endpoint alone is ${END_SILENCE_MS} ms of required silence)`,
+  );
+  const pp = (xs: number[]) => `${percentile(xs, 50).toFixed(0)} / ${percentile(xs, 95).toFixed(0)}`;
+  console.log(
+    table(
+      [
+        'model',
+        'calls',
+        'speech end->STT final',
+        'STT final->1st token',
+        '1st token->1st TTS',
+        'TTS->1st voiced frame',
+        'total',
+      ],
+      results.map(({ shape, step }) => {
+        const col = (k: keyof StepResult['turns'][number]) => step.turns.map((t) => t[k] as number);
+        return [
+          shape,
+          step.concurrency,
+          pp(col('speechEndToSttFinal')),
+          pp(col('sttFinalToFirstToken')),
+          pp(col('firstTokenToFirstTts')),
+          pp(col('firstTtsToFirstVoiced')),
+          pp(col('agentTotal')),
+        ];
+      }),
+    ),
+  );
+  const goal = results.find((r) => r.shape === GOAL.shape && r.step.concurrency === 1);
+  if (goal) {
+    const w = goal.step.wireMs;
+    const p50 = percentile(w, 50);
+    const p95 = percentile(w, 95);
+    const ok = p50 <= GOAL.p50 && p95 <= GOAL.p95;
+    console.log(
+      `\nGoal (${GOAL.shape}, 1 call): p50 <= ${GOAL.p50} ms, p95 <= ${GOAL.p95} ms -> measured p50 ${p50.toFixed(0)} ms, p95 ${p95.toFixed(0)} ms: ${ok ? 'MET' : 'NOT MET'}`,
+    );
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
