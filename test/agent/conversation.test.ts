@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import type { ConversationTurn } from '../../src/telephony/call-session.js';
+import { createResampler } from '../../src/telephony/media/resample.js';
 import { createConversationAgent } from '../../src/voice/agent/conversation-agent.js';
 import { createScriptedDialogue, type DialogueScript } from '../../src/voice/dialogue/scripted.js';
 import type { DialogueEngine, DialogueMessage } from '../../src/voice/dialogue/types.js';
@@ -91,6 +92,38 @@ async function setup(opts: {
 const LONG_OPENING =
   'Hello, this is an automated assistant calling on behalf of Jane Smith, and I would like to book a table for two people tomorrow evening at seven o clock, if you still have any space available in the main dining room.';
 
+/** Voiced 20 ms frames of `text` as flite speaks it at 16 kHz (what the loopback would count). */
+async function voicedFrames(text: string): Promise<number> {
+  const pcm = await tts.synthesize(text);
+  const samples =
+    pcm.sampleRate === 16_000 ? pcm.samples : createResampler(pcm.sampleRate, 16_000).process(pcm.samples);
+  let n = 0;
+  for (let i = 0; i < samples.length; i += 320) {
+    let peak = 0;
+    for (let j = i; j < Math.min(i + 320, samples.length); j++) peak = Math.max(peak, Math.abs(samples[j]));
+    if (peak > 200) n++;
+  }
+  return n;
+}
+
+/** Three sharp clicks and a 60 ms burst of white noise, as a bumped handset or line crackle sounds. */
+function clickAndNoise(rate: number): Int16Array {
+  const out = new Int16Array(Math.round(rate * 0.4));
+  for (const at of [0, 0.08, 0.16]) {
+    const i = Math.round(at * rate);
+    out[i] = 20_000;
+    out[i + 1] = -16_000;
+    out[i + 2] = 6_000;
+  }
+  let seed = 12345;
+  const start = Math.round(0.25 * rate);
+  for (let i = start; i < start + Math.round(0.06 * rate); i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = Math.round(((seed / 0x7fffffff) * 2 - 1) * 6000);
+  }
+  return out;
+}
+
 const latestCallee = (messages: DialogueMessage[]) => {
   const last = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
   return [...last.matchAll(/<callee>([\s\S]*?)<\/callee>/g)].map((m) => m[1]).join(' ');
@@ -174,7 +207,9 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     });
     await callee.agentSpeechStart();
     await new Promise((r) => setTimeout(r, 1500));
-    const interruption = await callee.say('Sorry, wait, I need to ask you something first.');
+    // Vowel-initial on purpose: Silero scores a leading fricative ("Sorry" starts with ~120 ms of /s/) as
+    // non-speech, so such onsets are only seen once the vowel arrives (measured 130-180 ms; see the report).
+    const interruption = await callee.say('Excuse me, wait, I need to ask you something first.');
     await callee.agentFinished(); // the cut-off opening
     await callee.agentFinished();
     ts.end('callee_hung_up');
@@ -199,16 +234,19 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     });
     expect(last.at(-1)!.content).toMatch(/interrupted you/);
 
-    // From the callee's first voiced frame to the agent's last voiced frame before it yielded.
+    // From the callee's first voiced frame to the agent's last voiced frame while the callee still spoke
+    // (a resume in the middle of the interruption would count against it too).
     const onset = interruption.firstVoicedAt!;
     const lastAgentVoiced = call.sent
-      .filter((f) => f.voiced && f.atMs >= onset && f.atMs <= call.flushes[0])
+      .filter((f) => f.voiced && f.atMs >= onset && f.atMs <= interruption.lastVoicedAt!)
       .at(-1);
     const stopMs = (lastAgentVoiced?.atMs ?? onset) - onset;
     console.log(`barge-in: agent audio stopped ${Math.round(stopMs)} ms after the callee's speech onset`);
-    expect(stopMs).toBeGreaterThanOrEqual(0);
-    // Sanity only (a loaded CI box): the agent did not talk over the whole interruption.
-    expect(stopMs).toBeLessThan(interruption.lastVoicedAt! - onset);
+    expect(lastAgentVoiced, 'the agent was speaking when the callee started').toBeDefined();
+    expect(
+      stopMs,
+      `the agent's audio must stop within 100 ms of the callee's speech onset; it stopped after ${Math.round(stopMs)} ms`,
+    ).toBeLessThanOrEqual(100);
   }, 90_000);
 
   it('does not yield the floor for a backchannel "okay"', async () => {
@@ -228,12 +266,21 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     await callee.say('Hello?');
     await callee.agentSpeechStart();
     await new Promise((r) => setTimeout(r, 2000));
-    await callee.say('Okay.');
+    const okay = await callee.say('Okay.');
     await callee.agentFinished();
     await callee.say('Yes, we have a table at seven.');
     expect(await done).toEqual({ end: 'objective_met' });
 
-    expect(call.flushes).toEqual([]);
+    // The agent held its audio on the callee's sound, then went on with the sentence.
+    const okayOnset = okay.firstVoicedAt!;
+    expect(call.flushes.filter((t) => t >= okayOnset).length).toBeGreaterThanOrEqual(1);
+    const afterOkay = call.sent.filter((f) => f.atMs >= okayOnset);
+    const firstGap = afterOkay.findIndex((f) => !f.voiced);
+    expect(afterOkay.slice(firstGap).some((f) => f.voiced)).toBe(true);
+    // Every voiced frame of the sentence went out (a resume may replay a few, none go missing).
+    expect(call.sent.filter((f) => f.voiced).length).toBeGreaterThanOrEqual(
+      (await voicedFrames(LONG_OPENING)) - 3,
+    );
     expect(turns[0]).toMatchObject({ speaker: 'callee', text: 'hello' });
     expect(turns[1]).toMatchObject({ speaker: 'agent', text: LONG_OPENING, interrupted: false });
     expect(turns[2]).toMatchObject({ speaker: 'callee', interrupted: false });
@@ -243,7 +290,29 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     expect(inputs).toHaveLength(2);
     expect(latestCallee(inputs[0])).toBe('hello');
     expect(latestCallee(inputs[1])).toMatch(/table|seven|yes/);
-    expect((await callee.transcripts())[0].text).toMatch(/dining room|available|space/);
+    const heard = (await callee.transcripts()).map((u) => u.text).join(' ');
+    expect(heard).toMatch(/dining room|available|space/);
+  }, 90_000);
+
+  it('does not end its turn for a short click and noise burst', async () => {
+    const { call, callee, turns, done, inputs, ts } = await setup({ script: { opening: LONG_OPENING } });
+    await callee.agentSpeechStart();
+    await new Promise((r) => setTimeout(r, 1500));
+    const burst = await call.callee.speak(clickAndNoise(16_000));
+    await callee.agentFinished();
+    ts.end('callee_hung_up');
+    expect(await done).toEqual({ end: 'callee_hung_up' });
+    console.log(
+      `noise burst: the agent ${call.flushes.some((t) => t >= burst.firstVoicedAt!) ? 'paused and resumed' : 'did not pause'}`,
+    );
+    expect(turns.filter((t) => t.speaker === 'agent')).toEqual([
+      expect.objectContaining({ text: LONG_OPENING, interrupted: false }),
+    ]);
+    // The noise is nobody's words: no callee turn, and nothing asked the model for a reply.
+    expect(turns.filter((t) => t.speaker === 'callee')).toEqual([]);
+    expect(inputs).toHaveLength(1);
+    const heard = (await callee.transcripts()).map((u) => u.text).join(' ');
+    expect(heard).toMatch(/dining room|available|space/);
   }, 90_000);
 
   it('reprompts after silence, then says goodbye and ends with silence_timeout', async () => {

@@ -38,6 +38,12 @@ export interface ListenerEvents {
   onSpeechProgress(p: { voicedMs: number; spanMs: number; voicedNow: boolean }): void;
   /** The utterance ended and STT gave its final text (possibly empty for noise). */
   onUtterance(u: CalleeUtterance): void;
+  /**
+   * Every analysed window, speech or not, after the endpointing state was updated: whether it is voiced
+   * (above the start threshold outside speech, above the hysteresis threshold inside it). Barge-in reacts
+   * to this, well before `minSpeechMs` confirms speech.
+   */
+  onWindow?(w: { prob: number; voiced: boolean; inSpeech: boolean; windowMs: number }): void;
 }
 
 export interface CalleeListener {
@@ -164,6 +170,12 @@ export function createCalleeListener(deps: {
         const prob = await vad.process(w.samples);
         if (stopped) return;
         analyse(w.samples, w.endAt, prob);
+        events.onWindow?.({
+          prob,
+          voiced: prob >= (inSpeech ? o.negativeThreshold : o.positiveThreshold),
+          inSpeech,
+          windowMs: winMs,
+        });
       }
     } catch (err) {
       if (!stopped)

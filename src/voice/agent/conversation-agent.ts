@@ -13,6 +13,7 @@ import { isBackchannel } from './backchannel.js';
 import { type CalleeListener, type CalleeUtterance, createCalleeListener } from './callee-listener.js';
 import { type ClauseSplitterOptions, createClauseSplitter } from './clause-splitter.js';
 import { buildSystemPrompt, calleeMessage, eventMessage } from './prompt.js';
+import { resumePoint } from './resume-point.js';
 import { spokenPrefix } from './spoken-prefix.js';
 import { summarizeCall } from './summarize-call.js';
 
@@ -32,6 +33,17 @@ export interface ConversationAgentOptions {
   backchannelMaxMs?: number;
   /** Speech over the agent this long interrupts whatever the partial says (ms). */
   forceBargeInMs?: number;
+  /**
+   * Consecutive voiced VAD time over the agent that pauses its audio at once (ms). The pause is undone
+   * if the sound turns out to be a backchannel or noise, so this can be far shorter than `bargeInMs`.
+   */
+  pauseOnsetMs?: number;
+  /** A single VAD window at least this sure of speech pauses the agent without waiting for `pauseOnsetMs`. */
+  pauseProbability?: number;
+  /** Quiet after a pausing sound that resumes the agent, unless the sound was confirmed as a barge-in (ms). */
+  resumeAfterSilenceMs?: number;
+  /** On resume, how far back the agent may restart, at the quietest point (a word gap), so it sounds natural (ms). */
+  resumeBackupMs?: number;
   /** No callee speech for this long after the agent spoke → reprompt; again → goodbye (ms). */
   silenceTimeoutMs?: number;
   vadThreshold?: number;
@@ -75,6 +87,10 @@ const DEFAULTS: Opts = {
   bargeInMs: 250,
   backchannelMaxMs: 650,
   forceBargeInMs: 1500,
+  pauseOnsetMs: 64,
+  pauseProbability: 0.8,
+  resumeAfterSilenceMs: 300,
+  resumeBackupMs: 400,
   silenceTimeoutMs: 8000,
   vadThreshold: 0.5,
   vadNegativeThreshold: 0.35,
@@ -103,6 +119,10 @@ interface ActiveTurn {
   ac: AbortController;
   interruptible: boolean;
   bargedIn: boolean;
+  /** Output held on a possible barge-in: nothing plays until `resume()` or the turn is aborted. */
+  paused: boolean;
+  pause(): void;
+  resume(): void;
 }
 
 /** Settles with `p`, or with 'late' after `ms`; the timer is always cleared. */
@@ -228,6 +248,13 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
     }
     let listener: CalleeListener;
 
+    /** Stage two: the callee takes the floor; held and queued audio is dropped and generation stops. */
+    const bargeIn = (t: ActiveTurn, reason: string) => {
+      t.bargedIn = true;
+      audio.flush();
+      t.ac.abort(reason);
+    };
+
     const maybeBargeIn = ({
       voicedMs,
       spanMs,
@@ -237,6 +264,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       spanMs: number;
       voicedNow: boolean;
     }) => {
+      utteranceVoicedMs = voicedMs;
       const t = active;
       if (!t?.interruptible || t.bargedIn || !voicedNow || voicedMs < o.bargeInMs) return;
       const partial = listener.partial();
@@ -249,13 +277,50 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         (!backchannel && partial.trim().split(/\s+/).length >= 3) ||
         (!backchannel && spanMs >= o.backchannelMaxMs);
       if (!interrupt) return;
-      t.bargedIn = true;
-      audio.flush();
-      t.ac.abort('barge-in');
+      bargeIn(t, 'barge-in');
       log.debug(
         { voicedMs, partialWords: partial ? partial.split(/\s+/).length : 0, backchannel },
         'barge-in',
       );
+    };
+
+    // Stage one of barge-in, in audio time: a short voiced run pauses the agent, a quiet spell resumes it.
+    let voicedRunMs = 0;
+    // Voiced time of the callee utterance in progress (0 outside one).
+    let utteranceVoicedMs = 0;
+    let quietRunMs = 0;
+    const onWindow = ({ prob, voiced, windowMs }: { prob: number; voiced: boolean; windowMs: number }) => {
+      const t = active;
+      if (!t?.interruptible || t.bargedIn || t.ac.signal.aborted) {
+        voicedRunMs = 0;
+        quietRunMs = 0;
+        return;
+      }
+      if (voiced) {
+        voicedRunMs += windowMs;
+        quietRunMs = 0;
+        if (!t.paused && (voicedRunMs >= o.pauseOnsetMs || prob >= o.pauseProbability)) {
+          t.pause();
+          log.debug({ voicedRunMs, prob }, 'agent paused: callee sound over it');
+        }
+        return;
+      }
+      voicedRunMs = 0;
+      if (!t.paused) return;
+      quietRunMs += windowMs;
+      if (quietRunMs >= o.resumeAfterSilenceMs) {
+        quietRunMs = 0;
+        const partial = listener.partial();
+        // A pause after a phrase that is more than a backchannel is the callee drawing breath ("Excuse
+        // me, ..."), not the end of a sound: resuming there would talk over their next words.
+        if (listener.inSpeech && utteranceVoicedMs >= o.bargeInMs && partial && !isBackchannel(partial)) {
+          bargeIn(t, 'barge-in');
+          log.debug({ voicedMs: utteranceVoicedMs }, 'barge-in after a phrase and a pause');
+          return;
+        }
+        t.resume();
+        log.debug({ partial: partial.length > 0 }, 'agent resumed: not a barge-in');
+      }
     };
 
     listener = createCalleeListener({
@@ -274,10 +339,12 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       },
       events: {
         onSpeechStart() {
+          utteranceVoicedMs = 0;
           lastCalleeActivity = performance.now();
           wake();
         },
         onSpeechProgress: maybeBargeIn,
+        onWindow,
         onUtterance(u) {
           lastCalleeActivity = performance.now();
           if (u.text) {
@@ -369,29 +436,120 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       ignoreSessionAbort?: boolean;
     }): Promise<TurnOutcome> {
       const ac = new AbortController();
-      const turn: ActiveTurn = { ac, interruptible: opts.interruptible, bargedIn: false };
-      active = turn;
-      if (signal.aborted && !opts.ignoreSessionAbort) ac.abort(signal.reason);
+      const rate = audio.sampleRate;
       const splitter = createClauseSplitter(o.clauses);
       interface Clause {
         text: string;
-        durationMs: number;
-        played: Promise<{ completed: boolean; playedMs: number }> | null;
+        /** The clause's audio at the call's rate, once synthesized. */
+        samples: Int16Array | null;
+        /** Furthest sample that went out on the wire (a resume may replay a little before it). */
+        heard: number;
+        /** Where the next `play` of this clause starts. */
+        from: number;
+        finished: boolean;
+        /** The pause epoch its in-flight `play` was queued in; null when not queued. */
+        queuedIn: number | null;
       }
       const clauses: Clause[] = [];
       let synthTail: Promise<unknown> = Promise.resolve();
       let playTail: Promise<void> = Promise.resolve();
+      let synthDone = false;
+      // Bumped by every pause: a play from an older epoch was flushed and is only waiting to resolve.
+      let epoch = 0;
+      let pauseTimer: NodeJS.Timeout | undefined;
+      let settle!: () => void;
+      const settled = new Promise<void>((resolve) => {
+        settle = resolve;
+      });
       let firstTokenAt: number | null = null;
       let firstTtsAt: number | null = null;
       let firstPlayAt: number | null = null;
       let firstVoicedAt: number | null = null;
       let ttsFailed = false;
+
+      const queued = () => clauses.some((c) => c.queuedIn !== null);
+      const check = () => {
+        if (!synthDone || queued()) return;
+        if (ac.signal.aborted || (!turn.paused && clauses.every((c) => c.finished || !c.samples))) settle();
+      };
+
+      /** Hands every ready clause not yet queued to the call, in order, unless output is held. */
+      const pumpOut = () => {
+        if (turn.paused || ac.signal.aborted) return;
+        // Flushed plays must report how far they got before their clause is queued again.
+        if (clauses.some((c) => c.queuedIn !== null && c.queuedIn !== epoch)) return;
+        for (const c of clauses) {
+          if (!c.samples) break;
+          if (c.finished || c.queuedIn !== null) continue;
+          const from = c.from;
+          c.queuedIn = epoch;
+          firstPlayAt ??= performance.now();
+          const samples = c.samples;
+          void audio.play(samples.subarray(from)).then((r) => {
+            c.queuedIn = null;
+            const played = r.completed
+              ? samples.length - from
+              : Math.min(samples.length - from, Math.round((r.playedMs * rate) / 1000));
+            c.heard = Math.max(c.heard, from + played);
+            c.from = from + played;
+            if (r.completed) c.finished = true;
+            pumpOut();
+            check();
+          });
+        }
+      };
+
+      const turn: ActiveTurn = {
+        ac,
+        interruptible: opts.interruptible,
+        bargedIn: false,
+        paused: false,
+        pause() {
+          if (turn.paused || turn.bargedIn || ac.signal.aborted) return;
+          turn.paused = true;
+          epoch++;
+          audio.flush();
+          // Should the listener fall silent (VAD failure), the held audio must not wait forever.
+          pauseTimer = setTimeout(() => {
+            if (!turn.paused) return;
+            if (listener.inSpeech) bargeIn(turn, 'pause-timeout');
+            else turn.resume();
+          }, o.forceBargeInMs + o.resumeAfterSilenceMs);
+        },
+        resume() {
+          if (!turn.paused) return;
+          turn.paused = false;
+          clearTimeout(pauseTimer);
+          const c = clauses.find((x) => !x.finished);
+          if (c?.samples && c.from > 0) {
+            c.from = resumePoint(
+              c.samples,
+              c.from,
+              Math.round((o.resumeBackupMs * rate) / 1000),
+              Math.round(rate / 100),
+            );
+          }
+          pumpOut();
+          check();
+        },
+      };
+      active = turn;
+      ac.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(pauseTimer);
+          turn.paused = false;
+          check();
+        },
+        { once: true },
+      );
+      if (signal.aborted && !opts.ignoreSessionAbort) ac.abort(signal.reason);
       const stopSent = audio.onFrameSent((info) => {
         if (info.voiced && firstPlayAt !== null && firstVoicedAt === null) firstVoicedAt = info.atMs;
       });
 
       const enqueue = (text: string) => {
-        const clause: Clause = { text, durationMs: 0, played: null };
+        const clause: Clause = { text, samples: null, heard: 0, from: 0, finished: false, queuedIn: null };
         clauses.push(clause);
         // Synthesis is chained so clauses never compete for the TTS engine out of order.
         const pcm = synthTail.then(() =>
@@ -412,13 +570,12 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
           }
           if (!result || ac.signal.aborted) return;
           firstTtsAt ??= performance.now();
-          const samples =
-            result.sampleRate === audio.sampleRate
+          clause.samples =
+            result.sampleRate === rate
               ? result.samples
-              : createResampler(result.sampleRate, audio.sampleRate).process(result.samples);
-          clause.durationMs = (samples.length / audio.sampleRate) * 1000;
-          firstPlayAt ??= performance.now();
-          clause.played = audio.play(samples);
+              : createResampler(result.sampleRate, rate).process(result.samples);
+          // While paused, a clause is synthesized into the held queue and goes out on resume.
+          pumpOut();
         });
       };
 
@@ -455,26 +612,26 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       }
 
       await playTail;
-      const results = await Promise.all(clauses.map((c) => c.played ?? Promise.resolve(null)));
+      synthDone = true;
+      check();
+      await settled;
       const endAt = performance.now();
       stopSent();
 
       // What the callee heard: whole clauses, then the played share of the one cut short.
       const heard: string[] = [];
       let cut = false;
-      for (let i = 0; i < clauses.length; i++) {
-        const r = results[i];
-        if (!r) {
-          cut = true;
-          break;
+      for (const c of clauses) {
+        if (c.finished) {
+          heard.push(c.text);
+          continue;
         }
-        if (r.completed) heard.push(clauses[i].text);
-        else {
-          const part = spokenPrefix(clauses[i].text, r.playedMs, clauses[i].durationMs);
+        if (c.samples) {
+          const part = spokenPrefix(c.text, (c.heard * 1000) / rate, (c.samples.length * 1000) / rate);
           if (part) heard.push(part);
-          cut = true;
-          break;
         }
+        cut = true;
+        break;
       }
       const spoken = heard.join(' ');
       const interrupted =
