@@ -33,8 +33,10 @@ const logText = (number: string) =>
     .map((e) => `${e.at} ${e.kind}: ${e.text}`)
     .join('\n');
 
+const BARGE_IN_BOUND_MS = 100;
+
 describe('conversations through the whole pipeline (websocket slin16)', () => {
-  it('barge-in: the callee talking over the agent cuts its sentence short on the wire and in the transcript', async () => {
+  it(`barge-in: the agent's audio on the wire stops within ${BARGE_IN_BOUND_MS} ms of the callee's speech onset`, async () => {
     stack.useAgent({
       dialogue: () =>
         createScriptedDialogue({
@@ -68,16 +70,18 @@ describe('conversations through the whole pipeline (websocket slin16)', () => {
     const first = call.turns.find((t) => t.speaker === 'agent');
     expect(first?.interrupted, context).toBe(true);
     expect(first?.text.length, context).toBeLessThan(150);
-    expect(call.transcript, context).toMatch(/^Callee: .*(who|calling|wait)/im);
+    expect(call.transcript, context).toMatch(/^Callee: .*(who|calling|excuse)/im);
 
     const m = measureBargeIn(stack.media.log(callId)!);
     expect(m, `no callee speech over agent speech was seen on the wire\n${context}`).not.toBeNull();
-    // The issue's 100 ms bound holds on the agent's own loopback (test/agent/conversation.test.ts); through
-    // the whole pipeline it is not met yet (210-420 ms measured here: Silero rates a weak or fricative
-    // onset as non-speech for its first windows). The figure is printed for the record, not asserted.
     console.log(
       `barge-in: agent audio stopped ${m!.stopAfterMs.toFixed(0)} ms after the callee's speech onset`,
     );
+    // The issue's bound, measured on the wire: callee onset (first voiced frames in) to the agent's last voiced frame out.
+    expect(
+      m!.stopAfterMs,
+      `agent audio kept going out ${m!.stopAfterMs.toFixed(0)} ms after the callee started talking over it (bound ${BARGE_IN_BOUND_MS} ms)`,
+    ).toBeLessThanOrEqual(BARGE_IN_BOUND_MS);
   }, 150_000);
 
   it('DTMF reaches the IVR, which hands over to the host, and the conversation goes on with the person', async () => {

@@ -43,7 +43,8 @@ export interface ListenerEvents {
    * (above the start threshold outside speech, above the hysteresis threshold inside it). Barge-in reacts
    * to this, well before `minSpeechMs` confirms speech.
    */
-  onWindow?(w: { prob: number; voiced: boolean; inSpeech: boolean; windowMs: number }): void;
+  /** Every VAD window, with its RMS level (16-bit scale), as soon as it is scored. */
+  onWindow?(w: { prob: number; voiced: boolean; inSpeech: boolean; windowMs: number; rms: number }): void;
 }
 
 export interface CalleeListener {
@@ -171,6 +172,7 @@ export function createCalleeListener(deps: {
         if (stopped) return;
         analyse(w.samples, w.endAt, prob);
         events.onWindow?.({
+          rms: rmsOf(w.samples),
           prob,
           voiced: prob >= (inSpeech ? o.negativeThreshold : o.positiveThreshold),
           inSpeech,
@@ -226,4 +228,10 @@ export function createCalleeListener(deps: {
       unsubscribe();
     },
   };
+}
+
+function rmsOf(samples: Int16Array): number {
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) sum += samples[i] * samples[i];
+  return samples.length ? Math.sqrt(sum / samples.length) : 0;
 }

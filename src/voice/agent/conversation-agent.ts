@@ -42,6 +42,13 @@ export interface ConversationAgentOptions {
   pauseProbability?: number;
   /** Quiet after a pausing sound that resumes the agent, unless the sound was confirmed as a barge-in (ms). */
   resumeAfterSilenceMs?: number;
+  /**
+   * A window this loud (RMS, 16-bit scale) and `energyOverFloor` times the line's background level pauses
+   * the agent before the VAD is sure: Silero scores the first 100-300 ms of a fricative or weak onset
+   * ("Sorry", "Excuse me") as non-speech. The VAD still decides between resuming and yielding.
+   */
+  energyOnsetRms?: number;
+  energyOverFloor?: number;
   /** On resume, how far back the agent may restart, at the quietest point (a word gap), so it sounds natural (ms). */
   resumeBackupMs?: number;
   /** No callee speech for this long after the agent spoke → reprompt; again → goodbye (ms). */
@@ -90,6 +97,8 @@ const DEFAULTS: Opts = {
   pauseOnsetMs: 64,
   pauseProbability: 0.8,
   resumeAfterSilenceMs: 300,
+  energyOnsetRms: 600,
+  energyOverFloor: 8,
   resumeBackupMs: 400,
   silenceTimeoutMs: 8000,
   vadThreshold: 0.5,
@@ -289,19 +298,33 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
     // Voiced time of the callee utterance in progress (0 outside one).
     let utteranceVoicedMs = 0;
     let quietRunMs = 0;
-    const onWindow = ({ prob, voiced, windowMs }: { prob: number; voiced: boolean; windowMs: number }) => {
+    // The line's background level (noise, echo), followed while nobody speaks, for the energy onset.
+    let floorRms = 50;
+    const onWindow = ({
+      prob,
+      voiced,
+      windowMs,
+      rms,
+    }: {
+      prob: number;
+      voiced: boolean;
+      windowMs: number;
+      rms: number;
+    }) => {
       const t = active;
+      if (prob < 0.3 && rms < o.energyOnsetRms) floorRms += (rms - floorRms) * 0.05;
+      const loud = rms >= Math.max(o.energyOnsetRms, floorRms * o.energyOverFloor);
       if (!t?.interruptible || t.bargedIn || t.ac.signal.aborted) {
         voicedRunMs = 0;
         quietRunMs = 0;
         return;
       }
-      if (voiced) {
-        voicedRunMs += windowMs;
+      if (voiced || loud) {
+        voicedRunMs = voiced ? voicedRunMs + windowMs : voicedRunMs;
         quietRunMs = 0;
-        if (!t.paused && (voicedRunMs >= o.pauseOnsetMs || prob >= o.pauseProbability)) {
+        if (!t.paused && (loud || voicedRunMs >= o.pauseOnsetMs || prob >= o.pauseProbability)) {
           t.pause();
-          log.debug({ voicedRunMs, prob }, 'agent paused: callee sound over it');
+          log.debug({ voicedRunMs, prob, rms: Math.round(rms) }, 'agent paused: callee sound over it');
         }
         return;
       }
