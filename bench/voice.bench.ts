@@ -91,9 +91,12 @@ async function main(): Promise<void> {
             modelPath: models.get(shape)!.file,
             logger: silentLogger(),
             sequences: Math.max(...args.concurrency),
-            contextSize: 2048,
+            // The synthetic vocabulary spends a token a character: the ~1.7k-character system prompt alone is ~1.7k tokens.
+            contextSize: 8192,
             maxTokens: 256,
             threads: args.threads,
+            // Random weights would pick `end` or `dtmf` as often as `speak`, ending calls before any turn is measured.
+            actions: ['speak'],
           });
           const dialogue = capReplies(engine, { maxWords: args.maxWords, summaryMs: 2000 });
           try {

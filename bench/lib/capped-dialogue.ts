@@ -2,7 +2,7 @@ import type { AgentAction, DialogueEngine } from '../../src/voice/dialogue/types
 
 /**
  * Random weights never close the reply's JSON string, so every reply would run to maxTokens and fail.
- * For the benchmark a reply ends once `maxWords` words of `say` streamed: generation is aborted there
+ * For the benchmark a reply ends once `say` streamed as many tokens as `maxWords` real words take: generation is aborted there
  * and the streamed words are the action, which is what a real model's short reply looks like to the
  * rest of the pipeline. The post-call summary is bounded by `summaryMs` for the same reason (its
  * failure leaves `extracted` null, which the agent handles).
@@ -27,7 +27,9 @@ export function capReplies(
             if (capped) return;
             said += delta;
             o.onSay?.(delta);
-            if (said.trim().split(/\s+/).length >= opts.maxWords) {
+            // The synthetic vocabulary is one character a token, and spaces are rare in random output, so the
+            // cap counts tokens: a real tokenizer spends about 1.3 tokens a word.
+            if (said.length >= Math.round(opts.maxWords * 1.3)) {
               capped = true;
               ac.abort('reply cap');
             }

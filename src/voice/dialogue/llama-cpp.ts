@@ -62,6 +62,11 @@ export interface LlamaCppDialogueOptions {
   maxTokens?: number;
   /** Sampling temperature; 0 (default) is greedy, which suits a phone agent that must stay on task. */
   temperature?: number;
+  /**
+   * The actions the model may choose (default all). A deployment that never navigates IVRs can drop
+   * `dtmf`; the benchmark keeps only `speak` so random weights cannot end or derail a measured call.
+   */
+  actions?: readonly AgentAction['action'][];
 }
 
 /**
@@ -124,7 +129,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
   }
   const free: LlamaContextSequence[] = Array.from({ length: sequences }, () => context.getSequence());
   const waiting: Array<(s: LlamaContextSequence) => void> = [];
-  const actionGrammar = await llama.createGrammarForJsonSchema(AGENT_ACTION_SCHEMA as never);
+  const actionGrammar = await llama.createGrammarForJsonSchema(actionSchemaFor(opts.actions) as never);
   log.info(
     { model: opts.modelPath, name: modelName, sequences, contextSize: perSequence },
     'dialogue model loaded',
@@ -272,4 +277,12 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       await llama.dispose();
     },
   };
+}
+
+/** AGENT_ACTION_SCHEMA narrowed to `actions`; the order of its branches is kept. */
+function actionSchemaFor(actions: readonly AgentAction['action'][] | undefined) {
+  if (!actions) return AGENT_ACTION_SCHEMA;
+  const oneOf = AGENT_ACTION_SCHEMA.oneOf.filter((b) => actions.includes(b.properties.action.const));
+  if (oneOf.length === 0) throw new Error('llama-cpp: `actions` must name at least one of speak, dtmf, end');
+  return { oneOf };
 }
