@@ -55,19 +55,32 @@ export class CallStore {
   }
 
   turns(callId: string, db: Db | Tx = this.db): Promise<CallTurnRow[]> {
-    return db.select().from(callTurns).where(eq(callTurns.callId, callId)).orderBy(asc(callTurns.seq));
+    // In conversation order: turns reported together may be numbered in either order.
+    return db
+      .select()
+      .from(callTurns)
+      .where(eq(callTurns.callId, callId))
+      .orderBy(asc(callTurns.startMs), asc(callTurns.seq));
   }
 
+  /**
+   * Appends a turn with the next sequence number. The call row is locked first, so turns reported at the
+   * same moment (a held callee turn and the agent turn that followed it) get distinct numbers instead of
+   * one of them failing on the unique (call_id, seq) index.
+   */
   async addTurn(callId: string, turn: NewTurn): Promise<void> {
-    await this.db.insert(callTurns).values({
-      callId,
-      seq: sql`(select coalesce(max(${callTurns.seq}), 0) + 1 from ${callTurns} where ${callTurns.callId} = ${callId})`,
-      speaker: turn.speaker,
-      text: turn.text,
-      startMs: Math.max(0, Math.round(turn.startMs)),
-      endMs: Math.max(0, Math.round(turn.endMs)),
-      interrupted: turn.interrupted ?? false,
-      latency: turn.latency ?? null,
+    await this.db.transaction(async (tx) => {
+      await tx.select({ id: calls.id }).from(calls).where(eq(calls.id, callId)).for('update');
+      await tx.insert(callTurns).values({
+        callId,
+        seq: sql`(select coalesce(max(${callTurns.seq}), 0) + 1 from ${callTurns} where ${callTurns.callId} = ${callId})`,
+        speaker: turn.speaker,
+        text: turn.text,
+        startMs: Math.max(0, Math.round(turn.startMs)),
+        endMs: Math.max(0, Math.round(turn.endMs)),
+        interrupted: turn.interrupted ?? false,
+        latency: turn.latency ?? null,
+      });
     });
   }
 
