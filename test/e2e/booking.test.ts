@@ -25,7 +25,9 @@ afterAll(async () => {
   await engines?.close();
 });
 
-describe('a booking call through the whole pipeline (websocket slin16)', () => {
+// Speech goes through pocketsphinx on both sides, and on 2 busy cores a word is sometimes misheard; one
+// retry keeps such a miss from failing the suite, while a real fault fails both attempts.
+describe('a booking call through the whole pipeline (websocket slin16)', { retry: 1 }, () => {
   it('books the table, extracts the values, signs the webhooks and records both parties', async () => {
     stack.useAgent({ dialogue: () => createScriptedDialogue(bookingScript) });
     const callId = await stack.placeCall({

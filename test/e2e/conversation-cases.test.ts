@@ -35,7 +35,9 @@ const logText = (number: string) =>
 
 const BARGE_IN_BOUND_MS = 100;
 
-describe('conversations through the whole pipeline (websocket slin16)', () => {
+// Speech goes through pocketsphinx on both sides, and on 2 busy cores a word is sometimes misheard; one
+// retry keeps such a miss from failing the suite, while a real fault fails both attempts.
+describe('conversations through the whole pipeline (websocket slin16)', { retry: 1 }, () => {
   it(`barge-in: the agent's audio on the wire stops within ${BARGE_IN_BOUND_MS} ms of the callee's speech onset`, async () => {
     stack.useAgent({
       dialogue: () =>

@@ -18,7 +18,9 @@ afterAll(async () => {
   await engines?.close();
 });
 
-describe('a callee who never speaks (ulaw RTP)', () => {
+// Speech goes through pocketsphinx on both sides, and on 2 busy cores a word is sometimes misheard; one
+// retry keeps such a miss from failing the suite, while a real fault fails both attempts.
+describe('a callee who never speaks (ulaw RTP)', { retry: 1 }, () => {
   it('the agent greets, reprompts once, says goodbye and ends the call on silence', async () => {
     stack.useAgent({
       dialogue: () =>
