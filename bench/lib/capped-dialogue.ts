@@ -1,10 +1,14 @@
 import type { AgentAction, DialogueEngine } from '../../src/voice/dialogue/types.js';
 
+/** What the benchmark's agent says, whatever the random model generates (see capReplies). */
+const REPLY =
+  'Sure, I can help with that. I would like a table for two tonight at seven thirty, under the name Smith, please.';
+
 /**
  * Random weights never close the reply's JSON string, so every reply would run to maxTokens and fail.
- * For the benchmark a reply ends once `say` streamed as many tokens as `maxWords` real words take: generation is aborted there
- * and the streamed words are the action, which is what a real model's short reply looks like to the
- * rest of the pipeline. The post-call summary is bounded by `summaryMs` for the same reason (its
+ * For the benchmark the model's tokens pace a real sentence (REPLY), which the agent speaks, and the reply
+ * ends after `maxWords` words: generation is aborted there and the released words are the action, which
+ * is what a real model's short reply looks like to the rest of the pipeline. The post-call summary is bounded by `summaryMs` for the same reason (its
  * failure leaves `extracted` null, which the agent handles).
  */
 export function capReplies(
@@ -19,22 +23,27 @@ export function capReplies(
       if (o.signal?.aborted) ac.abort(o.signal.reason);
       o.signal?.addEventListener('abort', onOuterAbort, { once: true });
       let said = '';
+      let generated = 0;
       let capped = false;
       try {
-        return await inner.nextAction(messages, {
+        await inner.nextAction(messages, {
           signal: ac.signal,
           onSay: (delta) => {
             if (capped) return;
-            said += delta;
-            o.onSay?.(delta);
-            // The synthetic vocabulary is one character a token, and spaces are rare in random output, so the
-            // cap counts tokens: a real tokenizer spends about 1.3 tokens a word.
-            if (said.length >= Math.round(opts.maxWords * 1.3)) {
+            // Random weights emit unpronounceable characters, one token each; a real tokenizer spends a token
+            // on about four characters of a real reply. So each generated token releases the next four
+            // characters of REPLY: speech starts and lasts as a real reply's would, at the model's own pace.
+            generated += delta.length;
+            const next = REPLY.slice(said.length, Math.min(REPLY.length, generated * 4));
+            said += next;
+            if (next) o.onSay?.(next);
+            if (said.length >= REPLY.length || said.trim().split(/\s+/).length >= opts.maxWords) {
               capped = true;
               ac.abort('reply cap');
             }
           },
         });
+        return { action: 'speak', say: said || REPLY } satisfies AgentAction;
       } catch (err) {
         if (capped && !o.signal?.aborted) return { action: 'speak', say: said } satisfies AgentAction;
         throw err;
