@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createClauseSplitter } from './clause-splitter.js';
+import { type ClauseSplitterOptions, createClauseSplitter } from './clause-splitter.js';
+
+/** The first clause cut like the others, for tests of the rules every clause follows. */
+const SAME_FIRST = { firstMinWordsBeforeComma: 5, firstMaxWords: 28 };
 
 /** Streams `text` in `size`-character deltas and collects every clause, as the agent does. */
-function split(text: string, size = 3, opts = {}) {
+function split(text: string, size = 3, opts: ClauseSplitterOptions = SAME_FIRST) {
   const s = createClauseSplitter(opts);
   const out: string[] = [];
   const firstAt: number[] = [];
@@ -42,11 +45,13 @@ describe('clause splitter', () => {
       'I would like to book a table,',
       'for two people, tomorrow.',
     ]);
-    expect(split('Yes, sir, that works.', 3, { minWordsBeforeComma: 1 }).out).toEqual([
-      'Yes,',
-      'sir,',
-      'that works.',
-    ]);
+    expect(
+      split('Yes, sir, that works.', 3, {
+        ...SAME_FIRST,
+        minWordsBeforeComma: 1,
+        firstMinWordsBeforeComma: 1,
+      }).out,
+    ).toEqual(['Yes,', 'sir,', 'that works.']);
   });
 
   it('does not split decimals, times, abbreviations or initials', () => {
@@ -58,7 +63,7 @@ describe('clause splitter', () => {
 
   it('cuts a long run without punctuation at a word boundary', () => {
     const words = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
-    const { out } = split(words, 5, { maxWords: 10 });
+    const { out } = split(words, 5, { ...SAME_FIRST, maxWords: 10, firstMaxWords: 10 });
     expect(out.map((c) => c.split(' ').length)).toEqual([10, 10, 10]);
     expect(out.join(' ')).toBe(words);
   });
@@ -68,6 +73,15 @@ describe('clause splitter', () => {
     for (const size of [1, 2, 7, 100]) {
       expect(split(text, size).out.join(' ')).toBe(text);
     }
+  });
+
+  it('by default cuts the first clause of a reply early, at its first comma or after eight words', () => {
+    const text = 'Sure, I can help with that, and the table for two is at seven.';
+    const { out, firstAt } = split(text, 1, {});
+    expect(out).toEqual(['Sure,', 'I can help with that,', 'and the table for two is at seven.']);
+    expect(firstAt[0]).toBe('Sure, '.length);
+    const words = Array.from({ length: 12 }, (_, i) => `w${i}`).join(' ');
+    expect(split(words, 1, {}).out.map((c) => c.split(' ').length)).toEqual([8, 4]);
   });
 
   it('returns null on flush when nothing is left', () => {

@@ -4,6 +4,13 @@ export interface ClauseSplitterOptions {
   minWordsBeforeComma?: number;
   /** A clause with no punctuation is cut at a space once it reaches this many words, so TTS never waits long. */
   maxWords?: number;
+  /**
+   * The same two limits for the FIRST clause of a reply. The first clause decides when the callee
+   * hears anything, so it is cut early: "Sure," or "Thank you," goes to TTS while the model is still
+   * generating the rest (a comma or a short phrase is where a person would pause anyway).
+   */
+  firstMinWordsBeforeComma?: number;
+  firstMaxWords?: number;
 }
 
 export interface ClauseSplitter {
@@ -47,8 +54,10 @@ function wordCount(s: string): number {
  * A boundary is only known when the character after the punctuation arrives, so "3.5" or "10:30" never split.
  */
 export function createClauseSplitter(options: ClauseSplitterOptions = {}): ClauseSplitter {
-  const minWordsBeforeComma = options.minWordsBeforeComma ?? 5;
-  const maxWords = options.maxWords ?? 28;
+  const laterMinWordsBeforeComma = options.minWordsBeforeComma ?? 5;
+  const laterMaxWords = options.maxWords ?? 28;
+  let minWordsBeforeComma = options.firstMinWordsBeforeComma ?? 1;
+  let maxWords = options.firstMaxWords ?? 8;
   let buf = '';
   // Characters of `buf` already examined, so each push scans only new text.
   let scanned = 0;
@@ -64,7 +73,11 @@ export function createClauseSplitter(options: ClauseSplitterOptions = {}): Claus
     const clause = buf.slice(0, end).trim();
     buf = buf.slice(end);
     scanned = 0;
-    if (clause) out.push(clause);
+    if (clause) {
+      out.push(clause);
+      minWordsBeforeComma = laterMinWordsBeforeComma;
+      maxWords = laterMaxWords;
+    }
   }
 
   return {
