@@ -30,6 +30,13 @@ export interface CallSession {
   readonly signal: AbortSignal;
   sendDtmf(digits: string): Promise<void>;
   onDtmf(listener: (digit: string) => void): () => void;
+  /** What `ConversationAgent.prepare` started for this call while it rang, if anything. */
+  readonly preparation?: CallPreparation | null;
+}
+
+/** Work an agent started for a call before it was answered; the call's owner closes it when the call ends. */
+export interface CallPreparation {
+  close(): void;
 }
 
 export type ConversationEnd =
@@ -52,6 +59,11 @@ export interface ConversationTurn {
 
 /** Holds the conversation on an answered call; the controller owns the call, the agent owns the talking. */
 export interface ConversationAgent {
+  /**
+   * Starts getting ready for `call` while it is placed and rings (the dialogue model reads the prompt
+   * ahead, so the first reply does not wait for it). The handle goes to `converse` in the session.
+   */
+  prepare?(call: CallRow): CallPreparation;
   /**
    * Runs until the agent decides to end (it says goodbye first), or `session.signal` aborts.
    * `onTurn` is called as each turn completes so it can be persisted live.

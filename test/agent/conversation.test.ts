@@ -234,7 +234,7 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     const last = inputs.at(-1)!;
     expect(last.at(-2)).toEqual({
       role: 'assistant',
-      content: JSON.stringify({ action: 'speak', say: cut.text }),
+      content: JSON.stringify({ say: cut.text, action: 'speak' }),
     });
     expect(last.at(-1)!.content).toMatch(/interrupted you/);
 

@@ -6,6 +6,7 @@ import type { Logger } from '../../logger.js';
 import type { TextToSpeech } from '../../voice/types.js';
 import type {
   CallAudio,
+  CallPreparation,
   CallSession,
   ConversationAgent,
   ConversationEnd,
@@ -152,6 +153,7 @@ export class CallController {
   private readonly turns: ConversationTurn[] = [];
   private voicemailOutcome: 'voicemail_detected' | 'voicemail_message_left' | null = null;
   private agentEnd: ConversationEnd | null = null;
+  private preparation: CallPreparation | null = null;
   private maxDurationReached = false;
 
   private trigger: EndTrigger | null = null;
@@ -199,6 +201,8 @@ export class CallController {
   private async place(): Promise<void> {
     await this.ctl.dialing();
     this.check();
+    // The agent reads its prompt while the phone rings, not after the callee said hello.
+    this.preparation = this.deps.agent.prepare?.(this.ctl.call) ?? null;
     this.go('originating');
     const call = this.ctl.call;
     // StasisStart may race the originate response.
@@ -352,6 +356,7 @@ export class CallController {
         this.dtmfListeners.add(l);
         return () => this.dtmfListeners.delete(l);
       },
+      preparation: this.preparation,
     };
     const onTurn = (turn: ConversationTurn) => {
       this.turns.push(turn);
@@ -514,6 +519,7 @@ export class CallController {
   private async finish(): Promise<void> {
     // No trigger: the agent finished (or the voicemail message was left), and we hang up.
     this.endWith({ kind: 'done' });
+    this.preparation?.close();
     const stateAtEnd = this.stateValue;
     this.stateAtEnd = stateAtEnd;
     this.go('ending');

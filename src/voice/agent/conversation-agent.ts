@@ -1,21 +1,30 @@
-import type { TurnLatency } from '../../db/schema.js';
+import type { CallRow, TurnLatency } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import type {
+  CallPreparation,
   CallSession,
   ConversationAgent,
   ConversationEnd,
   ConversationTurn,
 } from '../../telephony/call-session.js';
 import { createResampler } from '../../telephony/media/resample.js';
-import type { AgentAction, DialogueEngine, DialogueMessage } from '../dialogue/types.js';
+import { actionToJson } from '../dialogue/action-schema.js';
+import {
+  type AgentAction,
+  type DialogueConversation,
+  type DialogueEngine,
+  type DialogueMessage,
+  statelessConversation,
+} from '../dialogue/types.js';
 import type { SpeechToText, SttStream, TextToSpeech, VoiceActivityDetector } from '../types.js';
 import { isBackchannel } from './backchannel.js';
 import { type CalleeListener, type CalleeUtterance, createCalleeListener } from './callee-listener.js';
 import { type ClauseSplitterOptions, createClauseSplitter } from './clause-splitter.js';
-import { buildSystemPrompt, calleeMessage, eventMessage } from './prompt.js';
+import { buildSystemPrompt, calleeMessage, eventMessage, openCalleeMessage } from './prompt.js';
 import { resumePoint } from './resume-point.js';
 import { spokenPrefix } from './spoken-prefix.js';
 import { summarizeCall } from './summarize-call.js';
+import { trimLeadingSilence } from './trim-leading-silence.js';
 
 export interface ConversationAgentOptions {
   /** How long to wait for the callee's "hello" before the agent speaks first (ms). */
@@ -193,6 +202,29 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
     };
   }
 
+  const systemMessage = (call: CallRow): DialogueMessage => ({
+    role: 'system',
+    content: buildSystemPrompt({
+      objective: call.objective,
+      context: call.context,
+      fields: call.fields,
+      language: call.language,
+      onBehalfOf: o.onBehalfOf,
+    }),
+  });
+  const openConversation = (): DialogueConversation =>
+    dialogue.openConversation?.() ?? statelessConversation(dialogue);
+  // Conversations opened by `prepare`, found again by the handle the session carries.
+  const prepared = new WeakMap<CallPreparation, DialogueConversation>();
+
+  function prepare(call: CallRow): CallPreparation {
+    const conversation = openConversation();
+    conversation.prepare([systemMessage(call)]);
+    const handle: CallPreparation = { close: () => conversation.close() };
+    prepared.set(handle, conversation);
+    return handle;
+  }
+
   async function converse(
     session: CallSession,
     onTurn: (turn: ConversationTurn) => void,
@@ -204,18 +236,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
     const voice =
       session.call.voice && tts.voices.includes(session.call.voice) ? session.call.voice : undefined;
 
-    const messages: DialogueMessage[] = [
-      {
-        role: 'system',
-        content: buildSystemPrompt({
-          objective: session.call.objective,
-          context: session.call.context,
-          fields: session.call.fields,
-          language: session.call.language,
-          onBehalfOf: o.onBehalfOf,
-        }),
-      },
-    ];
+    const messages: DialogueMessage[] = [systemMessage(session.call)];
     // User-message parts not yet answered by anything the callee heard.
     let pendingInput: string[] = [];
     const utterances: CalleeUtterance[] = [];
@@ -262,6 +283,23 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       t.bargedIn = true;
       audio.flush();
       t.ac.abort(reason);
+    };
+
+    /**
+     * While the callee speaks, the dialogue engine reads what they have said so far, so that when
+     * their turn ends only the last words and the reply are left to compute.
+     */
+    let preparedPartial = '';
+    const prepareFromPartial = () => {
+      if (active) return;
+      const partial = listener.partial().trim();
+      if (!partial || partial === preparedPartial) return;
+      preparedPartial = partial;
+      const said = [...utterances.map((u) => u.text), partial].join(' ');
+      conversation.prepare([
+        ...messages,
+        { role: 'user', content: [...pendingInput, openCalleeMessage(said)].join('\n') },
+      ]);
     };
 
     const maybeBargeIn = ({
@@ -366,7 +404,10 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
           lastCalleeActivity = performance.now();
           wake();
         },
-        onSpeechProgress: maybeBargeIn,
+        onSpeechProgress(p) {
+          maybeBargeIn(p);
+          prepareFromPartial();
+        },
         onWindow,
         onUtterance(u) {
           lastCalleeActivity = performance.now();
@@ -392,6 +433,9 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         },
       },
     });
+
+    const conversation = (session.preparation && prepared.get(session.preparation)) || openConversation();
+    conversation.prepare(messages);
 
     const onAbort = () => {
       audio.flush();
@@ -438,13 +482,16 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       pendingInput = [];
       const said: AgentAction =
         action && !interrupted ? { ...action, say: spoken } : { action: 'speak', say: spoken };
-      messages.push({ role: 'assistant', content: JSON.stringify(said) });
+      messages.push({ role: 'assistant', content: actionToJson(said) });
       if (interrupted)
         pendingInput.push(
           eventMessage('The callee interrupted you; they heard only what you said up to there.'),
         );
       const excess = messages.length - 1 - o.maxHistoryMessages;
       if (excess > 0) messages.splice(1, excess);
+      // The reply as the model will read it back, while the callee listens and answers.
+      preparedPartial = '';
+      conversation.prepare([...messages, { role: 'user', content: pendingInput.join('\n') }]);
     }
 
     /**
@@ -593,10 +640,13 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
           }
           if (!result || ac.signal.aborted) return;
           firstTtsAt ??= performance.now();
-          clause.samples =
+          const samples =
             result.sampleRate === rate
               ? result.samples
               : createResampler(result.sampleRate, rate).process(result.samples);
+          // The engine's lead-in silence before the reply's first words is only delay; later clauses
+          // keep theirs as the pause between phrases.
+          clause.samples = clause === clauses[0] ? trimLeadingSilence(samples, rate) : samples;
           // While paused, a clause is synthesized into the held queue and goes out on resume.
           pumpOut();
         });
@@ -612,7 +662,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
           action = { action: 'speak', say: opts.fixed };
         } else {
           const input = [...messages, { role: 'user' as const, content: pendingInput.join('\n') }];
-          action = await dialogue.nextAction(input, {
+          action = await conversation.nextAction(input, {
             signal: ac.signal,
             onSay: (delta) => {
               firstTokenAt ??= performance.now();
@@ -773,12 +823,14 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       listener.stop();
       releaseHeld(null);
       sttStream.close();
+      conversation.close();
       await releaseVad().catch(() => undefined);
       for (const w of [...waiters]) w();
     }
   }
 
   return {
+    prepare,
     converse,
     async summarize(call, turns) {
       return summarizeCall(

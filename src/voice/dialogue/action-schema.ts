@@ -10,50 +10,103 @@ export const SAY_MAX = 400;
 export const OUTCOMES = ['objective_met', 'objective_impossible'] as const;
 
 /**
- * The constrained output of `nextAction`: one object per action kind. `action` comes first so it is
- * known at once; the short `digits`/`outcome` follow, and `say` comes LAST, so speech streams from
- * the first clause and a reply cut at SAY_MAX can still be closed into a valid action.
- * node-llama-cpp's grammar builder and llama.cpp's server both accept this shape.
+ * The constrained output of `nextAction`: one object per action kind, `say` FIRST. A voice turn is
+ * latency-bound: with `say` first the reply's first words are the model's first free tokens, and the
+ * fixed `{"say":"` can be part of the prompt (see ACTION_RESPONSE_PREFIX) instead of costing one
+ * decoding step per token. The action follows the words, so "say goodbye, then hang up" and "say
+ * nothing, then press 1" read in the order they happen. node-llama-cpp and llama.cpp's server keep
+ * this property order when they turn the schema into a grammar.
  */
 export const AGENT_ACTION_SCHEMA = {
   oneOf: [
     {
       type: 'object',
       properties: {
-        action: { const: 'speak' },
         say: { type: 'string', description: 'What the agent says next: one or two short sentences.' },
+        action: { const: 'speak' },
       },
-      required: ['action', 'say'],
+      required: ['say', 'action'],
       additionalProperties: false,
     },
     {
       type: 'object',
       properties: {
+        say: { type: 'string' },
         action: { const: 'dtmf' },
         digits: { type: 'string', description: 'Keys to press: 0-9, *, #.' },
-        say: { type: 'string' },
       },
-      required: ['action', 'digits', 'say'],
+      required: ['say', 'action', 'digits'],
       additionalProperties: false,
     },
     {
       type: 'object',
       properties: {
+        say: { type: 'string', description: 'A short goodbye.' },
         action: { const: 'end' },
         outcome: { enum: [...OUTCOMES] },
-        say: { type: 'string', description: 'A short goodbye.' },
       },
-      required: ['action', 'outcome', 'say'],
+      required: ['say', 'action', 'outcome'],
       additionalProperties: false,
     },
   ],
 } as const satisfies JsonSchema;
 
-/** A short note for the system prompt: grammars force the shape, the note tells the model what it means. */
-export const ACTION_FORMAT_HINT =
-  'Answer with one JSON object. {"action":"speak","say":"..."} to talk; ' +
-  '{"action":"dtmf","digits":"1","say":""} to press phone keys; ' +
-  '{"action":"end","outcome":"objective_met","say":"Goodbye."} (or "objective_impossible") to hang up.';
+/**
+ * What every action's JSON starts with. Engines that can continue a model turn put it in the prompt,
+ * so generation starts at the first word of `say`.
+ */
+export const ACTION_RESPONSE_PREFIX = '{"say":"';
+
+/**
+ * A GBNF grammar for what follows ACTION_RESPONSE_PREFIX: the rest of the `say` string, then one of
+ * `actions` in the compact form `actionToJson` writes, so the history the model reads back is token for
+ * token what it generated. `say` has no length limit here (llama.cpp's sampler crawls on long bounded
+ * repetitions); engines stop at SAY_MAX instead.
+ */
+export function actionContinuationGrammar(
+  actions: readonly AgentAction['action'][] = ['speak', 'dtmf', 'end'],
+): string {
+  const branches: Record<AgentAction['action'], string> = {
+    speak: String.raw`"\"speak\""`,
+    dtmf: String.raw`"\"dtmf\",\"digits\":\"" [0-9*#] [0-9*#]{0,31} "\""`,
+    end: String.raw`"\"end\",\"outcome\":\"" ("objective_met" | "objective_impossible") "\""`,
+  };
+  const chosen = (['speak', 'dtmf', 'end'] as const).filter((a) => actions.includes(a));
+  if (chosen.length === 0) throw new Error('`actions` must name at least one of speak, dtmf, end');
+  return [
+    // Words separated by single spaces: no leading, trailing or doubled whitespace, so the say text
+    // the agent stores (trimmed) reads back as exactly the tokens the model wrote.
+    String.raw`root ::= (word (" " word)*)? "\",\"action\":" action "}"`,
+    String.raw`word ::= char+`,
+    String.raw`char ::= [^"\\\x00-\x20\x7F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])`,
+    `action ::= ${chosen.map((a) => branches[a]).join(' | ')}`,
+  ].join('\n');
+}
+
+/** An action as the model writes it (say first, no spaces): what goes back into the history. */
+export function actionToJson(action: AgentAction): string {
+  switch (action.action) {
+    case 'speak':
+      return JSON.stringify({ say: action.say, action: 'speak' });
+    case 'dtmf':
+      return JSON.stringify({ say: action.say, action: 'dtmf', digits: action.digits });
+    case 'end':
+      return JSON.stringify({ say: action.say, action: 'end', outcome: action.outcome });
+  }
+}
+
+/**
+ * The note on the output format. The voice agent's system prompt carries it in its fixed part (the
+ * same for every call, so a cached prompt prefix serves them all); `withFormatHint` adds it for
+ * callers whose prompt lacks it.
+ */
+export const ACTION_FORMAT_HINT = [
+  'Answer with exactly one JSON object: first what you say, then the action.',
+  '- {"say":"...","action":"speak"} to say something and then listen.',
+  '- {"say":"","action":"dtmf","digits":"1"} to press keypad digits (0-9, *, #) in an automated phone menu; "say" may be empty.',
+  '- {"say":"<short goodbye>","action":"end","outcome":"objective_met"} once the objective is achieved, or' +
+    ' {"say":"<short goodbye>","action":"end","outcome":"objective_impossible"} once it clearly cannot be achieved on this call.',
+].join('\n');
 
 export class DialogueOutputError extends Error {
   constructor(
@@ -109,13 +162,17 @@ export function abortError(reason?: unknown): Error {
   return err;
 }
 
-/** Adds the format note to the first system message (or a new one), leaving the caller's array alone. */
+/**
+ * Adds the format note to the first system message (or a new one) unless it is already there, leaving
+ * the caller's array alone.
+ */
 export function withFormatHint<T extends { role: string; content: string }>(
   messages: readonly T[],
   hint: string,
 ): T[] {
   const out = messages.map((m) => ({ ...m }));
   const sys = out.find((m) => m.role === 'system');
+  if (sys?.content.includes(hint)) return out;
   if (sys) sys.content = `${sys.content}\n\n${hint}`;
   else out.unshift({ role: 'system', content: hint } as T);
   return out;

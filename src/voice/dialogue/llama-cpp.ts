@@ -4,21 +4,30 @@ import type {
   Llama,
   LlamaContext,
   LlamaContextSequence,
+  LlamaGrammar,
   LlamaJsonSchemaGrammar,
   LlamaModel,
 } from 'node-llama-cpp';
 import type { Logger } from '../../logger.js';
 import {
   ACTION_FORMAT_HINT,
-  AGENT_ACTION_SCHEMA,
+  ACTION_RESPONSE_PREFIX,
   abortError,
+  actionContinuationGrammar,
   DialogueOutputError,
   parseAgentAction,
   SAY_MAX,
   withFormatHint,
 } from './action-schema.js';
 import { SayExtractor } from './say-extractor.js';
-import type { AgentAction, DialogueEngine, DialogueMessage, JsonSchema } from './types.js';
+import type {
+  AgentAction,
+  DialogueConversation,
+  DialogueEngine,
+  DialogueMessage,
+  JsonSchema,
+  NextActionOptions,
+} from './types.js';
 
 /** A grammar built from a caller's schema; its value type is only known at run time. */
 type ActionGrammar = LlamaJsonSchemaGrammar<any, any>;
@@ -52,7 +61,10 @@ export interface LlamaCppDialogueOptions {
   logger: Logger;
   /** false (default): CPU only, never builds llama.cpp. 'auto': use a GPU backend when one is available. */
   gpu?: false | 'auto';
-  /** Calls that can generate at the same time; each holds one sequence of the shared context. Default 4. */
+  /**
+   * Sequences of the shared context: calls that generate at the same time, and calls whose prompt
+   * stays evaluated between turns. Size it to the concurrent calls. Default 4.
+   */
   sequences?: number;
   /** Tokens each sequence can hold (prompt + history + reply). Default: min(train context, 4096). */
   contextSize?: number;
@@ -71,9 +83,11 @@ export interface LlamaCppDialogueOptions {
 
 /**
  * Dialogue on node-llama-cpp. ONE model is loaded and serves every call through one context with
- * several sequences: a turn borrows a free sequence, and node-llama-cpp evaluates the sequences of
- * concurrent calls together in one batch, which costs far less memory than a context per call and
- * keeps the model's weights loaded once. A turn that finds every sequence busy waits for one.
+ * several sequences; node-llama-cpp evaluates the sequences of concurrent calls together in one
+ * batch, which costs far less memory than a context per call and keeps the weights loaded once.
+ * A call keeps its sequence between turns (see `openConversation`), so a turn evaluates only what
+ * is new; with more live calls than sequences, a turn takes the least recently used one (and pays
+ * for re-reading its prompt), and waits when all are generating.
  */
 export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Promise<DialogueEngine> {
   const log = opts.logger.child({ engine: 'llama-cpp' });
@@ -127,9 +141,14 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       `llama-cpp: cannot create a context of ${perSequence}×${sequences} tokens: ${(err as Error).message}`,
     );
   }
-  const free: LlamaContextSequence[] = Array.from({ length: sequences }, () => context.getSequence());
-  const waiting: Array<(s: LlamaContextSequence) => void> = [];
-  const actionGrammar = await llama.createGrammarForJsonSchema(actionSchemaFor(opts.actions) as never);
+  const slots: Slot[] = Array.from({ length: sequences }, (_, i) => ({
+    seq: context.getSequence(),
+    busy: false,
+    owner: null,
+    lastUsed: i,
+  }));
+  const waiting: Array<{ conv: Conversation | null; take: (s: Slot) => void }> = [];
+  const actionGrammar = await llama.createGrammar({ grammar: actionContinuationGrammar(opts.actions) });
   log.info(
     { model: opts.modelPath, name: modelName, sequences, contextSize: perSequence },
     'dialogue model loaded',
@@ -137,120 +156,250 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
 
   let closed = false;
   const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    p.then(
+      () => inFlight.delete(p),
+      () => inFlight.delete(p),
+    );
+    return p;
+  };
 
-  const acquire = (signal?: AbortSignal): Promise<LlamaContextSequence> => {
-    const s = free.pop();
-    if (s) return Promise.resolve(s);
+  /**
+   * A free sequence for `conv`: its own when free (its prompt is still evaluated there); else the
+   * least recently used one no live call owns (every call's prompt starts with the same fixed
+   * instructions, so even another call's leftovers save work); else one another call owns (that call
+   * loses its cache, not its turn).
+   */
+  const pick = (conv: Conversation | null): Slot | null => {
+    if (conv?.slot && !conv.slot.busy) return conv.slot;
+    const free = slots.filter((s) => !s.busy).sort((a, b) => a.lastUsed - b.lastUsed);
+    return free.find((s) => s.owner === null) ?? free[0] ?? null;
+  };
+  const take = (slot: Slot, conv: Conversation | null): Slot => {
+    slot.busy = true;
+    if (slot.owner && slot.owner !== conv) slot.owner.slot = null;
+    slot.owner = conv;
+    if (conv) conv.slot = slot;
+    return slot;
+  };
+  const acquire = (conv: Conversation | null, signal?: AbortSignal): Promise<Slot> => {
+    const s = pick(conv);
+    if (s) return Promise.resolve(take(s, conv));
     return new Promise((resolve, reject) => {
-      const take = (seq: LlamaContextSequence) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(seq);
+      const entry = {
+        conv,
+        take: (slot: Slot) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(take(slot, conv));
+        },
       };
       const onAbort = () => {
-        const i = waiting.indexOf(take);
+        const i = waiting.indexOf(entry);
         if (i >= 0) waiting.splice(i, 1);
         reject(abortError(signal?.reason));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      waiting.push(take);
+      waiting.push(entry);
     });
   };
-  const release = (s: LlamaContextSequence) => {
-    const next = waiting.shift();
-    if (next) next(s);
-    else free.push(s);
+  let clock = sequences;
+  const release = (slot: Slot) => {
+    slot.busy = false;
+    slot.lastUsed = clock++;
+    if (slot.owner?.closed) slot.owner = null;
+    // A waiting call whose own sequence this is goes first; otherwise first come, first served.
+    const i = Math.max(
+      0,
+      waiting.findIndex((w) => w.conv !== null && w.conv === slot.owner),
+    );
+    const next = waiting.splice(i, 1)[0];
+    next?.take(slot);
   };
 
-  const toHistory = (messages: readonly DialogueMessage[]): ChatHistoryItem[] => {
-    const h: ChatHistoryItem[] = messages.map((m): ChatHistoryItem => {
+  const format = (messages: readonly DialogueMessage[]) => withFormatHint(messages, ACTION_FORMAT_HINT);
+
+  const toHistory = (messages: readonly DialogueMessage[]): ChatHistoryItem[] =>
+    messages.map((m): ChatHistoryItem => {
       if (m.role === 'system') return { type: 'system', text: m.content };
       if (m.role === 'user') return { type: 'user', text: m.content };
       return { type: 'model', response: [m.content] };
     });
-    // generateResponse continues the last model turn: give it an empty one to fill.
-    h.push({ type: 'model', response: [] });
-    return h;
+
+  /** Evaluates `messages` into the slot's sequence without generating (a trailing user message stays open). */
+  const evaluate = async (slot: Slot, messages: readonly DialogueMessage[]): Promise<void> => {
+    const history = toHistory(format(messages));
+    const last = history.at(-1);
+    let open = '';
+    if (last?.type === 'user') {
+      open = last.text;
+      history[history.length - 1] = { type: 'user', text: '' };
+    } else {
+      history.push({ type: 'user', text: '' });
+    }
+    const chat = new LlamaChat({ contextSequence: slot.seq, autoDisposeSequence: false });
+    try {
+      await chat.loadChatAndCompleteUserMessage(history, { initialUserPrompt: open, maxTokens: 0 });
+    } finally {
+      chat.dispose({ disposeSequence: false });
+    }
   };
 
   const generate = async (
-    messages: readonly DialogueMessage[],
-    grammar: ActionGrammar,
+    conv: Conversation | null,
+    history: ChatHistoryItem[],
+    grammar: LlamaGrammar,
     o: { signal?: AbortSignal; stop?: AbortSignal; onText?: (chunk: string) => void },
   ): Promise<{ text: string; stopped: boolean }> => {
     if (closed) throw new Error('llama-cpp: engine is closed');
     if (o.signal?.aborted) throw abortError(o.signal.reason);
-    const seq = await acquire(o.signal);
-    const chat = new LlamaChat({ contextSequence: seq, autoDisposeSequence: false });
-    const run = (async () => {
-      try {
-        const res = await chat.generateResponse(toHistory(messages), {
-          grammar,
-          signal: o.stop ? AbortSignal.any(o.signal ? [o.signal, o.stop] : [o.stop]) : o.signal,
-          stopOnAbortSignal: o.stop !== undefined,
-          maxTokens: opts.maxTokens ?? 512,
-          temperature: opts.temperature ?? 0,
-          onTextChunk: o.onText,
-        });
-        if (o.signal?.aborted) throw abortError(o.signal.reason);
-        if (o.stop?.aborted) return { text: res.response, stopped: true };
-        if (res.metadata.stopReason === 'maxTokens') {
-          throw new DialogueOutputError(
-            `the model's reply did not finish within ${opts.maxTokens ?? 512} tokens`,
-            res.response,
-          );
+    const slot = await acquire(conv, o.signal);
+    const chat = new LlamaChat({ contextSequence: slot.seq, autoDisposeSequence: false });
+    const meterAtStart = slot.seq.tokenMeter.getState();
+    return track(
+      (async () => {
+        try {
+          const res = await chat.generateResponse(history, {
+            grammar,
+            signal: o.stop ? AbortSignal.any(o.signal ? [o.signal, o.stop] : [o.stop]) : o.signal,
+            stopOnAbortSignal: o.stop !== undefined,
+            maxTokens: opts.maxTokens ?? 512,
+            temperature: opts.temperature ?? 0,
+            onTextChunk: o.onText,
+          });
+          if (o.signal?.aborted) throw abortError(o.signal.reason);
+          if (o.stop?.aborted) return { text: res.response, stopped: true };
+          if (res.metadata.stopReason === 'maxTokens') {
+            throw new DialogueOutputError(
+              `the model's reply did not finish within ${opts.maxTokens ?? 512} tokens`,
+              res.response,
+            );
+          }
+          return { text: res.response, stopped: false };
+        } catch (err) {
+          if (o.signal?.aborted) throw abortError(o.signal.reason);
+          throw err;
+        } finally {
+          conv?.count(slot.seq.tokenMeter.diff(meterAtStart), 'turn');
+          chat.dispose({ disposeSequence: false });
+          release(slot);
         }
-        return { text: res.response, stopped: false };
-      } catch (err) {
-        if (o.signal?.aborted) throw abortError(o.signal.reason);
-        throw err;
-      } finally {
-        chat.dispose({ disposeSequence: false });
-        release(seq);
-      }
-    })();
-    inFlight.add(run);
-    run.then(
-      () => inFlight.delete(run),
-      () => inFlight.delete(run),
+      })(),
     );
-    return run;
   };
+
+  const nextAction = async (
+    conv: Conversation | null,
+    messages: readonly DialogueMessage[],
+    o: NextActionOptions,
+  ): Promise<AgentAction> => {
+    // The model turn starts with the fixed `{"say":"` already in the prompt, so its first generated
+    // token is the first word; the grammar constrains the rest.
+    const history: ChatHistoryItem[] = [
+      ...toHistory(format(messages)),
+      { type: 'model', response: [ACTION_RESPONSE_PREFIX] },
+    ];
+    const say = new SayExtractor();
+    say.push(ACTION_RESPONSE_PREFIX);
+    const stop = new AbortController();
+    const { text, stopped } = await generate(conv, history, actionGrammar, {
+      signal: o.signal,
+      stop: stop.signal,
+      onText: (chunk) => {
+        if (stop.signal.aborted) return;
+        let delta = say.push(chunk);
+        const over = say.text.length - SAY_MAX;
+        if (over > 0) {
+          delta = delta.slice(0, Math.max(0, delta.length - over));
+          stop.abort();
+        }
+        if (delta && o.onSay && !o.signal?.aborted) o.onSay(delta);
+      },
+    });
+    const raw = ACTION_RESPONSE_PREFIX + text;
+    // Cut at SAY_MAX before the action was written: what was said stands, and the agent listens next.
+    if (stopped) return parseAgentAction({ action: 'speak', say: say.text.slice(0, SAY_MAX) }, raw);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new DialogueOutputError('the model returned malformed JSON', raw);
+    }
+    return parseAgentAction(parsed, raw);
+  };
+
+  /**
+   * One call's dialogue. It owns a sequence while the call lasts (when there are enough), so each
+   * turn only evaluates what is new since the last one.
+   */
+  class Conversation implements DialogueConversation {
+    slot: Slot | null = null;
+    closed = false;
+    private readonly usage = { preparedTokens: 0, evaluatedTokens: 0, generatedTokens: 0 };
+    private pending: readonly DialogueMessage[] | null = null;
+    private preparing: Promise<void> | null = null;
+
+    prepare(messages: readonly DialogueMessage[]): void {
+      if (this.closed || closed) return;
+      this.pending = messages;
+      this.preparing ??= track(this.drainPrepared());
+    }
+
+    private async drainPrepared(): Promise<void> {
+      try {
+        while (this.pending && !this.closed && !closed) {
+          const messages = this.pending;
+          this.pending = null;
+          // Preparing never waits for, or takes, a sequence another call is using right now.
+          const slot = pick(this);
+          if (!slot || (slot !== this.slot && slot.owner !== null)) return;
+          take(slot, this);
+          const meterAtStart = slot.seq.tokenMeter.getState();
+          try {
+            await evaluate(slot, messages);
+          } catch (err) {
+            log.debug({ err: (err as Error).message }, 'preparing the prompt failed');
+          } finally {
+            this.count(slot.seq.tokenMeter.diff(meterAtStart), 'prepare');
+            release(slot);
+          }
+        }
+      } finally {
+        this.preparing = null;
+      }
+    }
+
+    async nextAction(messages: readonly DialogueMessage[], o: NextActionOptions): Promise<AgentAction> {
+      if (this.closed) throw new Error('llama-cpp: conversation is closed');
+      this.pending = null;
+      await this.preparing;
+      return nextAction(this, messages, o);
+    }
+
+    count(d: { usedInputTokens: number; usedOutputTokens: number }, during: 'prepare' | 'turn'): void {
+      if (during === 'prepare') this.usage.preparedTokens += d.usedInputTokens;
+      else this.usage.evaluatedTokens += d.usedInputTokens;
+      this.usage.generatedTokens += d.usedOutputTokens;
+    }
+
+    tokenUsage() {
+      return { ...this.usage };
+    }
+
+    close(): void {
+      if (this.closed) return;
+      this.closed = true;
+      this.pending = null;
+      // Its tokens stay in the sequence: the next call reuses their common prefix.
+      if (this.slot && !this.slot.busy) this.slot.owner = null;
+      this.slot = null;
+    }
+  }
 
   return {
     name: 'llama-cpp',
-    async nextAction(messages, o): Promise<AgentAction> {
-      const say = new SayExtractor();
-      const stop = new AbortController();
-      const { text: raw, stopped } = await generate(
-        withFormatHint(messages, ACTION_FORMAT_HINT),
-        actionGrammar,
-        {
-          signal: o.signal,
-          stop: stop.signal,
-          onText: (chunk) => {
-            if (stop.signal.aborted) return;
-            let delta = say.push(chunk);
-            const over = say.text.length - SAY_MAX;
-            if (over > 0) {
-              delta = delta.slice(0, Math.max(0, delta.length - over));
-              stop.abort();
-            }
-            if (delta && o.onSay && !o.signal?.aborted) o.onSay(delta);
-          },
-        },
-      );
-      if (stopped) {
-        // `say` is the last field, so what was generated up to the cut is a complete action.
-        return parseAgentAction({ ...say.fields, say: say.text.slice(0, SAY_MAX) }, raw);
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        throw new DialogueOutputError('the model returned malformed JSON', raw);
-      }
-      return parseAgentAction(parsed, raw);
-    },
+    nextAction: (messages, o) => nextAction(null, messages, o),
+    openConversation: () => new Conversation(),
     async completeJson(messages, schema: JsonSchema, o = {}): Promise<unknown> {
       let grammar: ActionGrammar;
       try {
@@ -258,7 +407,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       } catch (err) {
         throw new Error(`llama-cpp: unsupported JSON schema: ${(err as Error).message}`);
       }
-      const { text: raw } = await generate(messages, grammar, { signal: o.signal });
+      const history = [...toHistory(messages), { type: 'model', response: [] } satisfies ChatHistoryItem];
+      const { text: raw } = await generate(null, history, grammar, { signal: o.signal });
       try {
         return grammar.parse(raw);
       } catch (err) {
@@ -279,10 +429,14 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
   };
 }
 
-/** AGENT_ACTION_SCHEMA narrowed to `actions`; the order of its branches is kept. */
-function actionSchemaFor(actions: readonly AgentAction['action'][] | undefined) {
-  if (!actions) return AGENT_ACTION_SCHEMA;
-  const oneOf = AGENT_ACTION_SCHEMA.oneOf.filter((b) => actions.includes(b.properties.action.const));
-  if (oneOf.length === 0) throw new Error('llama-cpp: `actions` must name at least one of speak, dtmf, end');
-  return { oneOf };
+interface Slot {
+  seq: LlamaContextSequence;
+  busy: boolean;
+  /** The live call whose prompt this sequence holds (null: free for any call). */
+  owner: {
+    slot: Slot | null;
+    closed: boolean;
+    count(d: { usedInputTokens: number; usedOutputTokens: number }, during: 'prepare' | 'turn'): void;
+  } | null;
+  lastUsed: number;
 }

@@ -5,10 +5,7 @@ export interface DialogueMessage {
   content: string;
 }
 
-/**
- * What the agent does next. The JSON the model generates has `action` first so that, while `say`
- * streams, the action is already known.
- */
+/** What the agent does next (the model writes `say` first: see AGENT_ACTION_SCHEMA). */
 export type AgentAction =
   | { action: 'speak'; say: string }
   | { action: 'dtmf'; digits: string; say: string }
@@ -24,15 +21,51 @@ export interface DialogueEngine {
    * so speech can start on the first clause; the resolved action is the whole, validated one.
    * Rejects with an AbortError when `signal` aborts (barge-in).
    */
-  nextAction(
-    messages: readonly DialogueMessage[],
-    opts: { signal?: AbortSignal; onSay?: (delta: string) => void },
-  ): Promise<AgentAction>;
+  nextAction(messages: readonly DialogueMessage[], opts: NextActionOptions): Promise<AgentAction>;
   /** One JSON value constrained by `schema` (post-call summary and extraction). */
   completeJson(
     messages: readonly DialogueMessage[],
     schema: JsonSchema,
     opts?: { signal?: AbortSignal },
   ): Promise<unknown>;
+  /**
+   * A handle for one call's dialogue, for engines that keep state between turns (llama.cpp keeps the
+   * call's evaluated prompt in a sequence of its context). Engines without it are stateless per turn.
+   */
+  openConversation?(): DialogueConversation;
   close(): Promise<void>;
+}
+
+export interface NextActionOptions {
+  signal?: AbortSignal;
+  onSay?: (delta: string) => void;
+}
+
+/** One call's dialogue: its turns reuse what earlier turns and `prepare` already evaluated. */
+export interface DialogueConversation {
+  /**
+   * Evaluates `messages` ahead of the next turn, so that turn only pays for what changes: the
+   * system prompt while the call rings, the callee's words while they are still speaking. The last
+   * message may be an unfinished user message. Best effort: it never throws, a newer call supersedes
+   * one not started yet, and `nextAction` waits for one in progress (its work is the turn's prefix).
+   */
+  prepare(messages: readonly DialogueMessage[]): void;
+  nextAction(messages: readonly DialogueMessage[], opts: NextActionOptions): Promise<AgentAction>;
+  /**
+   * Tokens this call made the model read and write, for engines that count them: `preparedTokens`
+   * were read ahead by `prepare`, `evaluatedTokens` by turns while the callee waited (what a turn
+   * re-reads shows whether the call's prompt stayed cached).
+   */
+  tokenUsage?(): { preparedTokens: number; evaluatedTokens: number; generatedTokens: number };
+  /** Gives the call's resources back (idempotent). */
+  close(): void;
+}
+
+/** A conversation for engines without per-call state: every turn goes to `engine.nextAction`. */
+export function statelessConversation(engine: DialogueEngine): DialogueConversation {
+  return {
+    prepare() {},
+    nextAction: (messages, opts) => engine.nextAction(messages, opts),
+    close() {},
+  };
 }
