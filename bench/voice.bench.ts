@@ -91,8 +91,7 @@ async function main(): Promise<void> {
             modelPath: models.get(shape)!.file,
             logger: silentLogger(),
             sequences: Math.max(...args.concurrency),
-            // The synthetic vocabulary spends a token a character: the ~1.7k-character system prompt alone is ~1.7k tokens.
-            contextSize: 8192,
+            contextSize: 4096,
             maxTokens: 256,
             threads: args.threads,
             // Random weights would pick `end` or `dtmf` as often as `speak`, ending calls before any turn is measured.

@@ -12,7 +12,8 @@ export async function ensureModel(
   shape: SyntheticShapeName,
 ): Promise<{ file: string; bytes: number; quant: string }> {
   const quant = shape === 'tiny' ? 'f32' : 'q4_0';
-  const file = path.resolve(dir, `random-${shape}-${quant}.gguf`);
+  // v2: the real shapes carry a Llama 3 BPE vocabulary (v1 files spent a token per character).
+  const file = path.resolve(dir, `random-${shape}-${quant}-v2.gguf`);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.partial`;
