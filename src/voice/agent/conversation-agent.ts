@@ -31,6 +31,12 @@ export interface ConversationAgentOptions {
   greetingWaitMs?: number;
   /** Silence after callee speech that ends their turn (ms). */
   endSilenceMs?: number;
+  /**
+   * Silence after callee speech that starts an early reply from the STT partial (ms): it is generated
+   * and synthesized while the rest of `endSilenceMs` runs out, held, and played only if the turn
+   * really ended with the same words; the callee speaking again drops it. 0 turns this off.
+   */
+  earlyReplyAfterMs?: number;
   /** Voiced time before a sound counts as speech (ms). */
   minSpeechMs?: number;
   /** Callee speech over the agent for this long may interrupt it (ms)... */
@@ -99,6 +105,7 @@ type Opts = Required<Omit<ConversationAgentOptions, 'clauses' | 'onBehalfOf'>> &
 const DEFAULTS: Opts = {
   greetingWaitMs: 1500,
   endSilenceMs: 650,
+  earlyReplyAfterMs: 250,
   minSpeechMs: 96,
   bargeInMs: 250,
   backchannelMaxMs: 650,
@@ -137,6 +144,13 @@ interface ActiveTurn {
   ac: AbortController;
   interruptible: boolean;
   bargedIn: boolean;
+  /**
+   * An early reply: generated from the STT partial while the callee may still go on, held (nothing
+   * plays) until their turn is over and the final text matches, and dropped otherwise.
+   */
+  early: boolean;
+  /** Lets an early reply play: the callee's turn ended with the words it answers. */
+  releaseEarly(after: CalleeUtterance | null): void;
   /** Output held on a possible barge-in: nothing plays until `resume()` or the turn is aborted. */
   paused: boolean;
   pause(): void;
@@ -154,6 +168,16 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | 'late'> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Same words, ignoring case and punctuation (STT partials and finals differ in nothing else that matters). */
+function sameWords(a: string, b: string): boolean {
+  const words = (t: string) =>
+    t
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}']+/gu, ' ')
+      .trim();
+  return words(a) === words(b);
 }
 
 function isAbort(err: unknown): boolean {
@@ -290,6 +314,38 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
      * their turn ends only the last words and the reply are left to compute.
      */
     let preparedPartial = '';
+
+    // The early reply in flight, with the callee words it answers.
+    let early: { turn: ActiveTurn; outcome: Promise<TurnOutcome>; heard: string } | null = null;
+    let listening = false;
+    let quietInSpeechMs = 0;
+    let lastSpanMs = 0;
+    const dropEarly = (why: string, e = early) => {
+      if (!e || e.turn.ac.signal.aborted) return;
+      e.turn.ac.abort(why);
+      log.debug({ why }, 'early reply dropped');
+    };
+    const maybeStartEarly = (voicedNow: boolean, spanMs: number) => {
+      const windowMs = Math.max(0, spanMs - lastSpanMs);
+      lastSpanMs = spanMs;
+      if (voicedNow) {
+        quietInSpeechMs = 0;
+        dropEarly('callee went on');
+        return;
+      }
+      quietInSpeechMs += windowMs;
+      if (o.earlyReplyAfterMs <= 0 || quietInSpeechMs < o.earlyReplyAfterMs) return;
+      if (!listening || active || early || signal.aborted) return;
+      const partial = listener.partial().trim();
+      if (!partial) return;
+      const heard = [...utterances.map((u) => u.text), partial].join(' ');
+      const outcome = agentTurn({
+        interruptible: true,
+        early: [...pendingInput, calleeMessage(heard)].join('\n'),
+      });
+      early = { turn: active!, outcome, heard };
+    };
+
     const prepareFromPartial = () => {
       if (active) return;
       const partial = listener.partial().trim();
@@ -401,20 +457,25 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       events: {
         onSpeechStart() {
           utteranceVoicedMs = 0;
+          quietInSpeechMs = 0;
+          lastSpanMs = 0;
+          dropEarly('callee spoke again');
           lastCalleeActivity = performance.now();
           wake();
         },
         onSpeechProgress(p) {
           maybeBargeIn(p);
           prepareFromPartial();
+          maybeStartEarly(p.voicedNow, p.spanMs);
         },
         onWindow,
         onUtterance(u) {
           lastCalleeActivity = performance.now();
+          if (!u.text) dropEarly('no words');
           if (u.text) {
             // Over the agent: while a turn is open, or inside the last turn's audio (the final can come late).
             const duringAgent =
-              (active !== null && !active.bargedIn) ||
+              (active !== null && !active.bargedIn && !active.early) ||
               (lastAgentAudio !== null &&
                 u.startMs >= lastAgentAudio.start &&
                 u.startMs <= lastAgentAudio.end);
@@ -465,6 +526,43 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
      * `timeoutMs` with no speech at all (speech in progress holds the clock).
      */
     async function listen(timeoutMs: number): Promise<Heard> {
+      listening = true;
+      try {
+        const heard = await waitForCallee(timeoutMs);
+        // An early reply only ever answers speech.
+        if (heard.kind !== 'speech') await settleEarly(null, null);
+        return heard;
+      } finally {
+        listening = false;
+      }
+    }
+
+    /**
+     * The early reply, released when it answers the callee's final words `heard` (it may already be
+     * synthesized and held), or dropped (and awaited) otherwise; null when there is none to play.
+     */
+    async function settleEarly(
+      heard: string | null,
+      after: CalleeUtterance | null,
+    ): Promise<Promise<TurnOutcome> | null> {
+      const e = early;
+      if (!e) return null;
+      early = null;
+      if (heard !== null && !e.turn.ac.signal.aborted && sameWords(e.heard, heard)) {
+        e.turn.releaseEarly(after);
+        return e.outcome;
+      }
+      dropEarly(heard === null ? 'no reply due' : 'the final words differ', e);
+      await e.outcome;
+      return null;
+    }
+
+    /** The agent's answer to the callee's turn: the early reply when it fits, otherwise a fresh turn. */
+    async function reply(heard: string | null, after: CalleeUtterance | null): Promise<TurnOutcome> {
+      return (await settleEarly(heard, after)) ?? agentTurn({ interruptible: true, after });
+    }
+
+    async function waitForCallee(timeoutMs: number): Promise<Heard> {
       const since = performance.now();
       for (;;) {
         if (signal.aborted) return { kind: 'aborted' };
@@ -502,6 +600,8 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       fixed?: string;
       interruptible: boolean;
       after?: CalleeUtterance | null;
+      /** An early reply to this user message (see ActiveTurn.early); `releaseEarly` lets it play. */
+      early?: string;
       /** Plays even though the session was aborted (the max-duration goodbye). */
       ignoreSessionAbort?: boolean;
     }): Promise<TurnOutcome> {
@@ -569,11 +669,21 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         }
       };
 
+      let after = opts.after ?? null;
       const turn: ActiveTurn = {
         ac,
-        interruptible: opts.interruptible,
+        // An early reply is held, not paused: barge-in handling (which would resume it) stays off until release.
+        interruptible: opts.early === undefined && opts.interruptible,
         bargedIn: false,
-        paused: false,
+        early: opts.early !== undefined,
+        paused: opts.early !== undefined,
+        releaseEarly(heardAfter) {
+          if (!turn.early || ac.signal.aborted) return;
+          turn.early = false;
+          after = heardAfter;
+          turn.interruptible = opts.interruptible;
+          turn.resume();
+        },
         pause() {
           if (turn.paused || turn.bargedIn || ac.signal.aborted) return;
           turn.paused = true;
@@ -661,7 +771,10 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
           for (const c of splitter.push(opts.fixed)) enqueue(c);
           action = { action: 'speak', say: opts.fixed };
         } else {
-          const input = [...messages, { role: 'user' as const, content: pendingInput.join('\n') }];
+          const input = [
+            ...messages,
+            { role: 'user' as const, content: opts.early ?? pendingInput.join('\n') },
+          ];
           action = await conversation.nextAction(input, {
             signal: ac.signal,
             onSay: (delta) => {
@@ -729,8 +842,8 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       const startAt = firstVoicedAt ?? firstPlayAt ?? dtmfAt;
       if (startAt !== null && (spoken || dtmfAt !== null)) {
         const latency: TurnLatency = {
-          calleeSpeechEndMs: rel(opts.after?.endMs ?? null),
-          sttFinalMs: rel(opts.after?.sttFinalMs ?? null),
+          calleeSpeechEndMs: rel(after?.endMs ?? null),
+          sttFinalMs: rel(after?.sttFinalMs ?? null),
           firstTokenMs: rel(firstTokenAt),
           firstTtsAudioMs: rel(firstTtsAt),
           firstVoicedFrameMs: rel(firstVoicedAt),
@@ -768,10 +881,12 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
 
     try {
       let after: CalleeUtterance | null = null;
+      let heardText: string | null = null;
       const greeting = await listen(o.greetingWaitMs);
       if (greeting.kind === 'aborted') return await endOnSignal();
       if (greeting.kind === 'speech') {
-        pendingInput.push(calleeMessage(greeting.utterances.map((u) => u.text).join(' ')));
+        heardText = greeting.utterances.map((u) => u.text).join(' ');
+        pendingInput.push(calleeMessage(heardText));
         after = greeting.utterances.at(-1) ?? null;
       } else {
         pendingInput.push(
@@ -780,8 +895,9 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       }
 
       for (;;) {
-        const r = await agentTurn({ interruptible: true, after });
+        const r = await reply(heardText, after);
         after = null;
+        heardText = null;
         if (signal.aborted) {
           if (r.spoken) commit(r.action, r.spoken, true);
           return await endOnSignal();
@@ -809,7 +925,8 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
           }
         }
         if (heard.kind === 'aborted') return await endOnSignal();
-        pendingInput.push(calleeMessage(heard.utterances.map((u) => u.text).join(' ')));
+        heardText = heard.utterances.map((u) => u.text).join(' ');
+        pendingInput.push(calleeMessage(heardText));
         after = heard.utterances.at(-1) ?? null;
       }
     } catch (err) {
@@ -818,6 +935,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       return { end: signal.aborted ? endForReason(signal.reason) : 'internal_error' };
     } finally {
       signal.removeEventListener('abort', onAbort);
+      await settleEarly(null, null).catch(() => null);
       // The callee's last words (e.g. "no thanks, bye" before hanging up) still belong in the record.
       await within(listener.drain(), 3000);
       listener.stop();
