@@ -23,7 +23,7 @@ export const USAGE = `npm run bench:voice -- [options]
   --turns N            callee replies per call (default 3)
   --transport T        websocket (slin16, default) or rtp (ulaw)
   --max-words N        agent reply length in words before it is cut (default 12)
-  --threads N          llama.cpp CPU threads (default: the number of cores)
+  --threads N          llama.cpp CPU threads (default: cores - 1, as the server)
   --data-dir DIR       where the GGUFs are generated once (default data/bench)
   --skip-engines       skip the engine floor table
   --skip-calls         skip the call sweep`;
@@ -39,8 +39,10 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
     skipCalls: false,
     dataDir: 'data/bench',
     maxWords: 12,
-    // llama.cpp's default (4 here) oversubscribes 2 loaded cores: a token then takes seconds, not ms.
-    threads: Math.max(1, os.availableParallelism()),
+    // The server's default (LLM_THREADS): one core is left to STT, VAD, TTS and media. With every core,
+    // llama.cpp's spinning threads starve the STT worker: on 2 cores the STT final then came 5.8 s after
+    // the callee stopped (p50, against 3.1 s with one thread).
+    threads: Math.max(1, os.availableParallelism() - 1),
   };
   const bad = (msg: string): never => {
     throw new Error(`${msg}\n\n${USAGE}`);

@@ -25,9 +25,11 @@ export function benchCalleeScenario(turns: number): Scenario {
     number: BENCH_CALLEE,
     description: 'voice bench callee',
     outcome: 'answer',
-    ringSeconds: 0,
+    // A real phone rings before anyone answers; the agent reads its prompt meanwhile (ConversationAgent.prepare).
+    ringSeconds: 4,
     amd: { status: 'HUMAN', cause: 'HUMAN-300-300', analysisMs: 300 },
-    // Whatever the agent says (random weights say gibberish) gets the next line.
+    // Whatever the agent says gets the next line, so the callee need not transcribe it (see Scenario.transcribe).
+    transcribe: false,
     endOfSpeechMs: 500,
     replyDelayMs: 200,
     states,

@@ -242,7 +242,7 @@ export function createCallee(deps: CalleeDeps): Callee {
     if (!u || u.voiced < 5) return;
     const frames = u.frames;
     // Transcription starts now (in parallel with whatever is being said); reactions stay in order.
-    const text = transcribe(frames);
+    const text = scenario.transcribe ? transcribe(frames) : Promise.resolve('[speech]');
     enqueue(async () => {
       const heard = await text;
       if (ended) return;

@@ -92,6 +92,12 @@ export const scenarioSchema = z
     endOfSpeechMs: z.number().int().min(100).max(5000).default(700),
     /** Pause between hearing the end of the caller's utterance and replying. */
     replyDelayMs: z.number().int().min(0).max(10_000).default(300),
+    /**
+     * false: the callee does not run speech recognition on what it hears and reacts to any utterance
+     * as "[speech]" (only `anything` rules match). A human callee costs the agent's machine nothing;
+     * the benchmark's callee must not take CPU from the agent it measures.
+     */
+    transcribe: z.boolean().default(true),
     start: z.string().default('start'),
     states: z.record(z.string().min(1), state).default({}),
     globalRules: z.array(rule).default([]),
