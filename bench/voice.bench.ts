@@ -126,9 +126,10 @@ function printCallTables(results: { shape: string; step: StepResult }[]): void {
   console.log(
     '\nVoice-to-voice per turn (callee last voiced frame -> agent first voiced frame, on the wire), ms',
   );
+  const pct = (xs: number[], p: number) => (xs.length ? percentile(xs, p).toFixed(0) : '-');
   console.log(
     table(
-      ['model', 'calls', 'turns', 'p50', 'p95', 'mean', 'CPU s/call', 'wall s'],
+      ['model', 'calls', 'turns', 'p50', 'p95', 'mean', '1st reply p50', 'later p50', 'CPU s/call', 'wall s'],
       results.map(({ shape, step }) => {
         const w = step.wireMs;
         return [
@@ -138,6 +139,8 @@ function printCallTables(results: { shape: string; step: StepResult }[]): void {
           percentile(w, 50),
           percentile(w, 95),
           mean(w),
+          pct(step.wireFirstMs, 50),
+          pct(step.wireLaterMs, 50),
           step.cpuSecondsPerCall.toFixed(1),
           step.wallSeconds.toFixed(0),
         ];
@@ -145,30 +148,23 @@ function printCallTables(results: { shape: string; step: StepResult }[]): void {
     ),
   );
   console.log(
-    `\nWhere the time goes (agent stamps, p50 / p95 ms; the VAD endpoint alone is ${END_SILENCE_MS} ms of required silence)`,
+    `\nWhere the time goes: agent stamps in ms after the callee's speech end (VAD), p50 / p95. The turn ends after ${END_SILENCE_MS} ms of silence; an early reply is generated from the STT partial before that and held until the final confirms it.`,
   );
   const pp = (xs: number[]) => `${percentile(xs, 50).toFixed(0)} / ${percentile(xs, 95).toFixed(0)}`;
   console.log(
     table(
-      [
-        'model',
-        'calls',
-        'speech end->STT final',
-        'STT final->1st token',
-        '1st token->1st TTS',
-        'TTS->1st voiced frame',
-        'total',
-      ],
+      ['model', 'calls', 'STT final', '1st token', '1st TTS audio', '1st voiced frame', 'early replies'],
       results.map(({ shape, step }) => {
-        const col = (k: keyof StepResult['turns'][number]) => step.turns.map((t) => t[k] as number);
+        const col = (k: 'sttFinal' | 'firstToken' | 'firstTts' | 'firstVoiced') =>
+          step.turns.map((t) => t[k]);
         return [
           shape,
           step.concurrency,
-          pp(col('speechEndToSttFinal')),
-          pp(col('sttFinalToFirstToken')),
-          pp(col('firstTokenToFirstTts')),
-          pp(col('firstTtsToFirstVoiced')),
-          pp(col('agentTotal')),
+          pp(col('sttFinal')),
+          pp(col('firstToken')),
+          pp(col('firstTts')),
+          pp(col('firstVoiced')),
+          `${step.turns.filter((t) => t.early).length} / ${step.turns.length}`,
         ];
       }),
     ),

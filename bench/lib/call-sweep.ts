@@ -36,13 +36,17 @@ export function benchCalleeScenario(turns: number): Scenario {
   };
 }
 
+/**
+ * From the agent's own stamps (turns[].latency), ms after the callee's speech end (the VAD's last
+ * voiced window). With an early reply the first token and TTS audio come before the STT final.
+ */
 export interface TurnSample {
-  /** From the agent's own stamps (turns[].latency), ms. */
-  speechEndToSttFinal: number;
-  sttFinalToFirstToken: number;
-  firstTokenToFirstTts: number;
-  firstTtsToFirstVoiced: number;
-  agentTotal: number;
+  sttFinal: number;
+  firstToken: number;
+  firstTts: number;
+  firstVoiced: number;
+  /** The reply was generated before the STT final (an early reply that was played). */
+  early: boolean;
 }
 
 export interface StepResult {
@@ -52,6 +56,9 @@ export interface StepResult {
   turns: TurnSample[];
   /** Callee's last voiced frame → agent's first voiced frame, both on the wire, per reply. */
   wireMs: number[];
+  /** The same, for the first reply of each call (to the callee's hello) and for the others. */
+  wireFirstMs: number[];
+  wireLaterMs: number[];
   wallSeconds: number;
   /** process.cpuUsage over the step (user + system) divided by the calls: agent AND simulated callee. */
   cpuSecondsPerCall: number;
@@ -99,13 +106,7 @@ function agentSamples(call: CallJson): TurnSample[] {
       firstVoicedFrameMs: v,
     } = l;
     if (e == null || s == null || k == null || a == null || v == null) continue;
-    out.push({
-      speechEndToSttFinal: s - e,
-      sttFinalToFirstToken: k - s,
-      firstTokenToFirstTts: a - k,
-      firstTtsToFirstVoiced: v - a,
-      agentTotal: v - e,
-    });
+    out.push({ sttFinal: s - e, firstToken: k - e, firstTts: a - e, firstVoiced: v - e, early: k < s });
   }
   return out;
 }
@@ -143,12 +144,16 @@ export async function runStep(
   const cpu = process.cpuUsage(cpu0);
   const turns: TurnSample[] = [];
   const wireMs: number[] = [];
+  const wireFirstMs: number[] = [];
+  const wireLaterMs: number[] = [];
   const endings: Record<string, number> = {};
   for (const call of calls) {
     const key = `${call.status}/${call.endedReason}`;
     endings[key] = (endings[key] ?? 0) + 1;
     const wire = wireTurnLatencies(stack.media.log(call.id) ?? { sampleRate: 0, received: [], sent: [] });
     wireMs.push(...wire);
+    wireFirstMs.push(...wire.slice(0, 1));
+    wireLaterMs.push(...wire.slice(1));
     turns.push(...agentSamples(call));
   }
   return {
@@ -157,6 +162,8 @@ export async function runStep(
     completed: calls.filter((c) => c.status === 'completed').length,
     turns,
     wireMs,
+    wireFirstMs,
+    wireLaterMs,
     wallSeconds,
     cpuSecondsPerCall: (cpu.user + cpu.system) / 1e6 / calls.length,
     endings,
