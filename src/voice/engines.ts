@@ -29,18 +29,19 @@ export interface SelectedEngines {
   close(): Promise<void>;
 }
 
-type SelectConfig = Pick<
-  Config,
-  | 'STT_ENGINE'
-  | 'TTS_ENGINE'
-  | 'DIALOGUE_ENGINE'
-  | 'LLM_MODEL'
-  | 'LLM_URL'
-  | 'LLM_API_KEY'
-  | 'LLM_THREADS'
-  | 'DEFAULT_VOICE'
-  | 'modelsDir'
->;
+type SelectConfig = Partial<Pick<Config, 'WORKER_CONCURRENCY'>> &
+  Pick<
+    Config,
+    | 'STT_ENGINE'
+    | 'TTS_ENGINE'
+    | 'DIALOGUE_ENGINE'
+    | 'LLM_MODEL'
+    | 'LLM_URL'
+    | 'LLM_API_KEY'
+    | 'LLM_THREADS'
+    | 'DEFAULT_VOICE'
+    | 'modelsDir'
+  >;
 
 /** The first entry of `dir` (sorted by name) that `pick` accepts, as a full path; null when none. */
 async function firstEntry(dir: string, pick: (e: Dirent, dir: string) => boolean): Promise<string | null> {
@@ -147,7 +148,13 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
         // One core stays free for media pacing, STT and VAD: llama.cpp spinning on every core starves them,
         // and on a loaded 2-core box its own per-token time collapses too.
         const threads = config.LLM_THREADS ?? Math.max(1, os.availableParallelism() - 1);
-        dialogue = await createLlamaCppDialogue({ modelPath, logger, threads });
+        // A sequence per call the worker runs at once, so every live call keeps its prompt evaluated.
+        dialogue = await createLlamaCppDialogue({
+          modelPath,
+          logger,
+          threads,
+          sequences: config.WORKER_CONCURRENCY ?? 4,
+        });
         report.dialogue = `llama-cpp (${path.basename(modelPath)}, ${threads} thread${threads === 1 ? '' : 's'})`;
       } else {
         report.dialogue = 'none';
