@@ -107,5 +107,9 @@ describe('pocketsphinx CMN across streams and utterances', () => {
   it('rejects nonsensical warm-up settings', async () => {
     await expect(createPocketsphinxStt({ warmupMs: -1 })).rejects.toThrow(/warmupMs must be a non-negative/);
     await expect(createPocketsphinxStt({ maxRedecodeMs: Number.NaN })).rejects.toThrow(/maxRedecodeMs/);
+    await expect(createPocketsphinxStt({ pauseMs: -150 })).rejects.toThrow(/pauseMs must be a non-negative/);
+    await expect(createPocketsphinxStt({ endAfterMs: Number.POSITIVE_INFINITY })).rejects.toThrow(
+      /endAfterMs/,
+    );
   });
 });

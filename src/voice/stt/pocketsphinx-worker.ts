@@ -8,8 +8,17 @@
  * A pooled decoder would carry the previous caller's mean (after 8 kHz-upsampled audio it garbled
  * clean speech), so each stream starts from the model's initial mean, exactly like a fresh decoder.
  * That initial mean (en-us feat.params -cmninit) is far from most voices, which made a stream's
- * first utterance the worst one; until a stream has heard `warmupSamples`, an utterance's final
- * text therefore comes from a second pass over its audio with the mean that includes it.
+ * first utterance the worst one; until a stream has heard `warmupSamples`, an utterance is therefore
+ * decoded again with a mean learnt from its own audio.
+ *
+ * Run after the endpoint, that second pass cost about a second of every early final, and even a
+ * warm final paid for pocketsphinx's end-of-utterance searches (fwdflat, best path) after it. Both
+ * now run in the silence that the listener waits out before it asks for the final. After
+ * `pauseSamples` of quiet following loud audio, a cold utterance restarts its decode from its start
+ * with the mean of all audio heard so far; after `endSamples`, any utterance is decoded to its end
+ * and its text held for the finish. Loud audio after that was a pause within the utterance: it is
+ * decoded again from its start and goes on. One that reaches `warmupSamples` while loud restarts
+ * there and needs no second pass; a finish that comes before any pause decodes as it always did.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
@@ -26,11 +35,42 @@ export interface PocketsphinxWorkerData {
   warmupSamples: number;
   /** Longest utterance kept for the second pass; longer ones adapt CMN live and keep one pass. */
   maxRedecodeSamples: number;
+  /** Quiet after loud audio that restarts a cold utterance's decode (0: its second pass after the finish). */
+  pauseSamples: number;
+  /** Quiet after loud audio after which an utterance is decoded to its end before the finish (0: at the finish). */
+  endSamples: number;
+  /** pocketsphinx's flat-lexicon search over the whole utterance at its end (-fwdflat). */
+  fwdflat: boolean;
 }
 
 const data = workerData as PocketsphinxWorkerData;
 const port = parentPort!;
 const send = (m: WorkerReply) => port.postMessage(m);
+
+/** The utterance a stream is in, with what decoding it again needs. */
+interface Utterance {
+  /** Its audio, kept to decode it again (restart, resume, second pass) up to maxRedecodeSamples, else null. */
+  chunks: Int16Array[] | null;
+  samples: number;
+  /** CMN state before it: decoding it again counts its frames from there, once. */
+  base: CmnState;
+  /** The mean its decode subtracts. */
+  mean: number[];
+  /** Its decode may still use an unadapted mean (the stream had heard less than warmupSamples). */
+  cold: boolean;
+  /** Samples of it that the mean was learnt from. */
+  meanFrom: number;
+  /** Mean square of its quietest (digital silence aside) and loudest chunk. */
+  minPower: number;
+  maxPower: number;
+  /** Its samples up to the end of its last loud chunk. */
+  lastLoud: number;
+  restarts: number;
+  /** Times loud audio went on after it had been decoded to its end. */
+  resumes: number;
+  /** Decoded to its end in a pause (the decoder is between utterances): the text, until it resumes. */
+  ended: string | null;
+}
 
 function main(): void {
   const sphinxbase = koffi.load('libsphinxbase.so.3');
@@ -65,6 +105,10 @@ function main(): void {
     'str',
     data.dict,
     'str',
+    '-fwdflat',
+    'str',
+    data.fwdflat ? 'yes' : 'no',
+    'str',
     '-logfn',
     'str',
     '/dev/null',
@@ -82,14 +126,11 @@ function main(): void {
 
   interface Stream {
     dec: unknown;
-    inUtt: boolean;
+    utt: Utterance | null;
     sinceHyp: number;
     lastPartial: string;
     /** Samples this stream has fed, to tell when its CMN has adapted to the line. */
     heard: number;
-    /** The current utterance's audio while it is kept for a second pass, else null. */
-    utt: Int16Array[] | null;
-    uttSamples: number;
   }
   const first = newDecoder();
   const cmn = bindCmn(ps, first);
@@ -112,16 +153,120 @@ function main(): void {
     cmn.write(dec, adapted);
     return hyp(dec);
   };
-  const endUtt = (s: Stream, final: boolean): string => {
-    if (!s.inUtt) return '';
-    psEndUtt(s.dec);
-    s.inUtt = false;
+  /** Decodes the utterance again from its start, normalised by `mean`. */
+  const replay = (s: Stream, u: Utterance, chunks: Int16Array[], mean: number[]): void => {
+    // Restoring the accumulator from before the utterance makes the replay count its frames once.
+    cmn.write(s.dec, { mean, sum: u.base.sum, nframe: u.base.nframe });
+    psStartUtt(s.dec);
+    for (const c of chunks) psProcessRaw(s.dec, c, c.length, 0, 0);
+    u.mean = mean;
+  };
+  const sendPartial = (s: Stream, id: number, text: string): void => {
+    s.sinceHyp = 0;
+    if (text === s.lastPartial) return;
+    s.lastPartial = text;
+    send({ t: 'partial', id, text });
+  };
+  const endUtt = (
+    s: Stream,
+    final: boolean,
+  ): { text: string; restarts: number; resumes: number; secondPass: boolean; endedInPause: boolean } => {
+    const u = s.utt;
+    s.utt = null;
     s.sinceHyp = 0;
     s.lastPartial = '';
-    const chunks = s.utt;
-    s.utt = null;
-    s.uttSamples = 0;
-    return final && chunks && chunks.length > 0 ? redecode(s.dec, chunks) : hyp(s.dec);
+    if (!u) return { text: '', restarts: 0, resumes: 0, secondPass: false, endedInPause: false };
+    if (u.ended !== null)
+      return {
+        text: u.ended,
+        restarts: u.restarts,
+        resumes: u.resumes,
+        secondPass: false,
+        endedInPause: true,
+      };
+    psEndUtt(s.dec);
+    const again = final && u.cold && u.chunks !== null && u.chunks.length > 0 && u.meanFrom < u.lastLoud;
+    return {
+      text: again && u.chunks ? redecode(s.dec, u.chunks) : hyp(s.dec),
+      restarts: u.restarts,
+      resumes: u.resumes,
+      secondPass: again,
+      endedInPause: false,
+    };
+  };
+  const write = (s: Stream, id: number, pcm: Int16Array): void => {
+    let u = s.utt;
+    if (!u) {
+      psStartUtt(s.dec);
+      const base = cmn.read(s.dec);
+      u = s.utt = {
+        chunks: [],
+        samples: 0,
+        base,
+        mean: base.mean,
+        cold: s.heard < data.warmupSamples,
+        meanFrom: 0,
+        minPower: Number.POSITIVE_INFINITY,
+        maxPower: 0,
+        lastLoud: 0,
+        restarts: 0,
+        resumes: 0,
+        ended: null,
+      };
+    }
+    s.heard += pcm.length;
+    u.samples += pcm.length;
+    const kept = u.chunks !== null && u.samples <= data.maxRedecodeSamples;
+    if (kept) u.chunks?.push(pcm);
+    const power = meanSquare(pcm);
+    // Digital silence (a muted line, comfort noise off) is quiet, and not the floor of the range.
+    const silent = power < DIGITAL_SILENCE;
+    if (!silent) u.minPower = Math.min(u.minPower, power);
+    u.maxPower = Math.max(u.maxPower, power);
+    // Loud: above the lower third, in dB, of the utterance's range; with under 20 dB in it (no pause
+    // yet, or a noisy line) everything is, and the utterance is decoded at the finish as it always was.
+    const loud = !silent && (u.maxPower < 100 * u.minPower || power ** 3 >= u.minPower ** 2 * u.maxPower);
+    if (loud) u.lastLoud = u.samples;
+
+    if (u.ended !== null && u.chunks) {
+      // Quiet after the utterance was decoded to its end: nothing to decode. Loud: it goes on.
+      if (!loud) return;
+      u.ended = null;
+      u.resumes++;
+      replay(s, u, u.chunks, u.mean);
+      if (!kept) psProcessRaw(s.dec, pcm, pcm.length, 0, 0);
+    } else {
+      psProcessRaw(s.dec, pcm, pcm.length, 0, 0);
+    }
+    // Too long to decode again: one pass from here on.
+    if (!kept) u.chunks = null;
+
+    if (u.chunks) {
+      const quietFor = u.samples - u.lastLoud;
+      const warm = s.heard >= data.warmupSamples;
+      const paused = data.pauseSamples > 0 && quietFor >= data.pauseSamples;
+      const restart = data.pauseSamples > 0 && (paused || (warm && loud));
+      if (u.cold && restart && u.meanFrom < u.lastLoud) {
+        // ps_end_utt sets the live mean to that of all audio heard (the stream's earlier
+        // utterances and this one so far): decode the utterance again with it.
+        psEndUtt(s.dec);
+        replay(s, u, u.chunks, cmn.read(s.dec).mean);
+        u.meanFrom = u.samples;
+        u.restarts++;
+        // Learnt from a warm-up's worth of audio: no second pass from here on.
+        if (warm) u.cold = false;
+        s.sinceHyp = data.partialEverySamples;
+      }
+      if (data.endSamples > 0 && quietFor >= data.endSamples && !(u.cold && u.meanFrom < u.lastLoud)) {
+        psEndUtt(s.dec);
+        u.ended = hyp(s.dec);
+        sendPartial(s, id, u.ended);
+        return;
+      }
+    }
+
+    s.sinceHyp += pcm.length;
+    if (s.sinceHyp >= data.partialEverySamples) sendPartial(s, id, hyp(s.dec));
   };
 
   send({ t: 'ready' });
@@ -133,15 +278,7 @@ function main(): void {
           const dec = free.pop() ?? newDecoder();
           cmn.write(dec, freshCmn);
           psStartStream(dec);
-          streams.set(m.id, {
-            dec,
-            inUtt: false,
-            sinceHyp: 0,
-            lastPartial: '',
-            heard: 0,
-            utt: null,
-            uttSamples: 0,
-          });
+          streams.set(m.id, { dec, utt: null, sinceHyp: 0, lastPartial: '', heard: 0 });
         } catch (err) {
           send({ t: 'error', id: m.id, message: (err as Error).message });
         }
@@ -149,34 +286,12 @@ function main(): void {
       }
       case 'write': {
         const s = streams.get(m.id);
-        if (!s) return;
-        const pcm = new Int16Array(m.pcm);
-        if (!s.inUtt) {
-          psStartUtt(s.dec);
-          s.inUtt = true;
-          s.utt = s.heard < data.warmupSamples ? [] : null;
-        }
-        psProcessRaw(s.dec, pcm, pcm.length, 0, 0);
-        s.heard += pcm.length;
-        if (s.utt) {
-          s.uttSamples += pcm.length;
-          if (s.uttSamples > data.maxRedecodeSamples) s.utt = null;
-          else s.utt.push(pcm);
-        }
-        s.sinceHyp += pcm.length;
-        if (s.sinceHyp >= data.partialEverySamples) {
-          s.sinceHyp = 0;
-          const text = hyp(s.dec);
-          if (text !== s.lastPartial) {
-            s.lastPartial = text;
-            send({ t: 'partial', id: m.id, text });
-          }
-        }
+        if (s) write(s, m.id, new Int16Array(m.pcm));
         return;
       }
       case 'finish': {
         const s = streams.get(m.id);
-        send({ t: 'final', id: m.id, req: m.req, text: s ? endUtt(s, true) : '' });
+        send({ t: 'final', id: m.id, req: m.req, ...(s ? endUtt(s, true) : { text: '' }) });
         return;
       }
       case 'close': {
@@ -199,6 +314,15 @@ function main(): void {
       }
     }
   });
+}
+
+/** Mean square below which a chunk is digital silence (samples within about ±2). */
+const DIGITAL_SILENCE = 4;
+
+function meanSquare(pcm: Int16Array): number {
+  let sum = 0;
+  for (let i = 0; i < pcm.length; i++) sum += pcm[i] * pcm[i];
+  return pcm.length > 0 ? sum / pcm.length : 0;
 }
 
 try {

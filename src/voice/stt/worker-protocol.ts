@@ -10,6 +10,20 @@ export type WorkerReply =
   | { t: 'ready' }
   | { t: 'init-error'; message: string }
   | { t: 'partial'; id: number; text: string }
-  | { t: 'final'; id: number; req: number; text: string }
+  | {
+      t: 'final';
+      id: number;
+      req: number;
+      text: string;
+      /**
+       * pocketsphinx, diagnostics: restarts of a cold utterance's decode before the finish, how often
+       * it went on after being decoded to its end in a pause, whether it was decoded again after the
+       * finish, and whether its text came from the pause.
+       */
+      restarts?: number;
+      resumes?: number;
+      secondPass?: boolean;
+      endedInPause?: boolean;
+    }
   | { t: 'error'; id: number; message: string }
   | { t: 'closed' };

@@ -1,0 +1,231 @@
+import type { Worker } from 'node:worker_threads';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PocketsphinxWorkerData } from '../../src/voice/stt/pocketsphinx-worker.js';
+import { startWorker } from '../../src/voice/stt/start-worker.js';
+import type { WorkerReply, WorkerRequest } from '../../src/voice/stt/worker-protocol.js';
+import { createFliteTts } from '../../src/voice/tts/flite.js';
+import type { TextToSpeech } from '../../src/voice/types.js';
+
+// Decoding an utterance to its end in the callee's pause, while the listener waits out its
+// end-of-turn silence, instead of after the finish: a cold stream's second pass (a restart with the
+// mean learnt so far) and pocketsphinx's end-of-utterance searches. Driven through the worker
+// protocol, whose final reply says which happened.
+
+const MODEL = '/usr/share/pocketsphinx/model/en-us';
+const ms = (v: number) => Math.round(v * 16);
+const WINDOW = 512; // what the callee listener writes: one VAD window
+
+const data = (over: Partial<PocketsphinxWorkerData> = {}): PocketsphinxWorkerData => ({
+  hmm: `${MODEL}/en-us`,
+  lm: `${MODEL}/en-us.lm.bin`,
+  dict: `${MODEL}/cmudict-en-us.dict`,
+  partialEverySamples: ms(250),
+  warmupSamples: ms(5000),
+  maxRedecodeSamples: ms(20_000),
+  pauseSamples: ms(150),
+  endSamples: ms(450),
+  fwdflat: true,
+  ...over,
+});
+
+/** Deterministic noise: the line between words. */
+function noise(durationMs: number, amplitude: number, seed = 11): Int16Array {
+  const out = new Int16Array(ms(durationMs));
+  let x = seed;
+  for (let i = 0; i < out.length; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = Math.round((x / 0x7fffffff - 0.5) * 2 * amplitude);
+  }
+  return out;
+}
+const concat = (...parts: Int16Array[]) => {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+/** Stands in for speech: a vowel-like buzz (decodes as fast as speech, unlike loud noise). */
+const loud = (durationMs: number) => {
+  const out = new Int16Array(ms(durationMs));
+  for (let i = 0; i < out.length; i++) {
+    const t = i / 16_000;
+    out[i] = Math.round(
+      3000 *
+        (Math.sin(2 * Math.PI * 140 * t) +
+          0.6 * Math.sin(2 * Math.PI * 700 * t) +
+          0.4 * Math.sin(2 * Math.PI * 1200 * t)),
+    );
+  }
+  return out;
+};
+const quiet = (durationMs: number) => noise(durationMs, 30);
+
+type Final = Extract<WorkerReply, { t: 'final' }>;
+
+async function startDecoder(over: Partial<PocketsphinxWorkerData> = {}) {
+  const worker: Worker = startWorker(
+    new URL('../../src/voice/stt/pocketsphinx-worker.ts', import.meta.url),
+    data(over),
+  );
+  const finals = new Map<number, (m: Final) => void>();
+  const partials: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: WorkerReply) => {
+      if (m.t === 'ready') resolve();
+      else if (m.t === 'init-error') reject(new Error(m.message));
+      else if (m.t === 'final') finals.get(m.req)?.(m);
+      else if (m.t === 'partial') partials.push(m.text);
+    });
+    worker.on('error', reject);
+  });
+  const post = (m: WorkerRequest, transfer?: ArrayBuffer[]) => worker.postMessage(m, transfer);
+  let req = 0;
+  return {
+    worker,
+    partials,
+    open: (id: number) => post({ t: 'open', id }),
+    /** Writes the audio in listener-sized windows and ends the utterance. */
+    say(id: number, audio: Int16Array): Promise<Final> {
+      for (let off = 0; off < audio.length; off += WINDOW) {
+        const chunk = audio.slice(off, off + WINDOW);
+        post({ t: 'write', id, pcm: chunk.buffer as ArrayBuffer }, [chunk.buffer as ArrayBuffer]);
+      }
+      const r = ++req;
+      return new Promise<Final>((resolve) => {
+        finals.set(r, resolve);
+        post({ t: 'finish', id, req: r });
+      });
+    },
+  };
+}
+
+describe('pocketsphinx worker: decoding in the pause', () => {
+  const workers: Worker[] = [];
+  let tts: TextToSpeech;
+  const decoder = async (over: Partial<PocketsphinxWorkerData> = {}) => {
+    const d = await startDecoder(over);
+    workers.push(d.worker);
+    return d;
+  };
+  const speak = async (text: string, voice = 'slt') => (await tts.synthesize(text, { voice })).samples;
+  beforeAll(async () => {
+    tts = await createFliteTts();
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.terminate()));
+  });
+  afterAll(async () => {
+    await tts?.close();
+  });
+
+  it('restarts a cold utterance and decodes it to its end in each pause', async () => {
+    const d = await decoder();
+    d.open(1);
+    expect(await d.say(1, concat(quiet(400), loud(1500), quiet(650)))).toMatchObject({
+      restarts: 1,
+      secondPass: false,
+      endedInPause: true,
+    });
+    // A muted line (digital silence) around the speech is quiet too.
+    d.open(3);
+    const muted = (durationMs: number) => new Int16Array(ms(durationMs));
+    expect(await d.say(3, concat(muted(400), loud(1500), muted(650)))).toMatchObject({
+      restarts: 1,
+      secondPass: false,
+      endedInPause: true,
+    });
+    // The callee goes on after a pause: decoded again from its start, and restarted at the next one.
+    d.open(2);
+    expect(await d.say(2, concat(quiet(400), loud(1000), quiet(600), loud(1000), quiet(650)))).toMatchObject({
+      restarts: 2,
+      resumes: 1,
+      secondPass: false,
+      endedInPause: true,
+    });
+  });
+
+  it('decodes at the finish, with the second pass after it, when no pause came before it', async () => {
+    const d = await decoder();
+    d.open(1);
+    // Cut while loud (a monologue cut at maxUtteranceMs, or the call ending) or too early in a pause.
+    expect(await d.say(1, concat(quiet(400), loud(1500)))).toMatchObject({
+      restarts: 0,
+      secondPass: true,
+      endedInPause: false,
+    });
+    d.open(2);
+    expect(await d.say(2, concat(quiet(400), loud(1500), quiet(100)))).toMatchObject({
+      restarts: 0,
+      secondPass: true,
+      endedInPause: false,
+    });
+
+    const off = await decoder({ pauseSamples: 0 });
+    off.open(1);
+    expect(await off.say(1, concat(quiet(400), loud(1500), quiet(650)))).toMatchObject({
+      restarts: 0,
+      secondPass: true,
+      endedInPause: false,
+    });
+  });
+
+  it('restarts once a warm-up of audio was heard while loud, and decodes warm streams once', async () => {
+    const d = await decoder({ warmupSamples: ms(2000) });
+    d.open(1);
+    // The restart at 2 s, while loud, is the last: the pause at the end only decodes to the end.
+    expect(await d.say(1, concat(quiet(400), loud(2500), quiet(650)))).toMatchObject({
+      restarts: 1,
+      secondPass: false,
+      endedInPause: true,
+    });
+    expect(await d.say(1, concat(quiet(400), loud(1500), quiet(650)))).toMatchObject({
+      restarts: 0,
+      secondPass: false,
+      endedInPause: true,
+    });
+  });
+
+  it('keeps the words on both sides of a pause within the utterance', { timeout: 60_000 }, async () => {
+    const d = await decoder({ warmupSamples: 0 });
+    d.open(1);
+    const final = await d.say(
+      1,
+      concat(
+        quiet(400),
+        await speak('Sorry, I am busy right now.', 'rms'),
+        quiet(600),
+        await speak('The weather is nice today.', 'kal16'),
+        quiet(650),
+      ),
+    );
+    expect(final).toMatchObject({ endedInPause: true, resumes: 1 });
+    expect(final.text).toMatch(/busy right now.*weather/);
+    // What was decoded in the pause reached the caller as a partial before the finish asked for it.
+    expect(d.partials).toContain(final.text);
+  });
+
+  it("recognises a fresh stream's first utterance from the restarted decode", {
+    timeout: 60_000,
+  }, async () => {
+    const d = await decoder();
+    const cases = [
+      { voice: 'rms', text: 'Hello, who is this?', want: 'hello who is this' },
+      { voice: 'kal16', text: 'The weather is nice today.', want: 'the weather is nice today' },
+      {
+        voice: 'rms',
+        text: 'I would like to book a table for dinner please.',
+        want: 'i would like to book a table for dinner please',
+      },
+    ];
+    let id = 0;
+    for (const c of cases) {
+      d.open(++id);
+      const final = await d.say(id, concat(quiet(400), await speak(c.text, c.voice), quiet(650)));
+      expect(final).toMatchObject({ text: c.want, secondPass: false, endedInPause: true });
+      expect(final.restarts).toBeGreaterThan(0);
+    }
+  });
+});
