@@ -105,6 +105,8 @@ type Opts = Required<Omit<ConversationAgentOptions, 'clauses' | 'onBehalfOf'>> &
 const DEFAULTS: Opts = {
   greetingWaitMs: 1500,
   endSilenceMs: 650,
+  // pocketsphinx finishes an utterance's decode 450 ms into a pause (PocketsphinxOptions.endAfterMs) and
+  // posts that text as the partial: a reply started earlier on a first-pass partial is replaced then.
   earlyReplyAfterMs: 250,
   minSpeechMs: 96,
   bargeInMs: 250,
@@ -335,10 +337,16 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       }
       quietInSpeechMs += windowMs;
       if (o.earlyReplyAfterMs <= 0 || quietInSpeechMs < o.earlyReplyAfterMs) return;
-      if (!listening || active || early || signal.aborted) return;
       const partial = listener.partial().trim();
-      if (!partial) return;
       const heard = [...utterances.map((u) => u.text), partial].join(' ');
+      if (early && !early.turn.ac.signal.aborted) {
+        // The recogniser rescored the utterance in the pause (its final text, early): the held reply
+        // answers words that are no longer there, so a new one starts on the new text.
+        if (partial && !sameWords(early.heard, heard)) dropEarly('the partial changed');
+        return;
+      }
+      // (A dropped early reply is replaced once its turn has wound down.)
+      if (!listening || active || signal.aborted || !partial) return;
       const outcome = agentTurn({
         interruptible: true,
         early: [...pendingInput, calleeMessage(heard)].join('\n'),

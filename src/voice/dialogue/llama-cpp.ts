@@ -372,7 +372,9 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     async nextAction(messages: readonly DialogueMessage[], o: NextActionOptions): Promise<AgentAction> {
       if (this.closed) throw new Error('llama-cpp: conversation is closed');
       this.pending = null;
-      await this.preparing;
+      // The evaluation in progress is this turn's prefix, so the turn waits for it; a barge-in or a
+      // dropped early reply must not (the evaluation itself cannot be cut mid-batch).
+      if (this.preparing) await untilAborted(this.preparing, o.signal);
       return nextAction(this, messages, o);
     }
 
@@ -439,4 +441,24 @@ interface Slot {
     count(d: { usedInputTokens: number; usedOutputTokens: number }, during: 'prepare' | 'turn'): void;
   } | null;
   lastUsed: number;
+}
+
+/** Waits for `p`, or rejects with an AbortError as soon as `signal` aborts. */
+function untilAborted(p: Promise<unknown>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return p.then(() => undefined);
+  if (signal.aborted) return Promise.reject(abortError(signal.reason));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+    );
+  });
 }
