@@ -43,10 +43,17 @@ describe('scripted dialogue', () => {
       digits: '1',
       say: '',
     });
-    // A `once` rule does not fire twice.
-    expect(await d.nextAction([...history, callee('press one for bookings')], {})).toEqual({
-      action: 'speak',
-      say: 'Could you repeat that?',
+    // A `once` rule does not fire twice in a conversation: not once its action is in the history...
+    const pressed: DialogueMessage = {
+      role: 'assistant',
+      content: JSON.stringify({ say: '', action: 'dtmf', digits: '1' }),
+    };
+    expect(
+      await d.nextAction([...history, callee('press one'), pressed, callee('press one for bookings')], {}),
+    ).toEqual({ action: 'speak', say: 'Could you repeat that?' });
+    // ...but a decision that was asked for and never acted on (a dropped early reply) does not use it up.
+    expect(await d.nextAction([...history, callee('press one for bookings')], {})).toMatchObject({
+      action: 'dtmf',
     });
     expect(await d.nextAction([...history, callee('it is booked')], {})).toMatchObject({
       action: 'end',

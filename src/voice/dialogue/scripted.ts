@@ -5,7 +5,11 @@ export interface ScriptRule {
   match: RegExp;
   /** The action, or a function of the match (e.g. to echo a captured time). */
   action: AgentAction | ((m: RegExpMatchArray) => AgentAction);
-  /** When true the rule fires at most once per conversation (dialogue instance). */
+  /**
+   * When true the rule fires at most once per conversation: not when the history already holds its
+   * action. (Read from the history, not kept as state: a reply the agent prepared early and dropped
+   * must not use the rule up.)
+   */
   once?: boolean;
 }
 
@@ -96,13 +100,27 @@ function fillFromSchema(
   return null;
 }
 
+/** Whether an assistant message of `messages` is `action` (as the agent records what it did). */
+function inHistory(action: AgentAction, messages: readonly DialogueMessage[]): boolean {
+  const fields = (a: Record<string, unknown>) =>
+    JSON.stringify([a.action, a.say ?? '', a.digits ?? null, a.outcome ?? null]);
+  const wanted = fields(action);
+  return messages.some((m) => {
+    if (m.role !== 'assistant') return false;
+    try {
+      return fields(JSON.parse(m.content)) === wanted;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
  * A deterministic dialogue engine for tests and demos: rules over the callee's latest words choose the
  * action, `say` streams word by word with a small delay, and `completeJson` fills the requested schema
  * by rules over the transcript. No model is involved.
  */
 export function createScriptedDialogue(script: DialogueScript): DialogueEngine {
-  const used = new Set<ScriptRule>();
   const deltaDelayMs = script.deltaDelayMs ?? 15;
   let closed = false;
 
@@ -112,11 +130,11 @@ export function createScriptedDialogue(script: DialogueScript): DialogueEngine {
     }
     const text = latestCalleeText(messages);
     for (const rule of script.rules ?? []) {
-      if (rule.once && used.has(rule)) continue;
       const m = text.match(rule.match);
       if (!m) continue;
-      used.add(rule);
-      return typeof rule.action === 'function' ? rule.action(m) : rule.action;
+      const action = typeof rule.action === 'function' ? rule.action(m) : rule.action;
+      if (rule.once && inHistory(action, messages)) continue;
+      return action;
     }
     return toAction(script.fallback ?? "Sorry, I didn't catch that. Could you say it again?");
   }
