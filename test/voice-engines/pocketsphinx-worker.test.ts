@@ -5,6 +5,7 @@ import { startWorker } from '../../src/voice/stt/start-worker.js';
 import type { WorkerReply, WorkerRequest } from '../../src/voice/stt/worker-protocol.js';
 import { createFliteTts } from '../../src/voice/tts/flite.js';
 import type { TextToSpeech } from '../../src/voice/types.js';
+import { concat as concatArray } from '../media/signals.js';
 
 // Decoding an utterance to its end in the callee's pause, while the listener waits out its
 // end-of-turn silence, instead of after the finish: a cold stream's second pass (a restart with the
@@ -38,15 +39,7 @@ function noise(durationMs: number, amplitude: number, seed = 11): Int16Array {
   }
   return out;
 }
-const concat = (...parts: Int16Array[]) => {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+const concat = (...parts: Int16Array[]) => concatArray(parts);
 /** Stands in for speech: a vowel-like buzz (decodes as fast as speech, unlike loud noise). */
 const loud = (durationMs: number) => {
   const out = new Int16Array(ms(durationMs));

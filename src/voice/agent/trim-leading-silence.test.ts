@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { concat } from '../../../test/media/signals.js';
 import { trimLeadingSilence } from './trim-leading-silence.js';
 
 function tone(ms: number, rate: number, amp: number): Int16Array {
@@ -6,20 +7,10 @@ function tone(ms: number, rate: number, amp: number): Int16Array {
   return Int16Array.from({ length: n }, (_, i) => Math.round(amp * Math.sin((2 * Math.PI * 300 * i) / rate)));
 }
 
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 describe('trimLeadingSilence', () => {
   it('drops the quiet lead-in but keeps a little before the speech onset', () => {
     const rate = 16000;
-    const audio = concat(tone(200, rate, 20), tone(500, rate, 8000), tone(150, rate, 0));
+    const audio = concat([tone(200, rate, 20), tone(500, rate, 8000), tone(150, rate, 0)]);
     const trimmed = trimLeadingSilence(audio, rate, { keepMs: 30 });
     const droppedMs = ((audio.length - trimmed.length) * 1000) / rate;
     expect(droppedMs).toBeGreaterThanOrEqual(165);
