@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import { silentLogger } from '../src/logger.js';
+import { FIXED_INSTRUCTIONS } from '../src/voice/agent/prompt.js';
 import { createLlamaCppDialogue } from '../src/voice/dialogue/llama-cpp.js';
 import { createSileroVad } from '../src/voice/vad/silero.js';
 import { loadVoiceEngines, startE2eStack } from '../test/e2e/helpers/e2e-stack.js';
@@ -97,6 +98,12 @@ async function main(): Promise<void> {
             // Random weights would pick `end` or `dtmf` as often as `speak`, ending calls before any turn is measured.
             actions: ['speak'],
           });
+          // As the server does at start (engines.ts): calls then find the fixed instructions evaluated.
+          const warmStart = performance.now();
+          await engine.warmUp?.([{ role: 'system', content: FIXED_INSTRUCTIONS }]);
+          console.log(
+            `${shape}: fixed instructions evaluated into ${Math.max(...args.concurrency)} sequences in ${((performance.now() - warmStart) / 1000).toFixed(1)} s`,
+          );
           const dialogue = capReplies(engine, { maxWords: args.maxWords, summaryMs: 2000 });
           try {
             for (const c of args.concurrency) {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { FIXED_INSTRUCTIONS } from './agent/prompt.js';
 import { createLlamaCppDialogue } from './dialogue/llama-cpp.js';
 import { createOpenAiCompatibleDialogue } from './dialogue/openai-compatible.js';
 import type { DialogueEngine } from './dialogue/types.js';
@@ -154,6 +155,11 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
           logger,
           threads,
           sequences: config.WORKER_CONCURRENCY ?? 4,
+        });
+        // In the background: every call's prompt starts with these, and the first call would otherwise
+        // wait for them (~550 tokens: ~9 s on one thread of these machines) before its first reply.
+        dialogue.warmUp?.([{ role: 'system', content: FIXED_INSTRUCTIONS }]).catch((err: Error) => {
+          logger.warn({ err: err.message }, 'warming the dialogue prompt failed');
         });
         report.dialogue = `llama-cpp (${path.basename(modelPath)}, ${threads} thread${threads === 1 ? '' : 's'})`;
       } else {

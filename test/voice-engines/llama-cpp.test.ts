@@ -184,6 +184,50 @@ describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
     }
   });
 
+  it('warm-up reads the shared prefix into every sequence before any call, so even the first calls skip it', async () => {
+    // An engine of its own: the shared one's sequences already hold earlier calls' prompts.
+    const fresh = await createLlamaCppDialogue({
+      modelPath: path.join(dir, 'tiny.gguf'),
+      logger: pino({ level: 'silent' }),
+      sequences: 2,
+      threads: 1,
+    });
+    try {
+      await fresh.warmUp!([{ role: 'system', content: FIXED }]);
+      const a = fresh.openConversation!();
+      const b = fresh.openConversation!();
+      try {
+        // Two calls at once, on two sequences: both find the fixed instructions already evaluated.
+        await Promise.all([
+          a.nextAction(
+            [
+              { role: 'system', content: FIXED + CALL_A },
+              { role: 'user', content: '<callee>Hello?</callee>' },
+            ],
+            {},
+          ),
+          b.nextAction(
+            [
+              { role: 'system', content: FIXED + CALL_B },
+              { role: 'user', content: '<callee>Hello?</callee>' },
+            ],
+            {},
+          ),
+        ]);
+        for (const c of [a, b]) {
+          const read = c.tokenUsage!().evaluatedTokens;
+          expect(read).toBeGreaterThan(0);
+          expect(read).toBeLessThan(FIXED.length / 2);
+        }
+      } finally {
+        a.close();
+        b.close();
+      }
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('fails clearly for a missing or broken model file', async () => {
     await expect(
       createLlamaCppDialogue({ modelPath: path.join(dir, 'absent.gguf'), logger: pino({ level: 'silent' }) }),

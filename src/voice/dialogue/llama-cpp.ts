@@ -155,6 +155,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
   );
 
   let closed = false;
+  // Cuts evaluations that serve no turn (warm-up, read-ahead) at shutdown, between batches.
+  const closing = new AbortController();
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight.add(p);
@@ -239,7 +241,11 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     }
     const chat = new LlamaChat({ contextSequence: slot.seq, autoDisposeSequence: false });
     try {
-      await chat.loadChatAndCompleteUserMessage(history, { initialUserPrompt: open, maxTokens: 0 });
+      await chat.loadChatAndCompleteUserMessage(history, {
+        initialUserPrompt: open,
+        maxTokens: 0,
+        signal: closing.signal,
+      });
     } finally {
       chat.dispose({ disposeSequence: false });
     }
@@ -402,6 +408,34 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     name: 'llama-cpp',
     nextAction: (messages, o) => nextAction(null, messages, o),
     openConversation: () => new Conversation(),
+    warmUp(prefix) {
+      return track(
+        (async () => {
+          const started = performance.now();
+          let tokens = 0;
+          // One sequence at a time: the first is ready soonest, and a call that arrives meanwhile
+          // takes one of the others (or one already warmed) without waiting.
+          for (const slot of slots) {
+            if (closed) return;
+            if (slot.busy || slot.owner !== null) continue;
+            take(slot, null);
+            const meterAtStart = slot.seq.tokenMeter.getState();
+            try {
+              await evaluate(slot, prefix);
+            } catch (err) {
+              log.debug({ err: (err as Error).message }, 'warming a sequence failed');
+            } finally {
+              tokens += slot.seq.tokenMeter.diff(meterAtStart).usedInputTokens;
+              release(slot);
+            }
+          }
+          log.info(
+            { sequences, tokens, ms: Math.round(performance.now() - started) },
+            'dialogue prompt prefix evaluated into the idle sequences',
+          );
+        })(),
+      );
+    },
     async completeJson(messages, schema: JsonSchema, o = {}): Promise<unknown> {
       let grammar: ActionGrammar;
       try {
@@ -423,6 +457,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      closing.abort();
       await Promise.allSettled([...inFlight]);
       await context.dispose();
       await model.dispose();

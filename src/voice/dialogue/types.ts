@@ -33,6 +33,13 @@ export interface DialogueEngine {
    * call's evaluated prompt in a sequence of its context). Engines without it are stateless per turn.
    */
   openConversation?(): DialogueConversation;
+  /**
+   * Evaluates `prefix` (the start every call's prompt shares: the fixed instructions) ahead of any
+   * call into each idle state the engine keeps, so that no call, the first after start included,
+   * waits for it. Resolves when done; it never delays a call (busy or owned state is skipped).
+   * Engines that keep no state between requests leave it out.
+   */
+  warmUp?(prefix: readonly DialogueMessage[]): Promise<void>;
   close(): Promise<void>;
 }
 
