@@ -91,4 +91,20 @@ describe('clause splitter', () => {
     expect(s.push('   ')).toEqual([]);
     expect(s.flush()).toBeNull();
   });
+
+  it('hands over the whole words written so far, keeping a word still being written', () => {
+    const s = createClauseSplitter();
+    expect(s.push('Sure, I can he')).toEqual(['Sure,']);
+    expect(s.takeWords()).toBe('I can');
+    expect(s.push('lp with that. Ok')).toEqual(['help with that.']);
+    expect(s.takeWords()).toBeNull();
+    expect(s.flush()).toBe('Ok');
+    const t = createClauseSplitter();
+    expect(t.takeWords()).toBeNull();
+    t.push(' Hello');
+    expect(t.takeWords()).toBeNull();
+    t.push(' there ');
+    expect(t.takeWords()).toBe('Hello there');
+    expect(t.flush()).toBeNull();
+  });
 });

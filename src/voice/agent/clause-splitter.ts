@@ -18,6 +18,11 @@ export interface ClauseSplitter {
   push(delta: string): string[];
   /** Ends the stream; returns what was left as a last clause, or null when nothing was. */
   flush(): string | null;
+  /**
+   * The whole words buffered so far (a word still being generated stays), as a clause cut short,
+   * or null when there is none: for when the line would otherwise fall silent mid-reply.
+   */
+  takeWords(): string | null;
 }
 
 // Words whose trailing period does not end a sentence ("Dr. Smith", "e.g. this").
@@ -114,6 +119,14 @@ export function createClauseSplitter(options: ClauseSplitterOptions = {}): Claus
         scanned = 0;
       }
       return out;
+    },
+    takeWords() {
+      const end = buf.search(/\s\S*$/);
+      if (end <= 0 || !buf.slice(0, end).trim()) return null;
+      const out: string[] = [];
+      take(end, out);
+      buf = buf.trimStart();
+      return out[0] ?? null;
     },
     flush() {
       const rest = buf.trim();
