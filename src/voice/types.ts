@@ -22,6 +22,12 @@ export interface SttStream {
   write(samples: Int16Array): void;
   /** Best hypothesis of the utterance so far ('' when nothing yet). */
   partial(): string;
+  /**
+   * Whether `partial()` is the utterance's final text: the engine decoded it to its end in the
+   * speaker's pause, and `finish()` returns it unless speech resumes. Engines that cannot tell leave
+   * it out (their partials are then as final as they get).
+   */
+  partialIsFinal?(): boolean;
   /** Ends the current utterance and returns its final text; the stream is then ready for the next one. */
   finish(): Promise<SttResult>;
   close(): void;

@@ -24,8 +24,9 @@ const data = (over: Partial<PocketsphinxWorkerData> = {}): PocketsphinxWorkerDat
   warmupSamples: ms(5000),
   maxRedecodeSamples: ms(20_000),
   pauseSamples: ms(150),
-  endSamples: ms(450),
+  endSamples: ms(250),
   fwdflat: true,
+  bestpath: true,
   ...over,
 });
 
@@ -55,6 +56,16 @@ const loud = (durationMs: number) => {
   return out;
 };
 const quiet = (durationMs: number) => noise(durationMs, 30);
+/** Samples up to the end of the last window within 35 dB of the loudest: where a VAD hears the speech end. */
+function speechEnd(s: Int16Array): number {
+  const power: number[] = [];
+  for (let off = 0; off < s.length; off += WINDOW) {
+    const w = s.subarray(off, off + WINDOW);
+    power.push(w.reduce((a, v) => a + v * v, 0) / w.length);
+  }
+  const max = Math.max(...power);
+  return Math.min(s.length, (power.findLastIndex((p) => p >= max / 10 ** 3.5) + 1) * WINDOW);
+}
 
 type Final = Extract<WorkerReply, { t: 'final' }>;
 
@@ -80,6 +91,21 @@ async function startDecoder(over: Partial<PocketsphinxWorkerData> = {}) {
     worker,
     partials,
     open: (id: number) => post({ t: 'open', id }),
+    /** Writes the audio in listener-sized windows, without ending the utterance. */
+    write(id: number, audio: Int16Array): void {
+      for (let off = 0; off < audio.length; off += WINDOW) {
+        const chunk = audio.slice(off, off + WINDOW);
+        post({ t: 'write', id, pcm: chunk.buffer as ArrayBuffer }, [chunk.buffer as ArrayBuffer]);
+      }
+    },
+    /** Resolves once the worker has handled everything posted before (it answers in order). */
+    sync(): Promise<void> {
+      const r = ++req;
+      return new Promise<void>((resolve) => {
+        finals.set(r, () => resolve());
+        post({ t: 'finish', id: -1, req: r });
+      });
+    },
     /** Writes the audio in listener-sized windows and ends the utterance. */
     say(id: number, audio: Int16Array): Promise<Final> {
       for (let off = 0; off < audio.length; off += WINDOW) {
@@ -198,6 +224,32 @@ describe('pocketsphinx worker: decoding in the pause', () => {
     expect(final.text).toMatch(/busy right now.*weather/);
     // What was decoded in the pause reached the caller as a partial before the finish asked for it.
     expect(d.partials).toContain(final.text);
+  });
+
+  it('has the final text as its partial 250 ms into the pause', { timeout: 60_000 }, async () => {
+    // The conversation agent starts its early reply from the partial it has 250 ms into the callee's
+    // silence, and plays it only if the final has the same words. With the utterance decoded to its
+    // end only at 450 ms, this partial was the first search's guess: "... five five five to one
+    // three four" against the final's "two".
+    const d = await decoder();
+    d.open(1);
+    const first = await d.say(
+      1,
+      concat(quiet(500), await speak('My name is John Smith.', 'awb'), quiet(700)),
+    );
+    expect(first.text).toBe('my name is john smith');
+    const line = await speak('The number is five five five, two one three four.', 'awb');
+    const spoken = line.subarray(0, speechEnd(line));
+    // Whole windows, as the agent counts its quiet: 8 of them make the 250 ms.
+    d.write(1, concat(quiet(1504), spoken, quiet(256)));
+    await d.sync();
+    const atPause = d.partials.at(-1);
+    const final = await d.say(1, quiet(448));
+    expect(final).toMatchObject({
+      text: 'the number is five five five two one three four',
+      endedInPause: true,
+    });
+    expect(atPause).toBe(final.text);
   });
 
   it("recognises a fresh stream's first utterance from the restarted decode", {

@@ -54,6 +54,8 @@ export interface CalleeListener {
   readonly pendingFinals: number;
   /** The STT's current partial hypothesis of the utterance in progress. */
   partial(): string;
+  /** Whether that partial is already the utterance's final text; null when the STT cannot tell. */
+  partialIsFinal(): boolean | null;
   /** Ends an utterance in progress now (the call is ending) and resolves once its final text was delivered. */
   drain(): Promise<void>;
   stop(): void;
@@ -219,6 +221,7 @@ export function createCalleeListener(deps: {
       return pendingFinals;
     },
     partial: () => (inSpeech ? stt.partial() : ''),
+    partialIsFinal: () => (stt.partialIsFinal ? inSpeech && stt.partialIsFinal() : null),
     async drain() {
       if (inSpeech && !stopped) endUtterance();
       await finalsTail;

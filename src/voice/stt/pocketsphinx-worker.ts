@@ -19,6 +19,9 @@
  * and its text held for the finish. Loud audio after that was a pause within the utterance: it is
  * decoded again from its start and goes on. One that reaches `warmupSamples` while loud restarts
  * there and needs no second pass; a finish that comes before any pause decodes as it always did.
+ * The text decoded to its end is also sent as a partial: the conversation agent starts its early
+ * reply from the partial it has 250 ms into the pause, and keeps that reply only if the final has
+ * the same words, so `endSamples` sits at that point (see `endAfterMs` in pocketsphinx.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
@@ -41,6 +44,8 @@ export interface PocketsphinxWorkerData {
   endSamples: number;
   /** pocketsphinx's flat-lexicon search over the whole utterance at its end (-fwdflat). */
   fwdflat: boolean;
+  /** pocketsphinx's best-path search of the word lattice at the utterance's end (-bestpath). */
+  bestpath: boolean;
 }
 
 const data = workerData as PocketsphinxWorkerData;
@@ -109,6 +114,10 @@ function main(): void {
     'str',
     data.fwdflat ? 'yes' : 'no',
     'str',
+    '-bestpath',
+    'str',
+    data.bestpath ? 'yes' : 'no',
+    'str',
     '-logfn',
     'str',
     '/dev/null',
@@ -161,11 +170,12 @@ function main(): void {
     for (const c of chunks) psProcessRaw(s.dec, c, c.length, 0, 0);
     u.mean = mean;
   };
-  const sendPartial = (s: Stream, id: number, text: string): void => {
+  const sendPartial = (s: Stream, id: number, text: string, ended = false): void => {
     s.sinceHyp = 0;
-    if (text === s.lastPartial) return;
+    // The end of the utterance is news even when its words are not.
+    if (text === s.lastPartial && !ended) return;
     s.lastPartial = text;
-    send({ t: 'partial', id, text });
+    send(ended ? { t: 'partial', id, text, ended } : { t: 'partial', id, text });
   };
   const endUtt = (
     s: Stream,
@@ -233,6 +243,9 @@ function main(): void {
       if (!loud) return;
       u.ended = null;
       u.resumes++;
+      // A partial right away, so that the previous one stops counting as the final text.
+      s.lastPartial = '';
+      s.sinceHyp = data.partialEverySamples;
       replay(s, u, u.chunks, u.mean);
       if (!kept) psProcessRaw(s.dec, pcm, pcm.length, 0, 0);
     } else {
@@ -260,7 +273,7 @@ function main(): void {
       if (data.endSamples > 0 && quietFor >= data.endSamples && !(u.cold && u.meanFrom < u.lastLoud)) {
         psEndUtt(s.dec);
         u.ended = hyp(s.dec);
-        sendPartial(s, id, u.ended);
+        sendPartial(s, id, u.ended, true);
         return;
       }
     }

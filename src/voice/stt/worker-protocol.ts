@@ -9,7 +9,8 @@ export type WorkerRequest =
 export type WorkerReply =
   | { t: 'ready' }
   | { t: 'init-error'; message: string }
-  | { t: 'partial'; id: number; text: string }
+  /** `ended`: the utterance was decoded to its end in a pause; the finish returns this text unless speech resumes. */
+  | { t: 'partial'; id: number; text: string; ended?: boolean }
   | {
       t: 'final';
       id: number;

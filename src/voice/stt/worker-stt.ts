@@ -18,6 +18,8 @@ export interface WorkerSttOptions {
   entry: URL;
   workerData: unknown;
   threads: number;
+  /** The worker marks the partial that is an utterance's final text (see SttStream.partialIsFinal). */
+  marksFinalPartials?: boolean;
 }
 
 /**
@@ -31,6 +33,8 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
   const threads = opts.threads;
   const data = opts.workerData;
   const partials = new Map<number, string>();
+  // Streams whose latest partial is their utterance's final text.
+  const endedPartials = new Set<number>();
   const pendingFinals = new Map<number, { resolve: (r: SttResult) => void; reject: (e: Error) => void }>();
   const streamErrors = new Map<number, Error>();
   let nextId = 1;
@@ -53,12 +57,16 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
             void worker.terminate();
             return;
           case 'partial':
-            if (partials.has(m.id)) partials.set(m.id, m.text);
+            if (!partials.has(m.id)) return;
+            partials.set(m.id, m.text);
+            if (m.ended) endedPartials.add(m.id);
+            else endedPartials.delete(m.id);
             return;
           case 'final': {
             const p = pendingFinals.get(m.req);
             pendingFinals.delete(m.req);
             if (partials.has(m.id)) partials.set(m.id, '');
+            endedPartials.delete(m.id);
             p?.resolve({ text: m.text });
             return;
           }
@@ -125,6 +133,7 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
         partial(): string {
           return partials.get(id) ?? '';
         },
+        ...(opts.marksFinalPartials ? { partialIsFinal: () => endedPartials.has(id) } : {}),
         finish(): Promise<SttResult> {
           try {
             check();
@@ -141,6 +150,7 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
           if (streamClosed) return;
           streamClosed = true;
           partials.delete(id);
+          endedPartials.delete(id);
           streamErrors.delete(id);
           slot.open--;
           if (!slot.dead && !closed) slot.worker.postMessage({ t: 'close', id } satisfies WorkerRequest);
