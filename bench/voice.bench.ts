@@ -5,7 +5,7 @@
  * beside it each engine's own speed on the same inputs. `npm run bench:voice -- --help` for flags.
  */
 import os from 'node:os';
-import { silentLogger } from '../src/logger.js';
+import { createLogger, silentLogger } from '../src/logger.js';
 import { FIXED_INSTRUCTIONS } from '../src/voice/agent/prompt.js';
 import { createLlamaCppDialogue } from '../src/voice/dialogue/llama-cpp.js';
 import { createSileroVad } from '../src/voice/vad/silero.js';
@@ -90,7 +90,8 @@ async function main(): Promise<void> {
         for (const shape of args.shapes) {
           const engine = await createLlamaCppDialogue({
             modelPath: models.get(shape)!.file,
-            logger: silentLogger(),
+            // E2E_LOG=debug shows the engine's own log too (prompt reuse, warm-up).
+            logger: process.env.E2E_LOG ? createLogger(process.env.E2E_LOG) : silentLogger(),
             sequences: Math.max(...args.concurrency),
             contextSize: 4096,
             maxTokens: 256,

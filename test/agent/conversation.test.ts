@@ -15,6 +15,13 @@ import { makeCallRow, startTestSession } from './helpers/test-session.js';
 
 let tts: TextToSpeech;
 let stt: SpeechToText;
+/**
+ * A recogniser whose streams are warm from their first word: pocketsphinx decodes the first seconds of
+ * a stream again once the callee pauses (its cepstral mean is still the model's default), which on a
+ * call's first utterances takes until after the end of the turn; the early-reply tests are about the
+ * agent, and use streams that finish decoding in the pause.
+ */
+let warmStt: SpeechToText;
 const vads: VoiceActivityDetector[] = [];
 const cleanups: (() => void)[] = [];
 
@@ -22,11 +29,13 @@ beforeAll(async () => {
   tts = await createFliteTts();
   // Two decoder threads: the agent's stream and the callee's stream do not queue behind each other.
   stt = await createPocketsphinxStt({ threads: 2 });
+  warmStt = await createPocketsphinxStt({ threads: 1, warmupMs: 0 });
 });
 
 afterAll(async () => {
   await tts?.close();
   await stt?.close();
+  await warmStt?.close();
 });
 
 afterEach(async () => {
@@ -65,13 +74,15 @@ async function setup(opts: {
   row?: Parameters<typeof makeCallRow>[0];
   /** The dialogue throws on every decision after this many. */
   failDialogueAfter?: number;
+  /** The agent's recogniser (default: the shared pocketsphinx). */
+  agentStt?: SpeechToText;
 }) {
   const call: LoopbackCall = createLoopbackCall(opts.rate ?? 16_000);
   const vad = await createSileroVad();
   vads.push(vad);
   const { engine, inputs, resolvedAt } = recordingDialogue(opts.script, opts.failDialogueAfter);
   const agent = createConversationAgent({
-    stt,
+    stt: opts.agentStt ?? stt,
     tts,
     vad,
     dialogue: engine,
@@ -264,6 +275,7 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
         ],
       },
       agentOptions: { endSilenceMs, earlyReplyAfterMs: 250 },
+      agentStt: warmStt,
     });
     await callee.say('Hello?');
     await callee.agentFinished();
@@ -289,6 +301,7 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
         ],
       },
       agentOptions: { endSilenceMs: 1000, earlyReplyAfterMs: 250 },
+      agentStt: warmStt,
     });
     await callee.agentFinished();
     // Two phrases with a pause between them (flite's own trailing and leading silence, ~370 ms, plus
@@ -496,6 +509,22 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     console.log(
       `streaming: first voiced frame ${firstVoicedFrameMs! - firstTokenMs!} ms after the first token; generation ended ${Math.round(generatedMs - firstVoicedFrameMs!)} ms after speech began`,
     );
+  }, 90_000);
+
+  it('keeps talking while a slow model writes the rest of a clause: no dead air after "Sure,"', async () => {
+    // 400 ms a word: "Sure," is said long before the model has written the sentence after it.
+    const opening = 'Sure, I can help you with that booking for tonight.';
+    const { call, callee, turns, done, ts } = await setup({ script: { opening, deltaDelayMs: 400 } });
+    await callee.agentFinished();
+    ts.end('callee_hung_up');
+    expect(await done).toEqual({ end: 'callee_hung_up' });
+    expect(turns).toHaveLength(1);
+    expect(turns[0]).toMatchObject({ speaker: 'agent', text: opening, interrupted: false });
+    const voiced = call.sent.filter((f) => f.voiced).map((f) => f.atMs);
+    const longestGap = Math.max(...voiced.slice(1).map((t, i) => t - voiced[i]));
+    // Waiting for the whole clause would leave ~3 s of silence after "Sure,"; a callee takes well under
+    // that for the end of the agent's turn. The words so far go out as the line runs dry instead.
+    expect(longestGap).toBeLessThan(1500);
   }, 90_000);
 
   it('says a short apology and ends with internal_error when the dialogue model fails', async () => {

@@ -34,7 +34,8 @@ export interface ConversationAgentOptions {
   /**
    * Silence after callee speech that starts an early reply from the STT partial (ms): it is generated
    * and synthesized while the rest of `endSilenceMs` runs out, held, and played only if the turn
-   * really ended with the same words; the callee speaking again drops it. 0 turns this off.
+   * really ended with the same words; the callee speaking again drops it. With an STT that marks its
+   * final text in the pause (SttStream.partialIsFinal) it also waits for that. 0 turns this off.
    */
   earlyReplyAfterMs?: number;
   /** Voiced time before a sound counts as speech (ms). */
@@ -102,11 +103,17 @@ export interface ConversationAgentDeps {
 type Opts = Required<Omit<ConversationAgentOptions, 'clauses' | 'onBehalfOf'>> &
   Pick<ConversationAgentOptions, 'clauses' | 'onBehalfOf'>;
 
+/**
+ * How long before the queued audio runs out the words written so far are sent to TTS when the model
+ * has not finished the clause: enough for flite or Piper to synthesize a few words.
+ */
+const DRY_LINE_LEAD_MS = 120;
+
 const DEFAULTS: Opts = {
   greetingWaitMs: 1500,
   endSilenceMs: 650,
-  // pocketsphinx finishes an utterance's decode 450 ms into a pause (PocketsphinxOptions.endAfterMs) and
-  // posts that text as the partial: a reply started earlier on a first-pass partial is replaced then.
+  // pocketsphinx finishes an utterance's decode 250 ms into a pause (PocketsphinxOptions.endAfterMs) and
+  // marks that partial final; the early reply waits for it (SttStream.partialIsFinal).
   earlyReplyAfterMs: 250,
   minSpeechMs: 96,
   bargeInMs: 250,
@@ -337,6 +344,10 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       }
       quietInSpeechMs += windowMs;
       if (o.earlyReplyAfterMs <= 0 || quietInSpeechMs < o.earlyReplyAfterMs) return;
+      // A recogniser that finishes the utterance in the pause (pocketsphinx) says when its partial is
+      // the final text: a reply started before that answers words that are often rescored, and on two
+      // cores the evaluation it wastes delays the real one (it cannot be cut mid-batch).
+      if (listener.partialIsFinal() === false) return;
       const partial = listener.partial().trim();
       const heard = [...utterances.map((u) => u.text), partial].join(' ');
       if (early && !early.turn.ac.signal.aborted) {
@@ -644,6 +655,32 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       let firstPlayAt: number | null = null;
       let firstVoicedAt: number | null = null;
       let ttsFailed = false;
+      // When the audio queued on the line runs out (performance.now() time; 0: nothing queued), and
+      // whether the model is still writing the reply: a slow model must not leave dead air mid-reply,
+      // which a callee takes for the end of the agent's turn.
+      let lineEndsAt = 0;
+      let generating = false;
+      let lineDry = false;
+      let dryTimer: NodeJS.Timeout | undefined;
+      /** The line is about to fall silent while the model writes on: the words so far go out as they are. */
+      const speakWhatIsWritten = () => {
+        clearTimeout(dryTimer);
+        lineDry = false;
+        if (!generating || ac.signal.aborted || turn.paused) return;
+        // A clause still in synthesis will play next; its queueing re-arms the timer.
+        if (clauses.some((c) => !c.samples)) return;
+        const words = splitter.takeWords();
+        if (words) enqueue(words);
+        else lineDry = true;
+      };
+      const armDryTimer = () => {
+        clearTimeout(dryTimer);
+        if (!generating || lineEndsAt === 0) return;
+        dryTimer = setTimeout(
+          speakWhatIsWritten,
+          Math.max(0, lineEndsAt - performance.now() - DRY_LINE_LEAD_MS),
+        );
+      };
 
       const queued = () => clauses.some((c) => c.queuedIn !== null);
       const check = () => {
@@ -663,6 +700,8 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
           c.queuedIn = epoch;
           firstPlayAt ??= performance.now();
           const samples = c.samples;
+          lineEndsAt = Math.max(performance.now(), lineEndsAt) + ((samples.length - from) * 1000) / rate;
+          armDryTimer();
           void audio.play(samples.subarray(from)).then((r) => {
             c.queuedIn = null;
             const played = r.completed
@@ -697,6 +736,8 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
           turn.paused = true;
           epoch++;
           audio.flush();
+          lineEndsAt = 0;
+          clearTimeout(dryTimer);
           // Should the listener fall silent (VAD failure), the held audio must not wait forever.
           pauseTimer = setTimeout(() => {
             if (!turn.paused) return;
@@ -726,6 +767,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         'abort',
         () => {
           clearTimeout(pauseTimer);
+          clearTimeout(dryTimer);
           turn.paused = false;
           check();
         },
@@ -783,14 +825,22 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
             ...messages,
             { role: 'user' as const, content: opts.early ?? pendingInput.join('\n') },
           ];
-          action = await conversation.nextAction(input, {
-            signal: ac.signal,
-            onSay: (delta) => {
-              firstTokenAt ??= performance.now();
-              streamed = true;
-              for (const c of splitter.push(delta)) enqueue(c);
-            },
-          });
+          generating = true;
+          try {
+            action = await conversation.nextAction(input, {
+              signal: ac.signal,
+              onSay: (delta) => {
+                firstTokenAt ??= performance.now();
+                streamed = true;
+                const done = splitter.push(delta);
+                for (const c of done) enqueue(c);
+                if (lineDry && done.length === 0) speakWhatIsWritten();
+              },
+            });
+          } finally {
+            generating = false;
+            clearTimeout(dryTimer);
+          }
           firstTokenAt ??= performance.now();
           // An engine that does not stream gives the whole line at the end.
           if (!streamed && action.say) for (const c of splitter.push(action.say)) enqueue(c);
