@@ -156,7 +156,7 @@ function printCallTables(results: { shape: string; step: StepResult }[]): void {
     ),
   );
   console.log(
-    `\nWhere the time goes: agent stamps in ms after the callee's speech end (VAD), p50 / p95. The turn ends after ${END_SILENCE_MS} ms of silence; an early reply is generated from the STT partial before that and held until the final confirms it.`,
+    `\nWhere the time goes: agent stamps in ms after the callee's speech end (VAD), p50 / p95. The turn ends after ${END_SILENCE_MS} ms of silence; an early reply is generated once the recogniser has the final text in the pause, and held until the turn ends.`,
   );
   const pp = (xs: number[]) => `${percentile(xs, 50).toFixed(0)} / ${percentile(xs, 95).toFixed(0)}`;
   console.log(
