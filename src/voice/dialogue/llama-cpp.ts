@@ -251,6 +251,19 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     }
   };
 
+  /** Evaluates `messages` into a slot taken for it, then gives the slot back; never throws. */
+  const evaluateAndRelease = async (slot: Slot, messages: readonly DialogueMessage[], what: string) => {
+    const meterAtStart = slot.seq.tokenMeter.getState();
+    try {
+      await evaluate(slot, messages);
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, `${what} failed`);
+    } finally {
+      release(slot);
+    }
+    return slot.seq.tokenMeter.diff(meterAtStart);
+  };
+
   const generate = async (
     conv: Conversation | null,
     history: ChatHistoryItem[],
@@ -360,15 +373,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
           const slot = pick(this);
           if (!slot || (slot !== this.slot && slot.owner !== null)) return;
           take(slot, this);
-          const meterAtStart = slot.seq.tokenMeter.getState();
-          try {
-            await evaluate(slot, messages);
-          } catch (err) {
-            log.debug({ err: (err as Error).message }, 'preparing the prompt failed');
-          } finally {
-            this.count(slot.seq.tokenMeter.diff(meterAtStart), 'prepare');
-            release(slot);
-          }
+          this.count(await evaluateAndRelease(slot, messages, 'preparing the prompt'), 'prepare');
         }
       } finally {
         this.preparing = null;
@@ -419,15 +424,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
             if (closed) return;
             if (slot.busy || slot.owner !== null) continue;
             take(slot, null);
-            const meterAtStart = slot.seq.tokenMeter.getState();
-            try {
-              await evaluate(slot, prefix);
-            } catch (err) {
-              log.debug({ err: (err as Error).message }, 'warming a sequence failed');
-            } finally {
-              tokens += slot.seq.tokenMeter.diff(meterAtStart).usedInputTokens;
-              release(slot);
-            }
+            tokens += (await evaluateAndRelease(slot, prefix, 'warming a sequence')).usedInputTokens;
           }
           log.info(
             { sequences, tokens, ms: Math.round(performance.now() - started) },
