@@ -57,7 +57,9 @@ export async function loadVoiceEngines(): Promise<VoiceEngines> {
   const calleeTts = await createFliteTts();
   // Separate decoders, so the callee's transcription never queues behind the agent's listening.
   const agentStt = await createPocketsphinxStt();
-  const calleeStt = await createPocketsphinxStt();
+  // The simulated callee transcribes each utterance whole, after it ended: decoding in its pauses (and
+  // again from the start when speech resumes) would only cost CPU the agent needs on a busy CI box.
+  const calleeStt = await createPocketsphinxStt({ pauseMs: 0, endAfterMs: 0 });
   return {
     agentTts,
     agentStt,
