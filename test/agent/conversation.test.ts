@@ -302,17 +302,18 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
           { match: /\w/, action: { action: 'end', outcome: 'objective_met', say: 'Thank you. Goodbye.' } },
         ],
       },
-      agentOptions: { endSilenceMs: 1000, earlyReplyAfterMs: 250 },
+      agentOptions: { endSilenceMs: 1500, earlyReplyAfterMs: 250 },
       agentStt: warmStt,
     });
     await callee.agentFinished();
     // Two phrases with a pause between them (flite's own trailing and leading silence, ~370 ms, plus
-    // 300 ms): longer than the early-reply wait, shorter than the end of a turn.
+    // 800 ms): long enough for the recogniser to finish the first part even on loaded CI cores (the
+    // early reply waits for that), shorter than the end of a turn.
     const parts = await Promise.all(['Yes, we have a table.', 'At seven.'].map((t) => tts.synthesize(t)));
     const at16k = parts.map((p) =>
       p.sampleRate === 16_000 ? p.samples : createResampler(p.sampleRate, 16_000).process(p.samples),
     );
-    const gap = 4800;
+    const gap = 12_800;
     const both = new Int16Array(at16k[0].length + gap + at16k[1].length);
     both.set(at16k[0]);
     both.set(at16k[1], at16k[0].length + gap);
