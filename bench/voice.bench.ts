@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     .join(' ');
   console.log(`voice bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load average ${load}`);
   console.log(
-    `shapes ${args.shapes.join(', ')}; concurrency ${args.concurrency.join(', ')}; ${args.turns} callee replies a call; ${args.transport}\n`,
+    `shapes ${args.shapes.join(', ')}; concurrency ${args.concurrency.join(', ')}; ${args.turns} callee replies a call; ${args.transport}; llama.cpp threads ${args.threads}, ${args.turnThreads} while replying\n`,
   );
 
   const models = new Map<string, { file: string; bytes: number; quant: string }>();
@@ -96,6 +96,7 @@ async function main(): Promise<void> {
             contextSize: 4096,
             maxTokens: 256,
             threads: args.threads,
+            turnThreads: args.turnThreads,
             // Random weights would pick `end` or `dtmf` as often as `speak`, ending calls before any turn is measured.
             actions: ['speak'],
           });

@@ -73,6 +73,8 @@ export const configSchema = z.object({
   LLM_API_KEY: z.string().optional(),
   /** llama.cpp CPU threads; default: all cores but one, which media and speech need. */
   LLM_THREADS: int(1, 512).optional(),
+  /** llama.cpp CPU threads while a reply is generated (the callee is silent then); default: all cores. */
+  LLM_TURN_THREADS: int(1, 512).optional(),
   MODELS_DIR: z.string().optional(),
   MODELS_AUTO_FETCH: bool.default(true),
 });

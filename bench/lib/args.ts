@@ -15,6 +15,8 @@ export interface VoiceBenchArgs {
   /** Words of an agent reply before the bench cuts it (random weights never end one). */
   maxWords: number;
   threads: number;
+  /** llama.cpp CPU threads while a reply is generated. */
+  turnThreads: number;
 }
 
 export const USAGE = `npm run bench:voice -- [options]
@@ -23,7 +25,8 @@ export const USAGE = `npm run bench:voice -- [options]
   --turns N            callee replies per call (default 3)
   --transport T        websocket (slin16, default) or rtp (ulaw)
   --max-words N        agent reply length in words before it is cut (default 12)
-  --threads N          llama.cpp CPU threads (default: cores - 1, as the server)
+  --threads N          llama.cpp CPU threads for read-ahead (default: cores - 1, as the server)
+  --turn-threads N     llama.cpp CPU threads while a reply is generated (default: all cores, as the server)
   --data-dir DIR       where the GGUFs are generated once (default data/bench)
   --skip-engines       skip the engine floor table
   --skip-calls         skip the call sweep`;
@@ -43,6 +46,8 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
     // llama.cpp's spinning threads starve the STT worker: on 2 cores the STT final then came 5.8 s after
     // the callee stopped (p50, against 3.1 s with one thread).
     threads: Math.max(1, os.availableParallelism() - 1),
+    // A reply is generated while the callee is silent and the recogniser idle (LLM_TURN_THREADS).
+    turnThreads: os.availableParallelism(),
   };
   const bad = (msg: string): never => {
     throw new Error(`${msg}\n\n${USAGE}`);
@@ -82,6 +87,9 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
         break;
       case '--threads':
         out.threads = int(next(), '--threads', 1, 256);
+        break;
+      case '--turn-threads':
+        out.turnThreads = int(next(), '--turn-threads', 1, 256);
         break;
       case '--data-dir':
         out.dataDir = next();

@@ -30,7 +30,7 @@ export interface SelectedEngines {
   close(): Promise<void>;
 }
 
-type SelectConfig = Partial<Pick<Config, 'WORKER_CONCURRENCY'>> &
+type SelectConfig = Partial<Pick<Config, 'WORKER_CONCURRENCY' | 'LLM_TURN_THREADS'>> &
   Pick<
     Config,
     | 'STT_ENGINE'
@@ -149,11 +149,14 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
         // One core stays free for media pacing, STT and VAD: llama.cpp spinning on every core starves them,
         // and on a loaded 2-core box its own per-token time collapses too.
         const threads = config.LLM_THREADS ?? Math.max(1, os.availableParallelism() - 1);
+        // A reply is generated while the callee is silent and the recogniser idle: it may take every core.
+        const turnThreads = config.LLM_TURN_THREADS ?? Math.max(threads, os.availableParallelism());
         // A sequence per call the worker runs at once, so every live call keeps its prompt evaluated.
         dialogue = await createLlamaCppDialogue({
           modelPath,
           logger,
           threads,
+          turnThreads,
           sequences: config.WORKER_CONCURRENCY ?? 4,
         });
         // In the background: every call's prompt starts with these, and the first call would otherwise
@@ -161,7 +164,7 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
         dialogue.warmUp?.([{ role: 'system', content: FIXED_INSTRUCTIONS }]).catch((err: Error) => {
           logger.warn({ err: err.message }, 'warming the dialogue prompt failed');
         });
-        report.dialogue = `llama-cpp (${path.basename(modelPath)}, ${threads} thread${threads === 1 ? '' : 's'})`;
+        report.dialogue = `llama-cpp (${path.basename(modelPath)}, ${threads} thread${threads === 1 ? '' : 's'}, ${turnThreads} while replying)`;
       } else {
         report.dialogue = 'none';
         missing.push(

@@ -42,7 +42,7 @@ describe('selectEngines', () => {
     );
     open.push(local);
     expect(local.dialogue?.name).toBe('llama-cpp');
-    expect(local.report.dialogue).toMatch(/^llama-cpp \(tiny\.gguf, \d+ threads?\)$/);
+    expect(local.report.dialogue).toMatch(/^llama-cpp \(tiny\.gguf, \d+ threads?, \d+ while replying\)$/);
     expect(local.report.tts).toBe('flite (awb)');
     expect(local.missing).toEqual([]);
 

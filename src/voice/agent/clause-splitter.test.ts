@@ -79,7 +79,10 @@ describe('clause splitter', () => {
     const text = 'Sure, I can help with that, and the table for two is at seven.';
     const { out, firstAt } = split(text, 1, {});
     expect(out).toEqual(['Sure,', 'I can help with that,', 'and the table for two is at seven.']);
-    expect(firstAt[0]).toBe('Sure, '.length);
+    // The comma after a word ends the clause when it arrives: the model's next token is not awaited.
+    expect(firstAt[0]).toBe('Sure,'.length);
+    // A comma after a digit may be a thousands separator: that one waits for the next character.
+    expect(split('It is 3,000 dollars, I think.', 1, {}).out).toEqual(['It is 3,000 dollars,', 'I think.']);
     const words = Array.from({ length: 12 }, (_, i) => `w${i}`).join(' ');
     expect(split(words, 1, {}).out.map((c) => c.split(' ').length)).toEqual([8, 4]);
   });

@@ -56,7 +56,8 @@ function wordCount(s: string): number {
 /**
  * Splits text streamed by the dialogue model into clauses that can go to TTS one by one: on . ! ? ; :
  * followed by a space, on commas once enough words came, and at a space when a clause grows too long.
- * A boundary is only known when the character after the punctuation arrives, so "3.5" or "10:30" never split.
+ * A boundary is only known when the character after the punctuation arrives, so "3.5" or "10:30" never
+ * split; a comma after a letter ends its clause at once.
  */
 export function createClauseSplitter(options: ClauseSplitterOptions = {}): ClauseSplitter {
   const laterMinWordsBeforeComma = options.minWordsBeforeComma ?? 5;
@@ -93,6 +94,13 @@ export function createClauseSplitter(options: ClauseSplitterOptions = {}): Claus
       while (i < buf.length) {
         const prev = buf[i - 1];
         const ch = buf[i];
+        // A comma right after a letter cannot be inside a number ("3,000"): no need to wait for the
+        // next character, which costs the first clause a whole decoding step of the model.
+        if (ch === ',' && /\p{L}/u.test(prev) && wordCount(buf.slice(0, i + 1)) >= minWordsBeforeComma) {
+          take(i + 1, out);
+          i = 1;
+          continue;
+        }
         if (/\s/.test(ch)) {
           if (STRONG.has(prev) && !(prev === '.' && isAbbreviation(i - 1))) {
             take(i, out);

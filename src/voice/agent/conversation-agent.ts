@@ -363,6 +363,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         early: [...pendingInput, calleeMessage(heard)].join('\n'),
       });
       early = { turn: active!, outcome, heard };
+      log.debug({ quietMs: quietInSpeechMs, flagged: listener.partialIsFinal() }, 'early reply started');
     };
 
     const prepareFromPartial = () => {
@@ -484,8 +485,10 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         },
         onSpeechProgress(p) {
           maybeBargeIn(p);
-          prepareFromPartial();
+          // An early reply reads the partial itself (it then holds the turn, so no read-ahead starts):
+          // a read-ahead of the same words first would make it wait for that evaluation.
           maybeStartEarly(p.voicedNow, p.spanMs);
+          prepareFromPartial();
         },
         onWindow,
         onUtterance(u) {
@@ -568,6 +571,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       if (!e) return null;
       early = null;
       if (heard !== null && !e.turn.ac.signal.aborted && sameWords(e.heard, heard)) {
+        log.debug('early reply released');
         e.turn.releaseEarly(after);
         return e.outcome;
       }
@@ -799,6 +803,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
             return;
           }
           if (!result || ac.signal.aborted) return;
+          if (firstTtsAt === null && turn.early) log.debug('early reply synthesized; held');
           firstTtsAt ??= performance.now();
           const samples =
             result.sampleRate === rate

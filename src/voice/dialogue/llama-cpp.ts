@@ -68,8 +68,14 @@ export interface LlamaCppDialogueOptions {
   sequences?: number;
   /** Tokens each sequence can hold (prompt + history + reply). Default: min(train context, 4096). */
   contextSize?: number;
-  /** CPU threads for inference (default: node-llama-cpp's choice). */
+  /** CPU threads for evaluations that serve no reply yet: warm-up and read-ahead (default: node-llama-cpp's choice). */
   threads?: number;
+  /**
+   * CPU threads while a reply (or a JSON completion) is generated; default `threads`. A reply is
+   * generated once the callee has stopped talking, when the speech recogniser is idle, so it can
+   * have the core that read-ahead must leave to the recogniser while the callee speaks.
+   */
+  turnThreads?: number;
   /** Most tokens one reply may generate. Default 512. */
   maxTokens?: number;
   /** Sampling temperature; 0 (default) is greedy, which suits a phone agent that must stay on task. */
@@ -132,7 +138,9 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     context = await model.createContext({
       sequences,
       contextSize: perSequence * sequences,
-      threads: opts.threads,
+      threads: opts.turnThreads
+        ? { ideal: Math.max(opts.turnThreads, opts.threads ?? 1), min: 1 }
+        : opts.threads,
     });
   } catch (err) {
     await model.dispose();
@@ -153,6 +161,16 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     { model: opts.modelPath, name: modelName, sequences, contextSize: perSequence },
     'dialogue model loaded',
   );
+
+  // node-llama-cpp takes each batch's thread count from the Llama instance's limit, so switching that
+  // limit switches the threads of the next batch (one in progress keeps its own).
+  const threadsFor = { background: opts.threads ?? 1, turn: opts.turnThreads ?? opts.threads ?? 1 };
+  let turnsGenerating = 0;
+  const setThreads = () => {
+    if (!opts.turnThreads) return;
+    llama.maxThreads = turnsGenerating > 0 ? threadsFor.turn : threadsFor.background;
+  };
+  setThreads();
 
   let closed = false;
   // Cuts evaluations that serve no turn (warm-up, read-ahead) at shutdown, between batches.
@@ -275,6 +293,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     const slot = await acquire(conv, o.signal);
     const chat = new LlamaChat({ contextSequence: slot.seq, autoDisposeSequence: false });
     const meterAtStart = slot.seq.tokenMeter.getState();
+    turnsGenerating++;
+    setThreads();
     return track(
       (async () => {
         try {
@@ -299,6 +319,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
           if (o.signal?.aborted) throw abortError(o.signal.reason);
           throw err;
         } finally {
+          turnsGenerating--;
+          setThreads();
           conv?.count(slot.seq.tokenMeter.diff(meterAtStart), 'turn');
           chat.dispose({ disposeSequence: false });
           release(slot);
