@@ -23,11 +23,15 @@ export interface PocketsphinxOptions {
   /** How often a partial hypothesis is computed, in ms of audio (default 250). */
   partialEveryMs?: number;
   /**
-   * Until a stream has heard this much audio (ms, default 5000: pocketsphinx's CMN window), its
-   * cepstral mean has not adapted to the voice and line, so each utterance's final text comes from
-   * a second decoding pass normalised with a mean learnt from the utterance itself (when it runs:
-   * `pauseMs`). It costs one more decode of those early utterances, and fixed first-utterance
-   * errors on flite voices ("hello to his mission" → "hello who is this"). 0 turns it off.
+   * Until a stream has heard this much audio (ms, default 2000), its cepstral mean has not adapted
+   * to the voice and line, so each utterance's final text comes from a second decoding pass
+   * normalised with a mean learnt from the utterance itself (when it runs: `pauseMs`). It costs one
+   * more decode of those early utterances, and fixed first-utterance errors on flite voices ("hello
+   * to his mission" → "hello who is this"). 0 turns it off. Measured (16 flite lines, 4 voices, 16
+   * streams of 4 lines, two orders of the lines): first utterances 29 word errors of 278 at 2000 ms
+   * against 27 at 5000 ms (pocketsphinx's CMN window) and 42 with none; later ones 93 of 834 against
+   * 90; decoding CPU 25% less. The 5000 ms default re-decoded a call's first utterance once more at
+   * its end, 0.6 s on the critical path of the first reply.
    */
   warmupMs?: number;
   /** Utterances longer than this (ms, default 20000) are not kept for the second pass. */
@@ -104,7 +108,7 @@ export async function createPocketsphinxStt(opts: PocketsphinxOptions = {}): Pro
   const data: PocketsphinxWorkerData = {
     ...files,
     partialEverySamples: ms(opts.partialEveryMs ?? 250),
-    warmupSamples: ms(opts.warmupMs ?? 5000),
+    warmupSamples: ms(opts.warmupMs ?? 2000),
     maxRedecodeSamples: ms(opts.maxRedecodeMs ?? 20_000),
     pauseSamples: ms(opts.pauseMs ?? 150),
     endSamples: ms(opts.endAfterMs ?? 250),
