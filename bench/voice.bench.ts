@@ -17,8 +17,6 @@ import { measureLlm, measureStt, measureTts, measureVad } from './lib/engine-flo
 import { ensureModel } from './lib/models.js';
 import { mean, percentile, table } from './lib/stats.js';
 
-/** The agent's end-of-turn silence: the VAD endpoint is this long after the callee's last voiced window. */
-const END_SILENCE_MS = 650;
 const GOAL = { shape: 'llama3.2-1b', p50: 700, p95: 1200 };
 
 async function main(): Promise<void> {
@@ -110,7 +108,7 @@ async function main(): Promise<void> {
           try {
             for (const c of args.concurrency) {
               process.stdout.write(`${shape}: ${c} concurrent call(s) to ${BENCH_CALLEE} ... `);
-              const step = await runStep(stack, dialogue, c, { endSilenceMs: END_SILENCE_MS });
+              const step = await runStep(stack, dialogue, c, { endSilenceMs: args.endSilenceMs });
               console.log(
                 `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
               );
@@ -123,7 +121,7 @@ async function main(): Promise<void> {
       } finally {
         await stack.close();
       }
-      printCallTables(results);
+      printCallTables(results, args.endSilenceMs);
     }
   } finally {
     await engines.close();
@@ -131,14 +129,26 @@ async function main(): Promise<void> {
   console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
-function printCallTables(results: { shape: string; step: StepResult }[]): void {
+function printCallTables(results: { shape: string; step: StepResult }[], endSilenceMs: number): void {
   console.log(
     '\nVoice-to-voice per turn (callee last voiced frame -> agent first voiced frame, on the wire), ms',
   );
   const pct = (xs: number[], p: number) => (xs.length ? percentile(xs, p).toFixed(0) : '-');
   console.log(
     table(
-      ['model', 'calls', 'turns', 'p50', 'p95', 'mean', '1st reply p50', 'later p50', 'CPU s/call', 'wall s'],
+      [
+        'model',
+        'calls',
+        'turns',
+        'p50',
+        'p95',
+        'mean',
+        '1st reply p50',
+        'later p50',
+        'cut short',
+        'CPU s/call',
+        'wall s',
+      ],
       results.map(({ shape, step }) => {
         const w = step.wireMs;
         return [
@@ -150,6 +160,7 @@ function printCallTables(results: { shape: string; step: StepResult }[]): void {
           mean(w),
           pct(step.wireFirstMs, 50),
           pct(step.wireLaterMs, 50),
+          `${step.interruptedAgentTurns} / ${step.agentTurns}`,
           step.cpuSecondsPerCall.toFixed(1),
           step.wallSeconds.toFixed(0),
         ];
@@ -157,7 +168,7 @@ function printCallTables(results: { shape: string; step: StepResult }[]): void {
     ),
   );
   console.log(
-    `\nWhere the time goes: agent stamps in ms after the callee's speech end (VAD), p50 / p95. The turn ends after ${END_SILENCE_MS} ms of silence; an early reply is generated once the recogniser has the final text in the pause, and held until the turn ends.`,
+    `\nWhere the time goes: agent stamps in ms after the callee's speech end (VAD), p50 / p95. The turn ends after ${endSilenceMs} ms of silence; an early reply is generated once the recogniser has the final text in the pause, and held until the turn ends.`,
   );
   const pp = (xs: number[]) => `${percentile(xs, 50).toFixed(0)} / ${percentile(xs, 95).toFixed(0)}`;
   console.log(

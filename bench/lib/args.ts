@@ -17,6 +17,8 @@ export interface VoiceBenchArgs {
   threads: number;
   /** llama.cpp CPU threads while a reply is generated. */
   turnThreads: number;
+  /** The agent's end-of-turn silence (ConversationAgentOptions.endSilenceMs). */
+  endSilenceMs: number;
 }
 
 export const USAGE = `npm run bench:voice -- [options]
@@ -27,6 +29,7 @@ export const USAGE = `npm run bench:voice -- [options]
   --max-words N        agent reply length in words before it is cut (default 12)
   --threads N          llama.cpp CPU threads for read-ahead (default: cores - 1, as the server)
   --turn-threads N     llama.cpp CPU threads while a reply is generated (default: all cores, as the server)
+  --end-silence MS     the agent's end-of-turn silence (default 650, as the server)
   --data-dir DIR       where the GGUFs are generated once (default data/bench)
   --skip-engines       skip the engine floor table
   --skip-calls         skip the call sweep`;
@@ -48,6 +51,7 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
     threads: Math.max(1, os.availableParallelism() - 1),
     // A reply is generated while the callee is silent and the recogniser idle (LLM_TURN_THREADS).
     turnThreads: os.availableParallelism(),
+    endSilenceMs: 650,
   };
   const bad = (msg: string): never => {
     throw new Error(`${msg}\n\n${USAGE}`);
@@ -90,6 +94,9 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
         break;
       case '--turn-threads':
         out.turnThreads = int(next(), '--turn-threads', 1, 256);
+        break;
+      case '--end-silence':
+        out.endSilenceMs = int(next(), '--end-silence', 100, 5000);
         break;
       case '--data-dir':
         out.dataDir = next();

@@ -63,6 +63,12 @@ export interface StepResult {
   /** process.cpuUsage over the step (user + system) divided by the calls: agent AND simulated callee. */
   cpuSecondsPerCall: number;
   endings: Record<string, number>;
+  /**
+   * Agent turns, and those the callee talked over (marked interrupted): with too short an
+   * end-of-turn silence the agent takes the floor in the callee's pause between two sentences.
+   */
+  agentTurns: number;
+  interruptedAgentTurns: number;
 }
 
 /**
@@ -147,7 +153,14 @@ export async function runStep(
   const wireFirstMs: number[] = [];
   const wireLaterMs: number[] = [];
   const endings: Record<string, number> = {};
+  let agentTurns = 0;
+  let interruptedAgentTurns = 0;
   for (const call of calls) {
+    for (const t of call.turns ?? []) {
+      if (t.speaker !== 'agent') continue;
+      agentTurns++;
+      if (t.interrupted) interruptedAgentTurns++;
+    }
     const key = `${call.status}/${call.endedReason}`;
     endings[key] = (endings[key] ?? 0) + 1;
     const wire = wireTurnLatencies(stack.media.log(call.id) ?? { sampleRate: 0, received: [], sent: [] });
@@ -167,5 +180,7 @@ export async function runStep(
     wallSeconds,
     cpuSecondsPerCall: (cpu.user + cpu.system) / 1e6 / calls.length,
     endings,
+    agentTurns,
+    interruptedAgentTurns,
   };
 }
