@@ -76,6 +76,8 @@ async function setup(opts: {
   failDialogueAfter?: number;
   /** The agent's recogniser (default: the shared pocketsphinx). */
   agentStt?: SpeechToText;
+  /** Agent silence after which the callee takes the agent's utterance as finished (ms). */
+  calleeEndSilenceMs?: number;
 }) {
   const call: LoopbackCall = createLoopbackCall(opts.rate ?? 16_000);
   const vad = await createSileroVad();
@@ -89,7 +91,7 @@ async function setup(opts: {
     logger: process.env.AGENT_TEST_LOG ? createLogger(process.env.AGENT_TEST_LOG) : silentLogger(),
     options: opts.agentOptions,
   });
-  const callee: ScriptedCallee = createScriptedCallee({ call, tts, stt });
+  const callee: ScriptedCallee = createScriptedCallee({ call, tts, stt, endSilenceMs: opts.calleeEndSilenceMs });
   const ts = startTestSession(call, makeCallRow(opts.row));
   cleanups.push(() => {
     callee.close();
@@ -339,6 +341,9 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
 
   it('does not yield the floor for a backchannel "okay"', async () => {
     const { call, callee, turns, done, inputs } = await setup({
+      // The agent holds its audio for the "okay" and ~300 ms after it: some 800 ms of silence, which a
+      // callee waiting only 800 ms would take for the end of the agent's sentence (and then talk over it).
+      calleeEndSilenceMs: 1500,
       script: {
         opening: LONG_OPENING,
         rules: [

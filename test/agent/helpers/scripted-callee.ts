@@ -37,8 +37,11 @@ export function createScriptedCallee(deps: {
   call: LoopbackCall;
   tts: TextToSpeech;
   stt: SpeechToText;
+  /** Agent silence that ends an agent utterance (ms, default END_SILENCE_MS). */
+  endSilenceMs?: number;
 }): ScriptedCallee {
   const { call, tts, stt } = deps;
+  const endSilenceMs = deps.endSilenceMs ?? END_SILENCE_MS;
   const rate = call.audio.sampleRate;
   const up = createResampler(rate, stt.sampleRate);
   const stream: SttStream = stt.createStream();
@@ -65,7 +68,7 @@ export function createScriptedCallee(deps: {
     if (!speaking) return;
     stream.write(up.process(frame));
     if (voiced) lastVoicedAt = at;
-    else if (at - lastVoicedAt >= END_SILENCE_MS) {
+    else if (at - lastVoicedAt >= endSilenceMs) {
       speaking = false;
       const u = { startAt, endAt: lastVoicedAt };
       ends.push(lastVoicedAt);
