@@ -91,7 +91,12 @@ async function setup(opts: {
     logger: process.env.AGENT_TEST_LOG ? createLogger(process.env.AGENT_TEST_LOG) : silentLogger(),
     options: opts.agentOptions,
   });
-  const callee: ScriptedCallee = createScriptedCallee({ call, tts, stt, endSilenceMs: opts.calleeEndSilenceMs });
+  const callee: ScriptedCallee = createScriptedCallee({
+    call,
+    tts,
+    stt,
+    endSilenceMs: opts.calleeEndSilenceMs,
+  });
   const ts = startTestSession(call, makeCallRow(opts.row));
   cleanups.push(() => {
     callee.close();
