@@ -156,7 +156,7 @@ export async function runStep(
   let agentTurns = 0;
   let interruptedAgentTurns = 0;
   for (const call of calls) {
-    for (const t of call.turns ?? []) {
+    for (const t of call.turns) {
       if (t.speaker !== 'agent') continue;
       agentTurns++;
       if (t.interrupted) interruptedAgentTurns++;

@@ -165,13 +165,12 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
 
   // node-llama-cpp takes each batch's thread count from the Llama instance's limit, so switching that
   // limit switches the threads of the next batch (one in progress keeps its own).
-  const threadsFor = { background: opts.threads ?? 1, turn: opts.turnThreads ?? opts.threads ?? 1 };
   let turnsGenerating = 0;
   let liveConversations = 0;
   const setThreads = () => {
     if (!opts.turnThreads) return;
     const boost = turnsGenerating > 0 && liveConversations <= TURN_THREADS_MAX_CALLS;
-    llama.maxThreads = boost ? threadsFor.turn : threadsFor.background;
+    llama.maxThreads = boost ? opts.turnThreads : (opts.threads ?? 1);
   };
   setThreads();
 
