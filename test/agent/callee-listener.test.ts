@@ -1,7 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { createResampler } from '../../src/telephony/media/resample.js';
-import { type CalleeUtterance, createCalleeListener } from '../../src/voice/agent/callee-listener.js';
+import {
+  type CalleeUtterance,
+  createCalleeListener,
+  type ListenerOptions,
+} from '../../src/voice/agent/callee-listener.js';
+import { endSilenceFor } from '../../src/voice/agent/turn-end.js';
 import { createPocketsphinxStt } from '../../src/voice/stt/pocketsphinx.js';
 import { createFliteTts } from '../../src/voice/tts/flite.js';
 import type { SpeechToText, TextToSpeech } from '../../src/voice/types.js';
@@ -33,7 +38,7 @@ const options = {
   maxUtteranceMs: 30_000,
 };
 
-async function listenTo(rate: number) {
+async function listenTo(rate: number, extra: Partial<ListenerOptions> = {}) {
   const call = createLoopbackCall(rate);
   const vad = await createSileroVad();
   const stream = stt.createStream();
@@ -45,7 +50,7 @@ async function listenTo(rate: number) {
     stt: stream,
     sttRate: stt.sampleRate,
     logger: silentLogger(),
-    options,
+    options: { ...options, ...extra },
     events: {
       onSpeechStart: (at) => starts.push(at),
       onSpeechProgress() {},
@@ -91,6 +96,25 @@ describe('callee listener (Silero endpointing + pocketsphinx over paced call aud
       expect(Math.abs(u.endMs - spoken.lastVoicedAt!)).toBeLessThan(300);
       expect(u.sttFinalMs).toBeGreaterThan(u.endMs);
     }
+  }, 60_000);
+
+  it('ends a question after the short handover silence and a statement after the long one', async () => {
+    const silences = { handoverMs: 300, statementMs: 1500, unfinishedMs: 3000 };
+    const { say, listener, utterances } = await listenTo(16_000, {
+      endSilenceMs: silences.statementMs,
+      endSilenceFor: (text) => endSilenceFor(text, silences),
+    });
+    await say('Would that work for you?');
+    await pause(2000);
+    await say('We are closed on Sundays.');
+    await pause(2000);
+    await listener.drain();
+    expect(utterances.map((u) => u.text)).toHaveLength(2);
+    const [question, statement] = utterances;
+    // The recogniser must have heard the question as one for the short silence to apply.
+    expect(question.text).toMatch(/would (that|you)|work for you/);
+    expect(question.sttFinalMs - question.endMs).toBeLessThan(silences.statementMs);
+    expect(statement.sttFinalMs - statement.endMs).toBeGreaterThanOrEqual(silences.statementMs - 40);
   }, 60_000);
 
   it('delivers an utterance still in progress when drained (the call is ending)', async () => {

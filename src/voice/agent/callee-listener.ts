@@ -12,6 +12,11 @@ export interface ListenerOptions {
   minSpeechMs: number;
   /** Silence after speech that ends the callee's utterance. */
   endSilenceMs: number;
+  /**
+   * The silence that ends it given the STT's text so far (see turn-end.ts), asked at each quiet
+   * window; `endSilenceMs` when absent.
+   */
+  endSilenceFor?: (textSoFar: string) => number;
   /** Audio kept from before the speech onset and given to STT, so the first phoneme is not clipped. */
   prerollMs: number;
   /** An utterance is cut (and transcribed) after this long, so a monologue still gets answered. */
@@ -161,7 +166,8 @@ export function createCalleeListener(deps: {
     }
     spanMs += winMs;
     events.onSpeechProgress({ voicedMs, spanMs, voicedNow });
-    if (silenceMs >= o.endSilenceMs || endAt - speechStart >= o.maxUtteranceMs) endUtterance();
+    const endSilenceMs = voicedNow || !o.endSilenceFor ? o.endSilenceMs : o.endSilenceFor(stt.partial());
+    if ((!voicedNow && silenceMs >= endSilenceMs) || endAt - speechStart >= o.maxUtteranceMs) endUtterance();
   }
 
   async function pump(): Promise<void> {
