@@ -71,7 +71,7 @@ export function capReplies(
       ? (): DialogueConversation => {
           const conv = inner.openConversation!();
           return {
-            prepare: (m) => conv.prepare(m),
+            prepare: (m, po) => conv.prepare(m, po),
             nextAction: capped((m, o) => conv.nextAction(m, o), opts.maxWords),
             tokenUsage: conv.tokenUsage ? () => conv.tokenUsage!() : undefined,
             close: () => conv.close(),

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ACTION_FORMAT_HINT,
   actionToJson,
@@ -134,6 +134,52 @@ describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
       const turnRead = after.evaluatedTokens - firstTurn.evaluatedTokens;
       expect(turnRead).toBeGreaterThan(0);
       expect(turnRead).toBeLessThan(partial.length);
+    } finally {
+      conv.close();
+    }
+  });
+
+  it('a reply prepared in the pause leaves the turn one token to read, and a changed message only its change', async () => {
+    const conv = engine.openConversation!();
+    try {
+      const history: DialogueMessage[] = [
+        { role: 'system', content: FIXED + CALL_A },
+        { role: 'user', content: '<callee>Hello, Luigi speaking.</callee>' },
+        { role: 'assistant', content: SHORT_REPLY },
+      ];
+      const heard = '<callee>Yes, we have a table at seven.</callee>';
+      const before = conv.tokenUsage!();
+      conv.prepare([...history, { role: 'user', content: heard }], { asReply: true });
+      // (A turn that starts first cuts the prefill short and reads the rest itself.)
+      await vi.waitFor(
+        () => expect(conv.tokenUsage!().preparedTokens).toBeGreaterThan(before.preparedTokens),
+        {
+          timeout: 30_000,
+        },
+      );
+      const reply = await conv.nextAction([...history, { role: 'user', content: heard }], {});
+      expect(parseAgentAction(reply)).toEqual(reply);
+      const prepared = conv.tokenUsage!();
+      // The pause read the prompt, the callee's words and the reply's opening...
+      expect(prepared.preparedTokens - before.preparedTokens).toBeGreaterThan(FIXED.length);
+      // ...so the turn read at most the last token again, to sample the first word from it.
+      expect(prepared.evaluatedTokens - before.evaluatedTokens).toBeLessThanOrEqual(1);
+
+      // The callee went on after the pause: the turn reads from where the words changed.
+      const next: DialogueMessage[] = [
+        ...history,
+        { role: 'user', content: heard },
+        { role: 'assistant', content: SHORT_REPLY },
+      ];
+      const guess = '<callee>Under the name Smith.</callee>';
+      conv.prepare([...next, { role: 'user', content: guess }], { asReply: true });
+      const said = '<callee>Under the name Smith, please, and one more thing.</callee>';
+      const again = await conv.nextAction([...next, { role: 'user', content: said }], {});
+      expect(parseAgentAction(again)).toEqual(again);
+      const after = conv.tokenUsage!();
+      const turnRead = after.evaluatedTokens - prepared.evaluatedTokens;
+      expect(turnRead).toBeGreaterThan(', please, and one more thing.'.length * 0.8);
+      expect(turnRead).toBeLessThan(said.length + 40);
     } finally {
       conv.close();
     }

@@ -25,12 +25,17 @@ import { resumePoint } from './resume-point.js';
 import { spokenPrefix } from './spoken-prefix.js';
 import { summarizeCall } from './summarize-call.js';
 import { trimLeadingSilence } from './trim-leading-silence.js';
+import { endSilenceFor } from './turn-end.js';
 
 export interface ConversationAgentOptions {
   /** How long to wait for the callee's "hello" before the agent speaks first (ms). */
   greetingWaitMs?: number;
-  /** Silence after callee speech that ends their turn (ms). */
+  /** Silence after callee speech that ends their turn (ms), when their words read as a statement... */
   endSilenceMs?: number;
+  /** ...when they end in a question or a goodbye: the callee is waiting for an answer (ms)... */
+  handoverEndSilenceMs?: number;
+  /** ...and when they end in "and", "the", "um": the callee is still thinking (ms). See turn-end.ts. */
+  unfinishedEndSilenceMs?: number;
   /**
    * Silence after callee speech that starts an early reply from the STT partial (ms): it is generated
    * and synthesized while the rest of `endSilenceMs` runs out, held, and played only if the turn
@@ -38,6 +43,12 @@ export interface ConversationAgentOptions {
    * final text in the pause (SttStream.partialIsFinal) it also waits for that. 0 turns this off.
    */
   earlyReplyAfterMs?: number;
+  /**
+   * Silence after callee speech that has the dialogue engine read its reply's prompt to the words so
+   * far (DialogueConversation.prepare with `asReply`), so that an early reply to those words starts
+   * writing at once (ms). 0 turns this off.
+   */
+  prefillReplyAfterMs?: number;
   /** Voiced time before a sound counts as speech (ms). */
   minSpeechMs?: number;
   /** Callee speech over the agent for this long may interrupt it (ms)... */
@@ -112,9 +123,14 @@ const DRY_LINE_LEAD_MS = 120;
 const DEFAULTS: Opts = {
   greetingWaitMs: 1500,
   endSilenceMs: 650,
-  // pocketsphinx finishes an utterance's decode 250 ms into a pause (PocketsphinxOptions.endAfterMs) and
-  // marks that partial final; the early reply waits for it (SttStream.partialIsFinal).
+  handoverEndSilenceMs: 400,
+  unfinishedEndSilenceMs: 1000,
+  // pocketsphinx finishes an utterance's decode 150 ms into a pause (PocketsphinxOptions.endAfterMs) and
+  // marks that partial final, usually 250-350 ms in; the early reply waits for it (SttStream.partialIsFinal).
+  // An STT that cannot mark it (Vosk) starts the early reply from its partial at this point.
   earlyReplyAfterMs: 250,
+  // Early enough that the prefill (10-20 tokens on one core) is done when the final text arrives.
+  prefillReplyAfterMs: 96,
   minSpeechMs: 96,
   bargeInMs: 250,
   backchannelMaxMs: 650,
@@ -363,19 +379,25 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         early: [...pendingInput, calleeMessage(heard)].join('\n'),
       });
       early = { turn: active!, outcome, heard };
-      log.debug({ quietMs: quietInSpeechMs, flagged: listener.partialIsFinal() }, 'early reply started');
+      log.debug(
+        { text: heard.slice(-60), quietMs: quietInSpeechMs, flagged: listener.partialIsFinal() },
+        'early reply started',
+      );
     };
 
     const prepareFromPartial = () => {
       if (active) return;
       const partial = listener.partial().trim();
-      if (!partial || partial === preparedPartial) return;
-      preparedPartial = partial;
+      // In a pause the callee may have finished: the reply to their words so far is read as well.
+      const asReply = o.prefillReplyAfterMs > 0 && quietInSpeechMs >= o.prefillReplyAfterMs;
+      const key = `${asReply ? 'reply' : 'open'}:${partial}`;
+      if (!partial || key === preparedPartial) return;
+      preparedPartial = key;
       const said = [...utterances.map((u) => u.text), partial].join(' ');
-      conversation.prepare([
-        ...messages,
-        { role: 'user', content: [...pendingInput, openCalleeMessage(said)].join('\n') },
-      ]);
+      const user = asReply ? calleeMessage(said) : openCalleeMessage(said);
+      conversation.prepare([...messages, { role: 'user', content: [...pendingInput, user].join('\n') }], {
+        asReply,
+      });
     };
 
     const maybeBargeIn = ({
@@ -471,6 +493,12 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         negativeThreshold: o.vadNegativeThreshold,
         minSpeechMs: o.minSpeechMs,
         endSilenceMs: o.endSilenceMs,
+        endSilenceFor: (text) =>
+          endSilenceFor(text, {
+            handoverMs: o.handoverEndSilenceMs,
+            statementMs: o.endSilenceMs,
+            unfinishedMs: o.unfinishedEndSilenceMs,
+          }),
         prerollMs: o.prerollMs,
         maxUtteranceMs: o.maxUtteranceMs,
       },

@@ -27,6 +27,7 @@ import type {
   DialogueMessage,
   JsonSchema,
   NextActionOptions,
+  PrepareOptions,
 } from './types.js';
 
 /** A grammar built from a caller's schema; its value type is only known at run time. */
@@ -248,8 +249,53 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       return { type: 'model', response: [m.content] };
     });
 
+  /** The prompt of a turn that answers `messages`: the model's reply opens with the fixed `{"say":"`. */
+  const replyHistory = (messages: readonly DialogueMessage[]): ChatHistoryItem[] => [
+    ...toHistory(format(messages)),
+    { type: 'model', response: [ACTION_RESPONSE_PREFIX] },
+  ];
+
+  /**
+   * Evaluates the prompt of a turn answering `messages` into the slot's sequence, all but its last
+   * token: LlamaChat re-reads the last one to sample from it, and keeps the rest when it matches.
+   */
+  const evaluateReplyPrompt = async (
+    slot: Slot,
+    messages: readonly DialogueMessage[],
+    signal?: AbortSignal,
+  ): Promise<void> => {
+    const chat = new LlamaChat({ contextSequence: slot.seq, autoDisposeSequence: false });
+    try {
+      const { contextText } = chat.chatWrapper.generateContextState({ chatHistory: replyHistory(messages) });
+      const tokens = contextText.tokenize(model.tokenizer).slice(0, -1);
+      if (tokens.length >= slot.seq.contextSize) return;
+      await slot.seq.adaptStateToTokens(tokens, false);
+      // The end in small batches, so that a turn that starts meanwhile takes over after at most one of
+      // them: it reads the rest itself, on more threads, or other words when the callee's final text
+      // changed. What comes before (a long prompt on a cold sequence) goes in one batch, which reads faster.
+      let at = slot.seq.nextTokenIndex;
+      const tail = tokens.length - REPLY_PREFILL_TAIL;
+      if (at < tail) {
+        await slot.seq.evaluateWithoutGeneratingNewTokens(tokens.slice(at, tail));
+        at = tail;
+      }
+      for (; at < tokens.length; at += REPLY_PREFILL_BATCH) {
+        if (closing.signal.aborted || signal?.aborted) return;
+        await slot.seq.evaluateWithoutGeneratingNewTokens(tokens.slice(at, at + REPLY_PREFILL_BATCH));
+      }
+    } finally {
+      chat.dispose({ disposeSequence: false });
+    }
+  };
+
   /** Evaluates `messages` into the slot's sequence without generating (a trailing user message stays open). */
-  const evaluate = async (slot: Slot, messages: readonly DialogueMessage[]): Promise<void> => {
+  const evaluate = async (
+    slot: Slot,
+    messages: readonly DialogueMessage[],
+    asReply: boolean,
+    signal?: AbortSignal,
+  ): Promise<void> => {
+    if (asReply) return evaluateReplyPrompt(slot, messages, signal);
     const history = toHistory(format(messages));
     const last = history.at(-1);
     let open = '';
@@ -272,10 +318,16 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
   };
 
   /** Evaluates `messages` into a slot taken for it, then gives the slot back; never throws. */
-  const evaluateAndRelease = async (slot: Slot, messages: readonly DialogueMessage[], what: string) => {
+  const evaluateAndRelease = async (
+    slot: Slot,
+    messages: readonly DialogueMessage[],
+    what: string,
+    asReply = false,
+    signal?: AbortSignal,
+  ) => {
     const meterAtStart = slot.seq.tokenMeter.getState();
     try {
-      await evaluate(slot, messages);
+      await evaluate(slot, messages, asReply, signal);
     } catch (err) {
       log.debug({ err: (err as Error).message }, `${what} failed`);
     } finally {
@@ -338,10 +390,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
   ): Promise<AgentAction> => {
     // The model turn starts with the fixed `{"say":"` already in the prompt, so its first generated
     // token is the first word; the grammar constrains the rest.
-    const history: ChatHistoryItem[] = [
-      ...toHistory(format(messages)),
-      { type: 'model', response: [ACTION_RESPONSE_PREFIX] },
-    ];
+    const history = replyHistory(messages);
     const say = new SayExtractor();
     say.push(ACTION_RESPONSE_PREFIX);
     const stop = new AbortController();
@@ -379,29 +428,39 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     slot: Slot | null = null;
     closed = false;
     private readonly usage = { preparedTokens: 0, evaluatedTokens: 0, generatedTokens: 0 };
-    private pending: readonly DialogueMessage[] | null = null;
+    private pending: { messages: readonly DialogueMessage[]; asReply: boolean } | null = null;
     private preparing: Promise<void> | null = null;
+    // Stops a reply prefill in progress between two of its batches.
+    private prefill: AbortController | null = null;
 
     constructor() {
       liveConversations++;
     }
 
-    prepare(messages: readonly DialogueMessage[]): void {
+    prepare(messages: readonly DialogueMessage[], po?: PrepareOptions): void {
       if (this.closed || closed) return;
-      this.pending = messages;
+      this.pending = { messages, asReply: po?.asReply === true };
+      // A reply prefill in progress reads words that have just changed: it stops after its batch.
+      this.prefill?.abort();
       this.preparing ??= track(this.drainPrepared());
     }
 
     private async drainPrepared(): Promise<void> {
       try {
         while (this.pending && !this.closed && !closed) {
-          const messages = this.pending;
+          const { messages, asReply } = this.pending;
           this.pending = null;
           // Preparing never waits for, or takes, a sequence another call is using right now.
           const slot = pick(this);
           if (!slot || (slot !== this.slot && slot.owner !== null)) return;
           take(slot, this);
-          this.count(await evaluateAndRelease(slot, messages, 'preparing the prompt'), 'prepare');
+          this.prefill = asReply ? new AbortController() : null;
+          const signal = this.prefill?.signal;
+          this.count(
+            await evaluateAndRelease(slot, messages, 'preparing the prompt', asReply, signal),
+            'prepare',
+          );
+          this.prefill = null;
         }
       } finally {
         this.preparing = null;
@@ -411,6 +470,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     async nextAction(messages: readonly DialogueMessage[], o: NextActionOptions): Promise<AgentAction> {
       if (this.closed) throw new Error('llama-cpp: conversation is closed');
       this.pending = null;
+      this.prefill?.abort();
       // The evaluation in progress is this turn's prefix, so the turn waits for it; a barge-in or a
       // dropped early reply must not (the evaluation itself cannot be cut mid-batch).
       if (this.preparing) await untilAborted(this.preparing, o.signal);
@@ -499,6 +559,15 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
  * 1.0-1.2 s, two calls 1.2 s against 1.7 s, four calls 2.8 s against 2.1 s.
  */
 const TURN_THREADS_MAX_CALLS = 2;
+
+/**
+ * Tokens per batch of a reply prefill: a turn waits for at most one batch in progress (~100 ms for
+ * four tokens of the 1B shape on one core). Its ~10 tokens (closing tag, turn markers, `{"say":"`)
+ * take three batches.
+ */
+const REPLY_PREFILL_BATCH = 4;
+/** How many of a reply prompt's last tokens are read in those batches: the callee's last words and the markers. */
+const REPLY_PREFILL_TAIL = 16;
 
 interface Slot {
   seq: LlamaContextSequence;

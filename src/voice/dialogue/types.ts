@@ -48,6 +48,10 @@ export interface NextActionOptions {
   onSay?: (delta: string) => void;
 }
 
+export interface PrepareOptions {
+  asReply?: boolean;
+}
+
 /** One call's dialogue: its turns reuse what earlier turns and `prepare` already evaluated. */
 export interface DialogueConversation {
   /**
@@ -55,8 +59,10 @@ export interface DialogueConversation {
    * system prompt while the call rings, the callee's words while they are still speaking. The last
    * message may be an unfinished user message. Best effort: it never throws, a newer call supersedes
    * one not started yet, and `nextAction` waits for one in progress (its work is the turn's prefix).
+   * With `asReply` the last user message is finished (the callee fell silent): the engine also reads
+   * the start of its own reply, so a `nextAction` on exactly these messages starts writing at once.
    */
-  prepare(messages: readonly DialogueMessage[]): void;
+  prepare(messages: readonly DialogueMessage[], opts?: PrepareOptions): void;
   nextAction(messages: readonly DialogueMessage[], opts: NextActionOptions): Promise<AgentAction>;
   /**
    * Tokens this call made the model read and write, for engines that count them: `preparedTokens`
