@@ -20,7 +20,7 @@
  * decoded again from its start and goes on. One that reaches `warmupSamples` while loud restarts
  * there and needs no second pass; a finish that comes before any pause decodes as it always did.
  * The text decoded to its end is also sent as a partial: the conversation agent starts its early
- * reply from the partial it has 250 ms into the pause, and keeps that reply only if the final has
+ * reply from the partial it has 150 ms into the pause, and keeps that reply only if the final has
  * the same words, so `endSamples` sits at that point (see `endAfterMs` in pocketsphinx.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -279,7 +279,11 @@ function main(): void {
     }
 
     s.sinceHyp += pcm.length;
-    if (s.sinceHyp >= data.partialEverySamples) sendPartial(s, id, hyp(s.dec));
+    // The speaker just went quiet: a partial of every word so far now, not up to 250 ms of audio
+    // later, so that whatever is prepared from it in the pause has their last words.
+    const quietFor = u.samples - u.lastLoud;
+    const wentQuiet = quietFor >= QUIET_PARTIAL_SAMPLES && quietFor - pcm.length < QUIET_PARTIAL_SAMPLES;
+    if (s.sinceHyp >= data.partialEverySamples || wentQuiet) sendPartial(s, id, hyp(s.dec));
   };
 
   send({ t: 'ready' });
@@ -343,3 +347,6 @@ try {
 } catch (err) {
   send({ t: 'init-error', message: (err as Error).message });
 }
+
+/** Quiet after loud audio (64 ms at 16 kHz) that sends a partial at once. */
+const QUIET_PARTIAL_SAMPLES = 1024;
