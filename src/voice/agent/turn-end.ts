@@ -44,54 +44,15 @@ const AUX = new Set([
   'shouldnt',
 ]);
 const SUBJECT = new Set(['i', 'you', 'we', 'they', 'he', 'she', 'it', 'that', 'this', 'there', 'ya']);
-const DETERMINER = new Set([
-  'the',
-  'a',
-  'an',
-  'my',
-  'your',
-  'our',
-  'their',
-  'his',
-  'her',
-  'its',
-  'any',
-  'some',
-]);
+/** Articles and possessives: never the last word of a finished sentence. */
+const OPENERS = ['the', 'a', 'an', 'my', 'your', 'our', 'their'];
+const DETERMINER = new Set([...OPENERS, 'his', 'her', 'its', 'any', 'some']);
 const GOODBYE = new Set(['bye', 'goodbye', 'byebye']);
 const UNFINISHED = new Set([
-  'and',
-  'but',
-  'or',
-  'so',
-  'because',
-  'cause',
-  'um',
-  'uh',
-  'er',
-  'erm',
-  'uhm',
-  'the',
-  'a',
-  'an',
-  'my',
-  'your',
-  'our',
-  'their',
-  'to',
-  'of',
-  'for',
-  'with',
-  'at',
-  'in',
-  'on',
-  'from',
-  'by',
-  'about',
-  'if',
-  'then',
-  'than',
-  'like',
+  ...OPENERS,
+  ...['and', 'but', 'or', 'so', 'because', 'cause', 'if', 'then', 'than', 'like'],
+  ...['um', 'uh', 'er', 'erm', 'uhm'],
+  ...['to', 'of', 'for', 'with', 'at', 'in', 'on', 'from', 'by', 'about'],
 ]);
 
 const COPULA = new Set(['is', 'are', 'was', 'were']);
