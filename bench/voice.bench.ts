@@ -168,7 +168,7 @@ function printCallTables(results: { shape: string; step: StepResult }[], endSile
     ),
   );
   console.log(
-    `\nWhere the time goes: agent stamps in ms after the callee's speech end (VAD), p50 / p95. The turn ends after ${endSilenceMs} ms of silence after a statement, 400 ms after a question or goodbye, 1000 ms after "and", "the", "um" (turn-end.ts); an early reply is generated once the recogniser has the final text in the pause, and held until the turn ends.`,
+    `\nWhere the time goes: agent stamps in ms after the callee's speech end (VAD), p50 / p95. The turn ends after ${endSilenceMs} ms of silence after a statement, less after a question or goodbye and more after "and", "the", "um" (the agent's handover and unfinished silences, turn-end.ts); an early reply is generated once the recogniser has the final text in the pause, and held until the turn ends.`,
   );
   const pp = (xs: number[]) => `${percentile(xs, 50).toFixed(0)} / ${percentile(xs, 95).toFixed(0)}`;
   console.log(

@@ -109,6 +109,15 @@ export function createCalleeListener(deps: {
   let processing = false;
   let finalsTail: Promise<void> = Promise.resolve();
 
+  // The required silence for the words so far, worked out again only when the STT's text changes.
+  let silenceFor: { text: string; ms: number } | null = null;
+  function endSilence(): number {
+    if (!o.endSilenceFor) return o.endSilenceMs;
+    const text = stt.partial();
+    if (silenceFor?.text !== text) silenceFor = { text, ms: o.endSilenceFor(text) };
+    return silenceFor.ms;
+  }
+
   function endUtterance(): void {
     inSpeech = false;
     candidateStart = null;
@@ -166,8 +175,7 @@ export function createCalleeListener(deps: {
     }
     spanMs += winMs;
     events.onSpeechProgress({ voicedMs, spanMs, voicedNow });
-    const endSilenceMs = voicedNow || !o.endSilenceFor ? o.endSilenceMs : o.endSilenceFor(stt.partial());
-    if ((!voicedNow && silenceMs >= endSilenceMs) || endAt - speechStart >= o.maxUtteranceMs) endUtterance();
+    if (endAt - speechStart >= o.maxUtteranceMs || (!voicedNow && silenceMs >= endSilence())) endUtterance();
   }
 
   async function pump(): Promise<void> {

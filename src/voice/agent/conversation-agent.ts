@@ -379,10 +379,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         early: [...pendingInput, calleeMessage(heard)].join('\n'),
       });
       early = { turn: active!, outcome, heard };
-      log.debug(
-        { text: heard.slice(-60), quietMs: quietInSpeechMs, flagged: listener.partialIsFinal() },
-        'early reply started',
-      );
+      log.debug({ quietMs: quietInSpeechMs, flagged: listener.partialIsFinal() }, 'early reply started');
     };
 
     const prepareFromPartial = () => {

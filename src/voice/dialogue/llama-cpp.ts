@@ -289,13 +289,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
   };
 
   /** Evaluates `messages` into the slot's sequence without generating (a trailing user message stays open). */
-  const evaluate = async (
-    slot: Slot,
-    messages: readonly DialogueMessage[],
-    asReply: boolean,
-    signal?: AbortSignal,
-  ): Promise<void> => {
-    if (asReply) return evaluateReplyPrompt(slot, messages, signal);
+  const evaluate = async (slot: Slot, messages: readonly DialogueMessage[]): Promise<void> => {
     const history = toHistory(format(messages));
     const last = history.at(-1);
     let open = '';
@@ -317,17 +311,11 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     }
   };
 
-  /** Evaluates `messages` into a slot taken for it, then gives the slot back; never throws. */
-  const evaluateAndRelease = async (
-    slot: Slot,
-    messages: readonly DialogueMessage[],
-    what: string,
-    asReply = false,
-    signal?: AbortSignal,
-  ) => {
+  /** Runs `evaluation` on a slot taken for it, then gives the slot back; never throws. */
+  const evaluateAndRelease = async (slot: Slot, what: string, evaluation: () => Promise<void>) => {
     const meterAtStart = slot.seq.tokenMeter.getState();
     try {
-      await evaluate(slot, messages, asReply, signal);
+      await evaluation();
     } catch (err) {
       log.debug({ err: (err as Error).message }, `${what} failed`);
     } finally {
@@ -454,12 +442,12 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
           const slot = pick(this);
           if (!slot || (slot !== this.slot && slot.owner !== null)) return;
           take(slot, this);
-          this.prefill = asReply ? new AbortController() : null;
-          const signal = this.prefill?.signal;
-          this.count(
-            await evaluateAndRelease(slot, messages, 'preparing the prompt', asReply, signal),
-            'prepare',
-          );
+          const prefill = asReply ? new AbortController() : null;
+          this.prefill = prefill;
+          const evaluation = prefill
+            ? () => evaluateReplyPrompt(slot, messages, prefill.signal)
+            : () => evaluate(slot, messages);
+          this.count(await evaluateAndRelease(slot, 'preparing the prompt', evaluation), 'prepare');
           this.prefill = null;
         }
       } finally {
@@ -513,7 +501,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
             if (closed) return;
             if (slot.busy || slot.owner !== null) continue;
             take(slot, null);
-            tokens += (await evaluateAndRelease(slot, prefix, 'warming a sequence')).usedInputTokens;
+            tokens += (await evaluateAndRelease(slot, 'warming a sequence', () => evaluate(slot, prefix)))
+              .usedInputTokens;
           }
           log.info(
             { sequences, tokens, ms: Math.round(performance.now() - started) },
