@@ -59,16 +59,38 @@ describe('bridge recording', () => {
       target_uri: `bridge:${bridge.id}`,
     });
     await f.ari.waitFor((e) => e.type === 'RecordingStarted' && e.recording.name === 'call-rec-1');
-    // The greeting plays first; then the agent sends one second of 440 Hz.
-    await eventually(() =>
-      f.pbx.calleeLog('+14155550100').some((e) => e.channelId === ch.id && e.kind === 'said'),
-    );
-    await sleep(3500);
+    // The greeting plays first; once the agent has heard it end, it sends one second of 440 Hz and
+    // stops the recording when chan_websocket reports the tone played. Waiting on what the media
+    // says, not on fixed sleeps, keeps this true on a loaded machine whose media clock falls behind.
+    let heardSpeech = false;
+    let quietMs = 0;
+    const marks: string[] = [];
+    media.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) {
+        marks.push(data.toString('utf8'));
+        return;
+      }
+      let peak = 0;
+      for (let i = 0; i + 1 < data.length; i += 2) peak = Math.max(peak, Math.abs(data.readInt16LE(i)));
+      if (peak >= 2000) {
+        heardSpeech = true;
+        quietMs = 0;
+      } else {
+        quietMs += data.length / 32; // slin16: 32 bytes a millisecond
+      }
+    });
+    await eventually(() => heardSpeech && quietMs >= 1000, 20_000, 'the greeting to end');
     const tone = Buffer.alloc(32000);
     for (let i = 0; i < 16000; i++)
       tone.writeInt16LE(Math.round(9000 * Math.sin((2 * Math.PI * 440 * i) / 16000)), i * 2);
     media.send(tone);
-    await sleep(1500);
+    media.send('MARK_MEDIA correlation_id:tone-end');
+    await eventually(
+      () => marks.includes('MEDIA_MARK_PROCESSED correlation_id:tone-end'),
+      20_000,
+      'the tone to play out',
+    );
+    await sleep(200);
     expect((await f.ari.request('POST', '/recordings/live/nope/stop')).status).toBe(404);
     await f.ari.call('POST', '/recordings/live/call-rec-1/stop');
     const done = await f.ari.waitFor(
