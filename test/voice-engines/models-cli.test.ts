@@ -106,6 +106,28 @@ describe('models fetch', () => {
     expect(await fs.readFile(path.join(modelsDir, 'llm/blob.gguf'))).toEqual(payload);
   });
 
+  it('refuses a file whose size is not the pinned one before downloading it', async () => {
+    const modelsDir = path.join(dir, 'size');
+    await expect(
+      fetchModel(entry({ sha256: sha, sizeBytes: payload.length + 1 }), { modelsDir }),
+    ).rejects.toThrow(/offers 200000 bytes but the manifest pins 200001; the file has changed upstream/);
+    await expect(fs.stat(path.join(modelsDir, 'llm/blob.gguf'))).rejects.toThrow();
+    expect(await fs.readdir(path.join(modelsDir, '.partial'))).toEqual([]);
+  });
+
+  it('starts again when a leftover partial is longer than the pinned file', async () => {
+    const modelsDir = path.join(dir, 'overlong');
+    await fs.mkdir(path.join(modelsDir, '.partial'), { recursive: true });
+    await fs.writeFile(
+      path.join(modelsDir, '.partial', 'blob.download'),
+      Buffer.alloc(payload.length + 10, 1),
+    );
+    const r = await fetchModel(entry({ sha256: sha, sizeBytes: payload.length }), { modelsDir });
+    expect(r).toMatchObject({ status: 'installed', bytes: payload.length, sha256: sha });
+    expect(ranges).toEqual([undefined]);
+    expect(await fs.readFile(path.join(modelsDir, 'llm/blob.gguf'))).toEqual(payload);
+  });
+
   it('unpacks a zip into its destination folder, and warns when the manifest pins no hash', async () => {
     const modelsDir = path.join(dir, 'zip');
     const warnings: string[] = [];
@@ -200,5 +222,14 @@ describe('models synthetic and the shipped manifest', () => {
     const kinds = new Set(m.map((e) => `${e.kind}:${e.engine}`));
     expect(kinds).toEqual(new Set(['stt:vosk', 'lib:vosk', 'tts:piper', 'dialogue:llama-cpp']));
     expect(m.find((e) => e.engine === 'llama-cpp')?.dest).toMatch(/\.gguf$/);
+  });
+
+  it('pins the size and SHA-256 of every shipped model, and a fixed revision of anything on Hugging Face', async () => {
+    for (const e of await loadManifest()) {
+      expect(e.sha256, e.name).toMatch(/^[0-9a-f]{64}$/);
+      expect(e.sizeBytes, e.name).toBeGreaterThan(0);
+      // A branch such as `main` moves; the pinned hash would then refuse the new file.
+      if (e.url.includes('huggingface.co')) expect(e.url, e.name).not.toMatch(/\/resolve\/main\//);
+    }
   });
 });

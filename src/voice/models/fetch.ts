@@ -53,7 +53,7 @@ async function hashFile(file: string, hash: ReturnType<typeof createHash>): Prom
 
 /**
  * Downloads one manifest entry into MODELS_DIR: into `.partial/` first, resuming a cut download
- * with a Range request, verifying SHA-256 (when the manifest pins one), unpacking zips with
+ * with a Range request, checking the size and SHA-256 the manifest pins, unpacking zips with
  * `unzip`, and renaming into place only when complete, so a half-written model is never used.
  */
 export async function fetchModel(entry: ManifestEntry, opts: FetchModelOptions): Promise<FetchResult> {
@@ -63,6 +63,12 @@ export async function fetchModel(entry: ManifestEntry, opts: FetchModelOptions):
   await fs.mkdir(partialDir, { recursive: true });
   const partial = path.join(partialDir, `${entry.name}.download`);
   let have = (await fs.stat(partial).catch(() => null))?.size ?? 0;
+  const pinnedSize = entry.sizeBytes ?? null;
+  if (pinnedSize !== null && have > pinnedSize) {
+    // Longer than the file can be: not a prefix of it, so resuming would only fail the checksum.
+    await fs.rm(partial, { force: true });
+    have = 0;
+  }
 
   const ac = new AbortController();
   let timer = setTimeout(() => ac.abort(), opts.connectTimeoutMs ?? 5000);
@@ -102,12 +108,21 @@ export async function fetchModel(entry: ManifestEntry, opts: FetchModelOptions):
     throw new FetchError(`${entry.name}: ${entry.url} answered HTTP ${res.status}`);
   }
   const lengthHeader = Number(res.headers.get('content-length'));
-  const total =
+  const offered =
     res.status === 416
       ? have
       : Number.isFinite(lengthHeader) && lengthHeader > 0
         ? have + lengthHeader
         : null;
+  if (pinnedSize !== null && offered !== null && offered !== pinnedSize) {
+    // Refuse before downloading (a GGUF is a gigabyte): the publisher's file is not the one pinned.
+    await res.body?.cancel();
+    if (res.status === 416) await fs.rm(partial, { force: true });
+    throw new FetchError(
+      `${entry.name}: ${entry.url} offers ${offered} bytes but the manifest pins ${pinnedSize}; the file has changed upstream, so nothing was downloaded`,
+    );
+  }
+  const total = offered ?? pinnedSize;
 
   const hash = createHash('sha256');
   if (append && have > 0) await hashFile(partial, hash);
@@ -142,6 +157,14 @@ export async function fetchModel(entry: ManifestEntry, opts: FetchModelOptions):
     await outDone;
   } else {
     await res.body?.cancel();
+  }
+  if (pinnedSize !== null && received !== pinnedSize) {
+    if (received > pinnedSize) await fs.rm(partial, { force: true });
+    throw new FetchError(
+      received < pinnedSize
+        ? `${entry.name}: download ended after ${received} of ${pinnedSize} bytes; run the fetch again to resume`
+        : `${entry.name}: received ${received} bytes but the manifest pins ${pinnedSize}; the download was discarded`,
+    );
   }
   if (total !== null && received < total) {
     throw new FetchError(
