@@ -108,7 +108,7 @@ async function main(): Promise<void> {
           try {
             for (const c of args.concurrency) {
               process.stdout.write(`${shape}: ${c} concurrent call(s) to ${BENCH_CALLEE} ... `);
-              const step = await runStep(stack, dialogue, c, { endSilenceMs: args.endSilenceMs });
+              const step = await runStep(stack, dialogue, c, args.turns, { endSilenceMs: args.endSilenceMs });
               console.log(
                 `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
               );
@@ -145,6 +145,8 @@ function printCallTables(results: { shape: string; step: StepResult }[], endSile
         'mean',
         '1st reply p50',
         'later p50',
+        'after question or bye p50',
+        'after statement p50',
         'cut short',
         'CPU s/call',
         'wall s',
@@ -160,6 +162,8 @@ function printCallTables(results: { shape: string; step: StepResult }[], endSile
           mean(w),
           pct(step.wireFirstMs, 50),
           pct(step.wireLaterMs, 50),
+          pct(step.wireByEnding.handover, 50),
+          pct(step.wireByEnding.statement, 50),
           `${step.interruptedAgentTurns} / ${step.agentTurns}`,
           step.cpuSecondsPerCall.toFixed(1),
           step.wallSeconds.toFixed(0),

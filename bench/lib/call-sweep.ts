@@ -1,4 +1,5 @@
 import type { Scenario } from '../../src/pbx-sim/index.js';
+import { classifyTurnEnd, type TurnEnd } from '../../src/voice/agent/turn-end.js';
 import type { DialogueEngine } from '../../src/voice/dialogue/types.js';
 import { VOICED_RMS } from '../../test/e2e/helpers/audio-checks.js';
 import type { CallJson, E2eStack } from '../../test/e2e/helpers/e2e-stack.js';
@@ -7,19 +8,28 @@ import { FLOOR_SENTENCES } from './engine-floor.js';
 
 export const BENCH_CALLEE = '+14155550180';
 
+const BENCH_GOODBYE = 'Thank you, that is all. Goodbye.';
+
+/** What the bench callee says before each agent reply: its greeting, then lines 1.. in turn, then goodbye. */
+export function benchCalleeLines(turns: number): string[] {
+  const lines: string[] = [FLOOR_SENTENCES[0]];
+  for (let i = 1; i <= turns; i++) {
+    lines.push(i === turns ? BENCH_GOODBYE : FLOOR_SENTENCES[1 + ((i - 1) % (FLOOR_SENTENCES.length - 1))]);
+  }
+  return lines;
+}
+
 /** A callee that greets, answers each of the agent's turns with the next line, and says goodbye after `turns`. */
 export function benchCalleeScenario(turns: number): Scenario {
+  const lines = benchCalleeLines(turns);
   const states: NonNullable<Scenario['states']> = {
-    start: { say: FLOOR_SENTENCES[0], rules: [{ match: 'anything', goto: 'r1' }] },
+    start: { say: lines[0], rules: [{ match: 'anything', goto: 'r1' }] },
   };
   for (let i = 1; i <= turns; i++) {
-    const last = i === turns;
-    states[`r${i}`] = last
-      ? { say: 'Thank you, that is all. Goodbye.', hangup: true }
-      : {
-          say: FLOOR_SENTENCES[i % FLOOR_SENTENCES.length],
-          rules: [{ match: 'anything', goto: `r${i + 1}` }],
-        };
+    states[`r${i}`] =
+      i === turns
+        ? { say: lines[i], hangup: true }
+        : { say: lines[i], rules: [{ match: 'anything', goto: `r${i + 1}` }] };
   }
   return {
     number: BENCH_CALLEE,
@@ -59,6 +69,8 @@ export interface StepResult {
   /** The same, for the first reply of each call (to the callee's hello) and for the others. */
   wireFirstMs: number[];
   wireLaterMs: number[];
+  /** The same, by how the callee's line ended (turn-end.ts): the agent waits longer after a statement. */
+  wireByEnding: Record<TurnEnd, number[]>;
   wallSeconds: number;
   /** process.cpuUsage over the step (user + system) divided by the calls: agent AND simulated callee. */
   cpuSecondsPerCall: number;
@@ -122,6 +134,7 @@ export async function runStep(
   stack: E2eStack,
   dialogue: DialogueEngine,
   concurrency: number,
+  turnsPerCall: number,
   agentOptions: Parameters<E2eStack['useAgent']>[0]['options'],
 ): Promise<StepResult> {
   stack.useAgent({ dialogue: () => dialogue, options: agentOptions });
@@ -152,6 +165,8 @@ export async function runStep(
   const wireMs: number[] = [];
   const wireFirstMs: number[] = [];
   const wireLaterMs: number[] = [];
+  const wireByEnding: Record<TurnEnd, number[]> = { handover: [], statement: [], unfinished: [] };
+  const lines = benchCalleeLines(turnsPerCall);
   const endings: Record<string, number> = {};
   let agentTurns = 0;
   let interruptedAgentTurns = 0;
@@ -167,6 +182,10 @@ export async function runStep(
     wireMs.push(...wire);
     wireFirstMs.push(...wire.slice(0, 1));
     wireLaterMs.push(...wire.slice(1));
+    // The i-th reply answers the callee's i-th line (the callee says nothing else).
+    wire.forEach((ms, i) => {
+      if (i < lines.length) wireByEnding[classifyTurnEnd(lines[i])].push(ms);
+    });
     turns.push(...agentSamples(call));
   }
   return {
@@ -177,6 +196,7 @@ export async function runStep(
     wireMs,
     wireFirstMs,
     wireLaterMs,
+    wireByEnding,
     wallSeconds,
     cpuSecondsPerCall: (cpu.user + cpu.system) / 1e6 / calls.length,
     endings,

@@ -1,11 +1,16 @@
 import type { Pcm, SpeechToText, TextToSpeech, VoiceActivityDetector } from '../../src/voice/types.js';
 
 /** The callee lines of the bench: the audio every engine is measured on. */
+/**
+ * The bench callee's lines: its greeting, then questions and statements in turn, so that the voice
+ * bench measures replies after both (the agent waits longer after a statement; see turn-end.ts).
+ */
 export const FLOOR_SENTENCES = [
   'Hello, thank you for calling. How can I help you today?',
   'Sure, for how many people would that be, and at what time?',
-  'We have a table free at seven thirty, would that work for you?',
+  'We have a table free at seven thirty.',
   'Great, what name should I put the booking under?',
+  'Okay, the table is booked for you tonight.',
 ] as const;
 
 export interface RtfResult {

@@ -328,11 +328,24 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     conv: Conversation | null,
     history: ChatHistoryItem[],
     grammar: LlamaGrammar,
-    o: { signal?: AbortSignal; stop?: AbortSignal; onText?: (chunk: string) => void },
+    o: {
+      signal?: AbortSignal;
+      stop?: AbortSignal;
+      onText?: (chunk: string) => void;
+      /** How long the turn waited for a read-ahead in progress before it came here (for the debug log). */
+      waitedMs?: number;
+    },
   ): Promise<{ text: string; stopped: boolean }> => {
     if (closed) throw new Error('llama-cpp: engine is closed');
     if (o.signal?.aborted) throw abortError(o.signal.reason);
+    const started = performance.now();
     const slot = await acquire(conv, o.signal);
+    const acquiredMs = performance.now() - started;
+    let firstTextMs: number | null = null;
+    const onText = (chunk: string) => {
+      firstTextMs ??= performance.now() - started;
+      o.onText?.(chunk);
+    };
     const chat = new LlamaChat({ contextSequence: slot.seq, autoDisposeSequence: false });
     const meterAtStart = slot.seq.tokenMeter.getState();
     turnsGenerating++;
@@ -346,7 +359,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
             stopOnAbortSignal: o.stop !== undefined,
             maxTokens: opts.maxTokens ?? 512,
             temperature: opts.temperature ?? 0,
-            onTextChunk: o.onText,
+            onTextChunk: onText,
           });
           if (o.signal?.aborted) throw abortError(o.signal.reason);
           if (o.stop?.aborted) return { text: res.response, stopped: true };
@@ -363,7 +376,20 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
         } finally {
           turnsGenerating--;
           setThreads();
-          conv?.count(slot.seq.tokenMeter.diff(meterAtStart), 'turn');
+          const used = slot.seq.tokenMeter.diff(meterAtStart);
+          conv?.count(used, 'turn');
+          // Where a reply's time goes: waiting for a read-ahead or a sequence, re-reading the prompt, writing.
+          log.debug(
+            {
+              waitedMs: Math.round(o.waitedMs ?? 0),
+              acquiredMs: Math.round(acquiredMs),
+              evaluatedTokens: used.usedInputTokens,
+              generatedTokens: used.usedOutputTokens,
+              firstTextMs: firstTextMs === null ? null : Math.round(firstTextMs),
+              ms: Math.round(performance.now() - started),
+            },
+            'dialogue turn',
+          );
           chat.dispose({ disposeSequence: false });
           release(slot);
         }
@@ -375,6 +401,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     conv: Conversation | null,
     messages: readonly DialogueMessage[],
     o: NextActionOptions,
+    waitedMs?: number,
   ): Promise<AgentAction> => {
     // The model turn starts with the fixed `{"say":"` already in the prompt, so its first generated
     // token is the first word; the grammar constrains the rest.
@@ -385,6 +412,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     const { text, stopped } = await generate(conv, history, actionGrammar, {
       signal: o.signal,
       stop: stop.signal,
+      waitedMs,
       onText: (chunk) => {
         if (stop.signal.aborted) return;
         let delta = say.push(chunk);
@@ -461,8 +489,9 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       this.prefill?.abort();
       // The evaluation in progress is this turn's prefix, so the turn waits for it; a barge-in or a
       // dropped early reply must not (the evaluation itself cannot be cut mid-batch).
+      const started = performance.now();
       if (this.preparing) await untilAborted(this.preparing, o.signal);
-      return nextAction(this, messages, o);
+      return nextAction(this, messages, o, performance.now() - started);
     }
 
     count(d: { usedInputTokens: number; usedOutputTokens: number }, during: 'prepare' | 'turn'): void {
