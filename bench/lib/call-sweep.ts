@@ -145,7 +145,8 @@ export async function runStep(
       stack.placeCall({
         to: BENCH_CALLEE,
         objective: 'Book a table for two at seven thirty tonight under the name Smith.',
-        maxDurationSeconds: 90,
+        // Long enough for every line on a slow machine (replies ~1.5 s of writing at 9 tokens/s), so no call is cut.
+        maxDurationSeconds: Math.max(90, turnsPerCall * 12),
         metadata: { bench: `c${concurrency}-${i}` },
       }),
     ),
