@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RtpPeer } from './rtp-peer.js';
-import { eventually, type SimFixture, sleep, startSimFixture } from './sim-fixture.js';
+import { eventually, type SimFixture, startSimFixture } from './sim-fixture.js';
 
 let f: SimFixture;
 const peers: RtpPeer[] = [];
@@ -58,7 +58,9 @@ describe('externalMedia over RTP', () => {
     await eventually(() =>
       f.pbx.calleeLog(number).some((e) => e.kind === 'said' && e.text.includes('How can I help')),
     );
-    await sleep(1500); // let the greeting finish, as an agent would
+    // Let the greeting finish, as an agent would: the line has been quiet for a while. (Waiting on the
+    // audio, not a fixed time, keeps this true when a loaded machine slows the simulator's media clock.)
+    await eventually(() => peer.trailingQuietMs() >= 800, 20_000, 'the greeting to end');
     // pocketsphinx decodes 8 kHz telephone audio poorly; "reservation" is a keyword that survives it.
     const speech = await f.tts.synthesize('I want a reservation');
     await peer.send(speech.samples, 'ulaw', host, port);

@@ -34,6 +34,17 @@ export class RtpPeer {
     return this.received.filter((r) => r.pcm.some((s) => Math.abs(s) > 2000)).length;
   }
 
+  /** Audio time (ms) since the last loud packet, once one came; 0 before any. */
+  trailingQuietMs(): number {
+    let quiet = 0;
+    for (let i = this.received.length - 1; i >= 0; i--) {
+      const r = this.received[i];
+      if (r.pcm.some((s) => Math.abs(s) > 2000)) return quiet;
+      quiet += 20;
+    }
+    return 0;
+  }
+
   /** Sends `pcm16k` as 20 ms RTP frames in `format`, paced in real time; silence afterwards keeps the line alive. */
   send(
     pcm16k: Int16Array,

@@ -43,12 +43,18 @@ describe('externalMedia over websocket (chan_websocket)', () => {
     sockets.push(media);
     const texts: string[] = [];
     let loud = 0;
+    let quietMs = 0;
     media.on('message', (d, isBinary) => {
       if (!isBinary) return texts.push(d.toString());
       const b = d as Buffer;
       let peak = 0;
       for (let i = 0; i + 1 < b.length; i += 2) peak = Math.max(peak, Math.abs(b.readInt16LE(i)));
-      if (peak > 2000) loud++;
+      if (peak > 2000) {
+        loud++;
+        quietMs = 0;
+      } else {
+        quietMs += b.length / 32; // slin16: 32 bytes a millisecond
+      }
     });
     await new Promise((r, j) => {
       media.once('open', r);
@@ -62,7 +68,8 @@ describe('externalMedia over websocket (chan_websocket)', () => {
         `^MEDIA_START connection_id:${id} channel:WebSocket/\\S+ .*format:slin16 optimal_frame_size:640`,
       ),
     );
-    await sleep(1500);
+    // The greeting over (the line quiet for a while), as an agent would wait for it.
+    await eventually(() => quietMs >= 800, 20_000, 'the greeting to end');
 
     // A whole utterance queued at once, then flushed: the callee must hear nothing of it.
     const speech = await f.tts.synthesize('I would like to book a table for dinner please');
