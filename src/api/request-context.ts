@@ -28,7 +28,10 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
       status,
       ms: Math.round((performance.now() - started) * 10) / 10,
     };
-    if (status >= 500) log.error(line, 'request failed');
+    // 503 is the service saying it is not ready (no dialogue model, PBX down): a readiness probe
+    // polls it every few seconds, so it is a warning, not an error each time.
+    if (status === 503) log.warn(line, 'service unavailable');
+    else if (status >= 500) log.error(line, 'request failed');
     else log.debug(line, 'request');
   };
 }
