@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { modelsCommand } from '../../src/cli/models.js';
@@ -37,6 +38,14 @@ describe('models fetch', () => {
     zip = await fs.readFile(path.join(dir, 'm.zip'));
     server = http.createServer((req, res) => {
       ranges.push(req.headers.range);
+      // Like a CDN serving JSON: compressed when the client accepts gzip (/gz), or always (/gz-always).
+      const accepts = /gzip/.test(req.headers['accept-encoding'] ?? '');
+      if (req.url === '/gz-always' || (req.url === '/gz' && accepts)) {
+        const gz = gzipSync(payload);
+        res.writeHead(200, { 'content-length': gz.length, 'content-encoding': 'gzip' });
+        res.end(gz);
+        return;
+      }
       const body = req.url === '/m.zip' ? zip : payload;
       const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
       const start = m ? Number(m[1]) : 0;
@@ -125,6 +134,22 @@ describe('models fetch', () => {
     const r = await fetchModel(entry({ sha256: sha, sizeBytes: payload.length }), { modelsDir });
     expect(r).toMatchObject({ status: 'installed', bytes: payload.length, sha256: sha });
     expect(ranges).toEqual([undefined]);
+    expect(await fs.readFile(path.join(modelsDir, 'llm/blob.gguf'))).toEqual(payload);
+  });
+
+  it('checks the pinned size against the file itself, not a compressed transfer of it', async () => {
+    // It asks for the bytes as they are (no gzip), so Content-Length is the file's size...
+    const asked = await fetchModel(entry({ url: `${base}/gz`, sha256: sha, sizeBytes: payload.length }), {
+      modelsDir: path.join(dir, 'gz'),
+    });
+    expect(asked).toMatchObject({ status: 'installed', bytes: payload.length });
+    // ...and a server that compresses anyway is judged by the inflated bytes.
+    const modelsDir = path.join(dir, 'gz-always');
+    const forced = await fetchModel(
+      entry({ url: `${base}/gz-always`, sha256: sha, sizeBytes: payload.length }),
+      { modelsDir },
+    );
+    expect(forced).toMatchObject({ status: 'installed', bytes: payload.length });
     expect(await fs.readFile(path.join(modelsDir, 'llm/blob.gguf'))).toEqual(payload);
   });
 

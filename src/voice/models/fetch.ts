@@ -77,7 +77,9 @@ export async function fetchModel(entry: ManifestEntry, opts: FetchModelOptions):
   try {
     res = await fetch(entry.url, {
       signal: ac.signal,
-      headers: have > 0 ? { range: `bytes=${have}-` } : {},
+      // The file's own bytes: what the size and hash pin, and what a byte range counts in (fetch
+      // would otherwise ask for gzip and inflate it, so Content-Length would not be the file's size).
+      headers: { 'accept-encoding': 'identity', ...(have > 0 ? { range: `bytes=${have}-` } : {}) },
       redirect: 'follow',
     });
   } catch (err) {
@@ -107,7 +109,9 @@ export async function fetchModel(entry: ManifestEntry, opts: FetchModelOptions):
   } else {
     throw new FetchError(`${entry.name}: ${entry.url} answered HTTP ${res.status}`);
   }
-  const lengthHeader = Number(res.headers.get('content-length'));
+  const encoding = res.headers.get('content-encoding');
+  const lengthHeader =
+    encoding && encoding !== 'identity' ? Number.NaN : Number(res.headers.get('content-length'));
   const offered =
     res.status === 416
       ? have
