@@ -230,6 +230,36 @@ describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
     }
   });
 
+  it('warns once, with the measured speed, when replies are written too slowly for a phone call', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        cb();
+      },
+    });
+    // No machine writes a billion tokens a second: the tiny model counts as slow here.
+    const strict = await createLlamaCppDialogue({
+      modelPath: path.join(dir, 'tiny.gguf'),
+      logger: pino(sink),
+      sequences: 1,
+      threads: 1,
+      slowTokensPerSecond: 1e9,
+    });
+    const slowWarnings = () =>
+      lines.filter((l) => l.level === 40 && /writes replies slowly/.test(String(l.msg)));
+    try {
+      for (let i = 0; i < 2; i++) await strict.nextAction(messages, {});
+      expect(slowWarnings()).toEqual([]);
+      for (let i = 0; i < 2; i++) await strict.nextAction(messages, {});
+      expect(slowWarnings()).toHaveLength(1);
+      expect(slowWarnings()[0].tokensPerSecond).toBeGreaterThan(0);
+      expect(String(slowWarnings()[0].msg)).toMatch(/LLM_URL/);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('warm-up reads the shared prefix into every sequence before any call, so even the first calls skip it', async () => {
     // An engine of its own: the shared one's sequences already hold earlier calls' prompts.
     const fresh = await createLlamaCppDialogue({

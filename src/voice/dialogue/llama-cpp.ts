@@ -20,6 +20,7 @@ import {
   withFormatHint,
 } from './action-schema.js';
 import { SayExtractor } from './say-extractor.js';
+import { createSpeedWatch } from './speed-watch.js';
 import type {
   AgentAction,
   DialogueConversation,
@@ -87,6 +88,11 @@ export interface LlamaCppDialogueOptions {
    * `dtmf`; the benchmark keeps only `speak` so random weights cannot end or derail a measured call.
    */
   actions?: readonly AgentAction['action'][];
+  /**
+   * Below this many tokens a second of reply writing (the median of recent replies), the engine warns
+   * once that replies will come slowly and what to do about it. Default 15; 0 turns it off.
+   */
+  slowTokensPerSecond?: number;
 }
 
 /**
@@ -133,6 +139,18 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       'the dialogue model is a synthetic random-weight GGUF: it runs at a real model speed but speaks gibberish; install a real model with `npx agentline models fetch`',
     );
   }
+  const slowBelow = opts.slowTokensPerSecond ?? 15;
+  const speed =
+    slowBelow > 0
+      ? createSpeedWatch({
+          minTokensPerSecond: slowBelow,
+          onSlow: (tokensPerSecond) =>
+            log.warn(
+              { tokensPerSecond: Math.round(tokensPerSecond * 10) / 10, model: opts.modelPath },
+              'the dialogue model writes replies slowly on this machine, so callees will wait a second or more for each answer; faster: a GPU server (LLM_URL), a smaller GGUF (LLM_MODEL), a machine with more cores, or fewer calls at once (WORKER_CONCURRENCY)',
+            ),
+        })
+      : null;
   const sequences = Math.max(1, Math.floor(opts.sequences ?? 4));
   const perSequence = opts.contextSize ?? Math.min(model.trainContextSize, 4096);
   let context: LlamaContext;
@@ -378,6 +396,9 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
           setThreads();
           const used = slot.seq.tokenMeter.diff(meterAtStart);
           conv?.count(used, 'turn');
+          if (firstTextMs !== null) {
+            speed?.record(used.usedOutputTokens, performance.now() - started - firstTextMs);
+          }
           // Where a reply's time goes: waiting for a read-ahead or a sequence, re-reading the prompt, writing.
           log.debug(
             {
