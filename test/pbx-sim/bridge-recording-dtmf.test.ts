@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { decodeWav } from '../../src/telephony/media/wav.js';
-import { eventually, type SimFixture, sleep, startSimFixture } from './sim-fixture.js';
+import { eventually, type SimFixture, sleep, startSimFixture, watchWsMedia } from './sim-fixture.js';
 
 let f: SimFixture;
 beforeAll(async () => {
@@ -62,31 +62,15 @@ describe('bridge recording', () => {
     // The greeting plays first; once the agent has heard it end, it sends one second of 440 Hz and
     // stops the recording when chan_websocket reports the tone played. Waiting on what the media
     // says, not on fixed sleeps, keeps this true on a loaded machine whose media clock falls behind.
-    let heardSpeech = false;
-    let quietMs = 0;
-    const marks: string[] = [];
-    media.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) {
-        marks.push(data.toString('utf8'));
-        return;
-      }
-      let peak = 0;
-      for (let i = 0; i + 1 < data.length; i += 2) peak = Math.max(peak, Math.abs(data.readInt16LE(i)));
-      if (peak >= 2000) {
-        heardSpeech = true;
-        quietMs = 0;
-      } else {
-        quietMs += data.length / 32; // slin16: 32 bytes a millisecond
-      }
-    });
-    await eventually(() => heardSpeech && quietMs >= 1000, 20_000, 'the greeting to end');
+    const line = watchWsMedia(media);
+    await eventually(() => line.quietMs >= 1000, 20_000, 'the greeting to end');
     const tone = Buffer.alloc(32000);
     for (let i = 0; i < 16000; i++)
       tone.writeInt16LE(Math.round(9000 * Math.sin((2 * Math.PI * 440 * i) / 16000)), i * 2);
     media.send(tone);
     media.send('MARK_MEDIA correlation_id:tone-end');
     await eventually(
-      () => marks.includes('MEDIA_MARK_PROCESSED correlation_id:tone-end'),
+      () => line.texts.includes('MEDIA_MARK_PROCESSED correlation_id:tone-end'),
       20_000,
       'the tone to play out',
     );

@@ -1,3 +1,4 @@
+import type WebSocket from 'ws';
 import { silentLogger } from '../../src/logger.js';
 import { BUNDLED_SCENARIOS_DIR, type SimulatedPbx, startSimulatedPbx } from '../../src/pbx-sim/index.js';
 import { createPocketsphinxStt } from '../../src/voice/stt/pocketsphinx.js';
@@ -57,4 +58,33 @@ export async function eventually<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** What an agent's chan_websocket media socket (slin16) has received so far. */
+export interface WsMediaWatch {
+  /** The text messages (MEDIA_START, MEDIA_MARK_PROCESSED ...), in order. */
+  readonly texts: string[];
+  /** Binary frames whose peak is speech-like (well above line noise). */
+  readonly loudFrames: number;
+  /** Audio time (ms) since the last loud frame; 0 until one came. */
+  readonly quietMs: number;
+}
+
+export function watchWsMedia(ws: WebSocket): WsMediaWatch {
+  const watch = { texts: [] as string[], loudFrames: 0, quietMs: 0 };
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) {
+      watch.texts.push(data.toString('utf8'));
+      return;
+    }
+    let peak = 0;
+    for (let i = 0; i + 1 < data.length; i += 2) peak = Math.max(peak, Math.abs(data.readInt16LE(i)));
+    if (peak > 2000) {
+      watch.loudFrames++;
+      watch.quietMs = 0;
+    } else if (watch.loudFrames > 0) {
+      watch.quietMs += data.length / 32; // slin16: 32 bytes a millisecond
+    }
+  });
+  return watch;
 }

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { eventually, type SimFixture, sleep, startSimFixture } from './sim-fixture.js';
+import { eventually, type SimFixture, sleep, startSimFixture, watchWsMedia } from './sim-fixture.js';
 
 // Its own file (own STT engine): see the report on pocketsphinx state carried between streams.
 let f: SimFixture;
@@ -41,35 +41,21 @@ describe('externalMedia over websocket (chan_websocket)', () => {
     expect(id).toBeTruthy();
     const media = new WebSocket(`${f.pbx.url.replace('http', 'ws')}/media/${id}`, 'media');
     sockets.push(media);
-    const texts: string[] = [];
-    let loud = 0;
-    let quietMs = 0;
-    media.on('message', (d, isBinary) => {
-      if (!isBinary) return texts.push(d.toString());
-      const b = d as Buffer;
-      let peak = 0;
-      for (let i = 0; i + 1 < b.length; i += 2) peak = Math.max(peak, Math.abs(b.readInt16LE(i)));
-      if (peak > 2000) {
-        loud++;
-        quietMs = 0;
-      } else {
-        quietMs += b.length / 32; // slin16: 32 bytes a millisecond
-      }
-    });
+    const line = watchWsMedia(media);
     await new Promise((r, j) => {
       media.once('open', r);
       media.once('error', j);
     });
     await f.ari.waitFor((e) => e.type === 'StasisStart' && e.channel.id === ext.id);
     await f.ari.call('POST', `/bridges/${bridgeId}/addChannel`, { channel: ext.id });
-    await eventually(() => loud > 25, 10_000, 'greeting audio');
-    expect(texts[0]).toMatch(
+    await eventually(() => line.loudFrames > 25, 10_000, 'greeting audio');
+    expect(line.texts[0]).toMatch(
       new RegExp(
         `^MEDIA_START connection_id:${id} channel:WebSocket/\\S+ .*format:slin16 optimal_frame_size:640`,
       ),
     );
     // The greeting over (the line quiet for a while), as an agent would wait for it.
-    await eventually(() => quietMs >= 800, 20_000, 'the greeting to end');
+    await eventually(() => line.quietMs >= 800, 20_000, 'the greeting to end');
 
     // A whole utterance queued at once, then flushed: the callee must hear nothing of it.
     const speech = await f.tts.synthesize('I would like to book a table for dinner please');

@@ -26,6 +26,18 @@ const FIXED =
 const CALL_A = 'Objective: book a table for two at seven at Luigi, under the name Smith.';
 const CALL_B = 'Objective: ask Luigi whether the restaurant is open on Sunday evening.';
 
+/** A logger whose JSON lines land, parsed, in `lines`. */
+function loggerInto(lines: Record<string, unknown>[]) {
+  return pino(
+    new Writable({
+      write(chunk, _enc, cb) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        cb();
+      },
+    }),
+  );
+}
+
 describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
   let dir: string;
   let engine: DialogueEngine;
@@ -34,14 +46,13 @@ describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-llama-'));
     const file = path.join(dir, 'tiny.gguf');
     await writeSyntheticGguf(file, { shape: 'tiny' });
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
-        cb();
-      },
-    });
     // One thread: llama.cpp's spinning worker threads crawl on a busy two-core CI box.
-    engine = await createLlamaCppDialogue({ modelPath: file, logger: pino(sink), sequences: 2, threads: 1 });
+    engine = await createLlamaCppDialogue({
+      modelPath: file,
+      logger: loggerInto(logLines),
+      sequences: 2,
+      threads: 1,
+    });
   });
   afterAll(async () => {
     await engine?.close();
@@ -232,16 +243,10 @@ describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
 
   it('warns once, with the measured speed, when replies are written too slowly for a phone call', async () => {
     const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        cb();
-      },
-    });
     // No machine writes a billion tokens a second: the tiny model counts as slow here.
     const strict = await createLlamaCppDialogue({
       modelPath: path.join(dir, 'tiny.gguf'),
-      logger: pino(sink),
+      logger: loggerInto(lines),
       sequences: 1,
       threads: 1,
       slowTokensPerSecond: 1e9,

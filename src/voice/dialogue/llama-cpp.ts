@@ -395,10 +395,9 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
           turnsGenerating--;
           setThreads();
           const used = slot.seq.tokenMeter.diff(meterAtStart);
+          const ms = performance.now() - started;
           conv?.count(used, 'turn');
-          if (firstTextMs !== null) {
-            speed?.record(used.usedOutputTokens, performance.now() - started - firstTextMs);
-          }
+          if (firstTextMs !== null) speed?.record(used.usedOutputTokens, ms - firstTextMs);
           // Where a reply's time goes: waiting for a read-ahead or a sequence, re-reading the prompt, writing.
           log.debug(
             {
@@ -407,7 +406,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
               evaluatedTokens: used.usedInputTokens,
               generatedTokens: used.usedOutputTokens,
               firstTextMs: firstTextMs === null ? null : Math.round(firstTextMs),
-              ms: Math.round(performance.now() - started),
+              ms: Math.round(ms),
             },
             'dialogue turn',
           );
