@@ -42,6 +42,12 @@ interface SimChannel {
   /** The application that gets this channel's events (subscribed), null while it runs dialplan. */
   app: string | null;
   stasisApp: string;
+  /**
+   * The application that originated the channel. Asterisk subscribes it to the channel at originate
+   * (`stasis_app_subscribe_channel`), so it keeps getting the channel's events while the channel runs
+   * dialplan outside Stasis (AMD), its hangup included.
+   */
+  subscribedApp: string | null;
   inStasis: boolean;
   bridgeId: string | null;
   port: MediaPort | null;
@@ -166,7 +172,11 @@ export function createPbxCore(deps: PbxCoreDeps) {
     video_mode: 'none',
   });
 
-  const emitChannel = (ch: SimChannel, event: AriEvent) => hub.emit(ch.app, event);
+  const emitChannel = (ch: SimChannel, event: AriEvent) => {
+    const app = ch.app ?? ch.subscribedApp;
+    if (app) hub.emit(app, event);
+    if (ch.subscribedApp && ch.subscribedApp !== app) hub.emit(ch.subscribedApp, event);
+  };
   const emitBridge = (b: SimBridge, event: AriEvent) => {
     for (const app of b.apps) hub.emit(app, event);
   };
@@ -226,6 +236,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
       vars: new Map(),
       exposedVars: [],
       app: init.stasisApp,
+      subscribedApp: null,
       inStasis: false,
       bridgeId: null,
       port: null,
@@ -398,6 +409,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
       caller: parseCallerId(p.callerId),
       connected: { name: '', number: target.number },
       scenario,
+      subscribedApp: p.app,
     });
     for (const [k, v] of Object.entries(p.variables ?? {})) ch.vars.set(k, String(v));
     const args = p.appArgs ? p.appArgs.split(',') : [];

@@ -1,6 +1,7 @@
 import type WebSocket from 'ws';
 import { silentLogger } from '../../src/logger.js';
 import { BUNDLED_SCENARIOS_DIR, type SimulatedPbx, startSimulatedPbx } from '../../src/pbx-sim/index.js';
+import type { Scenario } from '../../src/pbx-sim/scenario.js';
 import { createPocketsphinxStt } from '../../src/voice/stt/pocketsphinx.js';
 import { createFliteTts } from '../../src/voice/tts/flite.js';
 import type { SpeechToText, TextToSpeech } from '../../src/voice/types.js';
@@ -14,14 +15,19 @@ export interface SimFixture {
   close(): Promise<void>;
 }
 
-/** A simulated PBX with the bundled scenarios, real flite and pocketsphinx, and a connected raw ARI client. */
-export async function startSimFixture(opts: { storageDir?: string } = {}): Promise<SimFixture> {
+/**
+ * A simulated PBX with the bundled scenarios (or `scenarios`), real flite and pocketsphinx, and a
+ * connected raw ARI client.
+ */
+export async function startSimFixture(
+  opts: { storageDir?: string; scenarios?: Scenario[] } = {},
+): Promise<SimFixture> {
   const tts = await createFliteTts();
   const stt = await createPocketsphinxStt();
   const pbx = await startSimulatedPbx({
     username: 'ari',
     password: 'secret',
-    scenarios: BUNDLED_SCENARIOS_DIR,
+    scenarios: opts.scenarios ?? BUNDLED_SCENARIOS_DIR,
     tts,
     stt,
     logger: silentLogger(),
