@@ -36,7 +36,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
 
   app.use('*', requestContext(deps.logger));
   app.use('/v1/*', bearerAuth(deps.accounts, clock));
-  app.use('/v1/*', jsonBody(LIMITS.bodyBytes));
+  app.use('/v1/*', jsonBody({ maxBytes: LIMITS.bodyBytes, maxDepth: LIMITS.jsonDepth }));
 
   registerHealthRoutes(app, deps.db, deps.readiness);
   registerCallRoutes(app, service, deps.config);

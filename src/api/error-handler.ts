@@ -1,7 +1,8 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
-import { ApiError } from './errors.js';
+import { CallError } from '../calls/errors.js';
+import { ApiError, fromCallError } from './errors.js';
 import type { AppEnv } from './types.js';
 
 export interface FieldProblem {
@@ -10,7 +11,7 @@ export interface FieldProblem {
 }
 
 /** `fields[0].name` style paths: what a client sees in its own body. */
-function fieldPath(path: readonly PropertyKey[]): string {
+export function fieldPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
@@ -60,6 +61,7 @@ export function renderError(c: Context<AppEnv>, err: ApiError): Response {
  */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof ApiError) return renderError(c, err);
+  if (err instanceof CallError) return renderError(c, fromCallError(err));
   if (err instanceof HTTPException) {
     if (err.status === 413) {
       return renderError(c, new ApiError('payload_too_large', 'The request body is over 64 KB.'));

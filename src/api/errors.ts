@@ -1,3 +1,5 @@
+import type { CallError } from '../calls/errors.js';
+
 /** The error tokens of the spec, with the HTTP status each one answers with. */
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -6,6 +8,7 @@ export const ERROR_STATUS = {
   idempotency_conflict: 409,
   call_already_ended: 409,
   payload_too_large: 413,
+  range_not_satisfiable: 416,
   invalid_number: 422,
   destination_not_allowed: 422,
   destination_blocked: 422,
@@ -47,4 +50,14 @@ export class ApiError extends Error {
       },
     };
   }
+}
+
+/** The HTTP face of a refusal of the calls domain. */
+export function fromCallError(err: CallError): ApiError {
+  return new ApiError(
+    err.code === 'account_not_found' ? 'unauthorized' : err.code,
+    err.message,
+    err.details,
+    err.retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(err.retryAfterSeconds) },
+  );
 }

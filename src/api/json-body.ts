@@ -1,9 +1,16 @@
 import type { MiddlewareHandler } from 'hono';
 import { invalidRequest } from './error-handler.js';
 import { ApiError } from './errors.js';
+import { unstorableProblems } from './storable-json.js';
 import type { AppEnv } from './types.js';
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+export interface JsonBodyLimits {
+  maxBytes: number;
+  /** Nesting allowed under each top-level field. */
+  maxDepth: number;
+}
 
 const tooLarge = (maxBytes: number) =>
   new ApiError(
@@ -19,8 +26,11 @@ const tooLarge = (maxBytes: number) =>
  * Reads a request body once, at most `maxBytes`, whether or not Content-Length is sent (a chunked
  * upload is cut off as soon as it passes the limit), and parses it as JSON. The text is put in Hono's
  * body cache, so the route validators parse what was checked here instead of reading the stream again.
+ * Bytes that are not UTF-8, and strings or nesting the database cannot store, are refused here, for
+ * every route at once, before any of it reaches a query.
  */
-export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
+export function jsonBody({ maxBytes, maxDepth }: JsonBodyLimits): MiddlewareHandler<AppEnv> {
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   return async (c, next) => {
     const raw = c.req.raw;
     if (!raw.body || c.req.method === 'GET' || c.req.method === 'HEAD') return next();
@@ -40,7 +50,13 @@ export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
       }
       chunks.push(value);
     }
-    const text = Buffer.concat(chunks).toString('utf8');
+    let text: string;
+    try {
+      text = utf8.decode(Buffer.concat(chunks));
+    } catch {
+      // Decoding leniently would store U+FFFD in place of the caller's bytes without a word.
+      throw invalidRequest([{ field: '(body)', message: 'is not valid UTF-8' }]);
+    }
     // Hono's cache holds promises even where its type says otherwise.
     (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
     if (size === 0) return next();
@@ -51,11 +67,15 @@ export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
         { field: 'Content-Type', message: `must be application/json (got ${type ? `'${type}'` : 'none'})` },
       ]);
     }
+    let parsed: unknown;
     try {
-      c.set('rawBody', JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (err) {
       throw invalidRequest([{ field: '(body)', message: `is not valid JSON: ${(err as Error).message}` }]);
     }
+    const problems = unstorableProblems(parsed, maxDepth);
+    if (problems.length > 0) throw invalidRequest(problems);
+    c.set('rawBody', parsed);
     return next();
   };
 }

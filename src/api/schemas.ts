@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { CALL_STATUSES } from '../calls/status.js';
 import { ERROR_STATUS } from './errors.js';
+import { nestsDeeperThan } from './storable-json.js';
 
 /** Limits of the spec's request table, named so the docs, the schema and the tests agree. */
 export const LIMITS = {
@@ -9,6 +10,8 @@ export const LIMITS = {
   fields: 20,
   fieldDescription: 500,
   metadataBytes: 4_096,
+  /** Levels of objects/arrays under any top-level field; metadata itself is level 1. */
+  jsonDepth: 32,
   voicemailMessage: 1_000,
   maxDurationMin: 30,
   maxDurationMax: 3_600,
@@ -62,12 +65,16 @@ export const VoicemailSchema = z
 
 const MetadataSchema = z
   .record(z.string(), z.unknown())
-  .refine(
-    (m) => Buffer.byteLength(JSON.stringify(m), 'utf8') <= LIMITS.metadataBytes,
-    `must be at most ${LIMITS.metadataBytes} bytes of JSON`,
-  )
+  .superRefine((m, ctx) => {
+    // Depth first: JSON.stringify recurses, and thousands of levels overflow the stack.
+    if (nestsDeeperThan(m, LIMITS.jsonDepth)) {
+      ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${LIMITS.jsonDepth} levels` });
+    } else if (Buffer.byteLength(JSON.stringify(m), 'utf8') > LIMITS.metadataBytes) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.metadataBytes} bytes of JSON` });
+    }
+  })
   .openapi({
-    description: `Free JSON object, at most ${LIMITS.metadataBytes} bytes serialized; echoed back.`,
+    description: `Free JSON object, at most ${LIMITS.metadataBytes} bytes serialized and ${LIMITS.jsonDepth} levels deep (the object itself is level 1); no NUL characters or lone surrogates in its keys and strings. Echoed back.`,
   });
 
 export const PlaceCallBodySchema = z

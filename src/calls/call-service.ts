@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
-import { ApiError } from '../api/errors.js';
 import type { PlaceCallBody } from '../api/schemas.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
@@ -10,6 +9,7 @@ import type { Readiness } from '../health.js';
 import type { CallStore } from './call-store.js';
 import { type CallView, callListItem, callView } from './call-view.js';
 import { countCreatedCall, effectiveCaps, enforceCaps } from './caps.js';
+import { CallError, invalidField } from './errors.js';
 import { checkDestination, checkNumberFormat, type GuardrailOptions } from './guardrails.js';
 import { IdempotencyKeys, requestHash } from './idempotency.js';
 import { type CallStatus, isTerminal } from './status.js';
@@ -66,10 +66,7 @@ const AUDIO_TYPES: Record<string, string> = {
   '.gsm': 'audio/x-gsm',
 };
 
-const notFound = () => new ApiError('not_found', 'No call with this id exists for this account.');
-
-const invalidField = (field: string, message: string) =>
-  new ApiError('invalid_request', `Invalid request: ${field} ${message}.`, { fields: [{ field, message }] });
+const notFound = () => new CallError('not_found', 'No call with this id exists for this account.');
 
 /** Hostnames that point back into the deployment's own network: a webhook there is an SSRF vector. */
 function isPrivateHost(hostname: string): boolean {
@@ -96,7 +93,7 @@ function isPrivateHost(hostname: string): boolean {
 
 /**
  * The calls API as plain async methods: validation beyond the schema, guardrails, caps and
- * idempotency, independent of HTTP so the MCP server can share it. Errors are ApiErrors.
+ * idempotency, independent of HTTP so any front end can share it. Refusals are CallErrors.
  */
 export class CallService {
   private readonly now: () => Date;
@@ -122,12 +119,12 @@ export class CallService {
 
     this.checkDeploymentRules(body);
     const to = checkDestination(body.to, this.deps.guardrails);
-    if (to) throw new ApiError(to.code, to.message, to.details);
+    if (to) throw new CallError(to.code, to.message, to.details);
     const callerId = await this.resolveCallerId(accountId, body.callerId);
 
     const report = await this.deps.readiness.report();
     if (!report.canPlaceCalls) {
-      throw new ApiError(
+      throw new CallError(
         'service_unavailable',
         `This deployment cannot place calls now: ${report.missing.map((m) => m.detail ?? m.name).join('; ')}`,
         { missing: report.missing },
@@ -136,7 +133,7 @@ export class CallService {
 
     const answer = await db.transaction(async (tx): Promise<PlaceCallAnswer> => {
       const [account] = await tx.select().from(accounts).where(eq(accounts.id, accountId)).for('update');
-      if (!account) throw new ApiError('unauthorized', 'The account of this key no longer exists.');
+      if (!account) throw new CallError('account_not_found', 'The account of this key no longer exists.');
       if (key) {
         const prior = await this.idempotency.reserve(tx, accountId, key, hash);
         if (prior) return this.replay(prior);
@@ -230,7 +227,7 @@ export class CallService {
   /** The recording file of a call, checked to exist and to lie inside the recordings directory. */
   async recording(accountId: string, id: string): Promise<RecordingFile> {
     const call = await this.find(accountId, id);
-    const none = new ApiError('not_found', 'This call has no recording.');
+    const none = new CallError('not_found', 'This call has no recording.');
     if (!call.recordingFile) throw none;
     const dir = path.resolve(this.deps.config.recordingsDir);
     const file = path.resolve(dir, call.recordingFile);
@@ -254,7 +251,7 @@ export class CallService {
   }
 
   private alreadyEnded(status: string) {
-    return new ApiError('call_already_ended', `The call already ended with status ${status}.`, {
+    return new CallError('call_already_ended', `The call already ended with status ${status}.`, {
       status: status as CallStatus,
     });
   }
@@ -295,7 +292,7 @@ export class CallService {
   private async resolveCallerId(accountId: string, wanted: string | undefined): Promise<string> {
     if (wanted !== undefined) {
       const bad = checkNumberFormat(wanted, 'callerId');
-      if (bad) throw new ApiError(bad.code, bad.message, bad.details);
+      if (bad) throw new CallError(bad.code, bad.message, bad.details);
     }
     const owned = await this.deps.db
       .select({ number: phoneNumbers.number, isDefault: phoneNumbers.isDefault })
@@ -303,7 +300,7 @@ export class CallService {
       .where(eq(phoneNumbers.accountId, accountId));
     if (wanted !== undefined) {
       if (!owned.some((n) => n.number === wanted)) {
-        throw new ApiError('caller_id_not_owned', `${wanted} is not a caller ID number of this account.`, {
+        throw new CallError('caller_id_not_owned', `${wanted} is not a caller ID number of this account.`, {
           callerId: wanted,
         });
       }
@@ -311,7 +308,7 @@ export class CallService {
     }
     const def = owned.find((n) => n.isDefault);
     if (!def) {
-      throw new ApiError(
+      throw new CallError(
         'no_caller_id',
         'No callerId was given and this account has no default caller ID; add a number or pass callerId.',
       );
@@ -328,6 +325,18 @@ function encodeCursor(at: string, id: string): string {
   return Buffer.from(JSON.stringify([at, id])).toString('base64url');
 }
 
+/**
+ * A time as encodeCursor writes it, and one PostgreSQL takes: Date.parse rolls 2020-02-31 over to
+ * March and accepts year 0, both of which timestamptz refuses.
+ */
+function isCursorTime(s: string): boolean {
+  if (!CURSOR_TIME.test(s)) return false;
+  const ms = Date.parse(s);
+  return (
+    !Number.isNaN(ms) && ms >= Date.UTC(1, 0, 1) && new Date(ms).toISOString().slice(0, 23) === s.slice(0, 23)
+  );
+}
+
 function decodeCursor(cursor: string): [string, string] {
   const bad = invalidField('cursor', 'is not a cursor this API returned');
   let parsed: unknown;
@@ -341,8 +350,7 @@ function decodeCursor(cursor: string): [string, string] {
     parsed.length !== 2 ||
     typeof parsed[0] !== 'string' ||
     typeof parsed[1] !== 'string' ||
-    !CURSOR_TIME.test(parsed[0]) ||
-    Number.isNaN(Date.parse(parsed[0])) ||
+    !isCursorTime(parsed[0]) ||
     !UUID.test(parsed[1])
   ) {
     throw bad;

@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { ApiError } from '../api/errors.js';
 import type { Config } from '../config.js';
 import { rowsOf, type Tx } from '../db/client.js';
 import { type AccountRow, calls, usageCounters } from '../db/schema.js';
+import { CallError } from './errors.js';
 import { ACTIVE_STATUSES } from './status.js';
 
 export interface CapLimits {
@@ -38,7 +38,8 @@ const utcMonthStart = (d: Date) => `${d.toISOString().slice(0, 7)}-01`;
 /**
  * Checks every cap of the account for one more call. Must run inside the create transaction after
  * the account row is locked (`for update`): the lock serialises creators of one account across all API
- * processes, so counts cannot be raced past a cap. Throws the spec's 429s; `details.cap` says which.
+ * processes, so counts cannot be raced past a cap. Throws `rate_limited` or `usage_cap_reached`;
+ * `details.cap` says which.
  */
 export async function enforceCaps(tx: Tx, accountId: string, caps: CapLimits, now: Date): Promise<void> {
   const since = new Date(now.getTime() - WINDOW_MS);
@@ -70,22 +71,22 @@ export async function enforceCaps(tx: Tx, accountId: string, caps: CapLimits, no
       .limit(1);
     const freesAt = (blocker?.createdAt.getTime() ?? now.getTime()) + WINDOW_MS;
     const retryAfter = Math.max(1, Math.ceil((freesAt - now.getTime()) / 1000));
-    throw new ApiError(
+    throw new CallError(
       'rate_limited',
       `At most ${caps.callsPerMinute} calls a minute may be placed; retry in ${retryAfter} s.`,
       { cap: 'calls_per_minute', limit: caps.callsPerMinute, retryAfterSeconds: retryAfter },
-      { 'Retry-After': String(retryAfter) },
+      retryAfter,
     );
   }
   if (Number(u.active) >= caps.concurrentCalls) {
-    throw new ApiError(
+    throw new CallError(
       'usage_cap_reached',
       `At most ${caps.concurrentCalls} calls may be active at once; wait for one to end.`,
       { cap: 'concurrent_calls', limit: caps.concurrentCalls },
     );
   }
   if (Number(u.today) >= caps.callsPerDay) {
-    throw new ApiError(
+    throw new CallError(
       'usage_cap_reached',
       `The daily cap of ${caps.callsPerDay} calls is used up; it resets at 00:00 UTC.`,
       { cap: 'calls_per_day', limit: caps.callsPerDay },
@@ -93,7 +94,7 @@ export async function enforceCaps(tx: Tx, accountId: string, caps: CapLimits, no
   }
   const usedSeconds = Number(u.month_seconds);
   if (usedSeconds >= caps.minutesPerMonth * 60) {
-    throw new ApiError(
+    throw new CallError(
       'usage_cap_reached',
       `The monthly cap of ${caps.minutesPerMonth} call minutes is used up; it resets on the 1st (UTC).`,
       { cap: 'minutes_per_month', limit: caps.minutesPerMonth, usedMinutes: Math.floor(usedSeconds / 60) },

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import { ApiError } from '../api/errors.js';
 import type { Db, Tx } from '../db/client.js';
 import { idempotencyKeys } from '../db/schema.js';
+import { CallError } from './errors.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -28,7 +28,7 @@ export function requestHash(body: unknown): string {
 }
 
 const conflict = () =>
-  new ApiError(
+  new CallError(
     'idempotency_conflict',
     'This Idempotency-Key was already used with a different request body; use a new key for a new call.',
   );
