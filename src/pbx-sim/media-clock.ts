@@ -5,27 +5,36 @@ export const FRAME_MS = 20;
 export const MIX_RATE = 16_000;
 export const FRAME_SAMPLES = (MIX_RATE * FRAME_MS) / 1000;
 
+/** A listener gets the tick's time on the clock's timeline (`now()`), 20 ms after the previous one except after a drop. */
+export type TickListener = (at: number) => void;
+
 export interface MediaClock {
   /** Adds a tick listener; returns its remover. Phase `produce` runs before `deliver` on every tick. */
-  on(phase: 'produce' | 'deliver', fn: () => void): () => void;
+  on(phase: 'produce' | 'deliver', fn: TickListener): () => void;
+  /** The clock's timeline in milliseconds: wall-clock time, whether or not the ticks kept up with it. */
+  now(): number;
   stop(): void;
 }
 
 /**
  * One 20 ms clock for the whole PBX, scheduled against `performance.now()` so it does not drift;
  * after a stall longer than 200 ms it resynchronises instead of bursting, as a real PBX would drop
- * rather than play catch-up.
+ * rather than play catch-up. The dropped frames show as a jump in the ticks' times, so what keeps a
+ * timeline (a recording) can fill the gap.
  */
-export function createMediaClock(onError: (err: unknown) => void): MediaClock {
-  const listeners = { produce: new Set<() => void>(), deliver: new Set<() => void>() };
+export function createMediaClock(
+  onError: (err: unknown) => void,
+  now: () => number = () => performance.now(),
+): MediaClock {
+  const listeners = { produce: new Set<TickListener>(), deliver: new Set<TickListener>() };
   let timer: NodeJS.Timeout | null = null;
   let next = 0;
   let stopped = false;
 
-  const runPhase = (set: Set<() => void>) => {
+  const runPhase = (set: Set<TickListener>, at: number) => {
     for (const fn of [...set]) {
       try {
-        fn();
+        fn(at);
       } catch (err) {
         onError(err);
       }
@@ -35,11 +44,11 @@ export function createMediaClock(onError: (err: unknown) => void): MediaClock {
   const tick = () => {
     timer = null;
     if (stopped) return;
-    const now = performance.now();
-    if (now - next > 200) next = now;
-    while (next <= now) {
-      runPhase(listeners.produce);
-      runPhase(listeners.deliver);
+    const t = now();
+    if (t - next > 200) next = t;
+    while (next <= t) {
+      runPhase(listeners.produce, next);
+      runPhase(listeners.deliver, next);
       next += FRAME_MS;
     }
     schedule();
@@ -47,12 +56,12 @@ export function createMediaClock(onError: (err: unknown) => void): MediaClock {
 
   const schedule = () => {
     if (stopped || timer || listeners.produce.size + listeners.deliver.size === 0) return;
-    timer = setTimeout(tick, Math.max(0, next - performance.now()));
+    timer = setTimeout(tick, Math.max(0, next - now()));
   };
 
   return {
     on(phase, fn) {
-      if (listeners.produce.size + listeners.deliver.size === 0) next = performance.now() + FRAME_MS;
+      if (listeners.produce.size + listeners.deliver.size === 0) next = now() + FRAME_MS;
       listeners[phase].add(fn);
       schedule();
       return () => {
@@ -63,6 +72,7 @@ export function createMediaClock(onError: (err: unknown) => void): MediaClock {
         }
       };
     },
+    now,
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

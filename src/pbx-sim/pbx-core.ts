@@ -318,7 +318,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
       if (ch.port) contributions.set(ch.id, ch.port.pull());
     }
   });
-  clock.on('deliver', () => {
+  clock.on('deliver', (at) => {
     for (const b of bridges.values()) {
       const frames: (Int16Array | null)[] = b.members.map((id) => contributions.get(id) ?? null);
       if (b.mixing) {
@@ -337,7 +337,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
       if (b.recorder) {
         const all = new Int32Array(FRAME_SAMPLES);
         for (const f of frames) if (f) for (let k = 0; k < FRAME_SAMPLES; k++) all[k] += f[k];
-        b.recorder.append(clamp(all));
+        b.recorder.append(clamp(all), at);
       }
     }
   });
@@ -732,7 +732,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
         emitBridge(b, { type: state === 'done' ? 'RecordingFinished' : 'RecordingFailed', recording: live }),
       )
       .catch((err) => {
-        logger.error({ err: (err as Error).message }, 'pbx-sim: recording could not be written');
+        logger.error({ err }, 'pbx-sim: recording could not be written');
         emitBridge(b, {
           type: 'RecordingFailed',
           recording: { ...rec.json(), state: 'failed', cause: (err as Error).message },
@@ -764,6 +764,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
       ifExists: p.ifExists ?? 'fail',
       maxDurationSeconds: p.maxDurationSeconds ?? 0,
       onLimit: () => finishRecording(b, 'done'),
+      now: clock.now,
     });
     await recorder.ready;
     if (!bridges.has(b.id) || b.recorder) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createResampler } from '../telephony/media/resample.js';
 import { decodeWav, encodeWav } from '../telephony/media/wav.js';
 import { AriError } from './errors.js';
-import { MIX_RATE } from './media-clock.js';
+import { FRAME_SAMPLES, MIX_RATE } from './media-clock.js';
 
 /** Asterisk's file formats for recordings: `wav` is 8 kHz signed linear, `wav16` is 16 kHz. */
 const FORMATS: Record<string, { ext: string; rate: number }> = {
@@ -149,7 +149,8 @@ export class RecordingStore {
 
 export interface BridgeRecorder {
   readonly name: string;
-  append(frame: Int16Array): void;
+  /** Adds the mix of the tick at `at` (the media clock's time). */
+  append(frame: Int16Array, at: number): void;
   json(): LiveRecording;
   /** Ends the recording; resolves with its final LiveRecording once the file is written. */
   finish(state: 'done' | 'canceled'): Promise<LiveRecording>;
@@ -157,7 +158,9 @@ export interface BridgeRecorder {
 
 /**
  * One live recording of a bridge: the mixed audio of every party, one frame a tick (silence where
- * nobody sent anything, so the file keeps the call's real timeline).
+ * nobody sent anything, so the file keeps the call's real timeline). A media clock that falls
+ * behind drops ticks; the time they stood for is filled with silence, and the end is padded to the
+ * moment the recording stops, so the file lasts as long as the call did on the wall clock.
  */
 export function createBridgeRecorder(opts: {
   store: RecordingStore;
@@ -167,13 +170,35 @@ export function createBridgeRecorder(opts: {
   ifExists: string;
   maxDurationSeconds: number;
   onLimit: () => void;
+  /** The media clock's time: when the recording starts and stops. */
+  now: () => number;
 }): BridgeRecorder & { ready: Promise<void> } {
   const chunks: Int16Array[] = [];
   let samples = 0;
   let talking = 0;
   let state: LiveRecording['state'] = 'recording';
   let limitHit = false;
-  const ready = opts.store.claim(opts.name, opts.format, opts.ifExists);
+  let startedAt: number | null = null;
+  // The recording starts once its name is claimed; the bridge feeds it from the next tick on.
+  const ready = opts.store.claim(opts.name, opts.format, opts.ifExists).then(() => {
+    startedAt = opts.now();
+  });
+  const samplesBy = (at: number) =>
+    startedAt === null ? 0 : Math.floor(((at - startedAt) * MIX_RATE) / 1000);
+  const add = (frame: Int16Array) => {
+    chunks.push(frame);
+    samples += frame.length;
+    if (opts.maxDurationSeconds > 0 && samples >= opts.maxDurationSeconds * MIX_RATE && !limitHit) {
+      limitHit = true;
+      setImmediate(opts.onLimit);
+    }
+  };
+  /** Silence for the time the clock skipped; a frame's jitter is not a gap. */
+  const fillUpTo = (target: number) => {
+    const limit = opts.maxDurationSeconds > 0 ? opts.maxDurationSeconds * MIX_RATE : Number.POSITIVE_INFINITY;
+    const gap = Math.min(target, limit) - samples;
+    if (gap >= FRAME_SAMPLES) add(new Int16Array(gap));
+  };
   const json = (): LiveRecording => ({
     name: opts.name,
     format: opts.format,
@@ -186,20 +211,17 @@ export function createBridgeRecorder(opts: {
   return {
     name: opts.name,
     ready,
-    append(frame) {
-      if (state !== 'recording') return;
-      chunks.push(frame);
-      samples += frame.length;
+    append(frame, at) {
+      if (state !== 'recording' || startedAt === null) return;
+      fillUpTo(samplesBy(at) - frame.length);
       let peak = 0;
       for (let i = 0; i < frame.length; i++) peak = Math.max(peak, Math.abs(frame[i]));
       if (peak > 1000) talking += frame.length;
-      if (opts.maxDurationSeconds > 0 && samples >= opts.maxDurationSeconds * MIX_RATE && !limitHit) {
-        limitHit = true;
-        setImmediate(opts.onLimit);
-      }
+      add(frame);
     },
     json,
     async finish(final) {
+      if (state === 'recording' && final === 'done') fillUpTo(samplesBy(opts.now()));
       state = final;
       await ready.catch(() => undefined);
       if (final === 'canceled') {

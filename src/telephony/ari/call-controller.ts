@@ -263,7 +263,7 @@ export class CallController {
     } catch (err) {
       if (!(err instanceof AriError) || this.calleeGone) throw err;
       // No dialplan to continue into: the audio path alone decides.
-      this.log.warn({ err: err.message }, 'AMD unavailable; using the audio-path detector only');
+      this.log.warn({ err }, 'AMD unavailable; using the audio-path detector only');
       return 'UNKNOWN';
     }
     const t = this.timer(() => this.endWith({ kind: 'amd_timeout' }), this.s.amdTimeoutMs);
@@ -281,7 +281,7 @@ export class CallController {
       this.log.info({ amdStatus: v, amdCause: cause }, 'answering-machine detection');
     } catch (err) {
       if (err instanceof CallEnded) throw err;
-      this.log.warn({ err: err instanceof Error ? err.message : err }, 'AMDSTATUS unreadable');
+      this.log.warn({ err }, 'AMDSTATUS unreadable');
     }
     return status;
   }
@@ -613,7 +613,7 @@ export class CallController {
     const quiet = (what: string) => (err: unknown) => {
       // 404: already gone, which is what we wanted.
       if (err instanceof AriError && err.status === 404) return;
-      this.log.warn({ err: err instanceof Error ? err.message : err }, `teardown: ${what} failed`);
+      this.log.warn({ err }, `teardown: ${what} failed`);
     };
     this.audio?.flush();
     await this.prepared?.close().catch(quiet('closing media'));
@@ -654,14 +654,11 @@ export class CallController {
         await fs.writeFile(path.join(this.s.recordingsDir, file), wav);
       }
       await this.ari.deleteStoredRecording(name).catch((err) => {
-        this.log.warn(
-          { err: err instanceof Error ? err.message : err },
-          'could not delete the recording on the PBX',
-        );
+        this.log.warn({ err }, 'could not delete the recording on the PBX');
       });
       return this.ctl.signal.reason === 'canceled' ? null : file;
     } catch (err) {
-      this.log.warn({ err: err instanceof Error ? err.message : err }, 'could not fetch the recording');
+      this.log.warn({ err }, 'could not fetch the recording');
       return null;
     }
   }
