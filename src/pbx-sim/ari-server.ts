@@ -200,7 +200,7 @@ export function createAriServer(opts: {
         .filter(Boolean);
       if (!apps.length) return reject(socket, 400, 'Missing param: app');
       eventWss.handleUpgrade(req, socket, head, (ws) => {
-        ws.on('error', (err) => logger.debug({ err: err.message }, 'pbx-sim: event socket error'));
+        ws.on('error', (err) => logger.debug({ err }, 'pbx-sim: event socket error'));
         opts.hub.register(apps, ws);
       });
       return;

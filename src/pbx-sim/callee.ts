@@ -111,7 +111,7 @@ export function createCallee(deps: CalleeDeps): Callee {
       try {
         await task();
       } catch (err) {
-        if (!ended) deps.logger.warn({ err: (err as Error).message }, 'pbx-sim: callee script step failed');
+        if (!ended) deps.logger.warn({ err }, 'pbx-sim: callee script step failed');
       }
     });
   };
@@ -300,9 +300,7 @@ export function createCallee(deps: CalleeDeps): Callee {
     if (m?.frames.length) {
       transcribe(m.frames)
         .then((text) => deps.log({ kind: 'message', text }))
-        .catch((err) =>
-          deps.logger.warn({ err: (err as Error).message }, 'pbx-sim: message transcription failed'),
-        );
+        .catch((err) => deps.logger.warn({ err }, 'pbx-sim: message transcription failed'));
     }
     for (const w of drainWaiters) w();
     drainWaiters = [];

@@ -58,7 +58,7 @@ export class EventHub {
   private sendRaw(ws: WebSocket, msg: Record<string, unknown>): void {
     if (ws.readyState !== ws.OPEN) return;
     ws.send(JSON.stringify(msg), (err) => {
-      if (err) this.logger.debug({ err: err.message }, 'pbx-sim: event not delivered');
+      if (err) this.logger.debug({ err }, 'pbx-sim: event not delivered');
     });
   }
 

@@ -36,7 +36,7 @@ export async function createRtpPort(opts: RtpPortOptions): Promise<RtpPort> {
       resolve();
     });
   });
-  socket.on('error', (err) => opts.logger.warn({ err: err.message }, 'pbx-sim: RTP socket error'));
+  socket.on('error', (err) => opts.logger.warn({ err }, 'pbx-sim: RTP socket error'));
 
   const toWire: Resampler | null =
     codec.sampleRate === MIX_RATE ? null : createResampler(MIX_RATE, codec.sampleRate);

@@ -104,7 +104,7 @@ export function createWsMediaPort(opts: {
         if (ws === socket) ws = null;
         if (!closed) opts.onPeerClosed();
       });
-      socket.on('error', (err) => opts.logger.debug({ err: err.message }, 'pbx-sim: media websocket error'));
+      socket.on('error', (err) => opts.logger.debug({ err }, 'pbx-sim: media websocket error'));
       sendText(
         `MEDIA_START connection_id:${opts.connectionId} channel:${opts.channelName} channel_id:${opts.channelId} format:slin16 optimal_frame_size:${codec.bytesPerFrame} ptime:20`,
       );

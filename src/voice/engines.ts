@@ -162,7 +162,7 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
         // In the background: every call's prompt starts with these, and the first call would otherwise
         // wait for them (~550 tokens: ~9 s on one thread of these machines) before its first reply.
         dialogue.warmUp?.([{ role: 'system', content: FIXED_INSTRUCTIONS }]).catch((err: Error) => {
-          logger.warn({ err: err.message }, 'warming the dialogue prompt failed');
+          logger.warn({ err }, 'warming the dialogue prompt failed');
         });
         report.dialogue = `llama-cpp (${path.basename(modelPath)}, ${threads} thread${threads === 1 ? '' : 's'}, ${turnThreads} while replying)`;
       } else {

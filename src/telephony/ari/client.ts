@@ -276,7 +276,7 @@ export function createAriClient(opts: AriClientOptions): AriClient {
       emit(eventListeners, ev);
     });
     socket.on('error', (err) => {
-      log.debug({ err: err.message }, 'ARI events socket error');
+      log.debug({ err }, 'ARI events socket error');
     });
     socket.on('close', () => {
       if (ws !== socket) return;

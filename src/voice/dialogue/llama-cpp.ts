@@ -335,7 +335,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     try {
       await evaluation();
     } catch (err) {
-      log.debug({ err: (err as Error).message }, `${what} failed`);
+      log.debug({ err }, `${what} failed`);
     } finally {
       release(slot);
     }

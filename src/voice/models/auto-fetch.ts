@@ -34,7 +34,7 @@ export async function fetchMissingModels(
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       logger.warn(
-        { model: entry.name, err: message },
+        { model: entry.name, err },
         'could not fetch models; going on with the engines that are installed (run `npx agentline models fetch` later)',
       );
       return { installed, failed: message };
