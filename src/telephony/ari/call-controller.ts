@@ -266,7 +266,7 @@ export class CallController {
       this.log.warn({ err }, 'AMD unavailable; using the audio-path detector only');
       return 'UNKNOWN';
     }
-    const t = this.timer(() => this.endWith({ kind: 'amd_timeout' }), this.s.amdTimeoutMs);
+    const t = this.timer(() => void this.onAmdTimeout(), this.s.amdTimeoutMs);
     await this.guard(back);
     this.clearTimer(t);
     let status: AmdStatus = 'UNKNOWN';
@@ -304,6 +304,25 @@ export class CallController {
     const name = `agentline-${callId}`;
     await this.guard(this.ari.recordBridge(bridge.id, { name, format: 'wav', ifExists: 'overwrite' }));
     this.recordingName = name;
+  }
+
+  /**
+   * AMD did not come back in time. A callee who hung up in the dialplan, whose events were lost, looks
+   * the same: the PBX says which (no channel: the callee hung up after answering).
+   */
+  private async onAmdTimeout(): Promise<void> {
+    if (this.trigger) return;
+    try {
+      await this.ari.getChannel(this.calleeChannelId);
+    } catch (err) {
+      if (err instanceof AriError && err.status === 404) {
+        this.log.warn('callee channel gone during AMD without a hangup event');
+        this.calleeGone = true;
+        this.endWith({ kind: 'callee_gone', cause: this.lastCause });
+        return;
+      }
+    }
+    this.endWith({ kind: 'amd_timeout' });
   }
 
   /** AMD was unsure: the shape of the opening audio decides, for a few seconds at most. */

@@ -11,6 +11,7 @@ import { type Config, loadConfig } from '../../../src/config.js';
 import { accounts, type CallRow, calls, webhookDeliveries } from '../../../src/db/schema.js';
 import { createLogger, silentLogger } from '../../../src/logger.js';
 import { BUNDLED_SCENARIOS_DIR, type SimulatedPbx, startSimulatedPbx } from '../../../src/pbx-sim/index.js';
+import { loadScenarioDir, type Scenario } from '../../../src/pbx-sim/scenario.js';
 import type { CallControllerSettings } from '../../../src/telephony/ari/call-controller.js';
 import { type AriClient, createAriClient } from '../../../src/telephony/ari/client.js';
 import { createAriMediaTransport } from '../../../src/telephony/ari/media-transport.js';
@@ -96,6 +97,8 @@ export async function startHarness(opts: {
   settings?: Partial<CallControllerSettings>;
   /** Client reconnect delay, to hold the events socket down for a while in the drop tests. */
   reconnectInitialMs?: number;
+  /** Callees of the test's own, beside the bundled ones. */
+  scenarios?: Scenario[];
 }): Promise<Harness> {
   // TELEPHONY_TEST_LOG=debug shows the controller's and the PBX's logs when a test needs explaining.
   const level = process.env.TELEPHONY_TEST_LOG;
@@ -104,7 +107,9 @@ export async function startHarness(opts: {
   const sim = await startSimulatedPbx({
     username: 'asterisk',
     password: 'secret',
-    scenarios: BUNDLED_SCENARIOS_DIR,
+    scenarios: opts.scenarios
+      ? [...(await loadScenarioDir(BUNDLED_SCENARIOS_DIR)), ...opts.scenarios]
+      : BUNDLED_SCENARIOS_DIR,
     tts: opts.engines.tts,
     stt: opts.engines.stt,
     logger,
