@@ -39,8 +39,8 @@ describe('a callee who hangs up during answering-machine detection', () => {
     const destroyed = await f.ari.waitFor((e) => e.type === 'ChannelDestroyed' && e.channel.id === ch.id);
     expect(destroyed).toMatchObject({ cause: 16, channel: { dialplan: { context: 'agentline-amd' } } });
     // It never came back into Stasis.
-    expect(f.ari.events.some((e) => e.type === 'StasisStart' && e.channel.id === ch.id && e.args[0] === 'amd')).toBe(
-      false,
-    );
+    expect(
+      f.ari.events.some((e) => e.type === 'StasisStart' && e.channel.id === ch.id && e.args[0] === 'amd'),
+    ).toBe(false);
   });
 });
