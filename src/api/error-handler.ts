@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { CallError } from '../calls/errors.js';
 import { ApiError, fromCallError } from './errors.js';
+import { loggableError } from './loggable-error.js';
 import type { AppEnv } from './types.js';
 
 export interface FieldProblem {
@@ -57,7 +58,8 @@ export function renderError(c: Context<AppEnv>, err: ApiError): Response {
 
 /**
  * Every error leaves as `{ error: { code, message, details? } }`. Unexpected throws become a 500
- * that names the request id (in the body, the X-Request-Id header and the log line) and nothing else.
+ * that names the request id (in the body, the X-Request-Id header and the log line) and nothing else;
+ * the log line carries the error without the query parameters or row data (the caller's text).
  */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof ApiError) return renderError(c, err);
@@ -74,7 +76,10 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
     }
   }
   const requestId = c.get('requestId');
-  c.get('log').error({ err, requestId, method: c.req.method, path: c.req.path }, 'unhandled error');
+  c.get('log').error(
+    { err: loggableError(err), requestId, method: c.req.method, path: c.req.path },
+    'unhandled error',
+  );
   return renderError(
     c,
     new ApiError('internal_error', `Internal error; quote request id ${requestId} when reporting it.`, {
