@@ -13,7 +13,10 @@ Runs agentline until SIGTERM or SIGINT (Ctrl-C), then stops cleanly and exits 0.
   api     only the HTTP API; run any number of them behind a load balancer
   worker  only a call worker (with its PBX connection) and the webhook deliverer
 Settings come from the environment (see .env.example). Without DATABASE_URL the embedded
-database under DATA_DIR is used, which only one process may open.`;
+database under DATA_DIR is used, which only one process may open.
+Under a process manager (systemd, supervisord, a container's CMD) start
+\`node bin/agentline.js serve\` itself: through \`npm start\` or \`npx\` a SIGTERM stops only the
+npm and shell wrappers and leaves the server running with its port held.`;
 
 export const serveCommand: CliCommand = {
   name: 'serve',

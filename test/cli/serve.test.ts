@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +56,15 @@ function startServe(): Promise<{ child: ChildProcess; url: string; exit: Promise
   });
 }
 
+/** Whether a new server can bind `port` on loopback, i.e. no process holds it any more. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
 describe('agentline serve', { timeout: 180_000 }, () => {
   it('serves until SIGTERM, then stops cleanly with exit 0', async () => {
     const { child, url, exit } = await startServe();
@@ -73,9 +83,14 @@ describe('agentline serve', { timeout: 180_000 }, () => {
       expect(admin.stderr).toContain(`is in use by process ${child.pid}; stop it, or set DATABASE_URL`);
     }
 
-    child.kill('SIGTERM');
+    // As a process manager (systemd, docker, supervisord) stops it: SIGTERM to the PID it started.
+    // The server runs in that very process (bin/agentline.js loads tsx in-process, no child), so
+    // the process exits and the port is free for the next start.
+    process.kill(child.pid!, 'SIGTERM');
     expect(await exit).toBe(0);
+    expect(() => process.kill(child.pid!, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    expect(await canListen(Number(new URL(url).port))).toBe(true);
     if (!usePostgres) expect(fs.existsSync(path.join(dataDir, 'db', 'agentline.pid'))).toBe(false);
   });
 });
