@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MediaFormat } from '../../src/telephony/media/codec.js';
 import { getCodec } from '../../src/telephony/media/codec.js';
 import { isVoiced } from '../../src/telephony/media/pacer.js';
@@ -8,7 +8,14 @@ import { createRtpCallAudio } from '../../src/telephony/media/rtp-media.js';
 import { parseRtpPacket, type RtpPacket, serializeRtpPacket } from '../../src/telephony/media/rtp-packet.js';
 import { concat, dbRatio, locate, rms, speechLike } from './signals.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits for a condition the media path brings about; no fixed sleeps, so a slow machine only takes longer. */
+const until = (what: string, cond: () => boolean, timeout = 10_000) =>
+  vi.waitFor(
+    () => {
+      if (!cond()) throw new Error(`still waiting for ${what}`);
+    },
+    { timeout, interval: 10 },
+  );
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
@@ -47,9 +54,14 @@ async function exchange(format: MediaFormat) {
   const got: Int16Array[] = [];
   b.onFrame((f) => got.push(f));
   const signal = speechLike(a.sampleRate, 1.5);
-  await sleep(100);
+  await until("B to learn A's address from its comfort silence", () => b.remote !== null);
   const result = await a.play(signal);
-  await sleep(200);
+  // B has played out the whole signal once two frames follow its first voiced frame's 75.
+  const frames = Math.ceil(signal.length / (a.sampleRate / 50));
+  await until('the signal to play out at B', () => {
+    const first = got.findIndex((f) => isVoiced(f));
+    return first >= 0 && got.length - first >= frames + 2;
+  });
   return { a, b, signal, result, received: concat(got) };
 }
 
@@ -65,8 +77,7 @@ describe('RTP call audio over loopback', () => {
       expect(Math.abs(dbRatio(rms(heard), rms(signal)))).toBeLessThan(0.5);
       // B learned where A is and answers there with comfort silence.
       expect(b.remote).toEqual({ address: '127.0.0.1', port: a.localPort });
-      await sleep(100);
-      expect(a.stats().received.packets).toBeGreaterThan(0);
+      await until("B's comfort silence to reach A", () => a.stats().received.packets > 0);
       expect(b.stats().received).toMatchObject({ lost: 0, late: 0, malformed: 0 });
     });
   }
@@ -74,9 +85,11 @@ describe('RTP call audio over loopback', () => {
   it('numbers packets and timestamps continuously and marks the talkspurt', async () => {
     const rec = await recorder();
     const a = await media('ulaw', { address: '127.0.0.1', port: rec.port });
-    await sleep(100);
+    await until('comfort silence to flow', () => rec.packets.length >= 5);
     await a.play(speechLike(8000, 0.5));
-    await sleep(100);
+    // Silence again after the talkspurt: five more packets, and every one sent before them, arrived.
+    const target = a.stats().sent.packets + 5;
+    await until('silence after the talkspurt', () => rec.packets.length >= target);
     const ps = rec.packets.map((x) => x.p);
     expect(ps.length).toBeGreaterThan(30);
     for (let i = 1; i < ps.length; i++) {
@@ -102,12 +115,15 @@ describe('RTP call audio over loopback', () => {
         // Busy: stands in for a blocking inference call on the event loop.
       }
     };
-    await sleep(300);
+    const framesSent = () => a.stats().sent.framesSent;
+    await until('the play to be under way', () => framesSent() >= 15);
     block(50); // shorter than the burst allowance: caught up without a gap
-    await sleep(300);
+    const afterFirst = framesSent();
+    await until('15 more frames', () => framesSent() >= afterFirst + 15);
     block(300); // longer: the oldest slots are skipped, the RTP clock jumps with wall time
     await play;
-    await sleep(100);
+    const packetsSent = a.stats().sent.packets;
+    await until('every packet sent to arrive', () => rec.packets.length >= packetsSent);
     const ps = rec.packets.map((x) => x.p);
     let jumps = 0;
     let skippedFrames = 0;
@@ -146,14 +162,16 @@ describe('RTP call audio over loopback', () => {
       if (voiced && flushed) voicedAfterFlush++;
     });
     const play = a.play(speechLike(8000, 3));
-    await sleep(400);
+    await until('some speech to go out', () => voicedSent >= 10);
     a.flush();
     flushed = true;
     const result = await play;
     expect(result.completed).toBe(false);
     expect(result.playedMs).toBeGreaterThan(0);
     expect(result.playedMs).toBeLessThan(3000);
-    await sleep(300);
+    // The marker that time went on: ten frames of comfort silence sent since the flush, all arrived.
+    const target = a.stats().sent.packets + 10;
+    await until('ten more frames to arrive', () => rec.packets.length >= target);
     expect(voicedAfterFlush).toBe(0);
     const codec = getCodec('ulaw');
     const voicedReceived = rec.packets.filter((x) => isVoiced(codec.decode(x.p.payload))).length;
@@ -189,9 +207,14 @@ describe('RTP call audio over loopback', () => {
       await send(pkt(i, 2222, 0)); // another stream: ignored
       await send(pkt(i, 1111, 8)); // A-law on a μ-law stream: ignored
       await send(Buffer.from('not rtp at all'));
-      await sleep(20);
+      // Paced like a real stream, so the jitter buffer plays each packet out.
+      await new Promise((r) => setTimeout(r, 20));
     }
-    await sleep(150);
+    await until('all 40 datagrams to be read', () => {
+      const r = b.stats().received;
+      return r.packets + r.ignored + r.malformed >= 40;
+    });
+    await until('the packets to play out', () => frames.length > 5);
     const s = b.stats().received;
     expect(s.packets).toBe(10);
     expect(s.ignored).toBe(20);

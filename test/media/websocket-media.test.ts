@@ -10,6 +10,7 @@ import {
   parseControlMessage,
   type WebSocketCallAudio,
 } from '../../src/telephony/media/websocket-media.js';
+import { createManualClock } from './manual-clock.js';
 import { concat, dbRatio, locate, rms, speechLike } from './signals.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,18 +153,22 @@ describe('chan_websocket call audio', () => {
     const server = await setup();
     const audio = await connect(server.url());
     const play = audio.play(speechLike(16000, 3));
-    await sleep(300);
+    await waitFor(() => server.received.length >= 10, 'some speech to reach the server');
     audio.flush();
     const result = await play;
     expect(result.completed).toBe(false);
     expect(result.playedMs).toBeGreaterThan(0);
-    await sleep(200);
+    // A frame of digital silence played after the flush marks the end of what the flush let through.
+    expect(await audio.play(new Int16Array(320))).toEqual({ completed: true, playedMs: 20 });
+    const isSentinel = (r: Received) => r.kind === 'binary' && r.data.every((b) => b === 0);
+    await waitFor(() => server.received.some(isSentinel), 'the silent frame sent after the flush');
     const flushAt = server.received.findIndex(
       (r) => r.kind === 'text' && r.data.toString() === 'FLUSH_MEDIA',
     );
     expect(flushAt).toBeGreaterThan(0);
     const after = server.received.slice(flushAt + 1);
     expect(after.filter((r) => r.kind === 'binary' && isVoiced(codec.decode(r.data))).length).toBe(0);
+    expect(after.filter(isSentinel).length).toBe(1);
     // Exactly the frames the play promise says were played reached the server.
     const bins = server.received.slice(0, flushAt).filter((r) => r.kind === 'binary');
     expect(bins.length * 20).toBe(result.playedMs);
@@ -178,25 +183,32 @@ describe('chan_websocket call audio', () => {
       controlFormat: 'json',
     });
     audio.flush();
-    await sleep(100);
+    await waitFor(() => server.received.some((r) => r.kind === 'text'), 'the command');
     const texts = server.received.filter((r) => r.kind === 'text').map((r) => JSON.parse(r.data.toString()));
     expect(texts).toEqual([{ command: 'FLUSH_MEDIA' }]);
   });
 
   it('holds audio on MEDIA_XOFF and sends all of it after MEDIA_XON', async () => {
     const server = await setup();
-    const audio = await connect(server.url());
+    // On a clock the test moves, "nothing was sent while held" is a count, not a wait.
+    const clock = createManualClock();
+    const audio = await connect(server.url(), { clock });
     const play = audio.play(speechLike(16000, 0.6));
-    await sleep(100);
+    clock.advance(100);
+    const sentBeforeXoff = audio.stats().sent.messages;
+    expect(sentBeforeXoff).toBeGreaterThan(0);
     server.sockets[0].send('MEDIA_XOFF');
-    await sleep(50);
-    const before = server.received.length;
-    await sleep(200);
-    expect(server.received.length).toBe(before);
-    expect(audio.stats().xoff).toBe(true);
+    await waitFor(() => audio.stats().xoff, 'the client to see MEDIA_XOFF');
+    clock.advance(1000);
+    expect(audio.stats().sent.messages).toBe(sentBeforeXoff);
     server.sockets[0].send('MEDIA_XON');
+    await waitFor(() => !audio.stats().xoff, 'the client to see MEDIA_XON');
+    clock.advance(600);
     expect(await play).toEqual({ completed: true, playedMs: 600 });
-    await sleep(50);
+    await waitFor(
+      () => server.received.filter((r) => r.kind === 'binary').length >= 30,
+      'all 30 frames to arrive',
+    );
     expect(server.received.filter((r) => r.kind === 'binary').length).toBe(30);
   });
 
@@ -207,7 +219,7 @@ describe('chan_websocket call audio', () => {
     audio.onEvent((e) => events.push(e));
     const closed = new Promise<{ code: number }>((r) => audio.onClose(r));
     server.sockets[0].send('DTMF_END digit:5');
-    await sleep(50);
+    await waitFor(() => events.length > 0, 'the event');
     expect(events).toEqual([{ event: 'DTMF_END', fields: { digit: '5' } }]);
     server.sockets[0].close(1000, 'hangup');
     expect((await closed).code).toBe(1000);

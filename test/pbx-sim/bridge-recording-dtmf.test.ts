@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { decodeWav } from '../../src/telephony/media/wav.js';
-import { eventually, type SimFixture, sleep, startSimFixture, watchWsMedia } from './sim-fixture.js';
+import { eventually, type SimFixture, startSimFixture, watchWsMedia } from './sim-fixture.js';
 
 let f: SimFixture;
 beforeAll(async () => {
@@ -74,7 +74,7 @@ describe('bridge recording', () => {
       20_000,
       'the tone to play out',
     );
-    await sleep(200);
+    // The mark is reported on the tick that played the tone's last frame, which the same tick mixed into the recording.
     expect((await f.ari.request('POST', '/recordings/live/nope/stop')).status).toBe(404);
     await f.ari.call('POST', '/recordings/live/call-rec-1/stop');
     const done = await f.ari.waitFor(
