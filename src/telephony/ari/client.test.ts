@@ -174,9 +174,16 @@ describe('ARI client', () => {
     await until(() => fake.upgrades.length >= 2, 'retries');
     await client.close();
     await expect(pending).rejects.toThrow(/closed/);
-    const n = fake.upgrades.length;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(fake.upgrades.length).toBe(n);
+    const ours = () => fake.upgrades.filter((u) => u.authorization === AUTH).length;
+    const n = ours();
+    // The witness is a second client on the same backoff (refused for its password): five of its
+    // attempts span more than the closed client's longest delay, so a retry would have shown by then.
+    const witness = make('wrong');
+    const witnessed = witness.connect().catch(() => undefined);
+    await until(() => fake.upgrades.length - ours() >= 5, "the witness's five attempts");
+    await witness.close();
+    await witnessed;
+    expect(ours()).toBe(n);
   });
 
   it('builds the chan_websocket media URL on the ARI host', async () => {
