@@ -51,12 +51,14 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     info: {
       title: 'agentline',
       version: API_VERSION,
-      description:
-        'Places real outbound phone calls and talks with the callee using local models. Errors are always { error: { code, message, details? } }.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      description: `Places real outbound phone calls and talks with the callee using local models. Errors are always { error: { code, message, details? } }. Request bodies are UTF-8 JSON; strings and keys may not contain NUL (\\u0000) or lone UTF-16 surrogates, and no value may nest deeper than ${LIMITS.jsonDepth} levels (400 invalid_request naming the field).`,
     },
     servers: [{ url: deps.config.PUBLIC_BASE_URL ? deps.config.publicBaseUrl : new URL(c.req.url).origin }],
   }));
   registerDocsRoutes(app);
+  // The reference is the front page until the dashboard takes `/` over.
+  app.get('/', (c) => c.redirect('/docs', 302));
 
   deps.extraRoutes?.(app);
 

@@ -22,6 +22,8 @@ export const LIMITS = {
 } as const;
 
 const FIELD_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+/** Strict E.164 as the guardrails check it (`isStrictE164`), for the OpenAPI document. */
+const E164_PATTERN = '^\\+[1-9]\\d{7,14}$';
 
 /** Intl knows BCP-47's grammar; a tag it rejects would also be rejected by every engine downstream. */
 function isBcp47(tag: string): boolean {
@@ -36,8 +38,10 @@ function isBcp47(tag: string): boolean {
 const nonBlank = (max: number) =>
   z
     .string()
+    .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
-    .refine((s) => s.trim().length > 0, 'must not be empty');
+    // '' is min(1)'s to report; this catches whitespace only.
+    .refine((s) => s.length === 0 || s.trim().length > 0, 'must not be empty');
 
 export const CallFieldSchema = z
   .object({
@@ -79,7 +83,13 @@ const MetadataSchema = z
 
 export const PlaceCallBodySchema = z
   .object({
-    to: z.string().openapi({ example: '+14155552671', description: 'Destination, strict E.164.' }),
+    // The pattern is documented, not enforced here: a malformed number is 422 invalid_number, not a 400.
+    to: z.string().openapi({
+      example: '+14155552671',
+      pattern: E164_PATTERN,
+      description:
+        "Destination, strict E.164: '+' then 8–15 digits; it must also be valid in its country's plan.",
+    }),
     objective: nonBlank(LIMITS.objective).openapi({
       example: 'Book a table for two at 7 pm tonight under the name Dana.',
     }),
@@ -103,10 +113,10 @@ export const PlaceCallBodySchema = z
       .refine((s) => URL.canParse(s), 'must be an absolute URL')
       .optional()
       .openapi({ description: 'https URL (http only where the deployment allows it).' }),
-    callerId: z
-      .string()
-      .optional()
-      .openapi({ description: "E.164 number of the account; default: the account's default." }),
+    callerId: z.string().optional().openapi({
+      pattern: E164_PATTERN,
+      description: "E.164 number of the account; default: the account's default.",
+    }),
     language: z
       .string()
       .refine(isBcp47, 'must be a BCP-47 language tag such as en-US')
@@ -224,7 +234,11 @@ export const ListQuerySchema = z.object({
       `must be one of ${CALL_STATUSES.join(', ')} (several separated by commas)`,
     )
     .optional()
-    .openapi({ param: { name: 'status', in: 'query' }, example: 'completed' }),
+    // No example: Swagger UI's "Try it out" would fill it in and hide every call in another status.
+    .openapi({
+      param: { name: 'status', in: 'query' },
+      description: `Only calls in this status; several separated by commas (failed,no_answer). One of ${CALL_STATUSES.join(', ')}.`,
+    }),
 });
 
 export const CallIdParamSchema = z.object({

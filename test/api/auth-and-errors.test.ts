@@ -147,6 +147,44 @@ describe('errors and service routes', () => {
     expect(doc.paths['/v1/agent/calls/{id}/cancel'].post.responses['409']).toBeDefined();
   });
 
+  it('describes every operation for generated clients and linters', async () => {
+    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as any;
+    expect(doc.info.license).toEqual({ name: 'Apache-2.0', identifier: 'Apache-2.0' });
+    const ops = Object.entries(doc.paths).flatMap(([p, item]) =>
+      Object.entries(item as Record<string, any>).map(([method, op]) => ({ p, method, op })),
+    );
+    const ids = ops.map((o) => o.op.operationId);
+    expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The probes take no key, and say so; every /v1 operation documents a 4XX.
+    expect(doc.paths['/healthz'].get.security).toEqual([]);
+    expect(doc.paths['/readyz'].get.security).toEqual([]);
+    for (const { p, op } of ops.filter((o) => o.p.startsWith('/v1/'))) {
+      expect(
+        Object.keys(op.responses).some((s) => s.startsWith('4')),
+        p,
+      ).toBe(true);
+    }
+    // The 416 of the recording route answers a code the Error schema must list.
+    expect(doc.components.schemas.Error.properties.error.properties.code.enum).toContain(
+      'range_not_satisfiable',
+    );
+    const body = doc.components.schemas.PlaceCallRequest.properties;
+    expect(body.objective.minLength).toBe(1);
+    expect(new RegExp(body.to.pattern).test('+14155552671')).toBe(true);
+    expect(new RegExp(body.to.pattern).test('4155552671')).toBe(false);
+    expect(body.metadata.description).toContain('32 levels');
+    // Swagger UI's "Try it out" fills a parameter's example or default in: the list must not filter.
+    const status = doc.paths['/v1/agent/calls'].get.parameters.find((x: any) => x.name === 'status');
+    expect(status.example ?? status.schema.example ?? status.schema.default).toBeUndefined();
+  });
+
+  it('sends GET / to the reference page', async () => {
+    const r = await fetch(`${api.url}/`, { redirect: 'manual' });
+    expect(r.status).toBe(302);
+    expect(r.headers.get('location')).toBe('/docs');
+  });
+
   it('serves the interactive reference at /docs', async () => {
     const r = await fetch(`${api.url}/docs`);
     expect(r.status).toBe(200);

@@ -34,6 +34,7 @@ const withId = {
 const placeCall = createRoute({
   method: 'post',
   path: '/v1/agent/calls',
+  operationId: 'placeCall',
   tags: ['calls'],
   summary: 'Place a call',
   description:
@@ -66,6 +67,7 @@ const placeCall = createRoute({
 const getCall = createRoute({
   method: 'get',
   path: '/v1/agent/calls/{id}',
+  operationId: 'getCall',
   tags: ['calls'],
   summary: 'Read a call',
   security,
@@ -79,6 +81,7 @@ const getCall = createRoute({
 const listCalls = createRoute({
   method: 'get',
   path: '/v1/agent/calls',
+  operationId: 'listCalls',
   tags: ['calls'],
   summary: 'List calls, newest first',
   security,
@@ -93,6 +96,7 @@ const listCalls = createRoute({
 const cancelCall = createRoute({
   method: 'post',
   path: '/v1/agent/calls/{id}/cancel',
+  operationId: 'cancelCall',
   tags: ['calls'],
   summary: 'Cancel a call',
   description:
@@ -110,6 +114,7 @@ const audio = { schema: z.string().openapi({ format: 'binary' }) };
 const getRecording = createRoute({
   method: 'get',
   path: '/v1/agent/calls/{id}/recording',
+  operationId: 'getRecording',
   tags: ['calls'],
   summary: 'Download the recording',
   description: 'Both parties, mixed. Supports a single byte Range.',

@@ -8,7 +8,10 @@ import type { AppEnv } from '../types.js';
 const healthz = createRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'getHealth',
   tags: ['health'],
+  // Probes carry no key.
+  security: [],
   summary: 'Liveness: the process answers',
   responses: { 200: { description: 'Alive.', content: { 'application/json': { schema: HealthSchema } } } },
 });
@@ -16,7 +19,9 @@ const healthz = createRoute({
 const readyz = createRoute({
   method: 'get',
   path: '/readyz',
+  operationId: 'getReadiness',
   tags: ['health'],
+  security: [],
   summary: 'Readiness: the database answers and every check required to place calls passes',
   description:
     "status 'degraded' (200) means an optional check fails; 'unavailable' (503) means the database or a check required for calls fails.",
