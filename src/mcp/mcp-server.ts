@@ -1,46 +1,29 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { z } from 'zod';
 import { AgentlineError, type Client } from '../../sdk/node/agentline.js';
-import { CALL_STATUSES } from '../calls/status.js';
+import {
+  callOutput,
+  cancelCallInput,
+  getCallInput,
+  listCallsInput,
+  listCallsOutput,
+  placeCallInput,
+  placeCallOutput,
+  WAIT_DEFAULT_SECONDS,
+  WAIT_HEARTBEAT_SECONDS,
+  WAIT_INTERVAL_DEFAULT_SECONDS,
+  WAIT_MAX_SECONDS,
+  waitForCallInput,
+  waitForCallOutput,
+} from './tool-schemas.js';
+import { waitForCall } from './wait-for-call.js';
 
 /** The part of the Node SDK client the tools use; the tools speak the REST API and nothing else. */
-export type CallsApi = Pick<Client, 'placeCall' | 'getCall' | 'listCalls' | 'cancelCall' | 'waitForCall'>;
+export type CallsApi = Pick<Client, 'placeCall' | 'getCall' | 'listCalls' | 'cancelCall'>;
 
-const STATUS = z.enum(CALL_STATUSES);
-
-// The same fields as POST /v1/agent/calls; the API validates limits and answers its own errors.
-const placeCallShape = {
-  to: z.string().describe('Destination in strict E.164, e.g. +14155550100'),
-  objective: z.string().describe('What the agent must achieve on the call'),
-  context: z.string().optional().describe('Background the agent knows but does not read out'),
-  fields: z
-    .array(
-      z.object({
-        name: z.string(),
-        type: z.enum(['string', 'boolean', 'number']).optional(),
-        description: z.string().optional(),
-      }),
-    )
-    .optional()
-    .describe('Values to extract from the conversation'),
-  webhookUrl: z.string().optional(),
-  callerId: z.string().optional().describe("One of the account's numbers; default: the account default"),
-  language: z.string().optional(),
-  voice: z.string().optional(),
-  maxDurationSeconds: z.number().int().optional(),
-  voicemail: z
-    .union([
-      z.object({ action: z.literal('hangup') }),
-      z.object({ action: z.literal('leave_message'), message: z.string() }),
-    ])
-    .optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  idempotencyKey: z.string().optional().describe('Same key and body within 24 h places no second call'),
-};
-
-function ok(value: unknown) {
+function ok(value: object, note?: string) {
+  const text = JSON.stringify(value, null, 2);
   return {
-    content: [{ type: 'text' as const, text: JSON.stringify(value, null, 2) }],
+    content: [{ type: 'text' as const, text: note ? `${note}\n${text}` : text }],
     structuredContent: value as Record<string, unknown>,
   };
 }
@@ -60,9 +43,9 @@ function fail(err: unknown) {
   return { content: [{ type: 'text' as const, text: JSON.stringify(body) }], isError: true };
 }
 
-async function guard(fn: () => Promise<unknown>) {
+async function guard(fn: () => Promise<ReturnType<typeof ok>>) {
   try {
-    return ok(await fn());
+    return await fn();
   } catch (err) {
     return fail(err);
   }
@@ -76,57 +59,93 @@ export function createMcpServer(api: CallsApi, version = '0.1.0'): McpServer {
     {
       title: 'Place a phone call',
       description:
-        'Places an outbound phone call that an AI agent conducts to reach the objective. Returns { callId, status }. ' +
-        'Use wait_for_call to get the summary, transcript and extracted fields.',
-      inputSchema: placeCallShape,
+        'Places a real outbound phone call that an AI voice agent conducts to reach the objective, and returns at once with { callId, status: "queued" }. ' +
+        'The call runs in the background (usually one to a few minutes): call wait_for_call with the callId to get the outcome, summary, transcript and extracted fields.',
+      inputSchema: placeCallInput,
+      outputSchema: placeCallOutput,
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+      },
     },
-    ({ idempotencyKey, ...params }) => guard(() => api.placeCall(params as never, { idempotencyKey })),
+    ({ idempotencyKey, ...params }) =>
+      guard(async () => ok(await api.placeCall(params as never, { idempotencyKey }))),
   );
   server.registerTool(
     'get_call',
     {
       title: 'Get a call',
-      description: 'Status, summary, transcript, turns, extracted fields and recording URL of one call.',
-      inputSchema: { callId: z.string() },
+      description:
+        'One call as it stands now: status (queued, dialing, in_progress, or terminal: completed, no_answer, voicemail, declined, failed), endedReason, summary, transcript, turns, extracted fields and recordingUrl. Does not wait.',
+      inputSchema: getCallInput,
+      outputSchema: callOutput,
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    ({ callId }) => guard(() => api.getCall(callId)),
+    ({ callId }) => guard(async () => ok(await api.getCall(callId))),
   );
   server.registerTool(
     'list_calls',
     {
       title: 'List calls',
-      description: 'Calls of this account, newest first, with a cursor for the next page.',
-      inputSchema: {
-        limit: z.number().int().min(1).max(100).optional(),
-        cursor: z.string().optional(),
-        status: STATUS.optional(),
-      },
+      description:
+        'Calls of this account, newest first: callId, status, to, objective, createdAt, endedAt. Pass nextCursor back as cursor for the next page (null when there is none).',
+      inputSchema: listCallsInput,
+      outputSchema: listCallsOutput,
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    (q) => guard(() => api.listCalls(q)),
+    // The Node SDK types one status; the REST API (and so this tool) takes a comma list of them.
+    (q) => guard(async () => ok(await api.listCalls(q as Parameters<CallsApi['listCalls']>[0]))),
   );
   server.registerTool(
     'wait_for_call',
     {
       title: 'Wait for a call to end',
       description:
-        'Polls until the call reaches a terminal status (default timeout 180 s, interval 5 s) and returns it.',
-      inputSchema: {
-        callId: z.string(),
-        timeoutSeconds: z.number().positive().max(3600).optional(),
-        intervalSeconds: z.number().positive().max(60).optional(),
-      },
+        `Waits until the call reaches a terminal status or the time runs out (default ${WAIT_DEFAULT_SECONDS} s, at most ${WAIT_MAX_SECONDS} s), then returns the call with done: true (ended) or done: false (still running: call wait_for_call again). ` +
+        `Sends progress notifications on each status change and at least every ${WAIT_HEARTBEAT_SECONDS} s when the request has a progress token.`,
+      inputSchema: waitForCallInput,
+      outputSchema: waitForCallOutput,
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    ({ callId, timeoutSeconds, intervalSeconds }) =>
-      guard(() => api.waitForCall(callId, { timeoutSeconds, intervalSeconds })),
+    ({ callId, timeoutSeconds, intervalSeconds }, extra) =>
+      guard(async () => {
+        const token = extra._meta?.progressToken;
+        // Without a progress token nothing can tell the client the request is alive, so the wait stays
+        // inside the default that common clients allow a silent request.
+        const limit = token === undefined ? WAIT_DEFAULT_SECONDS : WAIT_MAX_SECONDS;
+        const { done, call } = await waitForCall((id) => api.getCall(id), callId, {
+          timeoutSeconds: Math.min(timeoutSeconds ?? WAIT_DEFAULT_SECONDS, limit),
+          intervalSeconds: intervalSeconds ?? WAIT_INTERVAL_DEFAULT_SECONDS,
+          heartbeatSeconds: WAIT_HEARTBEAT_SECONDS,
+          signal: extra.signal,
+          onProgress:
+            token === undefined
+              ? undefined
+              : (p) =>
+                  extra.sendNotification({
+                    method: 'notifications/progress',
+                    params: { progressToken: token, ...p },
+                  }),
+        });
+        return ok(
+          { ...call, done },
+          done ? undefined : `The call is still ${call.status}; call wait_for_call again to keep waiting.`,
+        );
+      }),
   );
   server.registerTool(
     'cancel_call',
     {
       title: 'Cancel a call',
-      description: 'A queued call never dials; a ringing or live call is hung up. Ends as failed / canceled.',
-      inputSchema: { callId: z.string() },
+      description:
+        'Cancels a call: a queued call never dials; a ringing or live call is hung up at once. The call ends as status failed, endedReason canceled. A call already ended is a call_already_ended error.',
+      inputSchema: cancelCallInput,
+      outputSchema: callOutput,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     },
-    ({ callId }) => guard(() => api.cancelCall(callId)),
+    ({ callId }) => guard(async () => ok(await api.cancelCall(callId))),
   );
   return server;
 }

@@ -2,9 +2,19 @@ import { spawn } from 'node:child_process';
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calls } from '../../src/db/schema.js';
 import { createMcpHttpHandler } from '../../src/mcp/mcp-http.js';
-import { startTestApi, TEST_DESTINATION, type TestApi } from '../helpers/api-fixtures.js';
+import { WAIT_DEFAULT_SECONDS } from '../../src/mcp/tool-schemas.js';
+import {
+  type StartTestApiOptions,
+  startTestApi,
+  TEST_DESTINATION,
+  type TestApi,
+} from '../helpers/api-fixtures.js';
 
 type ToolResult = { isError?: boolean; structuredContent?: any; content: { type: string; text: string }[] };
 
@@ -18,22 +28,39 @@ async function connectHttp(url: string, key: string) {
   return client;
 }
 
+async function connectStdio(url: string, key: string) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ['bin/agentline.js', 'mcp'],
+    env: { ...(process.env as Record<string, string>), AGENTLINE_API_KEY: key, AGENTLINE_BASE_URL: url },
+    stderr: 'pipe',
+  });
+  const client = new McpClient({ name: 'test', version: '1' });
+  await client.connect(transport);
+  return client;
+}
+
 const call = async (c: McpClient, name: string, args: Record<string, unknown>) =>
   (await c.callTool({ name, arguments: args })) as ToolResult;
+
+/** The real API with /mcp mounted as src/main.ts mounts it. */
+const startMcpApi = (opts: StartTestApiOptions = {}) =>
+  startTestApi({
+    ...opts,
+    env: { CAP_CALLS_PER_MINUTE: '100', CAP_CONCURRENT_CALLS: '100', ...opts.env },
+    tweak: (deps) => ({
+      ...deps,
+      extraRoutes: (app) => {
+        const mcp = createMcpHttpHandler((req) => app.fetch(req));
+        app.all('/mcp', (c) => mcp(c.req.raw));
+      },
+    }),
+  });
 
 describe('MCP server', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi({
-      env: { CAP_CALLS_PER_MINUTE: '100', CAP_CONCURRENT_CALLS: '100' },
-      tweak: (deps) => ({
-        ...deps,
-        extraRoutes: (app) => {
-          const mcp = createMcpHttpHandler((req) => app.fetch(req));
-          app.all('/mcp', (c) => mcp(c.req.raw));
-        },
-      }),
-    });
+    api = await startMcpApi();
   });
   afterAll(() => api.close());
 
@@ -89,24 +116,166 @@ describe('MCP server', () => {
   });
 
   it('over stdio (npx agentline mcp): the same tools against the HTTP API', async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: ['bin/agentline.js', 'mcp'],
-      env: {
-        ...(process.env as Record<string, string>),
-        AGENTLINE_API_KEY: api.key,
-        AGENTLINE_BASE_URL: api.url,
-      },
-      stderr: 'pipe',
-    });
-    const c = new McpClient({ name: 'test', version: '1' });
-    await c.connect(transport);
+    const c = await connectStdio(api.url, api.key);
     try {
       const placed = await call(c, 'place_call', { to: TEST_DESTINATION, objective: 'Over stdio' });
       const got = await call(c, 'get_call', { callId: placed.structuredContent.callId });
       expect(got.structuredContent).toMatchObject({ objective: 'Over stdio', status: 'queued' });
     } finally {
       await c.close();
+    }
+  });
+
+  it('describes every tool for a model: each input with its limits, an output schema and annotations', async () => {
+    const c = await connectHttp(api.url, api.key);
+    try {
+      const { tools } = await c.listTools();
+      for (const t of tools) {
+        expect(t.outputSchema?.type, t.name).toBe('object');
+        for (const [field, schema] of Object.entries(t.inputSchema.properties ?? {}))
+          expect((schema as { description?: string }).description, `${t.name}.${field}`).toBeTruthy();
+      }
+      const tool = Object.fromEntries(tools.map((t) => [t.name, t]));
+      for (const name of ['get_call', 'list_calls', 'wait_for_call'])
+        expect(tool[name].annotations, name).toMatchObject({ readOnlyHint: true, idempotentHint: true });
+      expect(tool.cancel_call.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+      expect(tool.place_call.annotations).toMatchObject({ readOnlyHint: false, idempotentHint: false });
+      const place = tool.place_call.inputSchema.properties as Record<string, { description: string }>;
+      expect(place.objective.description).toContain('1–2000 characters');
+      expect(place.maxDurationSeconds.description).toContain('30–3600');
+      expect(place.to.description).toContain('E.164');
+      const wait = tool.wait_for_call.inputSchema.properties as Record<string, { description: string }>;
+      expect(wait.timeoutSeconds.description).toContain(`default ${WAIT_DEFAULT_SECONDS}`);
+      expect(tool.wait_for_call.outputSchema?.properties).toHaveProperty('done');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('list_calls takes the same comma list of statuses as REST', async () => {
+    const c = await connectHttp(api.url, api.key);
+    try {
+      const place = async () =>
+        (await call(c, 'place_call', { to: TEST_DESTINATION, objective: 'Status filter' })).structuredContent
+          .callId as string;
+      const queued = await place();
+      const canceled = await place();
+      await call(c, 'cancel_call', { callId: canceled });
+      const ids = async (status: string) =>
+        (await call(c, 'list_calls', { status, limit: 100 })).structuredContent.calls.map(
+          (x: { callId: string }) => x.callId,
+        );
+      const failed = await ids('failed');
+      expect(failed).toContain(canceled);
+      expect(failed).not.toContain(queued);
+      const both = await ids('queued, failed');
+      expect(both).toEqual(expect.arrayContaining([queued, canceled]));
+      const rest = (await (await api.request('/v1/agent/calls?status=queued,failed&limit=100')).json()) as {
+        calls: { callId: string }[];
+      };
+      expect(both).toEqual(rest.calls.map((x) => x.callId));
+      expect((await call(c, 'list_calls', { status: 'queued,ringing' })).isError).toBe(true);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('answers recordingUrl with the public URL over /mcp, as REST does', async () => {
+    const other = await startMcpApi({ db: api.db, env: { PUBLIC_BASE_URL: 'https://calls.example.com/' } });
+    try {
+      for (const [server, base] of [
+        [api, api.url],
+        [other, 'https://calls.example.com'],
+      ] as const) {
+        const c = await connectHttp(server.url, server.key);
+        try {
+          const placed = await call(c, 'place_call', { to: TEST_DESTINATION, objective: 'Recorded' });
+          const callId = placed.structuredContent.callId as string;
+          await api.db.db
+            .update(calls)
+            .set({ recordingFile: `${callId}.wav` })
+            .where(eq(calls.id, callId));
+          const rest = (await (await server.request(`/v1/agent/calls/${callId}`)).json()) as {
+            recordingUrl: string;
+          };
+          const got = await call(c, 'get_call', { callId });
+          expect(got.structuredContent.recordingUrl).toBe(`${base}/v1/agent/calls/${callId}/recording`);
+          expect(got.structuredContent.recordingUrl).toBe(rest.recordingUrl);
+        } finally {
+          await c.close();
+        }
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("wait_for_call returns the call as it stands, done: false, inside the official client's default timeout", {
+    timeout: 180_000,
+  }, async () => {
+    // The call is never dialled (no worker): it outlasts any wait, as a long real call would.
+    expect(WAIT_DEFAULT_SECONDS * 1000).toBeLessThan(DEFAULT_REQUEST_TIMEOUT_MSEC);
+    const overHttp = await connectHttp(api.url, api.key);
+    const overStdio = await connectStdio(api.url, api.key);
+    try {
+      const placed = await call(overHttp, 'place_call', { to: TEST_DESTINATION, objective: 'Long call' });
+      const callId = placed.structuredContent.callId as string;
+      // Default client options (60 s timeout, no progress token); over stdio the model asks for more
+      // than a silent request may take, and the wait stays inside the default anyway.
+      const results = await Promise.all([
+        call(overHttp, 'wait_for_call', { callId }),
+        call(overStdio, 'wait_for_call', { callId, timeoutSeconds: 120 }),
+      ]);
+      for (const r of results) {
+        expect(r.isError).toBeFalsy();
+        expect(r.structuredContent).toMatchObject({ callId, status: 'queued', done: false });
+        expect(r.content[0].text).toContain('call wait_for_call again');
+      }
+    } finally {
+      await Promise.all([overHttp.close(), overStdio.close()]);
+    }
+  });
+
+  it('wait_for_call sends progress (status changes and heartbeats) and ends done: true with the call', {
+    timeout: 120_000,
+  }, async () => {
+    const overHttp = await connectHttp(api.url, api.key);
+    const overStdio = await connectStdio(api.url, api.key);
+    try {
+      await Promise.all(
+        [overHttp, overStdio].map(async (c) => {
+          const placed = await call(c, 'place_call', { to: TEST_DESTINATION, objective: 'Progress' });
+          const callId = placed.structuredContent.callId as string;
+          const seen: Progress[] = [];
+          let heard!: () => void;
+          const heartbeat = new Promise<void>((r) => {
+            heard = r;
+          });
+          const waiting = c.callTool(
+            { name: 'wait_for_call', arguments: { callId, timeoutSeconds: 120, intervalSeconds: 0.2 } },
+            undefined,
+            {
+              resetTimeoutOnProgress: true,
+              onprogress: (p) => {
+                seen.push(p);
+                if (p.message?.includes('still queued')) heard();
+              },
+            },
+          ) as Promise<ToolResult>;
+          await heartbeat;
+          expect((await api.request(`/v1/agent/calls/${callId}/cancel`, { method: 'POST' })).status).toBe(
+            200,
+          );
+          const r = await waiting;
+          expect(r.structuredContent).toMatchObject({ callId, status: 'failed', done: true });
+          expect(seen[0]).toMatchObject({ message: 'call queued', total: 120 });
+          expect(seen.at(-1)).toMatchObject({ message: 'call failed' });
+          for (let i = 1; i < seen.length; i++)
+            expect(seen[i].progress).toBeGreaterThan(seen[i - 1].progress);
+        }),
+      );
+    } finally {
+      await Promise.all([overHttp.close(), overStdio.close()]);
     }
   });
 
