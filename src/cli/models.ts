@@ -1,9 +1,11 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../config.js';
 import { type FetchProgress, fetchModel } from '../voice/models/fetch.js';
-import { listModels } from '../voice/models/list.js';
-import { DEFAULT_MANIFEST, loadManifest } from '../voice/models/manifest.js';
+import { findInstalledGguf, identifyGguf } from '../voice/models/installed-gguf.js';
+import { type InstalledModel, listModels } from '../voice/models/list.js';
+import { DEFAULT_MANIFEST, loadManifest, type ManifestEntry } from '../voice/models/manifest.js';
 import { isSyntheticShape, SYNTHETIC_SHAPES, writeSyntheticGguf } from '../voice/models/synthetic-gguf.js';
 import { parseFlags, required } from './args.js';
 import { emit, showUsage, table, unknownAction } from './output.js';
@@ -14,7 +16,8 @@ const usage = `Usage:
   agentline models fetch [--only NAME] [--models-dir DIR] [--manifest FILE] [--json]
       download, verify (SHA-256) and install the models of the manifest; a cut download resumes
   agentline models list [--models-dir DIR] [--manifest FILE] [--json]
-      show which models are installed
+      show which models of the manifest are installed, and any other GGUF under the models
+      directory (random-weight synthetic ones marked; without LLM_MODEL the largest is loaded)
   agentline models synthetic --shape ${shapes} --out FILE [--json]
       write a RANDOM-WEIGHT GGUF in a real model's shape: a fixture and speed stand-in, not a model
 
@@ -47,6 +50,39 @@ function progressFor(io: CliIo, quiet: boolean): FetchProgress | undefined {
     advance: () => undefined,
     stop: () => undefined,
   };
+}
+
+type ListedModel = InstalledModel & { modelName?: string | null; synthetic?: boolean; note?: string };
+
+/**
+ * The GGUFs the server would find under MODELS_DIR that the manifest does not name (written by
+ * `models synthetic` or copied in by hand), so what the server may load is never hidden. A
+ * random-weight one is marked: it runs at a real model's speed and says nothing sensible.
+ */
+async function otherGgufs(manifest: readonly ManifestEntry[], modelsDir: string): Promise<ListedModel[]> {
+  const listed = new Set(manifest.map((m) => path.join(modelsDir, m.dest)));
+  return Promise.all(
+    (await findInstalledGguf(modelsDir))
+      .filter((file) => !listed.has(file))
+      .map(async (file) => {
+        const id = await identifyGguf(file);
+        const notes = [
+          id.synthetic ? `random weights (${id.modelName}): speaks gibberish` : id.modelName,
+          id.problem,
+        ];
+        return {
+          name: path.relative(modelsDir, file),
+          kind: 'dialogue',
+          engine: 'llama-cpp',
+          installed: true,
+          path: file,
+          bytes: (await fs.stat(file)).size,
+          modelName: id.modelName,
+          synthetic: id.synthetic,
+          note: notes.filter(Boolean).join('; '),
+        };
+      }),
+  );
 }
 
 export const modelsCommand: CliCommand = {
@@ -105,14 +141,17 @@ export const modelsCommand: CliCommand = {
         if (flags.help) return showUsage(io, usage);
         const manifest = await loadManifest(flags.manifest ? path.resolve(flags.manifest) : DEFAULT_MANIFEST);
         const modelsDir = modelsDirOf(io, flags['models-dir']);
-        const models = await listModels(manifest, modelsDir);
+        const models: ListedModel[] = [
+          ...(await listModels(manifest, modelsDir)),
+          ...(await otherGgufs(manifest, modelsDir)),
+        ];
         emit(
           io,
           flags.json,
           { modelsDir, models },
           `${table(
-            ['NAME', 'KIND', 'ENGINE', 'INSTALLED', 'BYTES'],
-            models.map((m) => [m.name, m.kind, m.engine, m.installed, m.bytes]),
+            ['NAME', 'KIND', 'ENGINE', 'INSTALLED', 'BYTES', 'NOTE'],
+            models.map((m) => [m.name, m.kind, m.engine, m.installed, m.bytes, m.note]),
           )}\n\nModels directory: ${modelsDir}`,
         );
         return 0;

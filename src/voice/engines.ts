@@ -8,6 +8,7 @@ import { FIXED_INSTRUCTIONS } from './agent/prompt.js';
 import { createLlamaCppDialogue } from './dialogue/llama-cpp.js';
 import { createOpenAiCompatibleDialogue } from './dialogue/openai-compatible.js';
 import type { DialogueEngine } from './dialogue/types.js';
+import { findInstalledGguf } from './models/installed-gguf.js';
 import { createPocketsphinxStt } from './stt/pocketsphinx.js';
 import { createVoskStt, resolveVoskLib } from './stt/vosk.js';
 import { createFliteTts } from './tts/flite.js';
@@ -49,26 +50,6 @@ async function firstEntry(dir: string, pick: (e: Dirent, dir: string) => boolean
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
   const hit = entries.sort((a, b) => a.name.localeCompare(b.name)).find((e) => pick(e, dir));
   return hit ? path.join(dir, hit.name) : null;
-}
-
-/** GGUF files directly under `<modelsDir>` or one folder below, largest first (the likeliest real model). */
-export async function findInstalledGguf(modelsDir: string): Promise<string[]> {
-  const found: { file: string; size: number }[] = [];
-  const scan = async (dir: string, depth: number) => {
-    let entries: Dirent[];
-    try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory() && depth > 0 && !e.name.startsWith('.')) await scan(p, depth - 1);
-      else if (e.isFile() && e.name.endsWith('.gguf')) found.push({ file: p, size: (await fs.stat(p)).size });
-    }
-  };
-  await scan(modelsDir, 1);
-  return found.sort((a, b) => b.size - a.size).map((f) => f.file);
 }
 
 /**

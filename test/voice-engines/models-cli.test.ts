@@ -242,6 +242,53 @@ describe('models synthetic and the shipped manifest', () => {
     );
   });
 
+  it('lists the GGUFs under the models directory that the manifest does not name, marking synthetic ones', async () => {
+    const modelsDir = path.join(dir, 'listed');
+    await fs.mkdir(path.join(modelsDir, 'llm'), { recursive: true });
+    // Where the README's first-call example puts it: the server loads a GGUF from here.
+    expect(
+      await modelsCommand.run(
+        ['synthetic', '--shape', 'tiny', '--out', path.join(modelsDir, 'tiny.gguf')],
+        io().io,
+      ),
+    ).toBe(0);
+    await fs.writeFile(path.join(modelsDir, 'llm', 'broken.gguf'), 'not a model at all, just text');
+
+    const j = io();
+    expect(await modelsCommand.run(['list', '--models-dir', modelsDir, '--json'], j.io)).toBe(0);
+    const { models } = JSON.parse(j.out.join('')) as { models: Record<string, unknown>[] };
+    const shipped = await loadManifest();
+    // The manifest's models first, none installed here, then what else the server could load.
+    expect(models.slice(0, shipped.length).map((m) => [m.name, m.installed])).toEqual(
+      shipped.map((e) => [e.name, false]),
+    );
+    expect(models.slice(shipped.length)).toEqual([
+      expect.objectContaining({
+        name: 'tiny.gguf',
+        kind: 'dialogue',
+        engine: 'llama-cpp',
+        installed: true,
+        path: path.join(modelsDir, 'tiny.gguf'),
+        bytes: (await fs.stat(path.join(modelsDir, 'tiny.gguf'))).size,
+        modelName: 'random-tiny',
+        synthetic: true,
+      }),
+      expect.objectContaining({
+        name: path.join('llm', 'broken.gguf'),
+        installed: true,
+        synthetic: false,
+        modelName: null,
+        note: 'not a GGUF file (bad magic)',
+      }),
+    ]);
+
+    const h = io();
+    expect(await modelsCommand.run(['list', '--models-dir', modelsDir], h.io)).toBe(0);
+    expect(h.out.join('')).toMatch(
+      /^tiny\.gguf +dialogue +llama-cpp +yes +\d+ +random weights \(random-tiny\): speaks gibberish$/m,
+    );
+  });
+
   it('ships a valid manifest naming an STT model, a Piper voice, a GGUF and libvosk', async () => {
     const m = await loadManifest();
     const kinds = new Set(m.map((e) => `${e.kind}:${e.engine}`));
