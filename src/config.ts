@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { redactUrl } from './redact.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -41,6 +42,12 @@ export const configSchema = z.object({
   WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
   /** How long failed deliveries keep being retried; the spec asks for at least 24 h. */
   WEBHOOK_RETRY_HOURS: int(24, 24 * 14).default(48),
+  /** Retry schedule: the first retry after this, each next one WEBHOOK_RETRY_FACTOR times longer, capped (±20 % jitter). */
+  WEBHOOK_RETRY_FIRST_SECONDS: int(1, 86_400).default(5),
+  WEBHOOK_RETRY_FACTOR: z.coerce.number().min(1).max(100).default(3),
+  WEBHOOK_RETRY_MAX_SECONDS: int(1, 86_400).default(3600),
+  /** How often a deliverer looks for due deliveries (it is also woken at once by each status change). */
+  WEBHOOK_POLL_MS: int(50, 60_000).default(1000),
 
   WORKER_CONCURRENCY: int(1, 1000).default(4),
   WORKER_POLL_MS: int(10, 60_000).default(500),
@@ -88,6 +95,16 @@ export type Config = RawConfig & {
   publicBaseUrl: string;
 };
 
+/** Settings whose value is a secret as a whole: a config error names them but never shows them. */
+const SECRET_SETTING = /(PASSWORD|SECRET|_KEY$|TOKEN)/;
+
+/** A bad value as a config error may show it: secrets not at all, URLs without their credentials. */
+function shownValue(key: string, value: string | undefined): string {
+  if (value === undefined) return 'nothing';
+  if (SECRET_SETTING.test(key)) return `a value of ${value.length} characters, not shown`;
+  return JSON.stringify(redactUrl(value));
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -103,11 +120,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const key = String(i.path[0] ?? '');
-        return `${key}: ${i.message} (got ${JSON.stringify(cleaned[key])})`;
+        return `${key}: ${i.message} (got ${shownValue(key, cleaned[key])})`;
       }),
     );
   }
   const c = parsed.data;
+  if (c.WEBHOOK_RETRY_FIRST_SECONDS > c.WEBHOOK_RETRY_MAX_SECONDS) {
+    throw new ConfigError([
+      `WEBHOOK_RETRY_FIRST_SECONDS (${c.WEBHOOK_RETRY_FIRST_SECONDS}) must not be above WEBHOOK_RETRY_MAX_SECONDS (${c.WEBHOOK_RETRY_MAX_SECONDS})`,
+    ]);
+  }
   if (c.RTP_PORT_MIN >= c.RTP_PORT_MAX) {
     throw new ConfigError([
       `RTP_PORT_MIN (${c.RTP_PORT_MIN}) must be below RTP_PORT_MAX (${c.RTP_PORT_MAX})`,

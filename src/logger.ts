@@ -1,4 +1,5 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { redactUrls } from './redact.js';
 
 export type { Logger };
 
@@ -17,8 +18,49 @@ const REDACT = [
   '*.apiKey',
 ];
 
-export function createLogger(level = 'info'): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { svc: 'agentline' } });
+/** How deep into a log object strings are searched for URLs with credentials. */
+const SCRUB_DEPTH = 4;
+
+/**
+ * Credentials inside URLs (ARI_URL, DATABASE_URL, LLM_URL, a webhook URL…) are blanked wherever a log
+ * line carries them: in its fields, its message and an error's message and stack. Values are copied,
+ * never changed in place, since they belong to the caller.
+ */
+function scrub(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactUrls(value);
+  if (depth <= 0 || value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth - 1));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, depth - 1)]));
+}
+
+function scrubbedError(err: unknown) {
+  // The serializer builds a fresh object for each line, so its fields can be cleaned in place.
+  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  if (out && typeof out === 'object') {
+    for (const k of Object.keys(out)) if (typeof out[k] === 'string') out[k] = redactUrls(out[k] as string);
+  }
+  return out;
+}
+
+export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      base: { svc: 'agentline' },
+      serializers: { err: scrubbedError },
+      formatters: { log: (obj) => scrub(obj, SCRUB_DEPTH) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          const clean = args.map((a) => (typeof a === 'string' ? redactUrls(a) : a)) as typeof args;
+          return method.apply(this, clean);
+        },
+      },
+    },
+    destination,
+  );
 }
 
 export function silentLogger(): Logger {

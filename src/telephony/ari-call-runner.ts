@@ -40,6 +40,8 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
   const { ari, config } = deps;
   const settings: CallControllerSettings = {
     ...DEFAULT_CONTROLLER_SETTINGS,
+    summaryTimeoutMs: config.SUMMARY_TIMEOUT_SECONDS * 1000,
+    summaryMaxTokens: config.SUMMARY_MAX_TOKENS,
     ...deps.settings,
     app: config.ARI_APP,
     dialString: config.DIAL_STRING,

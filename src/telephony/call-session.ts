@@ -69,9 +69,21 @@ export interface ConversationAgent {
    * `onTurn` is called as each turn completes so it can be persisted live.
    */
   converse(session: CallSession, onTurn: (turn: ConversationTurn) => void): Promise<{ end: ConversationEnd }>;
-  /** The post-call summary and the `extracted` object for `call.fields`, from the whole transcript. */
+  /**
+   * The post-call summary and the `extracted` object for `call.fields`, from the whole transcript.
+   * It runs after the line is down, so it must stay within `opts`: at the model's lowest priority,
+   * at most `maxTokens` written, done by `timeoutMs`, and stopped when `signal` aborts (then it
+   * answers with what it has, or a fallback, rather than nothing).
+   */
   summarize(
     call: CallRow,
     turns: readonly ConversationTurn[],
+    opts?: SummarizeOptions,
   ): Promise<{ summary: string | null; extracted: Record<string, unknown> | null }>;
+}
+
+export interface SummarizeOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  maxTokens?: number;
 }

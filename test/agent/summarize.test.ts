@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import type { ConversationTurn } from '../../src/telephony/call-session.js';
 import { createConversationAgent } from '../../src/voice/agent/conversation-agent.js';
+import { SUMMARY_MAX_CHARS } from '../../src/voice/agent/schema.js';
+import { summarizeCall } from '../../src/voice/agent/summarize-call.js';
+import { abortError, DialogueOutputError } from '../../src/voice/dialogue/action-schema.js';
 import { createScriptedDialogue } from '../../src/voice/dialogue/scripted.js';
-import type { DialogueEngine, JsonSchema } from '../../src/voice/dialogue/types.js';
+import type { CompleteJsonOptions, DialogueEngine, JsonSchema } from '../../src/voice/dialogue/types.js';
 import type { SpeechToText, TextToSpeech, VoiceActivityDetector } from '../../src/voice/types.js';
 import { makeCallRow } from './helpers/test-session.js';
 
@@ -107,7 +110,7 @@ describe('summarize', () => {
     expect(out.summary).not.toBeNull();
   });
 
-  it('gives a null summary and null fields when the model fails, instead of throwing', async () => {
+  it('gives a transcript-built summary and null fields when the model fails, instead of throwing or null', async () => {
     const failing: DialogueEngine = {
       name: 'failing',
       nextAction: () => Promise.reject(new Error('unused')),
@@ -115,15 +118,104 @@ describe('summarize', () => {
       close: async () => {},
     };
     const out = await agentWith(failing).summarize(makeCallRow({ fields }), turns);
-    expect(out).toEqual({
-      summary: null,
-      extracted: { booked: null, party_size: null, time: null, deposit: null },
-    });
+    expect(out.extracted).toEqual({ booked: null, party_size: null, time: null, deposit: null });
+    expect(out.summary).toContain('the agent spoke twice and the callee twice');
+    expect(out.summary).toContain(`The callee's last words: "it is booked".`);
   });
 
   it('gives an empty object when the call asked for no fields', async () => {
     const { engine } = spyDialogue();
     const out = await agentWith(engine).summarize(makeCallRow({ fields: [] }), turns);
     expect(out.extracted).toEqual({});
+  });
+});
+
+/** An engine whose answer never comes unless its signal aborts (a model stuck behind live calls). */
+function stuckDialogue(seen: CompleteJsonOptions[] = []): DialogueEngine {
+  return {
+    name: 'stuck',
+    nextAction: () => Promise.reject(new Error('unused')),
+    completeJson: (_m, _s, opts) =>
+      new Promise((_resolve, reject) => {
+        seen.push(opts ?? {});
+        opts?.signal?.addEventListener('abort', () => reject(abortError(opts.signal?.reason)), {
+          once: true,
+        });
+      }),
+    close: async () => {},
+  };
+}
+
+describe('summarizeCall bounds', () => {
+  const deps = (dialogue: DialogueEngine, extra: Partial<Parameters<typeof summarizeCall>[0]> = {}) => ({
+    dialogue,
+    logger: silentLogger(),
+    ...extra,
+  });
+
+  it('asks for the answer at background priority, within the token cap, with every string length-bounded', async () => {
+    const seen: CompleteJsonOptions[] = [];
+    const schemas: JsonSchema[] = [];
+    const inner = stuckDialogue(seen);
+    const engine: DialogueEngine = {
+      ...inner,
+      completeJson: (m, schema, opts) => {
+        schemas.push(schema);
+        return inner.completeJson(m, schema, opts);
+      },
+    };
+    const ac = new AbortController();
+    const out = summarizeCall(
+      deps(engine, { signal: ac.signal, maxTokens: 200 }),
+      makeCallRow({ fields }),
+      turns,
+    );
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen[0]).toMatchObject({ priority: 'background', maxTokens: 200 });
+    const props = schemas[0].properties as Record<string, JsonSchema>;
+    expect(props.summary.maxLength).toBe(SUMMARY_MAX_CHARS);
+    expect((props.extracted.properties as Record<string, JsonSchema>).time.maxLength).toBeGreaterThan(0);
+    ac.abort();
+    expect((await out).summary).toMatch(/^Automatic summary unavailable/);
+  });
+
+  it('gives up on a model that does not answer by timeoutMs, with a summary still', async () => {
+    const out = await summarizeCall(deps(stuckDialogue(), { timeoutMs: 50 }), makeCallRow({ fields }), turns);
+    expect(out.summary).toMatch(/^Automatic summary unavailable/);
+    expect(out.extracted).toEqual({ booked: null, party_size: null, time: null, deposit: null });
+  });
+
+  it('keeps the summary of an answer cut off by the token cap once its summary was complete', async () => {
+    const cut: DialogueEngine = {
+      ...stuckDialogue(),
+      completeJson: () =>
+        Promise.reject(
+          new DialogueOutputError(
+            'did not finish',
+            '{"summary": "The agent asked for a table for two and the host said \\"booked\\".", "extracted": {"booked": tr',
+          ),
+        ),
+    };
+    const out = await summarizeCall(deps(cut), makeCallRow({ fields }), turns);
+    expect(out.summary).toBe('The agent asked for a table for two and the host said "booked".');
+    expect(out.extracted).toEqual({ booked: null, party_size: null, time: null, deposit: null });
+  });
+
+  it('bounds the transcript it sends: a long call keeps its start and its end', async () => {
+    const { engine, calls } = spyDialogue();
+    const long: ConversationTurn[] = Array.from({ length: 400 }, (_, i) => ({
+      speaker: i % 2 ? 'callee' : 'agent',
+      text: `line ${i} ${'words '.repeat(10)}`,
+      startMs: i * 1000,
+      endMs: i * 1000 + 900,
+      interrupted: false,
+    }));
+    const out = await summarizeCall(deps(engine), makeCallRow({ fields }), long);
+    expect(out.summary).toBe('The agent booked a table for two at seven.');
+    const prompt = JSON.stringify(calls[0].messages);
+    expect(prompt.length).toBeLessThan(12_000);
+    expect(prompt).toContain('line 0 ');
+    expect(prompt).toContain('line 399 ');
+    expect(prompt).toContain('part of the call left out');
   });
 });

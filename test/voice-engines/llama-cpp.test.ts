@@ -4,6 +4,9 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ConversationTurn } from '../../src/telephony/call-session.js';
+import { buildSummarySchema, FIELD_MAX_CHARS, SUMMARY_MAX_CHARS } from '../../src/voice/agent/schema.js';
+import { summarizeCall } from '../../src/voice/agent/summarize-call.js';
 import {
   ACTION_FORMAT_HINT,
   actionToJson,
@@ -13,6 +16,7 @@ import {
 import { createLlamaCppDialogue } from '../../src/voice/dialogue/llama-cpp.js';
 import type { DialogueEngine, DialogueMessage } from '../../src/voice/dialogue/types.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
+import { makeCallRow } from '../agent/helpers/test-session.js';
 
 const messages: DialogueMessage[] = [
   { role: 'system', content: 'You are calling a restaurant to book a table for two people at seven.' },
@@ -306,6 +310,90 @@ describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
       }
     } finally {
       await fresh.close();
+    }
+  });
+
+  const SUMMARY_FIELDS = [
+    { name: 'booked', type: 'boolean' as const },
+    { name: 'party_size', type: 'number' as const },
+    { name: 'time', type: 'string' as const },
+  ];
+  const CALL_TURNS: ConversationTurn[] = [
+    {
+      speaker: 'agent',
+      text: 'Hello, I would like a table for two at seven.',
+      startMs: 0,
+      endMs: 2000,
+      interrupted: false,
+    },
+    {
+      speaker: 'callee',
+      text: 'Yes, seven is fine, under which name?',
+      startMs: 2500,
+      endMs: 4000,
+      interrupted: false,
+    },
+    { speaker: 'agent', text: 'Smith, thank you.', startMs: 4500, endMs: 5500, interrupted: false },
+  ];
+
+  it('random weights still write a summary answer that closes: every string ends at its schema bound', async () => {
+    // A cap far above the schema's bounds: only the grammar can make the answer end.
+    const out = (await engine.completeJson(messages, buildSummarySchema(SUMMARY_FIELDS), {
+      maxTokens: 4000,
+      priority: 'background',
+    })) as { summary: string; extracted: Record<string, unknown> };
+    expect(typeof out.summary).toBe('string');
+    expect(out.summary.length).toBeLessThanOrEqual(SUMMARY_MAX_CHARS);
+    expect(Object.keys(out.extracted).sort()).toEqual(['booked', 'party_size', 'time']);
+    const time = out.extracted.time;
+    expect(time === null || (typeof time === 'string' && time.length <= FIELD_MAX_CHARS)).toBe(true);
+  });
+
+  it('a post-call summary from random weights is never null, and its fields are typed, whatever the token cap', async () => {
+    const call = makeCallRow({ fields: SUMMARY_FIELDS });
+    const logger = pino({ level: 'silent' });
+    for (const maxTokens of [384, 8]) {
+      const out = await summarizeCall({ dialogue: engine, logger, maxTokens }, call, CALL_TURNS);
+      expect(out.summary.trim().length).toBeGreaterThan(0);
+      expect(out.extracted.booked === null || typeof out.extracted.booked === 'boolean').toBe(true);
+      expect(out.extracted.party_size === null || typeof out.extracted.party_size === 'number').toBe(true);
+      expect(out.extracted.time === null || typeof out.extracted.time === 'string').toBe(true);
+    }
+  });
+
+  it('background work never takes a sequence a live call owns: it waits until one is free', async () => {
+    // Both sequences belong to live calls (each has had a turn and keeps its prompt evaluated).
+    const a = engine.openConversation!();
+    const b = engine.openConversation!();
+    try {
+      await a.nextAction(messages, {});
+      await b.nextAction(messages, {});
+      let summaryDone = false;
+      const summary = engine
+        .completeJson(
+          messages,
+          { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+          {
+            priority: 'background',
+          },
+        )
+        .finally(() => {
+          summaryDone = true;
+        });
+      // A's next turn is served meanwhile, on its own sequence, and finds its prompt still there.
+      const before = a.tokenUsage!().evaluatedTokens;
+      await a.nextAction(
+        [...messages, { role: 'assistant', content: SHORT_REPLY }, { role: 'user', content: 'Go on.' }],
+        {},
+      );
+      expect(a.tokenUsage!().evaluatedTokens - before).toBeLessThan(80);
+      expect(summaryDone).toBe(false);
+      // B's call ends: its sequence is free for background work.
+      b.close();
+      expect(await summary).toEqual({ ok: expect.any(Boolean) });
+    } finally {
+      a.close();
+      b.close();
     }
   });
 

@@ -12,6 +12,7 @@ import type {
   ConversationEnd,
   ConversationTurn,
 } from '../call-session.js';
+import { DEFAULT_SUMMARY_BOUNDS, summarizeWithin } from '../call-summary.js';
 import { createResampler } from '../media/resample.js';
 import { BeepDetector } from '../voicemail/beep-detector.js';
 import { GreetingDetector } from '../voicemail/greeting-detector.js';
@@ -43,6 +44,10 @@ export interface CallControllerSettings {
   goodbyeGraceMs: number;
   /** Guard for a PBX that never reports the end of ringing (ring timeout + this). */
   ringGuardMs: number;
+  /** The post-call summary is cut off after this long (then a shorter one is used). */
+  summaryTimeoutMs: number;
+  /** Most tokens the model may write for the summary and the extracted values. */
+  summaryMaxTokens: number;
 }
 
 export const DEFAULT_CONTROLLER_SETTINGS: Omit<
@@ -59,6 +64,8 @@ export const DEFAULT_CONTROLLER_SETTINGS: Omit<
   greetingEndSilenceMs: 2500,
   goodbyeGraceMs: 5000,
   ringGuardMs: 15_000,
+  summaryTimeoutMs: DEFAULT_SUMMARY_BOUNDS.timeoutMs,
+  summaryMaxTokens: DEFAULT_SUMMARY_BOUNDS.maxTokens,
 };
 
 export interface CallControllerDeps {
@@ -603,13 +610,16 @@ export class CallController {
 
   private async summarize(outcome: CallOutcome): Promise<void> {
     if (this.ctl.signal.reason === 'canceled') return;
-    try {
-      const { summary, extracted } = await this.deps.agent.summarize(this.ctl.call, this.turns);
-      outcome.summary = summary;
-      outcome.extracted = extracted;
-    } catch (err) {
-      this.log.error({ err }, 'post-call summary failed');
-    }
+    const { summary, extracted } = await summarizeWithin({
+      agent: this.deps.agent,
+      call: this.ctl.call,
+      turns: this.turns,
+      endedReason: outcome.endedReason,
+      bounds: { timeoutMs: this.s.summaryTimeoutMs, maxTokens: this.s.summaryMaxTokens },
+      logger: this.log,
+    });
+    outcome.summary = summary;
+    outcome.extracted = extracted;
   }
 
   private async reportAnswered(): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildExtractionSchema, buildSummarySchema, coerceExtracted } from './schema.js';
+import { buildExtractionSchema, buildSummarySchema, coerceExtracted, FIELD_MAX_CHARS } from './schema.js';
 
 const fields = [
   { name: 'booked', type: 'boolean' as const, description: 'whether a table was booked' },
@@ -14,7 +14,7 @@ describe('buildExtractionSchema', () => {
       properties: {
         booked: { type: ['boolean', 'null'], description: 'whether a table was booked' },
         party_size: { type: ['number', 'null'] },
-        time: { type: ['string', 'null'], description: 'the booked time' },
+        time: { type: ['string', 'null'], maxLength: FIELD_MAX_CHARS, description: 'the booked time' },
       },
       required: ['booked', 'party_size', 'time'],
       additionalProperties: false,
@@ -23,7 +23,10 @@ describe('buildExtractionSchema', () => {
 
   it('defaults a field without a type to string', () => {
     const s = buildExtractionSchema([{ name: 'note' } as never]);
-    expect((s.properties as Record<string, unknown>).note).toEqual({ type: ['string', 'null'] });
+    expect((s.properties as Record<string, unknown>).note).toEqual({
+      type: ['string', 'null'],
+      maxLength: FIELD_MAX_CHARS,
+    });
   });
 
   it('wraps it with a summary for the post-call answer', () => {

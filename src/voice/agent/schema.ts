@@ -1,14 +1,22 @@
 import type { CallField } from '../../db/schema.js';
 import type { JsonSchema } from '../dialogue/types.js';
 
+/** Longest summary the model may write: two or three sentences. A grammar built from the schema closes the string there. */
+export const SUMMARY_MAX_CHARS = 480;
+/** Longest text value of an extracted field. */
+export const FIELD_MAX_CHARS = 160;
+
 /**
  * The JSON schema of `extracted` for a call's fields: every field required, of its type or null (a value
- * the conversation did not establish is null), no other keys.
+ * the conversation did not establish is null), no other keys. Text values are bounded, so an answer
+ * constrained by it always closes (numbers and whitespace are bounded by the grammar itself).
  */
 export function buildExtractionSchema(fields: readonly CallField[]): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   for (const f of fields) {
-    const prop: JsonSchema = { type: [f.type ?? 'string', 'null'] };
+    const type = f.type ?? 'string';
+    const prop: JsonSchema = { type: [type, 'null'] };
+    if (type === 'string') prop.maxLength = FIELD_MAX_CHARS;
     if (f.description?.trim()) prop.description = f.description.trim();
     properties[f.name] = prop;
   }
@@ -28,6 +36,7 @@ export function buildSummarySchema(fields: readonly CallField[]): JsonSchema {
       summary: {
         type: 'string',
         description: 'Two or three plain-English sentences on what happened on the call.',
+        maxLength: SUMMARY_MAX_CHARS,
       },
       extracted: buildExtractionSchema(fields),
     },

@@ -175,7 +175,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     owner: null,
     lastUsed: i,
   }));
-  const waiting: Array<{ conv: Conversation | null; take: (s: Slot) => void }> = [];
+  /** Requests waiting for a sequence, in arrival order; background ones are served after all others. */
+  const waiting: Array<{ conv: Conversation | null; background: boolean; take: (s: Slot) => void }> = [];
   const actionGrammar = await llama.createGrammar({ grammar: actionContinuationGrammar(opts.actions) });
   log.info(
     { model: opts.modelPath, name: modelName, sequences, contextSize: perSequence },
@@ -212,9 +213,11 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
    * instructions, so even another call's leftovers save work); else one another call owns (that call
    * loses its cache, not its turn).
    */
-  const pick = (conv: Conversation | null): Slot | null => {
+  const pick = (conv: Conversation | null, background = false): Slot | null => {
     if (conv?.slot && !conv.slot.busy) return conv.slot;
     const free = slots.filter((s) => !s.busy).sort((a, b) => a.lastUsed - b.lastUsed);
+    // Background work never costs a live call its evaluated prompt.
+    if (background) return free.find((s) => s.owner === null) ?? null;
     return free.find((s) => s.owner === null) ?? free[0] ?? null;
   };
   const take = (slot: Slot, conv: Conversation | null): Slot => {
@@ -224,12 +227,14 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     if (conv) conv.slot = slot;
     return slot;
   };
-  const acquire = (conv: Conversation | null, signal?: AbortSignal): Promise<Slot> => {
-    const s = pick(conv);
+  const acquire = (conv: Conversation | null, signal?: AbortSignal, background = false): Promise<Slot> => {
+    // Background work also waits while any turn waits: it must not take the sequence a turn is waiting for.
+    const s = background && waiting.some((w) => !w.background) ? null : pick(conv, background);
     if (s) return Promise.resolve(take(s, conv));
     return new Promise((resolve, reject) => {
       const entry = {
         conv,
+        background,
         take: (slot: Slot) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(take(slot, conv));
@@ -245,17 +250,24 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     });
   };
   let clock = sequences;
+  /**
+   * Hands a free sequence to a waiting request: the call whose own sequence it is first, then turns
+   * first come, first served, then background work, which only takes a sequence no live call owns.
+   */
+  const offer = (slot: Slot) => {
+    if (slot.busy) return;
+    if (slot.owner?.closed) slot.owner = null;
+    let i = waiting.findIndex((w) => w.conv !== null && w.conv === slot.owner);
+    if (i < 0) i = waiting.findIndex((w) => !w.background);
+    if (i < 0 && slot.owner === null) i = waiting.findIndex((w) => w.background);
+    if (i < 0) return;
+    const next = waiting.splice(i, 1)[0];
+    next.take(slot);
+  };
   const release = (slot: Slot) => {
     slot.busy = false;
     slot.lastUsed = clock++;
-    if (slot.owner?.closed) slot.owner = null;
-    // A waiting call whose own sequence this is goes first; otherwise first come, first served.
-    const i = Math.max(
-      0,
-      waiting.findIndex((w) => w.conv !== null && w.conv === slot.owner),
-    );
-    const next = waiting.splice(i, 1)[0];
-    next?.take(slot);
+    offer(slot);
   };
 
   const format = (messages: readonly DialogueMessage[]) => withFormatHint(messages, ACTION_FORMAT_HINT);
@@ -352,12 +364,17 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       onText?: (chunk: string) => void;
       /** How long the turn waited for a read-ahead in progress before it came here (for the debug log). */
       waitedMs?: number;
+      maxTokens?: number;
+      /** Work no caller waits for on the line (see CompleteJsonOptions.priority). */
+      background?: boolean;
     },
   ): Promise<{ text: string; stopped: boolean }> => {
     if (closed) throw new Error('llama-cpp: engine is closed');
     if (o.signal?.aborted) throw abortError(o.signal.reason);
+    const maxTokens = o.maxTokens ?? opts.maxTokens ?? 512;
+    const background = o.background === true;
     const started = performance.now();
-    const slot = await acquire(conv, o.signal);
+    const slot = await acquire(conv, o.signal, background);
     const acquiredMs = performance.now() - started;
     let firstTextMs: number | null = null;
     const onText = (chunk: string) => {
@@ -366,7 +383,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     };
     const chat = new LlamaChat({ contextSequence: slot.seq, autoDisposeSequence: false });
     const meterAtStart = slot.seq.tokenMeter.getState();
-    turnsGenerating++;
+    // Background work gets no turn threads: the cores stay with the live calls' recognisers.
+    if (!background) turnsGenerating++;
     setThreads();
     return track(
       (async () => {
@@ -375,15 +393,17 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
             grammar,
             signal: o.stop ? AbortSignal.any(o.signal ? [o.signal, o.stop] : [o.stop]) : o.signal,
             stopOnAbortSignal: o.stop !== undefined,
-            maxTokens: opts.maxTokens ?? 512,
+            maxTokens,
             temperature: opts.temperature ?? 0,
             onTextChunk: onText,
+            // In a batch with more tokens than fit, the live calls' tokens go first.
+            evaluationPriority: background ? 1 : 5,
           });
           if (o.signal?.aborted) throw abortError(o.signal.reason);
           if (o.stop?.aborted) return { text: res.response, stopped: true };
           if (res.metadata.stopReason === 'maxTokens') {
             throw new DialogueOutputError(
-              `the model's reply did not finish within ${opts.maxTokens ?? 512} tokens`,
+              `the model's reply did not finish within ${maxTokens} tokens`,
               res.response,
             );
           }
@@ -392,7 +412,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
           if (o.signal?.aborted) throw abortError(o.signal.reason);
           throw err;
         } finally {
-          turnsGenerating--;
+          if (!background) turnsGenerating--;
           setThreads();
           const used = slot.seq.tokenMeter.diff(meterAtStart);
           const ms = performance.now() - started;
@@ -530,8 +550,13 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       liveConversations--;
       this.pending = null;
       // Its tokens stay in the sequence: the next call reuses their common prefix.
-      if (this.slot && !this.slot.busy) this.slot.owner = null;
+      const slot = this.slot;
       this.slot = null;
+      if (slot && !slot.busy) {
+        slot.owner = null;
+        // Background work may have waited for a sequence no live call owns: this one now is.
+        offer(slot);
+      }
     }
   }
 
@@ -563,12 +588,16 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     async completeJson(messages, schema: JsonSchema, o = {}): Promise<unknown> {
       let grammar: ActionGrammar;
       try {
-        grammar = await llama.createGrammarForJsonSchema(schema as never);
+        grammar = await llama.createGrammarForJsonSchema(lengthBoundedSchema(schema) as never);
       } catch (err) {
         throw new Error(`llama-cpp: unsupported JSON schema: ${(err as Error).message}`);
       }
       const history = [...toHistory(messages), { type: 'model', response: [] } satisfies ChatHistoryItem];
-      const { text: raw } = await generate(null, history, grammar, { signal: o.signal });
+      const { text: raw } = await generate(null, history, grammar, {
+        signal: o.signal,
+        maxTokens: o.maxTokens,
+        background: o.priority === 'background',
+      });
       try {
         return grammar.parse(raw);
       } catch (err) {
@@ -587,6 +616,34 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       await model.dispose();
       await llama.dispose();
     },
+  };
+}
+
+/**
+ * node-llama-cpp's grammar builder bounds a string's length only where the schema's type is `string`
+ * alone; a nullable string's `maxLength` (`type: ['string', 'null']`) would be dropped, and random or
+ * rambling weights could then write it forever. Such a node becomes a `oneOf` of its types, so the
+ * bound holds in the grammar and the answer always closes.
+ */
+export function lengthBoundedSchema(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  if (out.properties && typeof out.properties === 'object') {
+    out.properties = Object.fromEntries(
+      Object.entries(out.properties as Record<string, JsonSchema>).map(([k, v]) => [k, lengthBoundedSchema(v)]),
+    );
+  }
+  if (out.items && typeof out.items === 'object') out.items = lengthBoundedSchema(out.items as JsonSchema);
+  const { type, maxLength, minLength, ...rest } = out;
+  if (!Array.isArray(type) || !type.includes('string') || (maxLength === undefined && minLength === undefined)) {
+    return out;
+  }
+  const lengths = {
+    ...(maxLength !== undefined ? { maxLength } : {}),
+    ...(minLength !== undefined ? { minLength } : {}),
+  };
+  return {
+    ...rest,
+    oneOf: (type as string[]).map((t) => (t === 'string' ? { type: t, ...lengths } : { type: t })),
   };
 }
 

@@ -38,7 +38,7 @@ export function createOpenAiCompatibleDialogue(opts: OpenAiCompatibleOptions): D
     messages: readonly DialogueMessage[],
     schema: JsonSchema,
     name: string,
-    o: { signal?: AbortSignal; onText?: (chunk: string) => void },
+    o: { signal?: AbortSignal; onText?: (chunk: string) => void; maxTokens?: number },
   ): Promise<string> => {
     if (closed) throw new Error('openai-compatible: engine is closed');
     if (o.signal?.aborted) throw abortError(o.signal.reason);
@@ -63,7 +63,7 @@ export function createOpenAiCompatibleDialogue(opts: OpenAiCompatibleOptions): D
             messages,
             stream: true,
             temperature: opts.temperature ?? 0,
-            max_tokens: opts.maxTokens ?? 512,
+            max_tokens: o.maxTokens ?? opts.maxTokens ?? 512,
             response_format: { type: 'json_schema', json_schema: { name, strict: true, schema } },
           }),
         });
@@ -155,7 +155,9 @@ export function createOpenAiCompatibleDialogue(opts: OpenAiCompatibleOptions): D
       return parseAgentAction(parse(raw), raw);
     },
     async completeJson(messages, schema, o = {}): Promise<unknown> {
-      return parse(await complete(messages, schema, 'result', { signal: o.signal }));
+      return parse(
+        await complete(messages, schema, 'result', { signal: o.signal, maxTokens: o.maxTokens }),
+      );
     },
     async close(): Promise<void> {
       closed = true;

@@ -77,7 +77,11 @@ function fillFromSchema(
   script: DialogueScript,
 ): unknown {
   if (key === 'summary' && script.summary !== undefined) {
-    return typeof script.summary === 'function' ? script.summary(transcript) : script.summary;
+    const summary = typeof script.summary === 'function' ? script.summary(transcript) : script.summary;
+    // As a grammar would, the schema's length bound cuts the text.
+    return typeof summary === 'string' && typeof schema.maxLength === 'number'
+      ? summary.slice(0, schema.maxLength)
+      : summary;
   }
   if (key !== null && script.extract && Object.hasOwn(script.extract, key)) {
     const rule = script.extract[key];

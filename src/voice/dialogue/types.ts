@@ -22,11 +22,15 @@ export interface DialogueEngine {
    * Rejects with an AbortError when `signal` aborts (barge-in).
    */
   nextAction(messages: readonly DialogueMessage[], opts: NextActionOptions): Promise<AgentAction>;
-  /** One JSON value constrained by `schema` (post-call summary and extraction). */
+  /**
+   * One JSON value constrained by `schema` (post-call summary and extraction). Rejects with a
+   * DialogueOutputError (its `raw` holds what was written) when the answer does not close within
+   * `maxTokens`, and with an AbortError when `signal` aborts.
+   */
   completeJson(
     messages: readonly DialogueMessage[],
     schema: JsonSchema,
-    opts?: { signal?: AbortSignal },
+    opts?: CompleteJsonOptions,
   ): Promise<unknown>;
   /**
    * A handle for one call's dialogue, for engines that keep state between turns (llama.cpp keeps the
@@ -41,6 +45,18 @@ export interface DialogueEngine {
    */
   warmUp?(prefix: readonly DialogueMessage[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CompleteJsonOptions {
+  signal?: AbortSignal;
+  /** Most tokens the answer may take (default: the engine's reply cap). */
+  maxTokens?: number;
+  /**
+   * `background`: work no one is waiting for on the line (the post-call summary). It yields to every
+   * live call's turn: it waits behind them for the model, leaves their cached prompts alone, and never
+   * gets the threads a reply gets. Default `normal`.
+   */
+  priority?: 'normal' | 'background';
 }
 
 export interface NextActionOptions {

@@ -143,7 +143,7 @@ export async function startHarness(opts: {
   let agent = opts.agent;
   const agentProxy: ConversationAgent = {
     converse: (s, onTurn) => agent.converse(s, onTurn),
-    summarize: (c, t) => agent.summarize(c, t),
+    summarize: (c, t, o) => agent.summarize(c, t, o),
   };
   const runner = createAriCallRunner({
     ari,
