@@ -171,6 +171,8 @@ export const modelsCommand: CliCommand = {
             2,
           );
         }
+        // On a fresh checkout data/models does not exist yet, and that is where the server looks.
+        await fs.mkdir(path.dirname(out), { recursive: true });
         const bytes = await writeSyntheticGguf(out, { shape }).catch((err: Error) => {
           throw new CliError(`models synthetic: ${err.message}`);
         });

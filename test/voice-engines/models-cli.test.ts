@@ -244,14 +244,14 @@ describe('models synthetic and the shipped manifest', () => {
 
   it('lists the GGUFs under the models directory that the manifest does not name, marking synthetic ones', async () => {
     const modelsDir = path.join(dir, 'listed');
-    await fs.mkdir(path.join(modelsDir, 'llm'), { recursive: true });
-    // Where the README's first-call example puts it: the server loads a GGUF from here.
+    // Where the README's first-call example puts it, in a folder a fresh checkout does not have yet.
     expect(
       await modelsCommand.run(
         ['synthetic', '--shape', 'tiny', '--out', path.join(modelsDir, 'tiny.gguf')],
         io().io,
       ),
     ).toBe(0);
+    await fs.mkdir(path.join(modelsDir, 'llm'));
     await fs.writeFile(path.join(modelsDir, 'llm', 'broken.gguf'), 'not a model at all, just text');
 
     const j = io();

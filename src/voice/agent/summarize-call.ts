@@ -1,7 +1,7 @@
 import type { CallRow } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
-import { DEFAULT_SUMMARY_BOUNDS, fallbackSummary } from '../../telephony/call-summary.js';
 import type { ConversationTurn } from '../../telephony/call-session.js';
+import { DEFAULT_SUMMARY_BOUNDS, fallbackSummary } from '../../telephony/call-summary.js';
 import { DialogueOutputError } from '../dialogue/action-schema.js';
 import type { DialogueEngine } from '../dialogue/types.js';
 import { neutralizeTags } from './prompt.js';

@@ -629,12 +629,19 @@ export function lengthBoundedSchema(schema: JsonSchema): JsonSchema {
   const out: JsonSchema = { ...schema };
   if (out.properties && typeof out.properties === 'object') {
     out.properties = Object.fromEntries(
-      Object.entries(out.properties as Record<string, JsonSchema>).map(([k, v]) => [k, lengthBoundedSchema(v)]),
+      Object.entries(out.properties as Record<string, JsonSchema>).map(([k, v]) => [
+        k,
+        lengthBoundedSchema(v),
+      ]),
     );
   }
   if (out.items && typeof out.items === 'object') out.items = lengthBoundedSchema(out.items as JsonSchema);
   const { type, maxLength, minLength, ...rest } = out;
-  if (!Array.isArray(type) || !type.includes('string') || (maxLength === undefined && minLength === undefined)) {
+  if (
+    !Array.isArray(type) ||
+    !type.includes('string') ||
+    (maxLength === undefined && minLength === undefined)
+  ) {
     return out;
   }
   const lengths = {

@@ -155,9 +155,7 @@ export function createOpenAiCompatibleDialogue(opts: OpenAiCompatibleOptions): D
       return parseAgentAction(parse(raw), raw);
     },
     async completeJson(messages, schema, o = {}): Promise<unknown> {
-      return parse(
-        await complete(messages, schema, 'result', { signal: o.signal, maxTokens: o.maxTokens }),
-      );
+      return parse(await complete(messages, schema, 'result', { signal: o.signal, maxTokens: o.maxTokens }));
     },
     async close(): Promise<void> {
       closed = true;
