@@ -52,6 +52,19 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: int(1, 1000).default(4),
   WORKER_POLL_MS: int(10, 60_000).default(500),
   WORKER_STALE_SECONDS: int(5, 3600).default(30),
+  /**
+   * On SIGTERM a worker claims nothing new and lets its live calls finish for up to this long, then
+   * ends the rest politely (the agent says goodbye). Default 600 s: the default maxDurationSeconds.
+   * Give the process manager more (compose `stop_grace_period`, systemd `TimeoutStopSec`): this plus
+   * about a minute for the goodbyes and the post-call summaries.
+   */
+  DRAIN_SECONDS: int(0, 86_400).default(600),
+  /** A worker whose event loop lags more than this (ms) claims no new call until it catches up. */
+  WORKER_MAX_LAG_MS: int(20, 60_000).default(500),
+  /** The post-call summary and extraction are cut off after this long; a shorter summary is used then. */
+  SUMMARY_TIMEOUT_SECONDS: int(1, 600).default(45),
+  /** Most tokens the dialogue model may write for the post-call summary and extracted values. */
+  SUMMARY_MAX_TOKENS: int(32, 8192).default(384),
 
   ARI_URL: z.string().url().optional(),
   ARI_USERNAME: z.string().default('agentline'),
