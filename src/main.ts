@@ -74,15 +74,8 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     const secrets = SecretBox.load({ secretKey: config.SECRET_KEY, dataDir: config.dataDir });
     const accountService = new AccountService(db, secrets);
     const store = new CallStore(db, config.publicBaseUrl);
+    // /readyz checks the database itself (src/api/routes/health.ts); a second check here listed it twice.
     const readiness = new Readiness();
-    readiness.add({
-      name: 'database',
-      requiredForCalls: true,
-      check: async () => {
-        await database.ping();
-        return { ok: true, detail: database.kind };
-      },
-    });
 
     let pbxUrl: string | null = null;
     let wakeWorker: (() => void) | null = null;

@@ -2,6 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { CallError } from '../calls/errors.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError, fromCallError } from './errors.js';
 import { loggableError } from './loggable-error.js';
 import type { AppEnv } from './types.js';
@@ -75,6 +76,11 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
       );
     }
   }
+  if (isDatabaseUnavailable(err)) {
+    // The database is down or restarting: a temporary state the client should retry, not a bug.
+    c.get('log').warn({ err: loggableError(err), requestId: c.get('requestId') }, 'database unavailable');
+    return renderError(c, databaseUnavailable());
+  }
   const requestId = c.get('requestId');
   c.get('log').error(
     { err: loggableError(err), requestId, method: c.req.method, path: c.req.path },
@@ -87,6 +93,15 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
     }),
   );
 };
+
+function databaseUnavailable(): ApiError {
+  return new ApiError(
+    'service_unavailable',
+    'The database is unreachable (down or restarting); retry in a few seconds.',
+    { missing: [{ name: 'database', detail: 'the database does not answer' }] },
+    { 'Retry-After': '5' },
+  );
+}
 
 export const notFound: NotFoundHandler<AppEnv> = (c) =>
   renderError(c, new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}.`));

@@ -2,18 +2,46 @@ import type { CallRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { AbortCause, CallControl, CallOutcome } from './call-runner.js';
 import type { CallStore, NewTurn, TransitionPatch, TransitionResult } from './call-store.js';
+import { retryUntilStored } from './retry-until-stored.js';
 import { type CallStatus, isTerminal } from './status.js';
+
+/**
+ * Turns a live call may hold in memory while the database is unreachable; a 10-minute call has a few
+ * hundred. Past this a turn is dropped (and logged) rather than letting an outage grow memory unbounded.
+ */
+export const MAX_BUFFERED_TURNS = 500;
+/** The same bound in text: turns are short sentences, so this is rarely the one that bites. */
+export const MAX_BUFFERED_TURN_CHARS = 512 * 1024;
+/** A turn the database refuses (not an outage: e.g. its call row is gone) is given up after this many tries. */
+const TURN_REFUSALS = 5;
+
+export class TurnBufferFull extends Error {
+  constructor() {
+    super(`more than ${MAX_BUFFERED_TURNS} turns wait for the database; this turn is dropped`);
+    this.name = 'TurnBufferFull';
+  }
+}
 
 /**
  * The worker's side of one running call: turns the runner's reports into state-machine transitions
  * through the store, and owns the call's AbortController. A report the state machine refuses
  * (because the call was canceled or ended elsewhere) changes nothing and aborts the signal, so the
  * runner learns at once that the call is over.
+ *
+ * Writes go out one at a time in report order (dialing, answer, turns, hangup, end) and each is
+ * retried until stored, so a database outage delays them but loses none, and the end carries every
+ * turn. Only `release` (the worker gave the call up) stops the retries.
  */
 export class WorkerCallControl implements CallControl {
   private readonly controller = new AbortController();
+  /** Aborted by `release`: pending writes stop retrying. */
+  private readonly giveUp = new AbortController();
   private current: CallRow;
+  private writes: Promise<unknown> = Promise.resolve();
   private endPromise: Promise<void> | null = null;
+  private hungUpAt: Date | null = null;
+  private bufferedTurns = 0;
+  private bufferedChars = 0;
   private isSettled = false;
   private isReleased = false;
 
@@ -49,6 +77,16 @@ export class WorkerCallControl implements CallControl {
     return this.endPromise !== null;
   }
 
+  /** The pending end (null before `end`): resolves once it is stored or the call was released. */
+  get ended(): Promise<void> | null {
+    return this.endPromise;
+  }
+
+  /** Aborted once the worker gives the call up: writes for it stop retrying. */
+  get giveUpSignal(): AbortSignal {
+    return this.giveUp.signal;
+  }
+
   /** True once the worker gave the call up (another worker owns it now); every report is ignored. */
   get released(): boolean {
     return this.isReleased;
@@ -60,10 +98,12 @@ export class WorkerCallControl implements CallControl {
 
   /**
    * Makes the control inert: the call was taken away from this worker (it was presumed lost and its
-   * queued call went back to the queue), so nothing this runner reports may touch it any more.
+   * queued call went back to the queue), or the worker stops and gives up writes it could not store.
+   * Nothing this runner reports may touch the call any more.
    */
   release(): void {
     this.isReleased = true;
+    if (!this.giveUp.signal.aborted) this.giveUp.abort(new Error('the call was released by this worker'));
     this.abort('shutdown');
   }
 
@@ -73,22 +113,97 @@ export class WorkerCallControl implements CallControl {
     this.abort('canceled');
   }
 
+  /**
+   * Stored before anything rings: a call dialed without its `dialing` row could be requeued and rung
+   * twice. Retried until stored; an abort (cancel, shutdown) ends the wait with nobody called.
+   */
   async dialing(): Promise<void> {
-    await this.report('dialing');
+    await this.write('dialing', () => this.report('dialing'), { stopOnAbort: true });
   }
 
-  async answered(): Promise<void> {
-    await this.report('in_progress');
+  /**
+   * The callee is on the line and must not wait for the database: resolves once stored or after the
+   * first failed try, with the write kept queued (turns and the end follow it in order).
+   */
+  answered(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.write('answer', () => this.report('in_progress'), { onFirstFailure: resolve }).then(
+        resolve,
+        (err) => {
+          this.logger.error({ err }, 'could not store the answer');
+          resolve();
+        },
+      );
+    });
   }
 
-  async addTurn(turn: NewTurn): Promise<void> {
-    if (this.isReleased) return;
-    await this.store.addTurn(this.current.id, turn);
+  /** Resolves once stored; while the database is unreachable the turn waits in memory (bounded). */
+  addTurn(turn: NewTurn): Promise<void> {
+    if (this.isReleased) return Promise.resolve();
+    const chars = turn.text.length;
+    if (this.bufferedTurns >= MAX_BUFFERED_TURNS || this.bufferedChars + chars > MAX_BUFFERED_TURN_CHARS) {
+      return Promise.reject(new TurnBufferFull());
+    }
+    this.bufferedTurns++;
+    this.bufferedChars += chars;
+    return this.write('turn', () => this.store.addTurn(this.current.id, turn), {
+      maxRefusals: TURN_REFUSALS,
+    }).finally(() => {
+      this.bufferedTurns--;
+      this.bufferedChars -= chars;
+    });
+  }
+
+  lineDown(at: Date = new Date()): void {
+    if (this.hungUpAt || this.isReleased || this.isSettled) return;
+    this.hungUpAt = at;
+    // One try: the end carries the same time, so a lost write here only delays when readers see it.
+    this.write('hangup time', () => this.store.markLineDown(this.current.id, at), { once: true }).catch(
+      (err) => this.logger.warn({ err }, 'could not record the hangup time yet; the end will carry it'),
+    );
   }
 
   end(outcome: CallOutcome): Promise<void> {
-    if (!this.endPromise) this.endPromise = this.finish(outcome);
+    if (!this.endPromise) {
+      const endedAt = this.hungUpAt ?? new Date();
+      this.endPromise = this.write('end', () => this.finish(outcome, endedAt)).catch((err) => {
+        // Only a release stops the retries: the worker gave the call up and recovery ends it.
+        this.logger.error({ err }, 'gave up storing the end of the call');
+      });
+    }
     return this.endPromise;
+  }
+
+  /** Queues a store write behind the earlier ones and retries it until stored. */
+  private write<T>(
+    what: string,
+    op: () => Promise<T>,
+    opts: { stopOnAbort?: boolean; maxRefusals?: number; once?: boolean; onFirstFailure?: () => void } = {},
+  ): Promise<T | undefined> {
+    const signal = opts.stopOnAbort ? AbortSignal.any([this.giveUp.signal, this.signal]) : this.giveUp.signal;
+    const run = async (): Promise<T | undefined> => {
+      // A released control touches nothing, and its pending writes end quietly.
+      if (this.isReleased) return undefined;
+      signal.throwIfAborted();
+      if (opts.once) return op();
+      return retryUntilStored(op, {
+        signal,
+        maxRefusals: opts.maxRefusals,
+        onError: (err, attempt) => {
+          if (attempt === 1) opts.onFirstFailure?.();
+          // Every try of a long outage would flood the log: the first, then every tenth.
+          if (attempt === 1 || attempt % 10 === 0) {
+            this.logger.warn({ err, attempt }, `could not store the call's ${what}; retrying`);
+          }
+        },
+      }).catch((err) => {
+        if (this.isReleased) return undefined;
+        throw err;
+      });
+    };
+    const p = this.writes.then(run, run);
+    this.writes = p.catch(() => {});
+    return p;
   }
 
   private async report(to: CallStatus): Promise<void> {
@@ -97,7 +212,7 @@ export class WorkerCallControl implements CallControl {
     this.absorb(res, to);
   }
 
-  private async finish(outcome: CallOutcome): Promise<void> {
+  private async finish(outcome: CallOutcome, endedAt: Date): Promise<void> {
     if (this.isReleased || this.isSettled) return;
     const { status, endedReason, summary, extracted, recordingFile } = outcome;
     const patch: TransitionPatch = {};
@@ -109,10 +224,10 @@ export class WorkerCallControl implements CallControl {
         { callId: this.current.id, status },
         'runner ended a call with a non-terminal status',
       );
-      await this.fail(patch);
+      await this.fail(patch, endedAt);
       return;
     }
-    const res = await this.store.transition(this.current.id, status, { reason: endedReason, patch });
+    const res = await this.store.transition(this.current.id, status, { reason: endedReason, patch, endedAt });
     this.absorb(res, status);
     if (!res.ok && res.call && !isTerminal(res.call.status)) {
       // A runner bug (e.g. `completed` straight from `dialing`); the call must still end, and keep its results.
@@ -120,12 +235,16 @@ export class WorkerCallControl implements CallControl {
         { callId: this.current.id, from: res.call.status, to: status },
         'runner reported an illegal end; ending the call as failed',
       );
-      await this.fail(patch);
+      await this.fail(patch, endedAt);
     }
   }
 
-  private async fail(patch: TransitionPatch): Promise<void> {
-    const res = await this.store.transition(this.current.id, 'failed', { reason: 'internal_error', patch });
+  private async fail(patch: TransitionPatch, endedAt: Date): Promise<void> {
+    const res = await this.store.transition(this.current.id, 'failed', {
+      reason: 'internal_error',
+      patch,
+      endedAt,
+    });
     this.absorb(res, 'failed');
   }
 

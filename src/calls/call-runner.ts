@@ -23,7 +23,16 @@ export interface CallControl {
   dialing(): Promise<void>;
   answered(): Promise<void>;
   addTurn(turn: NewTurn): Promise<void>;
-  /** Ends the call. Called once; later calls are ignored. */
+  /**
+   * The line is down (hung up by either side): records the hangup time, so `endedAt` and
+   * `durationSeconds` count the call and not the post-call work (summary, extraction) before `end`.
+   * Returns at once; the write happens in the background. Later calls keep the first time.
+   */
+  lineDown?(at?: Date): void;
+  /**
+   * Ends the call. Called once; later calls are ignored. Resolves once the end is stored: it is
+   * retried through database outages, so the call reaches its terminal state when the database returns.
+   */
   end(outcome: CallOutcome): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.js';
 import {
   type CallRow,
@@ -84,11 +84,30 @@ export class CallStore {
     });
   }
 
-  /** Moves a call to `to` if the state machine allows it from the current status; otherwise changes nothing. */
+  /**
+   * Records when the line went down, before the post-call work (summary, extraction) ends the call:
+   * `endedAt` and `durationSeconds` count the call itself, and a reader sees at once that the line is down.
+   * Changes nothing once a hangup time is recorded or the call has ended.
+   */
+  async markLineDown(callId: string, at: Date): Promise<void> {
+    await this.db
+      .update(calls)
+      .set({ endedAt: at })
+      .where(
+        and(eq(calls.id, callId), isNull(calls.endedAt), inArray(calls.status, ['dialing', 'in_progress'])),
+      );
+  }
+
+  /**
+   * Moves a call to `to` if the state machine allows it from the current status; otherwise changes nothing.
+   * A terminal transition takes its end time from the recorded hangup (`markLineDown`), else from
+   * `opts.endedAt` (when the runner ended the call; the write may come much later, after an outage),
+   * else from now.
+   */
   async transition(
     callId: string,
     to: CallStatus,
-    opts: { reason?: string | null; patch?: TransitionPatch } = {},
+    opts: { reason?: string | null; patch?: TransitionPatch; endedAt?: Date } = {},
   ): Promise<TransitionResult> {
     return this.db.transaction(async (tx) => {
       const [cur] = await tx.select().from(calls).where(eq(calls.id, callId)).for('update');
@@ -99,11 +118,14 @@ export class CallStore {
       if (to === 'dialing') set.dialedAt = at;
       if (to === 'in_progress') set.startedAt = at;
       let turns: CallTurnRow[] = [];
+      let endedAt = at;
       if (isTerminal(to)) {
-        set.endedAt = at;
+        endedAt = cur.endedAt ?? opts.endedAt ?? at;
+        set.endedAt = endedAt;
         set.endedReason = opts.reason ?? null;
+        // Answer to hangup only: the summary written after the line went down is not call time.
         set.durationSeconds = cur.startedAt
-          ? Math.max(0, Math.round((at.getTime() - cur.startedAt.getTime()) / 1000))
+          ? Math.max(0, Math.round((endedAt.getTime() - cur.startedAt.getTime()) / 1000))
           : 0;
         turns = await this.turns(callId, tx);
         set.transcript = transcriptOf(turns);
@@ -117,7 +139,7 @@ export class CallStore {
           .insert(usageCounters)
           .values({
             accountId: call.accountId,
-            day: at.toISOString().slice(0, 10),
+            day: endedAt.toISOString().slice(0, 10),
             callSeconds: call.durationSeconds,
           })
           .onConflictDoUpdate({

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { WorkerCallControl } from './call-control.js';
 import type { AbortCause, CallRunner } from './call-runner.js';
 import type { CallStore } from './call-store.js';
+import { retryUntilStored } from './retry-until-stored.js';
 import { isTerminal } from './status.js';
 
 export interface CallWorkerDeps {
@@ -26,6 +27,8 @@ export interface CallWorkerDeps {
   workerId?: string;
   /** How often running calls are checked for a cancel made elsewhere; 250 ms by default. */
   cancelPollMs?: number;
+  /** At stop, how long ends that cannot be stored (database down) are still retried; 30 s by default. */
+  endGraceMs?: number;
   /**
    * Told after each status change this worker makes (its calls' progress, and worker_lost ends), so
    * the composition root can wake the webhook deliverer instead of waiting for its next poll.
@@ -65,6 +68,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   const clock = deps.clock ?? (() => new Date());
   const canClaim = deps.canClaim ?? (() => true);
   const cancelPollMs = deps.cancelPollMs ?? 250;
+  const endGraceMs = deps.endGraceMs ?? 30_000;
   const heartbeatMs = Math.max(1000, Math.floor((staleSeconds * 1000) / 3));
   const recoveryEveryMs = Math.max(1000, Math.floor((staleSeconds * 1000) / 2));
 
@@ -80,6 +84,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   let heartbeatInFlight: Promise<void> | null = null;
   let stopPromise: Promise<void> | null = null;
   let lastRecoveryAt = 0;
+  let claiming = false;
 
   async function register(): Promise<void> {
     // The database's clock decides liveness, so workers on hosts with skewed clocks still agree.
@@ -141,6 +146,30 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
           notInArray(calls.workerId, liveWorkerIds()),
         ),
       );
+    // This worker's heartbeat vouches only for the calls it runs. A call that names it but is not
+    // running here (its runner gave up on the database and left) is lost all the same. Skipped while a
+    // claim is in flight: a claimed call is not in `running` until the claim returns.
+    if (!claiming) {
+      const held = [...running.keys()];
+      const unheld = await db
+        .select({ id: calls.id, status: calls.status })
+        .from(calls)
+        .where(
+          and(
+            eq(calls.workerId, id),
+            inArray(calls.status, ['queued', 'dialing', 'in_progress']),
+            held.length ? notInArray(calls.id, held) : undefined,
+          ),
+        );
+      const stillUnheld = unheld.filter((c) => !running.has(c.id));
+      const queued = stillUnheld.filter((c) => c.status === 'queued').map((c) => c.id);
+      if (queued.length) {
+        await unclaim(queued);
+        requeued.push(...queued.map((q) => ({ id: q })));
+        log.warn({ count: queued.length }, 'requeued undialed calls this worker no longer runs');
+      }
+      orphaned.push(...stillUnheld.filter((c) => c.status !== 'queued').map((c) => ({ id: c.id })));
+    }
     let failed = 0;
     for (const { id: callId } of orphaned) {
       const res = await store.transition(callId, 'failed', { reason: 'worker_lost' });
@@ -228,17 +257,32 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     ensureWatch();
   }
 
-  /** Makes sure the call ends even when the runner threw or forgot to end it. */
+  /**
+   * Makes sure the call ends even when the runner threw or forgot to end it. Its writes are retried
+   * until stored (a database outage only delays them), so the call leaves `running`, and with it this
+   * worker's heartbeat, only once its fate is stored; `release` (at stop) is the one way out.
+   */
   async function settle(ctl: WorkerCallControl, runError: unknown, callLog: Logger): Promise<void> {
     if (ctl.released) return;
     if (runError) callLog.error({ err: runError }, 'call runner threw');
-    if (ctl.settled) return;
-    const cur = await store.get(ctl.call.id);
+    // The runner's end is still being stored (e.g. the database is down): wait for it.
+    if (ctl.ended) await ctl.ended;
+    if (ctl.settled || ctl.released) return;
+    const stored = (op: () => Promise<unknown>) =>
+      retryUntilStored(op, {
+        signal: ctl.giveUpSignal,
+        onError: (err, attempt) => {
+          if (attempt === 1 || attempt % 10 === 0)
+            callLog.warn({ err, attempt }, 'could not settle the call yet; retrying');
+        },
+      });
+    const cur = (await stored(() => store.get(ctl.call.id))) as CallRow | null;
     if (!cur || isTerminal(cur.status)) return;
-    if (cur.status === 'queued' && ctl.signal.reason === 'shutdown' && !runError) {
-      // Shut down before dialing: nobody was rung, so another worker may run it.
-      await unclaim([cur.id]);
-      callLog.info('call returned to the queue at shutdown');
+    if (cur.status === 'queued' && !runError) {
+      // Never dialed (`dialing` is stored before anything rings): nobody was called, so any worker may
+      // run it. A claimed call left queued would otherwise wait for this worker forever.
+      await stored(() => unclaim([cur.id]));
+      callLog.info({ reason: ctl.signal.reason ?? null }, 'call returned to the queue undialed');
       return;
     }
     if (!runError) callLog.error('call runner returned without ending the call');
@@ -259,13 +303,19 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
       }
       const free = concurrency - running.size;
       if (stopping || free <= 0 || !canClaim()) return;
-      const claimed = await claim(free);
-      if (stopping) {
-        // stop() began while the claim ran: nothing was dialed, so the calls go back to the queue.
-        await unclaim(claimed.map((c) => c.id));
-        return;
+      claiming = true;
+      let claimed: CallRow[];
+      try {
+        claimed = await claim(free);
+        if (stopping) {
+          // stop() began while the claim ran: nothing was dialed, so the calls go back to the queue.
+          await unclaim(claimed.map((c) => c.id));
+          return;
+        }
+        for (const call of claimed) launch(call);
+      } finally {
+        claiming = false;
       }
-      for (const call of claimed) launch(call);
       if (claimed.length === free) tickAgain = true;
     } catch (err) {
       log.error({ err }, 'worker poll failed');
@@ -380,6 +430,14 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     await waitForRunning(drainMs);
     const cause: AbortCause = 'shutdown';
     for (const r of running.values()) r.ctl.abort(cause);
+    // Ends still waiting for an unreachable database get a grace period; then this worker gives them
+    // up, and recovery by another worker ends them once this worker's heartbeat is stale.
+    await waitForRunning(endGraceMs);
+    for (const r of running.values()) {
+      if (!r.ctl.settled)
+        log.error({ callId: r.ctl.call.id }, 'stopping with the call end unstored; recovery will end it');
+      r.ctl.release();
+    }
     await Promise.all([...running.values()].map((r) => r.done));
     if (watchTimer) clearInterval(watchTimer);
     watchTimer = null;

@@ -83,6 +83,7 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
         dialing: () => ctl.dialing(),
         answered: () => ctl.answered(),
         addTurn: (t) => ctl.addTurn(t),
+        lineDown: (at) => ctl.lineDown?.(at),
         end: (o) => ctl.end(o),
       };
       const controller = new CallController({

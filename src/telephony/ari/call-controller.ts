@@ -537,6 +537,8 @@ export class CallController {
   private endWith(trigger: EndTrigger): void {
     if (this.trigger) return;
     this.trigger = trigger;
+    // The line goes down now: the call's end time, whatever post-call work (summary) follows.
+    this.ctl.lineDown?.(new Date());
     this.log.debug({ trigger: trigger.kind, state: this.stateValue }, 'call ending');
     if (!this.sessionAbort.signal.aborted) this.sessionAbort.abort(sessionReason(trigger));
     this.ended.abort(trigger.kind);
