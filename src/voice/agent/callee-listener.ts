@@ -128,7 +128,7 @@ export function createCalleeListener(deps: {
     const p = stt.finish().then(
       (r) => ({ text: r.text.trim(), at: performance.now() }),
       (err: Error) => {
-        logger.warn({ err: err.message }, 'stt final failed');
+        logger.warn({ err }, 'stt final failed');
         return { text: '', at: performance.now() };
       },
     );
@@ -196,8 +196,7 @@ export function createCalleeListener(deps: {
         });
       }
     } catch (err) {
-      if (!stopped)
-        logger.error({ err: (err as Error).message }, 'vad failed; the agent no longer hears the callee');
+      if (!stopped) logger.error({ err }, 'vad failed; the agent no longer hears the callee');
       stopped = true;
     } finally {
       processing = false;
