@@ -28,6 +28,12 @@ export interface CallSession {
   readonly answeredAtMs: number;
   /** Aborted when the call ends underneath the agent (callee hangup, cancel, max duration, shutdown). */
   readonly signal: AbortSignal;
+  /**
+   * Aborted (reason `'shutdown'`) when the call's owner asks the agent to wrap up: the worker is
+   * shutting down and its drain time is over. The agent says a short goodbye at its next turn boundary
+   * and ends; the line is hung up a grace period later regardless.
+   */
+  readonly wrapUp?: AbortSignal;
   sendDtmf(digits: string): Promise<void>;
   onDtmf(listener: (digit: string) => void): () => void;
   /** What `ConversationAgent.prepare` started for this call while it rang, if anything. */

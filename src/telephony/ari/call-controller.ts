@@ -42,6 +42,11 @@ export interface CallControllerSettings {
   greetingEndSilenceMs: number;
   /** Time the agent gets to say goodbye at max duration before the line is hung up. */
   goodbyeGraceMs: number;
+  /**
+   * A worker shutting down after its drain asks the agent to wrap up: time it gets to reach a turn
+   * boundary and say goodbye before the line is hung up.
+   */
+  wrapUpGraceMs: number;
   /** Guard for a PBX that never reports the end of ringing (ring timeout + this). */
   ringGuardMs: number;
   /** The post-call summary is cut off after this long (then a shorter one is used). */
@@ -63,6 +68,7 @@ export const DEFAULT_CONTROLLER_SETTINGS: Omit<
   beepWaitMs: 20_000,
   greetingEndSilenceMs: 2500,
   goodbyeGraceMs: 5000,
+  wrapUpGraceMs: 20_000,
   ringGuardMs: 15_000,
   summaryTimeoutMs: DEFAULT_SUMMARY_BOUNDS.timeoutMs,
   summaryMaxTokens: DEFAULT_SUMMARY_BOUNDS.maxTokens,
@@ -162,6 +168,10 @@ export class CallController {
   private agentEnd: ConversationEnd | null = null;
   private preparation: CallPreparation | null = null;
   private maxDurationReached = false;
+  /** The worker shut down while the agent talked: it was asked to wrap up, and the call ends politely. */
+  private wrappedUpForShutdown = false;
+  /** Aborted to ask the agent to say goodbye and end (the session's `wrapUp`). */
+  private readonly wrapUpAbort = new AbortController();
 
   private trigger: EndTrigger | null = null;
   private readonly ended = new AbortController();
@@ -374,6 +384,7 @@ export class CallController {
       audio,
       answeredAtMs: performance.now(),
       signal: this.sessionAbort.signal,
+      wrapUp: this.wrapUpAbort.signal,
       sendDtmf: async (digits) => {
         if (this.calleeGone) return;
         await this.ari.sendDtmf(this.calleeChannelId, digits);
@@ -411,6 +422,18 @@ export class CallController {
     // The agent may say goodbye within the grace period; then the line is hung up regardless.
     this.maxDurationReached = true;
     this.timer(() => this.endWith({ kind: 'max_duration' }), this.s.goodbyeGraceMs);
+  }
+
+  /**
+   * The worker is shutting down (its drain is over) while the agent talks: the agent says goodbye at
+   * its next turn boundary and ends; the line is hung up after the grace period regardless.
+   */
+  private wrapUpForShutdown(): void {
+    if (this.trigger || this.sessionAbort.signal.aborted || this.wrappedUpForShutdown) return;
+    this.log.info('worker shutting down; asking the agent to wrap up');
+    this.wrappedUpForShutdown = true;
+    this.wrapUpAbort.abort('shutdown');
+    this.timer(() => this.endWith({ kind: 'shutdown' }), this.s.wrapUpGraceMs);
   }
 
   /** The beep was heard: ends as voicemail, after speaking the message when `leave_message` asks for it. */
@@ -473,7 +496,9 @@ export class CallController {
       }),
     );
     const onAbort = () => {
-      this.endWith(this.ctl.signal.reason === 'shutdown' ? { kind: 'shutdown' } : { kind: 'canceled' });
+      if (this.ctl.signal.reason !== 'shutdown') this.endWith({ kind: 'canceled' });
+      else if (this.stateValue === 'talking') this.wrapUpForShutdown();
+      else this.endWith({ kind: 'shutdown' });
     };
     this.ctl.signal.addEventListener('abort', onAbort, { once: true });
     this.unsubscribers.push(() => this.ctl.signal.removeEventListener('abort', onAbort));
@@ -574,6 +599,11 @@ export class CallController {
   private async outcome(stateAtEnd: ControllerState): Promise<CallOutcome | null> {
     const t = this.trigger as EndTrigger;
     if (t.kind === 'canceled') return { status: 'failed', endedReason: 'canceled' };
+    if (this.wrappedUpForShutdown && (t.kind === 'shutdown' || t.kind === 'done')) {
+      // The agent said goodbye (or had its grace period to): ended politely, as at max duration.
+      await this.reportAnswered();
+      return { status: 'completed', endedReason: 'worker_shutdown' };
+    }
     if (t.kind === 'shutdown') {
       // Never dialed: the worker puts it back in the queue.
       if (stateAtEnd === 'idle' && this.ctl.call.status === 'queued') return null;

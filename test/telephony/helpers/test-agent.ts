@@ -25,6 +25,8 @@ export interface TestAgentOptions {
   afterScript: ConversationEnd | 'hold';
   /** Said when the session aborts for max duration (the goodbye of a real agent). */
   goodbye?: string;
+  /** Said when the call's owner asks the agent to wrap up (the worker shuts down); default a short goodbye. */
+  wrapUpGoodbye?: string;
 }
 
 export interface TestAgent extends ConversationAgent {
@@ -63,20 +65,28 @@ export function createTestAgent(opts: TestAgentOptions): TestAgent {
     onTurn({ speaker: 'agent', text, startMs, endMs: startMs + r.playedMs, interrupted: !r.completed });
   }
 
+  /** Ends a wait: the call ended, or the agent was asked to wrap up (a turn boundary comes then). */
+  function interrupter(session: CallSession): AbortSignal {
+    return session.wrapUp ? AbortSignal.any([session.signal, session.wrapUp]) : session.signal;
+  }
+
   function until(session: CallSession, ms: number): Promise<void> {
+    const stop = interrupter(session);
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
       function done() {
         clearTimeout(t);
-        session.signal.removeEventListener('abort', done);
+        stop.removeEventListener('abort', done);
         resolve();
       }
-      session.signal.addEventListener('abort', done, { once: true });
+      if (stop.aborted) return done();
+      stop.addEventListener('abort', done, { once: true });
     });
   }
 
   async function listen(session: CallSession, maxMs: number, onTurn: (t: ConversationTurn) => void) {
     const rate = session.audio.sampleRate;
+    const stop = interrupter(session);
     let spokeMs = 0;
     let quietMs = 0;
     let startMs = 0;
@@ -96,10 +106,11 @@ export function createTestAgent(opts: TestAgentOptions): TestAgent {
       function finish() {
         off();
         clearTimeout(t);
-        session.signal.removeEventListener('abort', finish);
+        stop.removeEventListener('abort', finish);
         resolve();
       }
-      session.signal.addEventListener('abort', finish, { once: true });
+      if (stop.aborted) return finish();
+      stop.addEventListener('abort', finish, { once: true });
     });
     if (spokeMs > 0) {
       const endMs = performance.now() - session.answeredAtMs - quietMs;
@@ -126,8 +137,18 @@ export function createTestAgent(opts: TestAgentOptions): TestAgent {
         ends.push({ end, signalReason: session.signal.reason });
         return { end };
       };
+      const wrappingUp = () => session.wrapUp?.aborted === true && !session.signal.aborted;
+      const wrapUp = async () => {
+        await speak(
+          session,
+          opts.wrapUpGoodbye ?? 'Sorry, I have to end the call now. Goodbye.',
+          onTurn,
+        ).catch(() => {});
+        return finish('canceled');
+      };
       for (const step of opts.script) {
         if (session.signal.aborted) break;
+        if (wrappingUp()) return wrapUp();
         if ('say' in step) await speak(session, step.say, onTurn);
         else if ('tone' in step) {
           const rate = session.audio.sampleRate;
@@ -146,8 +167,10 @@ export function createTestAgent(opts: TestAgentOptions): TestAgent {
           await speak(session, opts.goodbye, onTurn).catch(() => {});
         return finish(reason);
       }
+      if (wrappingUp()) return wrapUp();
       if (opts.afterScript === 'hold') {
         await until(session, 3_600_000);
+        if (wrappingUp()) return wrapUp();
         const reason = session.signal.reason as ConversationEnd;
         if (reason === 'max_duration' && opts.goodbye)
           await speak(session, opts.goodbye, onTurn).catch(() => {});
