@@ -640,9 +640,9 @@ export class CallController {
     return { status: 'failed', endedReason: errorReason(t) };
   }
 
+  /** Bounded in time and tokens: the line is down, and the call must not look live for long. */
   private async summarize(outcome: CallOutcome): Promise<void> {
     if (this.ctl.signal.reason === 'canceled') return;
-  /** Bounded in time and tokens: the line is down, and the call must not look live for long. */
     const { summary, extracted } = await summarizeWithin({
       agent: this.deps.agent,
       call: this.ctl.call,
