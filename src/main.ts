@@ -25,7 +25,7 @@ import { selectEngines } from './voice/engines.js';
 import { fetchMissingModels } from './voice/models/auto-fetch.js';
 import { createPocketsphinxStt } from './voice/stt/pocketsphinx.js';
 import { createFliteTts } from './voice/tts/flite.js';
-import { createWebhookDeliverer } from './webhooks/deliverer.js';
+import { createWebhookDeliverer, exponentialBackoff, webhookRetrySchedule } from './webhooks/deliverer.js';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -177,6 +177,8 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         retryHours: config.WEBHOOK_RETRY_HOURS,
         allowHttp: config.WEBHOOK_ALLOW_HTTP,
         allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+        backoff: exponentialBackoff(webhookRetrySchedule(config)),
+        pollMs: config.WEBHOOK_POLL_MS,
       });
       deliverer.start();
       stops.push(() => deliverer.stop());
@@ -195,18 +197,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       });
       await worker.start();
       wakeWorker = () => worker.wake();
-      // SIGTERM: claim nothing new, let live calls finish for DRAIN_SECONDS, then the agent wraps the
-      // rest up (a goodbye, then hangup). Queued calls stay queued for the other workers.
-      stops.push(async () => {
-        const live = worker.activeCalls().length;
-        if (live > 0) {
-          logger.info(
-            { calls: live, drainSeconds: config.DRAIN_SECONDS },
-            'stopping: live calls may finish before the worker exits',
-          );
-        }
-        await worker.stop({ drainMs: config.DRAIN_SECONDS * 1000 });
-      });
+      stops.push(() => worker.stop({ drainMs: 10_000 }));
 
       const sweeper = createRecordingSweeper({
         db,

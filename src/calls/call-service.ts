@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { accounts, calls, phoneNumbers } from '../db/schema.js';
 import type { Readiness } from '../health.js';
+import { webhookHostProblem } from '../webhooks/ssrf.js';
 import type { CallStore } from './call-store.js';
 import { type CallView, callListItem, callView } from './call-view.js';
 import { countCreatedCall, effectiveCaps, enforceCaps } from './caps.js';
@@ -67,29 +68,6 @@ const AUDIO_TYPES: Record<string, string> = {
 };
 
 const notFound = () => new CallError('not_found', 'No call with this id exists for this account.');
-
-/** Hostnames that point back into the deployment's own network: a webhook there is an SSRF vector. */
-function isPrivateHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal'))
-    return true;
-  const v4 = h.match(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
-  if (v4) {
-    const [a, b] = [Number(v4[1]), Number(v4[2])];
-    return (
-      a === 10 ||
-      a === 127 ||
-      a === 0 ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b <= 127)
-    );
-  }
-  if (h.includes(':'))
-    return h === '::1' || h === '::' || /^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith('::ffff:');
-  return false;
-}
 
 /**
  * The calls API as plain async methods: validation beyond the schema, guardrails, caps and
@@ -280,8 +258,9 @@ export class CallService {
         );
       }
       if (u.username || u.password) throw invalidField('webhookUrl', 'must not carry credentials');
-      if (!config.WEBHOOK_ALLOW_PRIVATE && isPrivateHost(u.hostname)) {
-        throw invalidField('webhookUrl', 'must not point to a private or loopback address');
+      // The delivery's own SSRF rules, so `localhost.` or `[::127.0.0.1]` is refused here as well as there.
+      if (webhookHostProblem(u.hostname, config.WEBHOOK_ALLOW_PRIVATE)) {
+        throw invalidField('webhookUrl', 'must not point to a private, loopback or reserved address');
       }
     }
     if (body.voice && voices && !voices.includes(body.voice)) {

@@ -2,11 +2,12 @@ import http from 'node:http';
 import https from 'node:https';
 import { and, asc, eq, inArray, lte } from 'drizzle-orm';
 import type { SecretBox } from '../accounts/secret-box.js';
+import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { accounts, type WebhookDeliveryRow, webhookDeliveries } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { signWebhook } from './signature.js';
-import { createSsrfGuard, type ResolveAll } from './ssrf.js';
+import { createSsrfGuard, type ResolveAll, WebhookTargetError } from './ssrf.js';
 
 export interface WebhookDelivererDeps {
   db: Db;
@@ -39,19 +40,57 @@ export interface WebhookDeliverer {
   drainOnce(): Promise<number>;
 }
 
-/** 5 s, 15 s, 45 s, … capped at 1 h, each ±20 % so a receiver that comes back is not hit by a wave. */
+export interface BackoffSchedule {
+  /** Delay before the first retry. */
+  firstMs: number;
+  /** Each later delay is the one before times this. */
+  factor: number;
+  /** No delay is longer than this. */
+  maxMs: number;
+}
+
+/** The default schedule: 5 s, 15 s, 45 s, … capped at 1 h (WEBHOOK_RETRY_* in the environment change it). */
+export const DEFAULT_BACKOFF: BackoffSchedule = { firstMs: 5000, factor: 3, maxMs: 3_600_000 };
+
+/** The schedule the deployment configured (WEBHOOK_RETRY_FIRST_SECONDS, _FACTOR, _MAX_SECONDS). */
+export function webhookRetrySchedule(
+  config: Pick<Config, 'WEBHOOK_RETRY_FIRST_SECONDS' | 'WEBHOOK_RETRY_FACTOR' | 'WEBHOOK_RETRY_MAX_SECONDS'>,
+): BackoffSchedule {
+  return {
+    firstMs: config.WEBHOOK_RETRY_FIRST_SECONDS * 1000,
+    factor: config.WEBHOOK_RETRY_FACTOR,
+    maxMs: config.WEBHOOK_RETRY_MAX_SECONDS * 1000,
+  };
+}
+
+/** Exponential delays, each ±20 % so a receiver that comes back is not hit by a wave. */
+export function exponentialBackoff(
+  schedule: BackoffSchedule,
+  random: () => number = Math.random,
+): (attempt: number) => number {
+  return (attempt) => {
+    const base = Math.min(schedule.maxMs, schedule.firstMs * schedule.factor ** Math.max(0, attempt - 1));
+    return Math.round(base * (0.8 + 0.4 * random()));
+  };
+}
+
 export function defaultBackoff(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(3_600_000, 5000 * 3 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.8 + 0.4 * random()));
+  return exponentialBackoff(DEFAULT_BACKOFF, random)(attempt);
 }
 
 type AttemptResult =
   | { ok: true; statusCode: number }
-  | { ok: false; statusCode: number | null; error: string };
+  /** `permanent`: trying again cannot succeed (the SSRF guard refused the target), so the delivery is dead at once. */
+  | { ok: false; statusCode: number | null; error: string; permanent?: boolean };
 
 const MAX_ERROR_CHARS = 500;
 /** Time a claimed row stays invisible to other deliverers beyond the request timeout. */
 const LEASE_MARGIN_MS = 30_000;
+
+/** How far a claim pushes a row's next_attempt_at: the lease of one attempt in flight. */
+export function leaseMs(timeoutMs: number): number {
+  return timeoutMs + LEASE_MARGIN_MS;
+}
 
 export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliverer {
   const { db, secrets, timeoutMs, retryHours } = deps;
@@ -92,7 +131,7 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
       // this attempt is recorded, or until the lease runs out because this process died mid-attempt.
       return tx
         .update(webhookDeliveries)
-        .set({ nextAttemptAt: new Date(now.getTime() + timeoutMs + LEASE_MARGIN_MS) })
+        .set({ nextAttemptAt: new Date(now.getTime() + leaseMs(timeoutMs)) })
         .where(
           inArray(
             webhookDeliveries.id,
@@ -147,6 +186,11 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
         req.destroy();
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
+        // The guard's lookup refused every address the name resolved to.
+        if (err instanceof WebhookTargetError) {
+          finish({ ok: false, statusCode: null, error: err.message, permanent: true });
+          return;
+        }
         finish({
           ok: false,
           statusCode: null,
@@ -165,7 +209,7 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
     try {
       url = guard.checkUrl(row.url);
     } catch (err) {
-      return { ok: false, statusCode: null, error: (err as Error).message };
+      return { ok: false, statusCode: null, error: (err as Error).message, permanent: true };
     }
     if (!secretEnc) return { ok: false, statusCode: null, error: 'the account has no webhook secret' };
     let secret: string;
@@ -216,7 +260,7 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
       return;
     }
     const deadline = row.createdAt.getTime() + retryHours * 3_600_000;
-    const dead = now.getTime() >= deadline;
+    const dead = r.permanent === true || now.getTime() >= deadline;
     const next = new Date(Math.min(deadline, now.getTime() + Math.max(0, backoff(attempts))));
     await db
       .update(webhookDeliveries)
@@ -228,7 +272,8 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
         lastStatusCode: r.statusCode,
       })
       .where(mine);
-    if (dead) log.error({ ...target, error: r.error }, 'webhook delivery gave up: retry window is over');
+    if (r.permanent) log.error({ ...target, error: r.error }, 'webhook delivery refused: target not allowed');
+    else if (dead) log.error({ ...target, error: r.error }, 'webhook delivery gave up: retry window is over');
     else log.warn({ ...target, error: r.error, nextAttemptAt: next.toISOString() }, 'webhook attempt failed');
   }
 

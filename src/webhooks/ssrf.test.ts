@@ -34,11 +34,28 @@ describe('ssrf guard: addresses', () => {
     ['::ffff:a00:1', 'private'],
     ['64:ff9b::10.0.0.1', 'private'],
     ['2002:c0a8:0101::1', 'private'],
+    // IPv4-compatible (deprecated, still routed to the IPv4 host by some stacks), in both spellings.
+    ['::127.0.0.1', 'loopback'],
+    ['::7f00:1', 'loopback'],
+    ['[::127.0.0.1]', 'loopback'],
+    ['::169.254.169.254', 'metadata'],
+    ['::a00:1', 'private'],
+    ['0:0:0:0:0:0:c0a8:101', 'private'],
+    // IPv4-mapped in hex, IPv4-translated, local-use NAT64, Teredo (client address inverted).
+    ['::ffff:7f00:1', 'loopback'],
+    ['0:0:0:0:0:ffff:7f00:0001', 'loopback'],
+    ['::ffff:0:7f00:1', 'loopback'],
+    ['::ffff:0:10.0.0.1', 'private'],
+    ['64:ff9b:1::a9fe:a9fe', 'metadata'],
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'loopback'],
+    ['192.0.2.10', 'reserved'],
+    ['2001:db8::1', 'reserved'],
+    ['fec0::1', 'private'],
   ])('refuses %s as %s', (addr, category) => {
     expect(strict.addressProblem(addr)).toContain(`is ${category}`);
   });
 
-  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])(
+  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '::808:808'])(
     'allows public %s',
     (addr) => {
       expect(strict.addressProblem(addr)).toBeNull();
@@ -67,6 +84,28 @@ describe('ssrf guard: URLs', () => {
     expect(() => strict.checkUrl('https://[::1]:8443/x')).toThrow(/loopback/);
     expect(() => strict.checkUrl('https://[::ffff:169.254.169.254]/x')).toThrow(/metadata/);
     expect(() => strict.checkUrl('https://0x7f000001/x')).toThrow(/loopback/);
+    expect(() => strict.checkUrl('https://[::127.0.0.1]/x')).toThrow(/loopback/);
+    expect(() => strict.checkUrl('https://[::ffff:7f00:1]:8443/x')).toThrow(/loopback/);
+    expect(() => strict.checkUrl('https://[::a9fe:a9fe]/x')).toThrow(/metadata/);
+    // Refused even where private targets are allowed.
+    expect(() => open.checkUrl('http://[::169.254.169.254]/x')).toThrow(/metadata/);
+  });
+
+  it('judges names that mean this machine, with or without the trailing dot, before any lookup', () => {
+    for (const url of [
+      'https://localhost/x',
+      'https://localhost./x',
+      'https://LOCALHOST.:8443/x',
+      'https://api.localhost./x',
+      'https://hooks.localhost/x',
+    ])
+      expect(() => strict.checkUrl(url), url).toThrow(/is loopback/);
+    expect(() => strict.checkUrl('https://printer.local./x')).toThrow(/is private/);
+    expect(() => strict.checkUrl('https://db.internal/x')).toThrow(/is private/);
+    expect(strict.checkUrl('https://localhost.example.com/x').hostname).toBe('localhost.example.com');
+    expect(open.checkUrl('http://localhost./x').hostname).toBe('localhost.');
+    expect(strict.hostProblem('example.com')).toBeNull();
+    expect(strict.hostProblem('[::127.0.0.1]')).toMatch(/is loopback/);
   });
 });
 

@@ -31,6 +31,11 @@ export interface SsrfGuard {
   /** Why this address may not be reached, or null when it may. */
   addressProblem(address: string): string | null;
   /**
+   * Why the host of a URL (an IP literal, bracketed or not, or a name) may not be reached, judged
+   * without DNS; null when it may (a name is then judged again, on its addresses, at connect time).
+   */
+  hostProblem(hostname: string): string | null;
+  /**
    * A `lookup` for node:http(s) requests: it resolves, refuses the connection when any resolved address
    * is not allowed, and hands the socket exactly the addresses it checked, so a DNS answer that changes
    * between check and connect (rebinding) cannot redirect the request.
@@ -55,6 +60,14 @@ const RANGES: [Category, string, number, 'ipv4' | 'ipv6'][] = [
   ['multicast', '224.0.0.0', 4, 'ipv4'],
   ['multicast', 'ff00::', 8, 'ipv6'],
   ['reserved', '240.0.0.0', 4, 'ipv4'],
+  // IETF protocol assignments, documentation and the retired 6to4 relay anycast: never a real receiver.
+  ['reserved', '192.0.0.0', 24, 'ipv4'],
+  ['reserved', '192.0.2.0', 24, 'ipv4'],
+  ['reserved', '192.88.99.0', 24, 'ipv4'],
+  ['reserved', '198.51.100.0', 24, 'ipv4'],
+  ['reserved', '203.0.113.0', 24, 'ipv4'],
+  ['reserved', '100::', 64, 'ipv6'],
+  ['reserved', '2001:db8::', 32, 'ipv6'],
   ['link-local', '169.254.0.0', 16, 'ipv4'],
   ['link-local', 'fe80::', 10, 'ipv6'],
   ['private', '10.0.0.0', 8, 'ipv4'],
@@ -63,6 +76,8 @@ const RANGES: [Category, string, number, 'ipv4' | 'ipv6'][] = [
   ['private', '100.64.0.0', 10, 'ipv4'],
   ['private', '198.18.0.0', 15, 'ipv4'],
   ['private', 'fc00::', 7, 'ipv6'],
+  // Deprecated site-local addresses still route inside some networks.
+  ['private', 'fec0::', 10, 'ipv6'],
 ];
 
 /** 16 bytes of an IPv6 address (no zone), or null when it does not parse. */
@@ -91,16 +106,43 @@ function ipv6Bytes(addr: string): number[] | null {
 }
 
 /**
- * The IPv4 address an IPv6 address carries to an IPv4 host: IPv4-mapped (::ffff:a.b.c.d),
- * NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:AABB:CCDD::). Such an address reaches the IPv4 host, so it
- * must be judged as that host.
+ * The IPv4 address an IPv6 address carries to an IPv4 host: IPv4-compatible (::a.b.c.d, which some stacks
+ * still route to the IPv4 host), IPv4-mapped (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d),
+ * NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48), 6to4 (2002:AABB:CCDD::) and Teredo (2001:0::/32,
+ * whose client address is stored inverted). Such an address reaches the IPv4 host, so it must be judged
+ * as that host, whichever of its spellings (hex groups or dotted tail) the URL used.
  */
 function embeddedIpv4(bytes: number[]): string | null {
   const zero = (from: number, to: number) => bytes.slice(from, to).every((b) => b === 0);
-  if (zero(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.slice(12).join('.');
-  if (bytes[0] === 0 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zero(4, 12))
-    return bytes.slice(12).join('.');
+  const tail = () => bytes.slice(12).join('.');
+  if (zero(0, 12)) {
+    // :: and ::1 are IPv6's own unspecified and loopback addresses, classified as such.
+    return zero(12, 15) && bytes[15] <= 1 ? null : tail();
+  }
+  if (zero(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return tail();
+  if (zero(0, 8) && bytes[8] === 0xff && bytes[9] === 0xff && zero(10, 12)) return tail();
+  if (bytes[0] === 0 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b) {
+    if (zero(4, 12)) return tail();
+    if (bytes[4] === 0 && bytes[5] === 1) return tail();
+  }
   if (bytes[0] === 0x20 && bytes[1] === 0x02) return bytes.slice(2, 6).join('.');
+  if (bytes[0] === 0x20 && bytes[1] === 0x01 && zero(2, 4))
+    return bytes
+      .slice(12)
+      .map((b) => b ^ 0xff)
+      .join('.');
+  return null;
+}
+
+/**
+ * Host names that always mean this machine or its private network, whatever DNS says: `localhost` and
+ * `*.localhost` (RFC 6761), mDNS `.local`, and `.internal` (reserved for private use). A trailing dot
+ * (the fully qualified spelling, `localhost.`) names the same host and is judged the same.
+ */
+function internalName(hostname: string): Category | null {
+  const h = hostname.toLowerCase().replace(/\.+$/, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return 'loopback';
+  if (h.endsWith('.local') || h.endsWith('.internal') || h === 'local' || h === 'internal') return 'private';
   return null;
 }
 
@@ -146,6 +188,14 @@ export function createSsrfGuard(opts: SsrfGuardOptions): SsrfGuard {
     return `address ${address} is ${c}${hint(c)}`;
   }
 
+  function hostProblem(hostname: string): string | null {
+    const host = hostname.replace(/^\[|\]$/g, '');
+    if (net.isIP(host.split('%')[0])) return addressProblem(host);
+    const c = internalName(host);
+    if (!c || (opts.allowPrivate && !ALWAYS_BLOCKED.has(c))) return null;
+    return `host ${hostname} is ${c}${hint(c)}`;
+  }
+
   function checkUrl(url: string): URL {
     let u: URL;
     try {
@@ -160,12 +210,10 @@ export function createSsrfGuard(opts: SsrfGuardOptions): SsrfGuard {
         'scheme_not_allowed',
         'plain http webhook URLs are refused; use https or set WEBHOOK_ALLOW_HTTP=true',
       );
-    // Node connects to an IP literal without calling `lookup`, so literals are judged here.
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    if (net.isIP(host)) {
-      const problem = addressProblem(host);
-      if (problem) throw new WebhookTargetError('address_not_allowed', problem);
-    }
+    // Node connects to an IP literal without calling `lookup`, so literals are judged here; so are the
+    // names that mean this machine, before any resolver is asked about them.
+    const problem = hostProblem(u.hostname);
+    if (problem) throw new WebhookTargetError('address_not_allowed', problem);
     return u;
   }
 
@@ -196,5 +244,21 @@ export function createSsrfGuard(opts: SsrfGuardOptions): SsrfGuard {
     );
   };
 
-  return { checkUrl, addressProblem, lookup };
+  return { checkUrl, addressProblem, hostProblem, lookup };
+}
+
+const policyGuards = new Map<boolean, SsrfGuard>();
+
+/**
+ * Why a webhook URL's host is refused at POST time (an IP literal in a range the deployment does not
+ * allow, or a name such as `localhost.` that always means this machine); null when it is accepted. The
+ * same rules as at send time, where names are judged again on the addresses they resolve to.
+ */
+export function webhookHostProblem(hostname: string, allowPrivate: boolean): string | null {
+  let guard = policyGuards.get(allowPrivate);
+  if (!guard) {
+    guard = createSsrfGuard({ allowHttp: true, allowPrivate });
+    policyGuards.set(allowPrivate, guard);
+  }
+  return guard.hostProblem(hostname);
 }

@@ -12,15 +12,20 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { AccountService } from '../../src/accounts/account-service.js';
 import { SecretBox } from '../../src/accounts/secret-box.js';
 import { CallStore } from '../../src/calls/call-store.js';
+import { loadConfig } from '../../src/config.js';
 import { type Database, openDatabase } from '../../src/db/client.js';
 import { accounts, calls, type WebhookDeliveryRow, webhookDeliveries } from '../../src/db/schema.js';
 import { silentLogger } from '../../src/logger.js';
 import {
   createWebhookDeliverer,
   defaultBackoff,
+  exponentialBackoff,
+  leaseMs,
   type WebhookDeliverer,
   type WebhookDelivererDeps,
+  webhookRetrySchedule,
 } from '../../src/webhooks/deliverer.js';
+import { redeliverWebhooks } from '../../src/webhooks/redeliver.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { type Receiver, startReceiver } from './receiver.js';
 
@@ -310,28 +315,44 @@ describe('webhook deliverer', () => {
   });
 
   describe('SSRF guard at send time', () => {
-    it('refuses plain http by default', async () => {
+    it('refuses plain http by default, and marks the delivery dead at once: no retry can succeed', async () => {
       const row = await canceledCallEvent();
       await deliverer({ allowHttp: false, allowPrivate: false }).drainOnce();
       const r = await rowOf(row.id);
-      expect(r).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: null });
+      expect(r).toMatchObject({ status: 'dead', attempts: 1, lastStatusCode: null });
       expect(r.lastError).toMatch(/WEBHOOK_ALLOW_HTTP/);
+      expect(await deliverer({ allowHttp: false, allowPrivate: false }).drainOnce()).toBe(0);
       expect(receiver.received).toHaveLength(0);
     });
 
-    it('refuses loopback unless private targets are allowed', async () => {
+    it('refuses loopback unless private targets are allowed; a redelivery after opening them delivers', async () => {
       const literal = await canceledCallEvent();
-      // `localhost` goes through the lookup, not the IP-literal check.
       const byName = await canceledCallEvent(`http://localhost:${receiver.port}/hook`);
-      expect(await deliverer({ allowHttp: true, allowPrivate: false }).drainOnce()).toBe(2);
+      // A trailing dot names the same host; it goes through the lookup too, where 127.0.0.1 is refused.
+      const dotted = await canceledCallEvent(`http://localhost.:${receiver.port}/hook`);
+      const resolved = await canceledCallEvent(`http://hook.invalid:${receiver.port}/hook`);
+      const resolve = async () => [{ address: '127.0.0.1', family: 4 }];
+      expect(await deliverer({ allowHttp: true, allowPrivate: false, resolve }).drainOnce()).toBe(4);
       expect((await rowOf(literal.id)).lastError).toMatch(/127\.0\.0\.1 is loopback/);
-      expect((await rowOf(byName.id)).lastError).toMatch(/localhost: address .* is loopback/);
+      expect((await rowOf(byName.id)).lastError).toMatch(/host localhost is loopback/);
+      expect((await rowOf(dotted.id)).lastError).toMatch(/host localhost\. is loopback/);
+      expect((await rowOf(resolved.id)).lastError).toMatch(/hook\.invalid: address 127\.0\.0\.1 is loopback/);
+      for (const row of [literal, byName, dotted, resolved])
+        expect(await rowOf(row.id)).toMatchObject({ status: 'dead', attempts: 1 });
       expect(receiver.received).toHaveLength(0);
 
-      expect(await deliverer({ allowHttp: true, allowPrivate: true }).drainOnce()).toBe(2);
-      expect(await rowOf(literal.id)).toMatchObject({ status: 'delivered', attempts: 2 });
-      expect(await rowOf(byName.id)).toMatchObject({ status: 'delivered', attempts: 2 });
-      expect(receiver.received).toHaveLength(2);
+      // Dead rows are never claimed again, whatever the policy, until they are redelivered.
+      const open = deliverer({ allowHttp: true, allowPrivate: true, resolve });
+      expect(await open.drainOnce()).toBe(0);
+      expect(await redeliverWebhooks(t.db, { accountId, timeoutMs: 5000 })).toEqual({
+        dead: 4,
+        pending: 0,
+        redelivered: 4,
+      });
+      expect(await open.drainOnce()).toBe(4);
+      for (const row of [literal, byName, dotted, resolved])
+        expect(await rowOf(row.id)).toMatchObject({ status: 'delivered', attempts: 2 });
+      expect(receiver.received).toHaveLength(4);
     });
 
     it('refuses a host name that resolves to the metadata address or a private range', async () => {
@@ -343,14 +364,17 @@ describe('webhook deliverer', () => {
       const meta = await canceledCallEvent('https://metadata.attacker.example/x');
       const priv = await canceledCallEvent('https://internal.attacker.example/x');
       expect(await deliverer({ allowHttp: false, allowPrivate: false, resolve }).drainOnce()).toBe(2);
+      expect(await rowOf(meta.id)).toMatchObject({ status: 'dead', attempts: 1 });
       expect((await rowOf(meta.id)).lastError).toMatch(/169\.254\.169\.254 is metadata/);
+      expect(await rowOf(priv.id)).toMatchObject({ status: 'dead', attempts: 1 });
       expect((await rowOf(priv.id)).lastError).toMatch(/10\.1\.2\.3 is private/);
 
       // Metadata stays refused even where private targets are allowed.
       await t.db.delete(webhookDeliveries).where(eq(webhookDeliveries.id, priv.id));
+      await redeliverWebhooks(t.db, { accountId, timeoutMs: 5000 });
       expect(await deliverer({ allowHttp: true, allowPrivate: true, resolve }).drainOnce()).toBe(1);
       const r = await rowOf(meta.id);
-      expect(r).toMatchObject({ status: 'pending', attempts: 2 });
+      expect(r).toMatchObject({ status: 'dead', attempts: 2 });
       expect(r.lastError).toMatch(/is metadata/);
     });
 
@@ -426,6 +450,64 @@ describe('webhook deliverer', () => {
     });
   });
 
+  describe('redeliver', () => {
+    it("moves an account's waiting deliveries to now, and leaves attempts in flight and other accounts alone", async () => {
+      const now = new Date();
+      const waiting = await canceledCallEvent();
+      const inFlight = await canceledCallEvent();
+      const dead = await canceledCallEvent();
+      const svc = new AccountService(t.db, secrets);
+      const other = (await svc.createAccount('other')).accountId;
+      await svc.webhookSecret(other);
+      const theirs = await canceledCallEvent(receiver.url, other);
+      const at = (ms: number) => new Date(now.getTime() + ms);
+      await t.db
+        .update(webhookDeliveries)
+        .set({ nextAttemptAt: at(3_600_000), attempts: 3 })
+        .where(eq(webhookDeliveries.id, waiting.id));
+      // A claim pushes next_attempt_at one lease ahead: such a row may be being sent right now.
+      await t.db
+        .update(webhookDeliveries)
+        .set({ nextAttemptAt: at(leaseMs(5000)) })
+        .where(eq(webhookDeliveries.id, inFlight.id));
+      await t.db
+        .update(webhookDeliveries)
+        .set({ status: 'dead', attempts: 9 })
+        .where(eq(webhookDeliveries.id, dead.id));
+      await t.db
+        .update(webhookDeliveries)
+        .set({ nextAttemptAt: at(3_600_000) })
+        .where(eq(webhookDeliveries.id, theirs.id));
+
+      expect(await redeliverWebhooks(t.db, { accountId, timeoutMs: 5000, now })).toEqual({
+        dead: 1,
+        pending: 1,
+        redelivered: 2,
+      });
+      expect(await rowOf(waiting.id)).toMatchObject({ status: 'pending', attempts: 3, nextAttemptAt: now });
+      expect(await rowOf(dead.id)).toMatchObject({ status: 'pending', attempts: 9, nextAttemptAt: now });
+      expect((await rowOf(inFlight.id)).nextAttemptAt).toEqual(at(leaseMs(5000)));
+      expect((await rowOf(theirs.id)).nextAttemptAt).toEqual(at(3_600_000));
+
+      // The deliverer sends exactly the two, once each, with their original eventIds.
+      expect(await deliverer({ clock: () => now }).drainOnce()).toBe(2);
+      expect(receiver.received.map((r) => r.headers['x-bys-event-id']).sort()).toEqual(
+        [waiting.id, dead.id].sort(),
+      );
+    });
+
+    it('can be limited to one call', async () => {
+      const a = await canceledCallEvent();
+      const b = await canceledCallEvent();
+      await t.db.update(webhookDeliveries).set({ status: 'dead' });
+      expect(await redeliverWebhooks(t.db, { accountId, callId: a.callId, timeoutMs: 5000 })).toMatchObject({
+        redelivered: 1,
+      });
+      expect((await rowOf(a.id)).status).toBe('pending');
+      expect((await rowOf(b.id)).status).toBe('dead');
+    });
+  });
+
   it('stop() waits for the attempt in flight and records it', async () => {
     const row = await canceledCallEvent();
     receiver.reply(() => 'hang');
@@ -462,5 +544,25 @@ describe('defaultBackoff', () => {
       expect(defaultBackoff(i + 1, () => 0)).toBe(Math.round(ms * 0.8));
       expect(defaultBackoff(i + 1, () => 1)).toBe(Math.round(ms * 1.2));
     });
+  });
+});
+
+describe('retry schedule from the environment', () => {
+  it('follows WEBHOOK_RETRY_FIRST_SECONDS, _FACTOR and _MAX_SECONDS, and defaults to 5 s × 3 up to 1 h', () => {
+    const nominal = (env: Record<string, string>, attempts: number) => {
+      const backoff = exponentialBackoff(webhookRetrySchedule(loadConfig(env)), () => 0.5);
+      return Array.from({ length: attempts }, (_, i) => backoff(i + 1) / 1000);
+    };
+    expect(nominal({}, 8)).toEqual([5, 15, 45, 135, 405, 1215, 3600, 3600]);
+    expect(
+      nominal(
+        { WEBHOOK_RETRY_FIRST_SECONDS: '1', WEBHOOK_RETRY_FACTOR: '2', WEBHOOK_RETRY_MAX_SECONDS: '10' },
+        6,
+      ),
+    ).toEqual([1, 2, 4, 8, 10, 10]);
+    expect(loadConfig({ WEBHOOK_POLL_MS: '250' }).WEBHOOK_POLL_MS).toBe(250);
+    expect(() => loadConfig({ WEBHOOK_RETRY_FIRST_SECONDS: '60', WEBHOOK_RETRY_MAX_SECONDS: '30' })).toThrow(
+      /WEBHOOK_RETRY_FIRST_SECONDS/,
+    );
   });
 });
