@@ -197,7 +197,18 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       });
       await worker.start();
       wakeWorker = () => worker.wake();
-      stops.push(() => worker.stop({ drainMs: 10_000 }));
+      // SIGTERM: claim nothing new, let live calls finish for DRAIN_SECONDS, then the agent wraps the
+      // rest up (a goodbye, then hangup). Queued calls stay queued for the other workers.
+      stops.push(async () => {
+        const live = worker.activeCalls().length;
+        if (live > 0) {
+          logger.info(
+            { calls: live, drainSeconds: config.DRAIN_SECONDS },
+            'stopping: live calls may finish before the worker exits',
+          );
+        }
+        await worker.stop({ drainMs: config.DRAIN_SECONDS * 1000 });
+      });
 
       const sweeper = createRecordingSweeper({
         db,
