@@ -20,7 +20,6 @@ import { connectAri, createAriCallRunner } from './telephony/ari-call-runner.js'
 import { createPortPool } from './telephony/media/port-pool.js';
 import { createRecordingSweeper } from './telephony/recordings.js';
 import { createConversationAgent } from './voice/agent/conversation-agent.js';
-import type { DialogueEngine } from './voice/dialogue/types.js';
 import { selectEngines } from './voice/engines.js';
 import { fetchMissingModels } from './voice/models/auto-fetch.js';
 import { createPocketsphinxStt } from './voice/stt/pocketsphinx.js';
@@ -33,8 +32,6 @@ export interface StartOptions {
   role: Role;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
-  /** A dialogue engine to use instead of the configured one (tests and demos drive calls with a scripted one). */
-  dialogue?: DialogueEngine;
 }
 
 export interface Agentline {
@@ -84,10 +81,6 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         await fetchMissingModels(config.modelsDir, logger.child({ part: 'models' }));
       const engines = await selectEngines(config, logger);
       stops.push(() => engines.close());
-      if (opts.dialogue) {
-        engines.dialogue = opts.dialogue;
-        engines.report.dialogue = opts.dialogue.name;
-      }
       readiness.add({
         name: 'engines',
         requiredForCalls: true,
