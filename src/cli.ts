@@ -8,6 +8,7 @@ import { runCli } from './cli/run-cli.js';
 import { serveCommand } from './cli/serve.js';
 import type { CliCommand } from './cli/types.js';
 import { webhookSecretCommand } from './cli/webhook-secret.js';
+import { webhooksCommand } from './cli/webhooks.js';
 
 /**
  * Every `agentline <command>`, in the order `--help` lists them. To add one, write a module in
@@ -19,6 +20,7 @@ const commands: readonly CliCommand[] = [
   keysCommand,
   numbersCommand,
   webhookSecretCommand,
+  webhooksCommand,
   modelsCommand,
   mcpCommand,
 ];

@@ -2,13 +2,14 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { AccountService } from '../accounts/account-service.js';
 import { SecretBox } from '../accounts/secret-box.js';
-import { loadConfig } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { type Database, type Db, openDatabase } from '../db/client.js';
 import { acquireEmbeddedLock } from '../db/embedded-lock.js';
 import { accounts } from '../db/schema.js';
 import { CliError } from './types.js';
 
 export interface AdminContext {
+  config: Config;
   db: Db;
   accounts: AccountService;
   /** The account's row, or exit 1 with a clear message; a malformed id is just an unknown one. */
@@ -47,6 +48,7 @@ export async function withAdminContext<T>(
       SecretBox.load({ secretKey: config.SECRET_KEY, dataDir: config.dataDir }),
     );
     return await fn({
+      config,
       db,
       accounts: service,
       requireAccount: async (accountId) => {
