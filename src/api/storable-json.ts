@@ -21,8 +21,8 @@ interface Pending {
 }
 
 /**
- * Everything in a parsed JSON body that the database would refuse or change, each named by its
- * field path: NUL characters and lone surrogates in any string or key, and nesting deeper than
+ * Everything in a parsed JSON body that could not be stored as sent, each named by its field path:
+ * NUL characters and lone surrogates in any string or key, a `__proto__` key, and nesting deeper than
  * `maxDepth` levels under a top-level field (JSON.stringify and jsonb recurse). The walk is
  * iterative and stops at `maxDepth`, so a body nested 30,000 levels costs no stack. At most 20.
  */
@@ -56,6 +56,12 @@ export function unstorableProblems(body: unknown, maxDepth: number): FieldProble
         const bad = unstorable(k);
         if (bad) {
           out.push({ field: fieldPath(path), message: `must not have a key that contains ${bad}` });
+          continue;
+        }
+        if (k === '__proto__') {
+          // Schema parsing drops it from `metadata` without a word, and a JavaScript receiver of the
+          // webhook that merges it would change its prototypes.
+          out.push({ field: fieldPath(path), message: "must not have a key named '__proto__'" });
           continue;
         }
         children.push({ value: v, path: [...path, shownKey(k)], level: level + 1 });

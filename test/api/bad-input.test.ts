@@ -108,6 +108,24 @@ describe('lone UTF-16 surrogates', () => {
   });
 });
 
+describe('__proto__ keys', () => {
+  it.each([
+    ['metadata', '{"m":1,"__proto__":{"polluted":true}}'],
+    ['metadata.inner', '{"inner":{"__proto__":1}}'],
+  ])('in %s are a 400, not silently dropped', async (field, metadata) => {
+    const body = `{"to":"${TEST_DESTINATION}","objective":"Ask.","metadata":${metadata}}`;
+    expect(await invalidFields(await post(body))).toEqual([field]);
+  });
+
+  it("keeps 'constructor' and 'prototype' keys as data", async () => {
+    const res = await post({ ...base, metadata: { constructor: 'c', prototype: { toString: 1 } } });
+    expect(res.status).toBe(201);
+    const { callId } = (await res.json()) as { callId: string };
+    const view = (await (await api.request(`/v1/agent/calls/${callId}`)).json()) as { metadata: unknown };
+    expect(view.metadata).toEqual({ constructor: 'c', prototype: { toString: 1 } });
+  });
+});
+
 describe('nesting depth', () => {
   it('accepts metadata nested 32 levels deep', async () => {
     expect((await post({ ...base, metadata: nested(32) })).status).toBe(201);
