@@ -7,6 +7,7 @@ import { requestContext } from './request-context.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { LIMITS } from './schemas.js';
 import type { ApiDeps, AppEnv } from './types.js';
 
@@ -40,6 +41,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
 
   registerHealthRoutes(app, deps.db, deps.readiness);
   registerCallRoutes(app, service, deps.config);
+  registerWebhookRoutes(app, deps.db, deps.config);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
