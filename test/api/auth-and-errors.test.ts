@@ -134,6 +134,7 @@ describe('errors and service routes', () => {
         '/v1/agent/calls/{id}',
         '/v1/agent/calls/{id}/cancel',
         '/v1/agent/calls/{id}/recording',
+        '/v1/agent/webhooks/redeliver',
       ].sort(),
     );
     const create = doc.paths['/v1/agent/calls'].post;

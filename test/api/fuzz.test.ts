@@ -443,6 +443,27 @@ const request: fc.Arbitrary<FuzzRequest> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.record({
+      method: fc.constant('POST'),
+      path: fc.constant('/v1/agent/webhooks/redeliver'),
+      body: fc.option(
+        fc.oneof(
+          body,
+          fc
+            .record(
+              { callId: fc.oneof(fc.constant('{callId}'), fc.uuid(), text, jsonValue) },
+              { requiredKeys: [] },
+            )
+            .map((b) => JSON.stringify(b)),
+        ),
+        { nil: undefined },
+      ),
+      contentType,
+      ...common,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
       method: fc.constantFrom('PUT', 'PATCH', 'DELETE', 'OPTIONS', 'GET', 'POST'),
       path: fc.constantFrom(
         '/',
@@ -468,10 +489,11 @@ function send(r: FuzzRequest): Promise<Response> {
   else if (r.auth.kind === 'raw') headers.set('authorization', r.auth.value);
   if (r.contentType !== undefined) headers.set('content-type', r.contentType);
   const hasBody = r.body !== undefined && r.method !== 'GET' && r.method !== 'HEAD';
+  const payload = typeof r.body === 'string' ? r.body.replaceAll('{callId}', callId) : r.body;
   return fetch(`${api.url}${r.path.replaceAll('{callId}', callId)}`, {
     method: r.method,
     headers,
-    body: hasBody ? r.body : undefined,
+    body: hasBody ? payload : undefined,
     redirect: 'manual',
   });
 }
