@@ -5,6 +5,7 @@ import { SecretBox } from './accounts/secret-box.js';
 import { createApp } from './api/app.js';
 import { startHttpServer } from './api/http-server.js';
 import { CallStore } from './calls/call-store.js';
+import { watchEventLoopLag } from './calls/event-loop-lag.js';
 import { loadIrsfList } from './calls/guardrails.js';
 import { createCallWorker } from './calls/worker.js';
 import { type Config, loadConfig } from './config.js';
@@ -180,11 +181,18 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         db,
         store,
         runner,
+      const lag = watchEventLoopLag({
+        maxLagMs: config.WORKER_MAX_LAG_MS,
+        logger: logger.child({ part: 'worker' }),
+      });
+      stops.push(() => lag.stop());
         logger: logger.child({ part: 'worker' }),
         concurrency: config.WORKER_CONCURRENCY,
         pollMs: config.WORKER_POLL_MS,
         staleSeconds: config.WORKER_STALE_SECONDS,
-        canClaim: () => ari.connected && agent !== null,
+        // Not while the PBX is unreachable or refusing originates, nor while this process lags behind:
+        // a call it claimed then would fail, where another worker could carry it.
+        canClaim: () => ari.connected && agent !== null && runner.claimable() && !lag.behind(),
         // A status change wrote an outbox row: send it now rather than on the deliverer's next poll.
         onTransition: () => deliverer.wake(),
       });

@@ -115,6 +115,23 @@ export class WorkerCallControl implements CallControl {
 
   /**
    * Stored before anything rings: a call dialed without its `dialing` row could be requeued and rung
+  /**
+   * The call was never placed (its originate did not reach the PBX): back to the queue for any
+   * worker, and this control lets go of it. False when the state machine refused (e.g. canceled).
+   */
+  async requeue(reason: string): Promise<boolean> {
+    if (this.isReleased || this.isSettled) return false;
+    const res = await this.store.transition(this.current.id, 'queued', { reason });
+    if (!res.ok) {
+      this.absorb(res, 'queued');
+      return false;
+    }
+    this.current = res.call;
+    this.isReleased = true;
+    this.notify(res.call);
+    return true;
+  }
+
    * twice. Retried until stored; an abort (cancel, shutdown) ends the wait with nobody called.
    */
   async dialing(): Promise<void> {

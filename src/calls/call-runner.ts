@@ -21,6 +21,12 @@ export interface CallControl {
   /** Aborted when the call is canceled through the API or the worker shuts down; `signal.reason` is an AbortCause. */
   readonly signal: AbortSignal;
   dialing(): Promise<void>;
+  /**
+   * After `dialing`, the call was never placed: the originate never reached the PBX, so nobody was
+   * called. Puts it back in the queue (status `queued`, for any worker) and resolves true; the runner
+   * then returns without `end`. False when that is refused (e.g. it was canceled meanwhile).
+   */
+  requeue?(reason: string): Promise<boolean>;
   answered(): Promise<void>;
   addTurn(turn: NewTurn): Promise<void>;
   /**

@@ -122,6 +122,8 @@ export class CallStore {
       if (isTerminal(to)) {
         endedAt = cur.endedAt ?? opts.endedAt ?? at;
         set.endedAt = endedAt;
+      // Never placed: unclaimed and undialed again, for any worker.
+      if (to === 'queued') Object.assign(set, { workerId: null, claimedAt: null, dialedAt: null });
         set.endedReason = opts.reason ?? null;
         // Answer to hangup only: the summary written after the line went down is not call time.
         set.durationSeconds = cur.startedAt

@@ -13,7 +13,9 @@ describe('call state machine', () => {
     expect(canTransition('queued', 'in_progress')).toBe(false);
     expect(canTransition('queued', 'completed')).toBe(false);
     expect(canTransition('in_progress', 'dialing')).toBe(false);
-    expect(canTransition('dialing', 'queued')).toBe(false);
+    // Back to the queue only from dialing: an originate that never reached the PBX.
+    expect(canTransition('dialing', 'queued')).toBe(true);
+    expect(canTransition('in_progress', 'queued')).toBe(false);
     expect(canTransition('in_progress', 'no_answer')).toBe(false);
   });
   it('can fail (cancel) from every active status', () => {

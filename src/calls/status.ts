@@ -23,8 +23,9 @@ export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 const TRANSITIONS: Record<CallStatus, readonly CallStatus[]> = {
   queued: ['dialing', 'failed'],
-  // Answering-machine detection can finish before the call counts as answered by a person.
-  dialing: ['in_progress', 'no_answer', 'declined', 'voicemail', 'failed'],
+  // Answering-machine detection can finish before the call counts as answered by a person. Back to
+  // `queued` only when the originate never reached the PBX (nobody was called).
+  dialing: ['in_progress', 'no_answer', 'declined', 'voicemail', 'failed', 'queued'],
   in_progress: ['completed', 'voicemail', 'failed'],
   completed: [],
   no_answer: [],

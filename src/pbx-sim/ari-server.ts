@@ -36,6 +36,14 @@ function compile(routes: AriRoute[]): CompiledRoute[] {
  * errors as `{"message": ...}`), the events WebSocket at `/ari/events`, and chan_websocket media at
  * `/media/<connection id>`.
  */
+/** Trouble the simulated PBX can reproduce (load tests, drills of a worker's handling of it). */
+export interface PbxImpairments {
+  /** Originate requests (`POST /channels`) are cut off before the PBX sees them: no channel, no answer. */
+  dropOriginate?: boolean;
+  /** Originate requests are carried out at once but answered this much later. */
+  originateReplyDelayMs?: number;
+}
+
 export function createAriServer(opts: {
   routes: AriRoute[];
   core: PbxCore;
@@ -43,6 +51,8 @@ export function createAriServer(opts: {
   username: string;
   password: string;
   logger: Logger;
+  /** Trouble to reproduce, read at each request (see SimulatedPbx.impair). */
+  impairments?: PbxImpairments;
 }): http.Server {
   const { logger } = opts;
   const compiled = compile(opts.routes);
@@ -106,6 +116,12 @@ export function createAriServer(opts: {
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith('/ari/')) return send(res, 404, { message: 'Resource not found' });
+    const originating = req.method === 'POST' && url.pathname === '/ari/channels';
+    if (originating && opts.impairments?.dropOriginate) {
+      // Lost on the way: the connection dies before the PBX acted on the request.
+      req.socket.destroy();
+      return;
+    }
     if (!authorized(req, url)) {
       return send(
         res,
@@ -157,6 +173,9 @@ export function createAriServer(opts: {
       },
     };
     const result = await hit.c.route.handle(ariReq);
+    const delayMs = originating ? (opts.impairments?.originateReplyDelayMs ?? 0) : 0;
+    // Done, but the answer comes late: an overloaded PBX or link.
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     if (result.status === 204) return send(res, 204);
     if ('file' in result) {
       const stat = await fs.promises.stat(result.file);

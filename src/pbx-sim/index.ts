@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SpeechToText, TextToSpeech } from '../voice/types.js';
 import { ariRoutes } from './ari-routes.js';
-import { createAriServer } from './ari-server.js';
+import { createAriServer, type PbxImpairments } from './ari-server.js';
 import { ariTimestamp } from './ari-values.js';
 import type { CalleeLogEntry } from './callee.js';
 import { EventHub } from './event-hub.js';
@@ -51,6 +51,8 @@ export interface SimulatedPbx {
   calleeLog(number: string): CalleeLogEntry[];
   /** Test hook: closes every `/ari/events` socket abruptly, as a network drop would. */
   dropEventSockets(): void;
+  /** Reproduces trouble from now on (replacing the previous set; `{}` clears it): see PbxImpairments. */
+  impair(impairments: PbxImpairments): void;
 }
 
 /** Starts the ARI-compatible simulated PBX on a real HTTP/WebSocket server. */
@@ -70,6 +72,7 @@ export async function startSimulatedPbx(opts: SimulatedPbxOptions): Promise<Simu
   const recordings = new RecordingStore(storageDir);
   const mediaHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const core = createPbxCore({ scenarios, tts: opts.tts, stt: opts.stt, logger, hub, recordings, mediaHost });
+  const impairments: PbxImpairments = {};
   const server = createAriServer({
     routes: ariRoutes(core, recordings, { asteriskId, startedAt: ariTimestamp() }),
     core,
@@ -77,6 +80,7 @@ export async function startSimulatedPbx(opts: SimulatedPbxOptions): Promise<Simu
     username: opts.username,
     password: opts.password,
     logger,
+    impairments,
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -99,6 +103,10 @@ export async function startSimulatedPbx(opts: SimulatedPbxOptions): Promise<Simu
     bridges: () => core.listBridges(),
     calleeLog: (number) => core.calleeLog(number),
     dropEventSockets: () => hub.dropAll(),
+    impair(next) {
+      for (const k of Object.keys(impairments) as (keyof PbxImpairments)[]) delete impairments[k];
+      Object.assign(impairments, next);
+    },
     stop() {
       stopping ??= (async () => {
         await core.stop();

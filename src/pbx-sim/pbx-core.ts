@@ -39,7 +39,7 @@ interface SimChannel {
   vars: Map<string, string>;
   /** Variables Asterisk shows in `channelvars` (externalMedia's addresses). */
   exposedVars: string[];
-  /** The application that gets this channel's events (subscribed), null while it runs dialplan. */
+  /** The application whose Stasis() the channel is in, null while it runs dialplan. */
   app: string | null;
   stasisApp: string;
   /**

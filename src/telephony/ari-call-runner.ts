@@ -31,6 +31,12 @@ export interface AriCallRunner extends CallRunner {
   readonly readiness: ReadinessCheck;
   /** Calls being conducted now. */
   activeCalls(): number;
+  /**
+   * False for a while after an originate did not reach the PBX (the call went back to the queue):
+   * the worker then claims nothing, so a PBX that cannot take calls does not turn them into failures.
+   * The pause doubles with each such originate (up to a minute) and ends at the first one that reaches it.
+   */
+  claimable(): boolean;
   /** Hangs up every call still running (each ends failed/worker_shutdown) and waits for their teardown. */
   stop(): Promise<void>;
 }
@@ -51,6 +57,19 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
   const log = deps.logger.child({ component: 'ari-runner' });
   const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   let stopped = false;
+  let pauseMs = 0;
+  let pausedUntil = 0;
+  const pbxHealth = {
+    reached() {
+      pauseMs = 0;
+      pausedUntil = 0;
+    },
+    unreached() {
+      pauseMs = Math.min(PBX_PAUSE_MAX_MS, pauseMs ? pauseMs * 2 : PBX_PAUSE_FIRST_MS);
+      pausedUntil = Date.now() + pauseMs;
+      log.warn({ pauseMs }, 'an originate did not reach the PBX; claiming no calls for a while');
+    },
+  };
 
   return {
     readiness: {
@@ -65,6 +84,7 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
             },
     },
     activeCalls: () => running.size,
+    claimable: () => Date.now() >= pausedUntil,
     async run(ctl: CallControl): Promise<void> {
       if (stopped) {
         // Not dialed, not ended: the worker puts the call back in the queue.
@@ -81,6 +101,7 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
         },
         signal: abort.signal,
         dialing: () => ctl.dialing(),
+        requeue: ctl.requeue ? (reason) => ctl.requeue?.(reason) ?? Promise.resolve(false) : undefined,
         answered: () => ctl.answered(),
         addTurn: (t) => ctl.addTurn(t),
         lineDown: (at) => ctl.lineDown?.(at),
@@ -94,6 +115,7 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
         media: deps.media,
         logger: deps.logger,
         settings,
+        pbxHealth,
       });
       const done = controller.run().finally(() => {
         ctl.signal.removeEventListener('abort', onCtlAbort);
@@ -110,6 +132,10 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
     },
   };
 }
+
+/** The first pause in claiming after an originate did not reach the PBX, and the longest. */
+const PBX_PAUSE_FIRST_MS = 1000;
+const PBX_PAUSE_MAX_MS = 60_000;
 
 /** Creates the ARI client from the configuration and opens its events socket (waiting up to `waitMs` for it). */
 export async function connectAri(

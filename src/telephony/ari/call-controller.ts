@@ -82,6 +82,8 @@ export interface CallControllerDeps {
   media: MediaTransport;
   logger: Logger;
   settings: CallControllerSettings;
+  /** Told whether originates reach the PBX, so the worker can stop claiming while they do not. */
+  pbxHealth?: { reached(): void; unreached(): void };
 }
 
 /** Where a call is; every step forward is one transition, and `ended` is final. */
@@ -122,7 +124,9 @@ type EndTrigger =
   | { kind: 'ring_guard' }
   | { kind: 'amd_timeout' }
   /** We finished: the agent ended the conversation, or the voicemail message was left. */
-  | { kind: 'done' };
+  | { kind: 'done' }
+  /** The originate never reached the PBX: the call went back to the queue (nobody was called). */
+  | { kind: 'requeued' };
 
 class CallEnded extends Error {
   constructor() {
@@ -159,6 +163,10 @@ export class CallController {
   /** The originate request in flight; teardown waits for it so its hangup cannot miss the channel. */
   private originating: Promise<unknown> | null = null;
   private reportedAnswered = false;
+  /** Any event named our callee channel: the originate reached the PBX. */
+  private channelSeen = false;
+  /** Never placed, and back in the queue: nothing of it is ours to end. */
+  private requeued = false;
   /** The state the call was in when it began to end. */
   private stateAtEnd: ControllerState = 'idle';
   private lastCause: number | null = null;
@@ -218,6 +226,8 @@ export class CallController {
   private async place(): Promise<void> {
     await this.ctl.dialing();
     this.check();
+    // Without the events socket the call could not be followed; nobody has been called yet.
+    if (!this.ari.connected) return this.putBack('pbx_disconnected', null);
     // The agent reads its prompt while the phone rings, not after the callee said hello.
     this.preparation = this.deps.agent.prepare?.(this.ctl.call) ?? null;
     this.go('originating');
@@ -232,7 +242,8 @@ export class CallController {
       timeout: this.s.ringTimeoutSeconds,
       channelId: this.calleeChannelId,
     });
-    await this.guard(this.originating);
+    const placed = await this.guard(this.placed(this.originating));
+    if (placed !== true) return this.putBack('pbx_unreachable', placed);
     if (this.stateValue === 'originating') this.go('ringing');
     const ringGuard = this.timer(
       () => this.endWith({ kind: 'ring_guard' }),
@@ -263,6 +274,68 @@ export class CallController {
     await this.reportAnswered();
     this.go('talking');
     await this.converse(audio);
+  }
+
+  /**
+   * Whether the originate placed the call: true, or the error of one that never reached the PBX. An
+   * answer (an error status included) or any event of our channel says it reached it; a request that
+   * never left (refused, unreachable) says it did not; for one sent but not answered (timeout, dropped
+   * connection) the PBX is asked for the channel by the id we gave it, so a call is never placed twice.
+   */
+  private async placed(request: Promise<unknown>): Promise<true | AriError> {
+    try {
+      await request;
+      this.deps.pbxHealth?.reached();
+      return true;
+    } catch (err) {
+      if (!(err instanceof AriError) || err.delivery === 'answered' || this.trigger) throw err;
+      if (err.delivery === 'unknown' && (this.channelSeen || (await this.channelExists()))) {
+        this.log.warn({ err }, 'the originate went unanswered, but its channel exists: the call goes on');
+        this.deps.pbxHealth?.reached();
+        return true;
+      }
+      this.deps.pbxHealth?.unreached();
+      return err;
+    }
+  }
+
+  /** Whether the PBX has our callee channel; asked a few times (it may be slow), and throws when it cannot tell. */
+  private async channelExists(): Promise<boolean> {
+    let last: unknown = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) await this.guard(new Promise((r) => setTimeout(r, 500 * 2 ** attempt)));
+      try {
+        await this.guard(this.ari.getChannel(this.calleeChannelId));
+        return true;
+      } catch (err) {
+        if (err instanceof AriError && err.status === 404) return this.channelSeen;
+        if (!(err instanceof AriError)) throw err;
+        last = err;
+      }
+    }
+    // Cannot tell whether it rings: the call fails (network_error) rather than risk ringing twice.
+    throw last;
+  }
+
+  /**
+   * Nobody was called: the call goes back to the queue for any worker (the worker stops claiming
+   * for a while meanwhile). When that is refused (e.g. canceled meanwhile), it ends as it would have.
+   */
+  private async putBack(reason: string, cause: AriError | null): Promise<void> {
+    this.log.warn({ err: cause, reason }, 'the call was never placed; back to the queue');
+    let requeued = false;
+    try {
+      requeued = (await this.ctl.requeue?.(reason)) ?? false;
+    } catch (err) {
+      this.log.error({ err }, 'could not put the call back in the queue');
+    }
+    if (requeued) {
+      this.requeued = true;
+      this.endWith({ kind: 'requeued' });
+      this.check();
+    }
+    this.check();
+    throw cause ?? new AriError(0, 'POST', '/channels', 'the ARI events connection is down', 'unsent');
   }
 
   /** Sends the answered channel through AMD() in the dialplan and reads its verdict when it comes back. */
@@ -505,6 +578,12 @@ export class CallController {
   }
 
   private onEvent(ev: AriEvent): void {
+    if (!this.channelSeen) {
+      const e = ev as { channel?: { id?: string }; peer?: { id?: string } };
+      if (e.channel?.id === this.calleeChannelId || e.peer?.id === this.calleeChannelId) {
+        this.channelSeen = true;
+      }
+    }
     switch (ev.type) {
       case 'Dial':
         if (ev.peer?.id === this.calleeChannelId && ev.dialstatus) this.lastDialstatus = ev.dialstatus;
@@ -598,6 +677,7 @@ export class CallController {
 
   private async outcome(stateAtEnd: ControllerState): Promise<CallOutcome | null> {
     const t = this.trigger as EndTrigger;
+    if (t.kind === 'requeued') return null;
     if (t.kind === 'canceled') return { status: 'failed', endedReason: 'canceled' };
     if (this.wrappedUpForShutdown && (t.kind === 'shutdown' || t.kind === 'done')) {
       // The agent said goodbye (or had its grace period to): ended politely, as at max duration.
@@ -689,7 +769,7 @@ export class CallController {
     // A hangup sent before the channel exists would miss it and leave it ringing.
     await this.originating?.catch(() => {});
     // From `originating` on, a channel may exist (set before the request, so a racing cancel still hangs up).
-    if (this.stateAtEnd !== 'idle' && !this.calleeGone) {
+    if (this.stateAtEnd !== 'idle' && !this.calleeGone && !this.requeued) {
       await this.ari.hangup(this.calleeChannelId, 'normal').catch(quiet('hanging up the callee'));
     }
   }

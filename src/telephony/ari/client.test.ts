@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { silentLogger } from '../../logger.js';
@@ -164,6 +165,48 @@ describe('ARI client', () => {
     const down = await client.listChannels().catch((e: unknown) => e);
     expect(down).toBeInstanceOf(AriError);
     expect((down as AriError).status).toBe(0);
+  });
+
+  it('says whether a failed request reached Asterisk: answered, never sent, or unknown', async () => {
+    fake = await startFakeAsterisk();
+    client = make();
+    expect(await client.getChannel('nope').catch((e: unknown) => e)).toMatchObject({ delivery: 'answered' });
+    // A server that takes the request and never answers, one that drops it, and a port nobody listens on.
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((socket) => accepted.push(socket));
+    const dropping = net.createServer((socket) => socket.once('data', () => socket.destroy()));
+    await Promise.all([silent, dropping].map((x) => new Promise<void>((r) => x.listen(0, '127.0.0.1', r))));
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const at = (port: number) =>
+      createAriClient({
+        url: `http://127.0.0.1:${port}/ari`,
+        username: 'ari',
+        password: 's3cret',
+        app: 'agentline',
+        logger: silentLogger(),
+        requestTimeoutMs: 300,
+      });
+    try {
+      const fail = (port: number) =>
+        at(port)
+          .originate({ endpoint: 'PJSIP/1@trunk', app: 'agentline' })
+          .catch((e: unknown) => e);
+      expect(await fail(closedPort)).toMatchObject({ status: 0, delivery: 'unsent' });
+      expect(await fail((silent.address() as AddressInfo).port)).toMatchObject({
+        status: 0,
+        delivery: 'unknown',
+      });
+      expect(await fail((dropping.address() as AddressInfo).port)).toMatchObject({
+        status: 0,
+        delivery: 'unknown',
+      });
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      await Promise.all([silent, dropping].map((x) => new Promise<void>((r) => x.close(() => r()))));
+    }
   });
 
   it('close() stops reconnecting and settles a pending connect()', async () => {

@@ -16,6 +16,25 @@ import type {
   RecordBridgeParams,
 } from './types.js';
 
+/**
+ * Whether a failed request reached Asterisk: `answered` (it replied with an error status), `unsent`
+ * (the connection was never made: refused, unreachable, name not found, connect timeout, so Asterisk
+ * never saw it), or `unknown` (sent, or maybe sent, and no answer came: a timeout or a connection
+ * dropped mid-request; Asterisk may have acted on it).
+ */
+export type AriDelivery = 'answered' | 'unsent' | 'unknown';
+
+/** Error codes of a connection that was never established. */
+const UNSENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
 /** A REST call that Asterisk answered with an error status, or that never got an answer (status 0). */
 export class AriError extends Error {
   constructor(
@@ -24,10 +43,18 @@ export class AriError extends Error {
     readonly path: string,
     /** Asterisk's own `message`, or the transport error's. */
     readonly ariMessage: string,
+    readonly delivery: AriDelivery = status > 0 ? 'answered' : 'unknown',
   ) {
     super(`ARI ${method} ${path} failed${status ? ` with ${status}` : ''}: ${ariMessage}`);
     this.name = 'AriError';
   }
+}
+
+/** How far a request that fetch() rejected got (see AriDelivery). */
+function deliveryOf(err: unknown): AriDelivery {
+  const cause = (err as { cause?: { code?: unknown; cause?: { code?: unknown } } } | null)?.cause;
+  const code = cause?.code ?? cause?.cause?.code;
+  return typeof code === 'string' && UNSENT_CODES.has(code) ? 'unsent' : 'unknown';
 }
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
@@ -200,7 +227,15 @@ export function createAriClient(opts: AriClientOptions): AriClient {
         signal: AbortSignal.timeout(requestTimeoutMs),
       });
     } catch (err) {
-      throw new AriError(0, method, path, err instanceof Error ? err.message : String(err));
+      const cause = (err as { cause?: { code?: unknown } }).cause;
+      const detail = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
+      throw new AriError(
+        0,
+        method,
+        path,
+        `${err instanceof Error ? err.message : String(err)}${detail}`,
+        deliveryOf(err),
+      );
     }
     if (!res.ok) throw new AriError(res.status, method, path, await readError(res));
     return res;

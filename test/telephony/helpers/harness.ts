@@ -99,6 +99,8 @@ export async function startHarness(opts: {
   reconnectInitialMs?: number;
   /** Callees of the test's own, beside the bundled ones. */
   scenarios?: Scenario[];
+  /** How long the ARI client waits for a REST answer (default the client's). */
+  ariRequestTimeoutMs?: number;
 }): Promise<Harness> {
   // TELEPHONY_TEST_LOG=debug shows the controller's and the PBX's logs when a test needs explaining.
   const level = process.env.TELEPHONY_TEST_LOG;
@@ -133,6 +135,7 @@ export async function startHarness(opts: {
     app: config.ARI_APP,
     logger,
     reconnectInitialMs: opts.reconnectInitialMs,
+    requestTimeoutMs: opts.ariRequestTimeoutMs,
   });
   await ari.connect();
   const portPool: PortPool = createPortPool({
@@ -171,7 +174,7 @@ export async function startHarness(opts: {
     concurrency: 4,
     pollMs: 100,
     staleSeconds: 30,
-    canClaim: () => ari.connected,
+    canClaim: () => ari.connected && runner.claimable(),
     cancelPollMs: 100,
   });
   await worker.start();
