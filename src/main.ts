@@ -177,15 +177,15 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       deliverer.start();
       stops.push(() => deliverer.stop());
 
-      const worker = createCallWorker({
-        db,
-        store,
-        runner,
       const lag = watchEventLoopLag({
         maxLagMs: config.WORKER_MAX_LAG_MS,
         logger: logger.child({ part: 'worker' }),
       });
       stops.push(() => lag.stop());
+      const worker = createCallWorker({
+        db,
+        store,
+        runner,
         logger: logger.child({ part: 'worker' }),
         concurrency: config.WORKER_CONCURRENCY,
         pollMs: config.WORKER_POLL_MS,

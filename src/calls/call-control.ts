@@ -114,8 +114,6 @@ export class WorkerCallControl implements CallControl {
   }
 
   /**
-   * Stored before anything rings: a call dialed without its `dialing` row could be requeued and rung
-  /**
    * The call was never placed (its originate did not reach the PBX): back to the queue for any
    * worker, and this control lets go of it. False when the state machine refused (e.g. canceled).
    */
@@ -132,6 +130,8 @@ export class WorkerCallControl implements CallControl {
     return true;
   }
 
+  /**
+   * Stored before anything rings: a call dialed without its `dialing` row could be requeued and rung
    * twice. Retried until stored; an abort (cancel, shutdown) ends the wait with nobody called.
    */
   async dialing(): Promise<void> {

@@ -116,14 +116,14 @@ export class CallStore {
       const at = this.now();
       const set: Partial<typeof calls.$inferInsert> = { status: to, ...opts.patch };
       if (to === 'dialing') set.dialedAt = at;
+      // Never placed: unclaimed and undialed again, for any worker.
+      if (to === 'queued') Object.assign(set, { workerId: null, claimedAt: null, dialedAt: null });
       if (to === 'in_progress') set.startedAt = at;
       let turns: CallTurnRow[] = [];
       let endedAt = at;
       if (isTerminal(to)) {
         endedAt = cur.endedAt ?? opts.endedAt ?? at;
         set.endedAt = endedAt;
-      // Never placed: unclaimed and undialed again, for any worker.
-      if (to === 'queued') Object.assign(set, { workerId: null, claimedAt: null, dialedAt: null });
         set.endedReason = opts.reason ?? null;
         // Answer to hangup only: the summary written after the line went down is not call time.
         set.durationSeconds = cur.startedAt
