@@ -12,8 +12,10 @@ import { type CallStatus, isTerminal } from './status.js';
 export const MAX_BUFFERED_TURNS = 500;
 /** The same bound in text: turns are short sentences, so this is rarely the one that bites. */
 export const MAX_BUFFERED_TURN_CHARS = 512 * 1024;
-/** A turn the database refuses (not an outage: e.g. its call row is gone) is given up after this many tries. */
-const TURN_REFUSALS = 5;
+/** How long `answered` waits for its write before letting the conversation start regardless. */
+const ANSWER_WAIT_MS = 1000;
+/** A turn the database refuses (not an outage: e.g. its call row is gone) is given up after this many tries (about 2.5 minutes). */
+const TURN_REFUSALS = 20;
 
 export class TurnBufferFull extends Error {
   constructor() {
@@ -135,7 +137,8 @@ export class WorkerCallControl implements CallControl {
    * twice. Retried until stored; an abort (cancel, shutdown) ends the wait with nobody called.
    */
   async dialing(): Promise<void> {
-    await this.write('dialing', () => this.report('dialing'), { stopOnAbort: true });
+    const at = new Date();
+    await this.write('dialing', () => this.report('dialing', at), { stopOnAbort: true });
   }
 
   /**
@@ -143,12 +146,20 @@ export class WorkerCallControl implements CallControl {
    * first failed try, with the write kept queued (turns and the end follow it in order).
    */
   answered(): Promise<void> {
+    // Timed now: a write that waits out an outage must not move the answer, and the duration, later.
+    const at = new Date();
     return new Promise<void>((resolve) => {
-      this.write('answer', () => this.report('in_progress'), { onFirstFailure: resolve }).then(
-        resolve,
+      // A database that hangs instead of refusing (a failover, a dead socket) must not hold the greeting.
+      const timer = setTimeout(resolve, ANSWER_WAIT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.write('answer', () => this.report('in_progress', at), { onFirstFailure: done }).then(
+        done,
         (err) => {
           this.logger.error({ err }, 'could not store the answer');
-          resolve();
+          done();
         },
       );
     });
@@ -223,9 +234,9 @@ export class WorkerCallControl implements CallControl {
     return p;
   }
 
-  private async report(to: CallStatus): Promise<void> {
+  private async report(to: CallStatus, at: Date): Promise<void> {
     if (this.isReleased || this.isSettled) return;
-    const res = await this.store.transition(this.current.id, to);
+    const res = await this.store.transition(this.current.id, to, { at });
     this.absorb(res, to);
   }
 

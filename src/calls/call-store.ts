@@ -107,17 +107,25 @@ export class CallStore {
   async transition(
     callId: string,
     to: CallStatus,
-    opts: { reason?: string | null; patch?: TransitionPatch; endedAt?: Date } = {},
+    opts: {
+      reason?: string | null;
+      patch?: TransitionPatch;
+      /** When it happened, if earlier than this write (a write retried through an outage); now by default. */
+      at?: Date;
+      endedAt?: Date;
+    } = {},
   ): Promise<TransitionResult> {
     return this.db.transaction(async (tx) => {
       const [cur] = await tx.select().from(calls).where(eq(calls.id, callId)).for('update');
       if (!cur) return { ok: false, call: null };
       if (!canTransition(cur.status as CallStatus, to)) return { ok: false, call: cur };
-      const at = this.now();
+      const at = opts.at ?? this.now();
       const set: Partial<typeof calls.$inferInsert> = { status: to, ...opts.patch };
       if (to === 'dialing') set.dialedAt = at;
       // Never placed: unclaimed and undialed again, for any worker.
-      if (to === 'queued') Object.assign(set, { workerId: null, claimedAt: null, dialedAt: null });
+      // The hangup time of that attempt goes too, or the next attempt's end would take it.
+      if (to === 'queued')
+        Object.assign(set, { workerId: null, claimedAt: null, dialedAt: null, endedAt: null });
       if (to === 'in_progress') set.startedAt = at;
       let turns: CallTurnRow[] = [];
       let endedAt = at;

@@ -35,6 +35,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if ('url' in opts) {
     const client = postgres(opts.url, {
       max: opts.maxConnections ?? 10,
+      // A failover that drops packets instead of refusing would hold every query for the 30 s default.
+      connect_timeout: 10,
       onnotice: () => {},
       // Keep connection errors as errors; never print the URL, which may hold a password.
       connection: { application_name: 'agentline' },
