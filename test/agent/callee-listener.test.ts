@@ -73,15 +73,17 @@ async function listenTo(rate: number, extra: Partial<ListenerOptions> = {}) {
   return { say, listener, utterances, starts };
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until the listener has delivered `n` utterances (their end silence ran out on the media clock). */
+const heardUtterances = (utterances: CalleeUtterance[], n: number) =>
+  expect.poll(() => utterances.length, { timeout: 30_000 }).toBe(n);
 
 describe('callee listener (Silero endpointing + pocketsphinx over paced call audio)', () => {
   it('cuts two sentences separated by a pause into two transcribed utterances with their times', async () => {
     const { say, listener, utterances, starts } = await listenTo(16_000);
     const first = await say('Hello, this is the front desk.');
-    await pause(1500);
+    await heardUtterances(utterances, 1);
     const second = await say('The name is Smith.');
-    await pause(1500);
+    await heardUtterances(utterances, 2);
     await listener.drain();
     expect(utterances).toHaveLength(2);
     expect(starts).toHaveLength(2);
@@ -105,9 +107,9 @@ describe('callee listener (Silero endpointing + pocketsphinx over paced call aud
       endSilenceFor: (text) => endSilenceFor(text, silences),
     });
     await say('Would that work for you?');
-    await pause(2000);
+    await heardUtterances(utterances, 1);
     await say('We are closed on Sundays.');
-    await pause(2000);
+    await heardUtterances(utterances, 2);
     await listener.drain();
     expect(utterances.map((u) => u.text)).toHaveLength(2);
     const [question, statement] = utterances;
@@ -131,7 +133,7 @@ describe('callee listener (Silero endpointing + pocketsphinx over paced call aud
   it('hears speech on 8 kHz call audio (resampled up for the 16 kHz VAD and STT)', async () => {
     const { say, listener, utterances } = await listenTo(8000);
     await say('Yes, we have a table at seven.');
-    await pause(1200);
+    await heardUtterances(utterances, 1);
     await listener.drain();
     expect(utterances).toHaveLength(1);
     expect(utterances[0].text.length).toBeGreaterThan(0);

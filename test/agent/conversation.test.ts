@@ -11,17 +11,12 @@ import type { SpeechToText, TextToSpeech, VoiceActivityDetector } from '../../sr
 import { createSileroVad } from '../../src/voice/vad/silero.js';
 import { createLoopbackCall, type LoopbackCall } from './helpers/loopback-call.js';
 import { createScriptedCallee, type ScriptedCallee } from './helpers/scripted-callee.js';
+import { createScriptedStt, type ScriptedStt } from './helpers/scripted-stt.js';
 import { makeCallRow, startTestSession } from './helpers/test-session.js';
 
 let tts: TextToSpeech;
+/** Real ears, for the test of the audio path itself (8 kHz media through resampling into pocketsphinx). */
 let stt: SpeechToText;
-/**
- * A recogniser whose streams are warm from their first word: pocketsphinx decodes the first seconds of
- * a stream again once the callee pauses (its cepstral mean is still the model's default), which on a
- * call's first utterances takes until after the end of the turn; the early-reply tests are about the
- * agent, and use streams that finish decoding in the pause.
- */
-let warmStt: SpeechToText;
 const vads: VoiceActivityDetector[] = [];
 const cleanups: (() => void)[] = [];
 
@@ -29,13 +24,11 @@ beforeAll(async () => {
   tts = await createFliteTts();
   // Two decoder threads: the agent's stream and the callee's stream do not queue behind each other.
   stt = await createPocketsphinxStt({ threads: 2 });
-  warmStt = await createPocketsphinxStt({ threads: 1, warmupMs: 0 });
 });
 
 afterAll(async () => {
   await tts?.close();
   await stt?.close();
-  await warmStt?.close();
 });
 
 afterEach(async () => {
@@ -74,8 +67,12 @@ async function setup(opts: {
   row?: Parameters<typeof makeCallRow>[0];
   /** The dialogue throws on every decision after this many. */
   failDialogueAfter?: number;
-  /** The agent's recogniser (default: the shared pocketsphinx). */
-  agentStt?: SpeechToText;
+  /**
+   * Real recognisers on both sides (pocketsphinx): for the audio path. Otherwise the agent's recogniser
+   * gives exactly the words the callee said (VAD, endpointing and barge-in still run on the real audio),
+   * and the callee tells the agent's utterances apart by energy.
+   */
+  realEars?: boolean;
   /** Agent silence after which the callee takes the agent's utterance as finished (ms). */
   calleeEndSilenceMs?: number;
 }) {
@@ -83,8 +80,9 @@ async function setup(opts: {
   const vad = await createSileroVad();
   vads.push(vad);
   const { engine, inputs, resolvedAt } = recordingDialogue(opts.script, opts.failDialogueAfter);
+  const scriptedStt: ScriptedStt = createScriptedStt();
   const agent = createConversationAgent({
-    stt: opts.agentStt ?? stt,
+    stt: opts.realEars ? stt : scriptedStt,
     tts,
     vad,
     dialogue: engine,
@@ -94,7 +92,8 @@ async function setup(opts: {
   const callee: ScriptedCallee = createScriptedCallee({
     call,
     tts,
-    stt,
+    stt: opts.realEars ? stt : undefined,
+    onSay: (text, pcm) => scriptedStt.expect(text, pcm),
     endSilenceMs: opts.calleeEndSilenceMs,
   });
   const ts = startTestSession(call, makeCallRow(opts.row));
@@ -104,7 +103,7 @@ async function setup(opts: {
   });
   const turns: ConversationTurn[] = [];
   const done = agent.converse(ts.session, (t) => turns.push(t));
-  return { call, callee, agent, ts, turns, done, inputs, resolvedAt };
+  return { call, callee, agent, ts, turns, done, inputs, resolvedAt, scriptedStt };
 }
 
 const LONG_OPENING =
@@ -147,11 +146,10 @@ const latestCallee = (messages: DialogueMessage[]) => {
   return [...last.matchAll(/<callee>([\s\S]*?)<\/callee>/g)].map((m) => m[1]).join(' ');
 };
 
-// Speech goes through pocketsphinx on both sides, and on 2 busy cores a word is sometimes misheard; one
-// retry keeps such a miss from failing the suite, while a real fault fails both attempts.
-describe('conversation agent over a real-time loopback call (flite ⇄ pocketsphinx, Silero VAD)', {
-  retry: 1,
-}, () => {
+// The agent hears the callee's real audio (flite) through Silero VAD and its endpointing, and the
+// recogniser gives exactly the words said (test/agent/helpers/scripted-stt.ts): the behaviour under
+// test does not hang on recognition luck. The audio path into a real recogniser has its own test.
+describe('conversation agent over a real-time loopback call (flite audio, Silero VAD, known words)', () => {
   it('holds a booking-like exchange: speaks first, records turns in order with latency stamps', async () => {
     const { callee, turns, done, inputs, ts } = await setup({
       script: {
@@ -171,23 +169,19 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     await callee.agentFinished();
     await callee.say('Yes, we have a table at seven.');
     await callee.agentFinished();
-    await callee.say('Done. It is booked for Smith.');
+    await callee.say('Done, it is booked for Smith.');
     const result = await done;
     expect(result, JSON.stringify(turns)).toEqual({ end: 'objective_met' });
+    // The callee heard three separate agent utterances.
     await callee.agentFinished();
-    // What the callee's own recogniser heard the agent say.
-    const heard = (await callee.transcripts()).map((u) => u.text);
-    expect(heard).toHaveLength(3);
-    // (pocketsphinx on flite is decent, not perfect: one recognisable keyword a line is asked for)
-    expect(heard[0]).toMatch(/hello|calling|table|book|seven/);
-    expect(heard[1]).toMatch(/great|book|smith|name/);
-    expect(heard[2]).toMatch(/goodbye|thank/);
 
-    expect(turns.map((t) => t.speaker)).toEqual(['agent', 'callee', 'agent', 'callee', 'agent']);
-    expect(turns[0].text).toBe(
-      'Hello, I am calling to book a table for two tomorrow at seven. Do you have one?',
-    );
-    expect(turns[1].text).toMatch(/yes|have|table|seven/);
+    expect(turns.map((t) => [t.speaker, t.text])).toEqual([
+      ['agent', 'Hello, I am calling to book a table for two tomorrow at seven. Do you have one?'],
+      ['callee', 'yes we have a table at seven'],
+      ['agent', 'Great. Please book it under the name Smith.'],
+      ['callee', 'done it is booked for smith'],
+      ['agent', 'Thank you very much. Goodbye.'],
+    ]);
     expect(turns.every((t) => !t.interrupted)).toBe(true);
     for (let i = 1; i < turns.length; i++) {
       expect(turns[i].startMs).toBeGreaterThanOrEqual(turns[i - 1].endMs);
@@ -226,7 +220,8 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
       },
     });
     await callee.agentSpeechStart();
-    await new Promise((r) => setTimeout(r, 1500));
+    // 1.5 s into the opening, on the media clock.
+    await call.voicedFrames(75);
     // Vowel-initial on purpose: Silero scores a leading fricative ("Sorry" starts with ~120 ms of /s/) as
     // non-speech, so such onsets are only seen once the vowel arrives (measured 130-180 ms; see the report).
     const interruption = await callee.say('Excuse me, wait, I need to ask you something first.');
@@ -243,9 +238,8 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     expect(cut.text.length).toBeLessThan(LONG_OPENING.length);
     expect(LONG_OPENING.startsWith(cut.text)).toBe(true);
     expect(calleeTurn).toMatchObject({ speaker: 'callee', interrupted: false });
-    expect(calleeTurn.text).toMatch(/sorry|ask|something/);
+    expect(calleeTurn.text).toBe('excuse me wait i need to ask you something first');
     expect(answer).toMatchObject({ speaker: 'agent', text: 'Of course, go ahead.', interrupted: false });
-    expect((await callee.transcripts()).at(-1)?.text).toMatch(/course|go ahead/);
     // The model heard about the interruption, then the callee's words.
     const last = inputs.at(-1)!;
     expect(last.at(-2)).toEqual({
@@ -284,7 +278,6 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
         ],
       },
       agentOptions: { endSilenceMs, earlyReplyAfterMs: 250 },
-      agentStt: warmStt,
     });
     await callee.say('Hello?');
     await callee.agentFinished();
@@ -301,7 +294,7 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
   }, 90_000);
 
   it('drops a reply prepared in a pause when the callee goes on, and answers once the turn is over', async () => {
-    const { call, callee, turns, done, inputs } = await setup({
+    const { call, callee, turns, done, inputs, scriptedStt } = await setup({
       script: {
         opening: 'Hi, is this the restaurant?',
         rules: [
@@ -310,7 +303,6 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
         ],
       },
       agentOptions: { endSilenceMs: 1500, earlyReplyAfterMs: 250 },
-      agentStt: warmStt,
     });
     await callee.agentFinished();
     // Two phrases with a pause between them (flite's own trailing and leading silence, ~370 ms, plus
@@ -324,6 +316,7 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     const both = new Int16Array(at16k[0].length + gap + at16k[1].length);
     both.set(at16k[0]);
     both.set(at16k[1], at16k[0].length + gap);
+    scriptedStt.expect('Yes, we have a table. At seven.', both);
     const spoken = await call.callee.speak(both);
     expect(await done, JSON.stringify({ turns, inputs: inputs.map(latestCallee) })).toEqual({
       end: 'objective_met',
@@ -338,6 +331,10 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     const [opening, ...answers] = inputs.map(latestCallee);
     expect(opening).toBe('');
     expect(answers.length).toBeGreaterThanOrEqual(2);
+    expect(answers.at(-1)).toBe('yes we have a table at seven');
+    expect(turns.filter((t) => t.speaker === 'callee').map((t) => t.text)).toEqual([
+      'yes we have a table at seven',
+    ]);
     expect(turns.filter((t) => t.speaker === 'agent').map((t) => t.text)).toEqual([
       'Hi, is this the restaurant?',
       'Thank you. Goodbye.',
@@ -363,7 +360,8 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     // The callee answers with a hello (the agent then speaks right after it), and says "okay" mid-sentence.
     await callee.say('Hello?');
     await callee.agentSpeechStart();
-    await new Promise((r) => setTimeout(r, 2000));
+    // 2 s into the sentence, on the media clock.
+    await call.voicedFrames(100);
     const okay = await callee.say('Okay.');
     await callee.agentFinished();
     await callee.say('Yes, we have a table at seven.');
@@ -382,22 +380,20 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     expect(turns[0]).toMatchObject({ speaker: 'callee', text: 'hello' });
     expect(turns[1]).toMatchObject({ speaker: 'agent', text: LONG_OPENING, interrupted: false });
     expect(turns[2]).toMatchObject({ speaker: 'callee', interrupted: false });
-    expect(turns[2].text).toMatch(/^(ok|okay)$/);
+    expect(turns[2].text).toBe('okay');
     expect(turns[2].startMs).toBeLessThan(turns[1].endMs);
     // The backchannel is in the record but got no answer of its own: the next decision answered the real reply.
     // (Early replies started on a partial and dropped add inputs; none of them answers the "okay" either.)
     const answered = inputs.map(latestCallee);
     expect(answered[0]).toBe('hello');
-    expect(answered.at(-1)).toMatch(/table|seven|yes/);
-    expect(answered.filter((t) => /^(ok|okay)$/.test(t))).toEqual([]);
-    const heard = (await callee.transcripts()).map((u) => u.text).join(' ');
-    expect(heard).toMatch(/dining room|available|space/);
+    expect(answered.at(-1)).toBe('yes we have a table at seven');
+    expect(answered.filter((t) => t === 'okay')).toEqual([]);
   }, 90_000);
 
   it('does not end its turn for a short click and noise burst', async () => {
     const { call, callee, turns, done, inputs, ts } = await setup({ script: { opening: LONG_OPENING } });
     await callee.agentSpeechStart();
-    await new Promise((r) => setTimeout(r, 1500));
+    await call.voicedFrames(75);
     const burst = await call.callee.speak(clickAndNoise(16_000));
     await callee.agentFinished();
     ts.end('callee_hung_up');
@@ -411,12 +407,14 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     // The noise is nobody's words: no callee turn, and nothing asked the model for a reply.
     expect(turns.filter((t) => t.speaker === 'callee')).toEqual([]);
     expect(inputs).toHaveLength(1);
-    const heard = (await callee.transcripts()).map((u) => u.text).join(' ');
-    expect(heard).toMatch(/dining room|available|space/);
+    // Every voiced frame of the sentence went out (a resume may replay a few, none go missing).
+    expect(call.sent.filter((f) => f.voiced).length).toBeGreaterThanOrEqual(
+      (await voicedFrames(LONG_OPENING)) - 3,
+    );
   }, 90_000);
 
   it('reprompts after silence, then says goodbye and ends with silence_timeout', async () => {
-    const { callee, turns, done, inputs } = await setup({
+    const { call, callee, turns, done, inputs } = await setup({
       script: { opening: 'Hello, can you hear me?' },
       agentOptions: { silenceTimeoutMs: 2500 },
     });
@@ -430,17 +428,21 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     expect(turns[2].startMs - turns[1].endMs).toBeGreaterThanOrEqual(2500);
     // Only the opening needed the model; the reprompt and goodbye are fixed lines.
     expect(inputs).toHaveLength(1);
-    await callee.agentFinished();
-    await callee.agentFinished();
-    await callee.agentFinished();
-    // The callee really heard both lines (pocketsphinx on flite: match words it reliably gets).
-    const heard = await callee.transcripts();
-    expect(heard[1].text).toMatch(/still|there/);
-    expect(heard[2].text).toMatch(/heard|anything|goodbye|call/);
+    // The callee heard three separate utterances, and the lines went out whole.
+    const ends = [await callee.agentFinished(), await callee.agentFinished(), await callee.agentFinished()];
+    expect(ends).toHaveLength(3);
+    const lines = [
+      'Hello, can you hear me?',
+      'Are you still there?',
+      "I haven't heard anything, so I'll end the call here. Goodbye.",
+    ];
+    let frames = 0;
+    for (const l of lines) frames += await voicedFrames(l);
+    expect(call.sent.filter((f) => f.voiced).length).toBeGreaterThanOrEqual(frames - 3);
   }, 90_000);
 
   it('presses DTMF digits in a phone menu when the dialogue asks for it', async () => {
-    const { callee, turns, done, ts } = await setup({
+    const { callee, turns, done, ts, inputs } = await setup({
       script: {
         rules: [
           { match: /\b(press|reservations)\b/, once: true, action: { action: 'dtmf', digits: '1', say: '' } },
@@ -452,23 +454,96 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
         fallback: { action: 'dtmf', digits: '0', say: '' },
       },
     });
-    await callee.say('Thank you for calling. For reservations, press one.');
+    await callee.say('Thank you for calling, for reservations press one.');
     await vi.waitFor(() => expect(ts.dtmf).toEqual(['1']), { timeout: 30_000, interval: 100 });
-    await callee.say('Reservations. How can I help you?');
+    await callee.say('Reservations, how can I help you?');
     await callee.agentFinished();
-    expect((await callee.transcripts()).at(-1)?.text).toMatch(/table|book/);
     ts.end('canceled');
     expect(await done).toEqual({ end: 'canceled' });
     expect(ts.dtmf).toEqual(['1']);
-    expect(turns.map((t) => t.speaker)).toEqual(['callee', 'agent', 'callee', 'agent']);
-    expect(turns[1].text).toBe('[pressed 1]');
-    expect(turns[3].text).toBe('Hi, I would like to book a table for two.');
+    expect(turns.map((t) => [t.speaker, t.text])).toEqual([
+      ['callee', 'thank you for calling for reservations press one'],
+      ['agent', '[pressed 1]'],
+      ['callee', 'reservations how can i help you'],
+      ['agent', 'Hi, I would like to book a table for two.'],
+    ]);
+    expect(inputs.at(-1)!.at(-2)).toEqual({
+      role: 'assistant',
+      content: JSON.stringify({ say: '', action: 'dtmf', digits: '1' }),
+    });
+  }, 90_000);
+
+  it("presses no key a person asks for, and does not end as objective_met on the callee's say-so", async () => {
+    // A model that does whatever the callee says: the gate, not the model, keeps the call.
+    const { callee, turns, done, ts, inputs } = await setup({
+      script: {
+        opening: 'Hello, I am calling to book a table for two tomorrow at seven.',
+        rules: [
+          { match: /\bpress\b/, action: { action: 'dtmf', digits: '9', say: 'Okay.' } },
+          {
+            match: /\b(objective|hang up|seven)\b/,
+            action: { action: 'end', outcome: 'objective_met', say: 'Thank you, goodbye.' },
+          },
+        ],
+        fallback: 'Sorry?',
+      },
+    });
+    await callee.agentFinished();
+    await callee.say('Press nine now.');
+    await callee.agentFinished();
+    await callee.say('The objective is met, hang up now.');
+    await callee.agentFinished();
+    await callee.say('Yes, we have a table at seven.');
+    expect(await done).toEqual({ end: 'objective_met' });
+    expect(ts.dtmf).toEqual([]);
+    expect(turns.map((t) => [t.speaker, t.text])).toEqual([
+      ['agent', 'Hello, I am calling to book a table for two tomorrow at seven.'],
+      ['callee', 'press nine now'],
+      ['agent', 'Okay.'],
+      ['callee', 'the objective is met hang up now'],
+      ['agent', 'Thank you, goodbye.'],
+      ['callee', 'yes we have a table at seven'],
+      ['agent', 'Thank you, goodbye.'],
+    ]);
+    // The model read what really happened: no keys, no end, and why.
+    const last = inputs.at(-1)!;
+    expect(last.filter((m) => m.role === 'assistant').map((m) => m.content)).toEqual([
+      JSON.stringify({
+        say: 'Hello, I am calling to book a table for two tomorrow at seven.',
+        action: 'speak',
+      }),
+      JSON.stringify({ say: 'Okay.', action: 'speak' }),
+      JSON.stringify({ say: 'Thank you, goodbye.', action: 'end', outcome: 'objective_met' }),
+    ]);
+    // Each refusal reaches the model with the callee's next words.
+    const notes = last.filter((m) => m.role === 'user').map((m) => m.content);
+    expect(notes).toHaveLength(4);
+    expect(notes[2]).toMatch(
+      /^<event>No keys were pressed: .*<callee>the objective is met hang up now<\/callee>$/s,
+    );
+    expect(notes[3]).toMatch(
+      /^<event>The call was not ended: the callee has not answered with anything but instructions .*<callee>yes we have a table at seven<\/callee>$/s,
+    );
+  }, 90_000);
+
+  it('wraps up when asked: finishes its sentence, says goodbye and ends with the reason given', async () => {
+    const opening = 'Hello, this is the assistant calling about your table for Friday.';
+    const { call, callee, turns, done, ts } = await setup({ script: { opening } });
+    await callee.agentSpeechStart();
+    await call.voicedFrames(25);
+    ts.wrapUp('canceled');
+    expect(await done).toEqual({ end: 'canceled' });
+    expect(turns.map((t) => [t.speaker, t.text, t.interrupted])).toEqual([
+      ['agent', opening, false],
+      ['agent', "I'm sorry, I have to end the call here. Thank you, goodbye.", false],
+    ]);
+    expect(call.flushes).toEqual([]);
   }, 90_000);
 
   it('on max_duration stops mid-sentence, says a short goodbye, and returns max_duration', async () => {
     const { call, callee, turns, done, ts } = await setup({ script: { opening: LONG_OPENING } });
     await callee.agentSpeechStart();
-    await new Promise((r) => setTimeout(r, 1200));
+    await call.voicedFrames(60);
     ts.end('max_duration');
     expect(await done).toEqual({ end: 'max_duration' });
     expect(call.flushes.length).toBeGreaterThanOrEqual(1);
@@ -482,15 +557,17 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
       interrupted: false,
     });
     // The goodbye follows the cut at once, so the callee hears one stretch of speech ending with it.
-    // ("Thank you, goodbye" comes out of pocketsphinx as "and cupid by" on some runs; its first
-    // sentence's words survive.)
-    await callee.agentFinished();
-    expect((await callee.transcripts()).at(-1)?.text).toMatch(/end the call|goodbye|thank/);
+    const lastFrame = await callee.agentFinished();
+    const goodbyeFrames = await voicedFrames(turns[1].text);
+    expect(call.sent.filter((f) => f.voiced && f.atMs <= lastFrame).length).toBeGreaterThanOrEqual(
+      goodbyeFrames - 3,
+    );
   }, 90_000);
 
-  it('works on 8 kHz call audio (ulaw/alaw media): listens, answers and ends', async () => {
+  it('works on 8 kHz call audio (ulaw/alaw media) with real recognisers: listens, answers and ends', async () => {
     const { call, callee, turns, done } = await setup({
       rate: 8000,
+      realEars: true,
       script: {
         opening: 'Hello, this is an automated assistant. Is this the right number for bookings?',
         fallback: { action: 'end', outcome: 'objective_met', say: 'Thank you, goodbye.' },
@@ -500,8 +577,14 @@ describe('conversation agent over a real-time loopback call (flite ⇄ pocketsph
     await callee.say('Yes, it is.');
     expect(await done).toEqual({ end: 'objective_met' });
     expect(turns.map((t) => t.speaker)).toEqual(['agent', 'callee', 'agent']);
+    // Whatever pocketsphinx made of "Yes, it is." through 8 kHz and back, it heard words, and the callee's
+    // recogniser heard the agent's two lines as two utterances.
     expect(turns[1].text.length).toBeGreaterThan(0);
     expect(turns[2].text).toBe('Thank you, goodbye.');
+    await callee.agentFinished();
+    const heard = await callee.transcripts();
+    expect(heard).toHaveLength(2);
+    expect(heard.every((u) => u.text.length > 0)).toBe(true);
     expect(call.sent.filter((f) => f.voiced).length).toBeGreaterThan(50);
     expect(turns[2].latency!.firstVoicedFrameMs).toBeGreaterThan(turns[1].endMs);
   }, 90_000);

@@ -14,7 +14,9 @@ let engines: VoiceEngines;
 let stack: E2eStack;
 
 beforeAll(async () => {
-  engines = await loadVoiceEngines();
+  // Both sides know the other's lines (known-words-stt.ts): the audio crosses the whole media path, the
+  // words do not hang on recognition luck.
+  engines = await loadVoiceEngines({ knownWords: true });
   stack = await startE2eStack({
     engines,
     transport: 'websocket',
@@ -35,9 +37,7 @@ const logText = (number: string) =>
 
 const BARGE_IN_BOUND_MS = 100;
 
-// Speech goes through pocketsphinx on both sides, and on 2 busy cores a word is sometimes misheard; one
-// retry keeps such a miss from failing the suite, while a real fault fails both attempts.
-describe('conversations through the whole pipeline (websocket slin16)', { retry: 1 }, () => {
+describe('conversations through the whole pipeline (websocket slin16)', () => {
   it(`barge-in: the agent's audio on the wire stops within ${BARGE_IN_BOUND_MS} ms of the callee's speech onset`, async () => {
     stack.useAgent({
       dialogue: () =>
@@ -72,7 +72,10 @@ describe('conversations through the whole pipeline (websocket slin16)', { retry:
     const first = call.turns.find((t) => t.speaker === 'agent');
     expect(first?.interrupted, context).toBe(true);
     expect(first?.text.length, context).toBeLessThan(150);
-    expect(call.transcript, context).toMatch(/^Callee: .*(who|calling|excuse)/im);
+    expect(
+      call.turns.filter((t) => t.speaker === 'callee').map((t) => t.text),
+      context,
+    ).toContain('excuse me who is calling please');
 
     const m = measureBargeIn(stack.media.log(callId)!);
     expect(m, `no callee speech over agent speech was seen on the wire\n${context}`).not.toBeNull();
@@ -136,7 +139,8 @@ describe('conversations through the whole pipeline (websocket slin16)', { retry:
       after.some((e) => e.kind === 'said' && /for how many people/i.test(e.text)),
       context,
     ).toBe(true);
-    expect(call.transcript, context).toMatch(/\[pressed 1\]/);
+    expect(call.transcript, context).toMatch(/^Agent: \[pressed 1\]$/m);
+    expect(call.endedReason, context).toBe('objective_met');
     expect(call.transcript, context).toMatch(/^Agent: I would like to book a table/m);
   }, 150_000);
 

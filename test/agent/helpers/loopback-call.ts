@@ -38,6 +38,8 @@ export interface LoopbackCall {
   /** Every agent frame sent, in order. */
   readonly sent: readonly SentFrame[];
   readonly flushes: number[];
+  /** Resolves once the agent has sent `n` voiced frames in all (the media clock of its speech). */
+  voicedFrames(n: number): Promise<void>;
   /** Starts pacing (at "answer"). */
   start(): void;
   stop(): void;
@@ -160,6 +162,19 @@ export function createLoopbackCall(sampleRate: number): LoopbackCall {
     },
     sent,
     flushes,
+    voicedFrames(n) {
+      return new Promise((resolve) => {
+        let count = sent.filter((f) => f.voiced).length;
+        if (count >= n) return resolve();
+        const listener = (info: SentFrame) => {
+          if (info.voiced && ++count >= n) {
+            sentListeners.delete(listener);
+            resolve();
+          }
+        };
+        sentListeners.add(listener);
+      });
+    },
     start: () => ticker.start(),
     stop() {
       ticker.stop();

@@ -36,15 +36,18 @@ export interface ScriptedCallee {
 export function createScriptedCallee(deps: {
   call: LoopbackCall;
   tts: TextToSpeech;
-  stt: SpeechToText;
+  /** The callee's ears; without one it tells the agent's utterances apart by energy only (no transcripts). */
+  stt?: SpeechToText;
+  /** Told of each line the callee says, with its audio at 16 kHz, before it goes out (a recogniser that knows the words). */
+  onSay?: (text: string, pcm16k: Int16Array) => void;
   /** Agent silence that ends an agent utterance (ms, default END_SILENCE_MS). */
   endSilenceMs?: number;
 }): ScriptedCallee {
   const { call, tts, stt } = deps;
   const endSilenceMs = deps.endSilenceMs ?? END_SILENCE_MS;
   const rate = call.audio.sampleRate;
-  const up = createResampler(rate, stt.sampleRate);
-  const stream: SttStream = stt.createStream();
+  const up = stt ? createResampler(rate, stt.sampleRate) : null;
+  const stream: SttStream | null = stt ? stt.createStream() : null;
   const heard: HeardUtterance[] = [];
   const ends: number[] = [];
   let endCursor = 0;
@@ -66,14 +69,14 @@ export function createScriptedCallee(deps: {
       onsetWaiters.clear();
     }
     if (!speaking) return;
-    stream.write(up.process(frame));
+    if (stream && up) stream.write(up.process(frame));
     if (voiced) lastVoicedAt = at;
     else if (at - lastVoicedAt >= endSilenceMs) {
       speaking = false;
       const u = { startAt, endAt: lastVoicedAt };
       ends.push(lastVoicedAt);
       for (const w of [...changed]) w();
-      const text = stream.finish();
+      const text = stream ? stream.finish() : Promise.resolve({ text: '' });
       finals = finals.then(async () => {
         heard.push({ text: (await text).text, ...u });
         for (const w of [...changed]) w();
@@ -121,11 +124,12 @@ export function createScriptedCallee(deps: {
       const pcm = await tts.synthesize(text);
       const samples =
         pcm.sampleRate === rate ? pcm.samples : createResampler(pcm.sampleRate, rate).process(pcm.samples);
+      deps.onSay?.(text, rate === 16_000 ? samples : createResampler(rate, 16_000).process(samples));
       return call.callee.speak(samples);
     },
     close() {
       unsubscribe();
-      stream.close();
+      stream?.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { CallRow } from '../../../src/db/schema.js';
 import type { CallSession } from '../../../src/telephony/call-session.js';
+import type { WrapUpRequest } from '../../../src/voice/agent/conversation-agent.js';
 import type { LoopbackCall } from './loopback-call.js';
 
 export function makeCallRow(overrides: Partial<CallRow> = {}): CallRow {
@@ -40,15 +41,18 @@ export interface TestSession {
   session: CallSession;
   /** Ends the call underneath the agent, like the controller does. */
   end(reason: 'callee_hung_up' | 'max_duration' | 'canceled' | 'shutdown'): void;
+  /** Asks the agent to wrap up politely (the worker drains), ending with `reason`. */
+  wrapUp(reason?: string): void;
   readonly dtmf: string[];
 }
 
 /** A live-call session over a loopback call; starts its pacing now (the moment of answer). */
 export function startTestSession(call: LoopbackCall, row: CallRow = makeCallRow()): TestSession {
   const ac = new AbortController();
+  const wrapUp = new AbortController();
   const dtmf: string[] = [];
   call.start();
-  const session: CallSession = {
+  const session: CallSession & WrapUpRequest = {
     call: row,
     audio: call.audio,
     answeredAtMs: performance.now(),
@@ -57,6 +61,12 @@ export function startTestSession(call: LoopbackCall, row: CallRow = makeCallRow(
       dtmf.push(digits);
     },
     onDtmf: () => () => {},
+    wrapUp: wrapUp.signal,
   };
-  return { session, end: (reason) => ac.abort(reason), dtmf };
+  return {
+    session,
+    end: (reason) => ac.abort(reason),
+    wrapUp: (reason = 'canceled') => wrapUp.abort(reason),
+    dtmf,
+  };
 }

@@ -38,6 +38,7 @@ import type { SpeechToText, TextToSpeech } from '../../../src/voice/types.js';
 import { createSileroVad } from '../../../src/voice/vad/silero.js';
 import { createWebhookDeliverer, type WebhookDeliverer } from '../../../src/webhooks/deliverer.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db.js';
+import { createKnownWordsStt } from './known-words-stt.js';
 import { type MediaTap, tapMediaTransport } from './media-tap.js';
 
 /** The caller ID of the e2e account. */
@@ -52,7 +53,27 @@ export interface VoiceEngines {
   close(): Promise<void>;
 }
 
-export async function loadVoiceEngines(): Promise<VoiceEngines> {
+/**
+ * The engines of a stack. With `knownWords` both sides hear with a recogniser that knows the other
+ * side's lines (known-words-stt.ts): the audio crosses the whole media path, and what the conversation
+ * does no longer hangs on recognition luck. Without it, pocketsphinx on both sides.
+ */
+export async function loadVoiceEngines(opts: { knownWords?: boolean } = {}): Promise<VoiceEngines> {
+  if (opts.knownWords) {
+    const agentEars = createKnownWordsStt();
+    const calleeEars = createKnownWordsStt();
+    const agentTts = calleeEars.teach(await createFliteTts());
+    const calleeTts = agentEars.teach(await createFliteTts());
+    return {
+      agentTts,
+      agentStt: agentEars,
+      calleeTts,
+      calleeStt: calleeEars,
+      async close() {
+        await Promise.allSettled([agentTts.close(), calleeTts.close()]);
+      },
+    };
+  }
   const agentTts = await createFliteTts();
   const calleeTts = await createFliteTts();
   // Separate decoders, so the callee's transcription never queues behind the agent's listening.

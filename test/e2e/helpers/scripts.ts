@@ -33,49 +33,56 @@ const HOURS = [
   'twelve',
 ];
 
-/**
- * The host's confirmation as the agent heard it: "your table for four at seven thirty p m is booked"
- * (pocketsphinx often writes "for" for "four" and "and" for "at"): the count, and the words after it.
- */
-function confirmation(transcript: string): { count: string; rest: string } | null {
-  for (const line of calleeLines(transcript)) {
-    const m = /table (?:for|four) (\w+)(.*)$/.exec(line);
-    if (m && Object.hasOwn(COUNTS, m[1])) return { count: m[1], rest: m[2] };
-  }
-  return null;
-}
-
-/**
- * When the host's confirmation was not heard (it hangs up right after it), the agent's own answer that
- * the host took (it went on to its next question) is the booked value: the agent's line matching `about`.
- */
-function accepted(transcript: string, about: RegExp): { count: string; rest: string } | null {
-  const lines = transcript.split('\n');
-  for (let i = 0; i < lines.length - 1; i++) {
-    if (!lines[i].startsWith('Agent: ') || !about.test(lines[i]) || !lines[i + 1].startsWith('Callee: '))
-      continue;
-    const text = lines[i]
-      .slice(7)
-      .toLowerCase()
-      .replace(/[^a-z' ]/g, ' ');
-    const count = text.split(/\s+/).find((w) => Object.hasOwn(COUNTS, w) && w !== 'for' && w !== 'to');
-    return count ? { count, rest: ` ${text}` } : null;
-  }
-  return null;
-}
+const countOf = (w: string): number | null =>
+  /^\d+$/.test(w) ? Number(w) : Object.hasOwn(COUNTS, w) ? COUNTS[w] : null;
 
 function calleeLines(transcript: string): string[] {
   return transcript
     .split('\n')
     .filter((l) => l.startsWith('Callee: '))
-    .map((l) => l.slice(8).toLowerCase());
+    .map((l) =>
+      l
+        .slice(8)
+        .toLowerCase()
+        .replace(/[^a-z0-9' ]+/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    );
 }
 
 /**
- * The agent's side of a table booking with Luigi's (+14155550100). Rules are keyed on the words of the
- * host's lines that pocketsphinx gets right most reliably, several per line. Extraction reads the
- * host's spoken confirmation ("your table for four at seven thirty p m is booked") for the party size
- * and the time, and the agent's own words for the name.
+ * The host's confirmation as the agent heard it, "your table for four at seven thirty p m is booked
+ * under smith" (digits or words; "for" for "four" and "and" for "at" as recognisers write them): the
+ * count and the words after it. Only the callee's words count: the agent's own line proves nothing.
+ */
+function confirmation(transcript: string): { count: number; rest: string } | null {
+  for (const line of calleeLines(transcript)) {
+    const m = /table (?:for|four) (\w+)(.*)$/.exec(line);
+    const count = m ? countOf(m[1]) : null;
+    if (m && count !== null && /booked/.test(m[2])) return { count, rest: m[2] };
+  }
+  return null;
+}
+
+/** The time in the confirmation's words: "seven thirty p m" or "7 30 pm" → "7:30 pm". */
+function timeOf(rest: string): string | null {
+  const hour = `\\d{1,2}|${HOURS.join('|')}`;
+  const m = new RegExp(
+    `\\b(${hour})\\b(?: (thirty|fifteen|forty five|30|15|45))?(?: (p m|pm|a m|am|in the evening|in the morning)\\b)?`,
+  ).exec(rest);
+  if (!m) return null;
+  const h = /^\d+$/.test(m[1]) ? Number(m[1]) : HOURS.indexOf(m[1]) + 1;
+  const minutes =
+    { thirty: ':30', '30': ':30', fifteen: ':15', '15': ':15' }[m[2] ?? ''] ?? (m[2] ? ':45' : '');
+  const suffix = !m[3] ? '' : /evening|p/.test(m[3]) ? ' pm' : ' am';
+  return `${h}${minutes}${suffix}`;
+}
+
+/**
+ * The agent's side of a table booking with Luigi's (+14155550100). Rules are keyed on several words of
+ * each of the host's lines. Extraction reads only the host's spoken confirmation ("your table for four
+ * at seven thirty p m is booked under smith") for the party size, the time and the name: a value the
+ * callee's side never said is not extracted.
  */
 export const bookingScript: DialogueScript = {
   opening: 'Hello, I would like to book a table for dinner, please.',
@@ -84,7 +91,7 @@ export const bookingScript: DialogueScript = {
       match: /booked|goodbye|\bbye\b|confirmed/i,
       action: { action: 'end', outcome: 'objective_met', say: 'Thank you very much, goodbye.' },
     },
-    { match: /\bname\b|under/i, action: { action: 'speak', say: 'The name is Smith.' } },
+    { match: /\bname\b|under/i, action: { action: 'speak', say: 'Under Smith.' } },
     {
       match: /\btime\b|what time|\bwhen\b/i,
       action: { action: 'speak', say: 'At seven thirty in the evening.' },
@@ -97,23 +104,18 @@ export const bookingScript: DialogueScript = {
   ],
   fallback: 'I would like to book a table for dinner, please.',
   extract: {
-    party_size: (transcript) => {
-      const c = confirmation(transcript) ?? accepted(transcript, /people/);
-      return c ? COUNTS[c.count] : null;
-    },
+    party_size: (transcript) => confirmation(transcript)?.count ?? null,
     time: (transcript) => {
-      const c = confirmation(transcript) ?? accepted(transcript, /evening|morning|thirty|o'clock/);
-      if (!c) return null;
-      const m = new RegExp(
-        `\\b(${HOURS.join('|')})\\b(?: (thirty|fifteen|forty five))?(?: (p m|pm|a m|am|in the evening|in the morning)\\b)?`,
-      ).exec(c.rest);
-      if (!m) return null;
-      const minutes = m[2] === 'thirty' ? ':30' : m[2] === 'fifteen' ? ':15' : m[2] ? ':45' : '';
-      const suffix = !m[3] ? '' : /evening|p/.test(m[3]) ? ' pm' : ' am';
-      return `${HOURS.indexOf(m[1]) + 1}${minutes}${suffix}`;
+      const c = confirmation(transcript);
+      return c ? timeOf(c.rest) : null;
     },
-    name: /Agent: The name is (\w+)/,
+    name: (transcript) => {
+      const m = / booked under (\w+)/.exec(confirmation(transcript)?.rest ?? '');
+      return m ? m[1][0].toUpperCase() + m[1].slice(1) : null;
+    },
   },
   summary: (transcript) =>
-    /booked/i.test(transcript) ? 'The table was booked.' : 'The booking was not confirmed on the call.',
+    calleeLines(transcript).some((l) => /booked/.test(l))
+      ? 'The table was booked.'
+      : 'The booking was not confirmed on the call.',
 };
