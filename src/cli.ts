@@ -9,6 +9,7 @@ import { serveCommand } from './cli/serve.js';
 import type { CliCommand } from './cli/types.js';
 import { webhookSecretCommand } from './cli/webhook-secret.js';
 import { webhooksCommand } from './cli/webhooks.js';
+import { restrictUmask } from './private-files.js';
 
 /**
  * Every `agentline <command>`, in the order `--help` lists them. To add one, write a module in
@@ -24,6 +25,9 @@ const commands: readonly CliCommand[] = [
   modelsCommand,
   mcpCommand,
 ];
+
+// Whatever a command writes under DATA_DIR (the embedded database, secret.key, recordings) is private.
+restrictUmask();
 
 const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;

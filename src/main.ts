@@ -16,6 +16,7 @@ import { Readiness } from './health.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMcpHttpHandler } from './mcp/mcp-http.js';
 import { startSimulatedPbx } from './pbx-sim/index.js';
+import { makePrivateDir, restrictTree, restrictUmask } from './private-files.js';
 import { createAriMediaTransport } from './telephony/ari/media-transport.js';
 import { connectAri, createAriCallRunner } from './telephony/ari-call-runner.js';
 import { createPortPool } from './telephony/media/port-pool.js';
@@ -66,8 +67,11 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
   const runsWorker = opts.role !== 'api';
 
   try {
-    fs.mkdirSync(config.dataDir, { recursive: true });
+    // Recordings, the embedded database and the keys under DATA_DIR are private: 0600 files, 0700 folders.
+    restrictUmask();
+    makePrivateDir(config.dataDir);
     const database = await openConfiguredDatabase(config, logger, stops);
+    restrictDataDirs(config, logger);
     const { db } = database;
     const secrets = SecretBox.load({ secretKey: config.SECRET_KEY, dataDir: config.dataDir });
     const accountService = new AccountService(db, secrets);
@@ -251,6 +255,23 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
   }
 }
 
+/**
+ * Takes group and other access off what is already under DATA_DIR (and RECORDINGS_DIR): files made by
+ * an earlier version or under a looser umask, and the embedded database's initial files, which PGlite
+ * writes 0666 whatever the umask.
+ */
+function restrictDataDirs(config: Config, logger: Logger): void {
+  for (const dir of new Set([config.dataDir, config.recordingsDir])) {
+    const { changed, refused } = restrictTree(dir);
+    if (changed > 0) logger.info({ dir, changed }, 'made existing files private (0600/0700)');
+    if (refused.length > 0)
+      logger.warn(
+        { dir, count: refused.length, first: refused[0] },
+        'some files under the data folder belong to another user and stay readable by others',
+      );
+  }
+}
+
 async function openConfiguredDatabase(
   config: Config,
   logger: Logger,
@@ -290,7 +311,10 @@ async function bootstrapFirstAccount(
   fs.writeFileSync(file, `${JSON.stringify({ accountId, key, callerId: '+14155550199' }, null, 2)}\n`, {
     mode: 0o600,
   });
-  logger.info({ file, accountId }, 'created the first account; its agent key is in this file (shown once)');
+  logger.info(
+    { file, accountId },
+    `created the first account; its agent key is in this file, readable only by this user. Save the key, then delete the file: rm ${file}`,
+  );
 }
 
 /** Stands in for the agent while no dialogue model is installed; the worker claims nothing then anyway. */

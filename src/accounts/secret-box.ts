@@ -25,7 +25,7 @@ export class SecretBox {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    fs.mkdirSync(opts.dataDir, { recursive: true });
+    fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     const material = crypto.randomBytes(32).toString('hex');
     try {
       fs.writeFileSync(file, `${material}\n`, { mode: 0o600, flag: 'wx' });

@@ -6,6 +6,7 @@ import { type Config, loadConfig } from '../config.js';
 import { type Database, type Db, openDatabase } from '../db/client.js';
 import { acquireEmbeddedLock } from '../db/embedded-lock.js';
 import { accounts } from '../db/schema.js';
+import { restrictTree } from '../private-files.js';
 import { CliError } from './types.js';
 
 export interface AdminContext {
@@ -42,6 +43,8 @@ export async function withAdminContext<T>(
     } catch (err) {
       throw new CliError(`cannot open the database: ${rootMessage(err)}`);
     }
+    // PGlite writes a new cluster's files 0666 whatever the umask.
+    if (!config.DATABASE_URL) restrictTree(config.dataDir);
     const db = database.db;
     const service = new AccountService(
       db,

@@ -1,3 +1,4 @@
+import { redactUrls } from '../redact.js';
 import { showUsage } from './output.js';
 import { type CliCommand, CliError, type CliIo } from './types.js';
 
@@ -37,7 +38,9 @@ export async function runCli(
   }
   try {
     return await command.run(rest, io);
-  } catch (err) {
+  } catch (thrown) {
+    // A message may quote a setting (DATABASE_URL, ARI_URL…): never with the credentials in it.
+    const err = withoutCredentials(thrown);
     if (err instanceof CliError) {
       if (err.exitCode === 2) return usageError(io, err.message, command);
       io.err(
@@ -50,6 +53,13 @@ export async function runCli(
     if (io.env.AGENTLINE_DEBUG && e?.stack) io.err(`${e.stack}\n`);
     return 1;
   }
+}
+
+function withoutCredentials(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  err.message = redactUrls(err.message);
+  if (err.stack) err.stack = redactUrls(err.stack);
+  return err;
 }
 
 function usageError(io: CliIo, message: string, command: CliCommand | null): 2 {
