@@ -2,6 +2,7 @@ import type { CallControl, CallRunner } from '../calls/call-runner.js';
 import type { Config } from '../config.js';
 import type { ReadinessCheck } from '../health.js';
 import type { Logger } from '../logger.js';
+import { redactUrl } from '../redact.js';
 import type { TextToSpeech } from '../voice/types.js';
 import {
   CallController,
@@ -77,10 +78,10 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
       requiredForCalls: true,
       check: () =>
         ari.connected
-          ? { ok: true, detail: `connected to ARI at ${ari.baseUrl} (app ${ari.app})` }
+          ? { ok: true, detail: `connected to ARI at ${redactUrl(ari.baseUrl)} (app ${ari.app})` }
           : {
               ok: false,
-              detail: `no ARI events connection to ${ari.baseUrl}; check that Asterisk is up and ARI_URL, ARI_USERNAME and ARI_PASSWORD are right`,
+              detail: `no ARI events connection to ${redactUrl(ari.baseUrl)}; check that Asterisk is up and ARI_URL, ARI_USERNAME and ARI_PASSWORD are right`,
             },
     },
     activeCalls: () => running.size,

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { redactUrl } from '../redact.js';
 import { FIXED_INSTRUCTIONS } from './agent/prompt.js';
 import { createLlamaCppDialogue } from './dialogue/llama-cpp.js';
 import { createOpenAiCompatibleDialogue } from './dialogue/openai-compatible.js';
@@ -123,7 +124,8 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
     } else if (wanted === 'openai' || (!wanted && !config.LLM_MODEL && config.LLM_URL)) {
       if (!config.LLM_URL) throw new Error('DIALOGUE_ENGINE=openai needs LLM_URL (the server base URL)');
       dialogue = createOpenAiCompatibleDialogue({ url: config.LLM_URL, apiKey: config.LLM_API_KEY, logger });
-      report.dialogue = `openai-compatible (${config.LLM_URL})`;
+      // Shown by /readyz to anyone: without the credentials LLM_URL may carry.
+      report.dialogue = `openai-compatible (${redactUrl(config.LLM_URL)})`;
     } else {
       const modelPath = config.LLM_MODEL ?? (await findInstalledGguf(config.modelsDir))[0];
       if (modelPath) {
