@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, TEST_DESTINATION, type TestApi } from '../helpers/api-fixtures.js';
 
@@ -167,5 +168,34 @@ describe('query strings', () => {
       'base64url',
     );
     expect(await invalidFields(await api.request(`/v1/agent/calls?cursor=${cursor}`))).toEqual(['cursor']);
+  });
+});
+
+describe('requests the HTTP parser refuses', () => {
+  const errorOf = async (res: Response) =>
+    ((await res.json()) as { error: { code: string; message: string } }).error;
+
+  it('a URL over 16 KB is a 431 in the error shape', async () => {
+    const res = await api.request(`/v1/agent/calls?cursor=${'a'.repeat(20_000)}`);
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect((await errorOf(res)).code).toBe('invalid_request');
+  });
+
+  it('bytes that are not HTTP are a 400 in the error shape', async () => {
+    const { port } = new URL(api.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d) => {
+        text += d.toString();
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    expect(body.error.code).toBe('invalid_request');
+    expect(typeof body.error.message).toBe('string');
   });
 });

@@ -344,7 +344,18 @@ interface FuzzRequest {
 const pathSegment = fc.oneof(
   fc.constant('{callId}'),
   fc.uuid().map((u) => u),
-  fc.constantFrom('nope', '%00', '%', '%zz', '%E0%A4%A', '..', '%2e%2e%2f', 'x'.repeat(5_000), ''),
+  fc.constantFrom(
+    'nope',
+    '%00',
+    '%',
+    '%zz',
+    '%E0%A4%A',
+    '..',
+    '%2e%2e%2f',
+    'x'.repeat(5_000),
+    'x'.repeat(20_000),
+    '',
+  ),
   fc.string({ unit: char, maxLength: 40 }).map(percentEncode),
 );
 const queryValue = fc.oneof(
