@@ -37,6 +37,8 @@ async function startFakeAsterisk() {
   });
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
+    // A client that gives up on a refused upgrade resets the connection: expected, not an error.
+    socket.on('error', () => {});
     upgrades.push({ url: req.url ?? '', authorization: req.headers.authorization });
     if (refuseUpgrades || req.headers.authorization !== AUTH) {
       socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
@@ -173,8 +175,15 @@ describe('ARI client', () => {
     expect(await client.getChannel('nope').catch((e: unknown) => e)).toMatchObject({ delivery: 'answered' });
     // A server that takes the request and never answers, one that drops it, and a port nobody listens on.
     const accepted: net.Socket[] = [];
-    const silent = net.createServer((socket) => accepted.push(socket));
-    const dropping = net.createServer((socket) => socket.once('data', () => socket.destroy()));
+    // The client resets the connections it gives up on: that is expected here, not an error.
+    const silent = net.createServer((socket) => {
+      socket.on('error', () => {});
+      accepted.push(socket);
+    });
+    const dropping = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.destroy());
+    });
     await Promise.all([silent, dropping].map((x) => new Promise<void>((r) => x.listen(0, '127.0.0.1', r))));
     const closed = net.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
