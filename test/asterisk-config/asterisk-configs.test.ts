@@ -49,8 +49,8 @@ const ENVIRONMENTS = {
 
 /**
  * Modules agentline's calls go through (ARI and its resources, Stasis, AMD, the SIP trunk, RTP and
- * chan_websocket media, bridges, the dialplan): modules.conf must require each, so an image without one stops
- * at start instead of failing the first call.
+ * chan_websocket media, bridges, codecs between them, the recordings' WAV writer, the dialplan):
+ * modules.conf must require each, so an image without one stops at start instead of failing a call.
  */
 const ENGINE_MODULES = [
   'res_ari.so',
@@ -78,6 +78,10 @@ const ENGINE_MODULES = [
   'chan_websocket.so',
   'bridge_simple.so',
   'bridge_softmix.so',
+  'codec_ulaw.so',
+  'codec_alaw.so',
+  'codec_resample.so',
+  'format_wav.so',
 ];
 
 /**
@@ -93,6 +97,10 @@ const MODULE_CONFIGS: Record<string, readonly string[]> = {
   'chan_pjsip.so': ['pjsip.conf'],
   'chan_rtp.so': [],
   'chan_websocket.so': ['chan_websocket.conf', 'http.conf'],
+  'codec_alaw.so': [],
+  'codec_resample.so': [],
+  'codec_ulaw.so': [],
+  'format_wav.so': [],
   'pbx_config.so': ['extensions.conf'],
   'res_ari.so': ['ari.conf', 'http.conf'],
   'res_ari_asterisk.so': [],
