@@ -4,23 +4,9 @@ import type { ZodError } from 'zod';
 import { CallError } from '../calls/errors.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError, fromCallError } from './errors.js';
+import { type FieldProblem, fieldPath } from './field-path.js';
 import { loggableError } from './loggable-error.js';
 import type { AppEnv } from './types.js';
-
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
-
-/** `fields[0].name` style paths: what a client sees in its own body. */
-export function fieldPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
-  }
-  return out || '(body)';
-}
 
 /** One entry a field, with zod's jargon turned into what a client can act on. */
 export function zodProblems(err: ZodError): FieldProblem[] {

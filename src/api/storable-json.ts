@@ -1,4 +1,4 @@
-import { type FieldProblem, fieldPath } from './error-handler.js';
+import { type FieldProblem, fieldPath } from './field-path.js';
 
 const LONE_SURROGATE = /\p{Cs}/u;
 const MAX_PROBLEMS = 20;
