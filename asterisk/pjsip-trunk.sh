@@ -8,6 +8,9 @@
 #   SIP_TRUNK_REGISTER=yes (the default) Asterisk also registers to it.
 # - IP-authenticated: SIP_TRUNK_USERNAME empty. The carrier knows us by our public address, so there is no
 #   auth object and no registration (SIP_TRUNK_REGISTER is ignored).
+# Asterisk sends OPTIONS to the carrier every SIP_TRUNK_QUALIFY seconds (default 60, 0 turns it off) and
+# does not dial a contact that stopped answering them: with a carrier that ignores OPTIONS every call fails
+# ("Could not create dialog to invalid URI 'trunk'"), so set 0 for such a carrier.
 # Behind NAT, SIP_EXTERNAL_ADDRESS (the public IP) goes into SIP headers and SDP. Without local_net on the
 # transport Asterisk applies it to every peer, which is right here: the only SIP peer is the carrier.
 set -eu
@@ -36,6 +39,10 @@ password=$(conf_value SIP_TRUNK_PASSWORD "${SIP_TRUNK_PASSWORD:-}")
 from_domain=$(conf_value SIP_TRUNK_FROM_DOMAIN "${SIP_TRUNK_FROM_DOMAIN:-}")
 external=$(conf_value SIP_EXTERNAL_ADDRESS "${SIP_EXTERNAL_ADDRESS:-}")
 register=${SIP_TRUNK_REGISTER:-yes}
+qualify=${SIP_TRUNK_QUALIFY:-60}
+case "$qualify" in
+'' | *[!0-9]*) fail "SIP_TRUNK_QUALIFY must be a number of seconds (0 turns qualifying off)" ;;
+esac
 if [ -n "$username" ] && [ -z "$password" ]; then
   fail "SIP_TRUNK_PASSWORD must be set with SIP_TRUNK_USERNAME (leave both empty for an IP-authenticated trunk)"
 fi
@@ -63,7 +70,7 @@ cat <<CONF
 [trunk]
 type = aor
 contact = sip:${host}
-qualify_frequency = 60
+qualify_frequency = ${qualify}
 
 ; Requests from the carrier's address belong to the trunk (inbound calls land in from-trunk).
 [trunk]

@@ -24,6 +24,7 @@ function composeEnv(trunk: Record<string, string>): Record<string, string> {
     SIP_TRUNK_REGISTER: 'yes',
     SIP_TRUNK_FROM_DOMAIN: '',
     SIP_EXTERNAL_ADDRESS: '',
+    SIP_TRUNK_QUALIFY: '60',
     ...trunk,
   };
 }
@@ -38,8 +39,9 @@ const ENVIRONMENTS = {
     SIP_TRUNK_PASSWORD: 's3cr;et',
     SIP_TRUNK_REGISTER: 'no',
   }),
-  // An IP-authenticated trunk as compose passes it: no credentials, SIP_TRUNK_REGISTER left at its default.
-  'IP-authenticated trunk': composeEnv({ SIP_TRUNK_HOST: '203.0.113.10' }),
+  // An IP-authenticated trunk as compose passes it: no credentials, SIP_TRUNK_REGISTER left at its default;
+  // this carrier ignores OPTIONS.
+  'IP-authenticated trunk': composeEnv({ SIP_TRUNK_HOST: '203.0.113.10', SIP_TRUNK_QUALIFY: '0' }),
   'digest trunk behind NAT with an external address': composeEnv({
     SIP_TRUNK_USERNAME: 'acct-100',
     SIP_TRUNK_PASSWORD: 's3cr;et',
@@ -178,8 +180,11 @@ function listed(v: string | undefined): string[] {
 }
 
 /** The asterisk/ files docker-compose.yml mounts, by where they appear in the container. */
+const compose = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+/** The asterisk service's part of docker-compose.yml (up to the next service). */
+const asteriskService = /^ {2}asterisk:\n(?: {4,}.*\n|\s*\n)*/m.exec(compose)?.[0] ?? '';
+
 function composeMounts(): Map<string, string> {
-  const compose = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
   const mounts = new Map<string, string>();
   for (const m of compose.matchAll(
     /^\s*-\s*\.\/asterisk\/([^:\s]+):(\/etc\/asterisk\/[^:\s]+)(?::ro)?\s*$/gm,
@@ -279,7 +284,9 @@ describe.each(Object.entries(ENVIRONMENTS))('asterisk/ configs for a %s', (_labe
     const trunk = ofType('endpoint').find((e) => e.name === 'trunk');
     expect(trunk, 'endpoint [trunk]').toBeDefined();
     const host = env.SIP_TRUNK_HOST;
-    expect(values(ofType('aor').find((a) => a.name === 'trunk')!, 'contact')).toEqual([`sip:${host}`]);
+    const aor = ofType('aor').find((a) => a.name === 'trunk')!;
+    expect(values(aor, 'contact')).toEqual([`sip:${host}`]);
+    expect(value(aor, 'qualify_frequency')).toBe(env.SIP_TRUNK_QUALIFY);
     expect(ofType('identify').map((i) => [value(i, 'endpoint'), values(i, 'match')])).toEqual([
       ['trunk', [host.replace(/:\d+$/, '')]],
     ]);
@@ -348,6 +355,13 @@ describe('asterisk/ files in the container', () => {
       expect(mounts.get(run.command), `#exec ${run.command} is mounted`).toBe(run.script);
       // Compose mounts the checkout's file as it is: Asterisk runs it directly.
       expect(statSync(localPath(DIR, run.command)).mode & 0o111, `${run.script} is executable`).not.toBe(0);
+      // The script sees only the container's environment: compose must pass each variable it reads.
+      const script = readFileSync(localPath(DIR, run.command), 'utf8');
+      for (const [, name] of script.matchAll(/\$\{?((?:SIP|ARI)_[A-Z_]+)/g)) {
+        expect(asteriskService, `docker-compose.yml passes ${name} to asterisk`).toMatch(
+          new RegExp(`^\\s+${name}: `, 'm'),
+        );
+      }
     }
   });
 });
@@ -366,6 +380,12 @@ describe('asterisk/ scripts with a broken environment', () => {
       { SIP_TRUNK_USERNAME: 'a', SIP_TRUNK_PASSWORD: 'x\n[evil]' },
       'pjsip-trunk.sh',
       /newline/,
+    ],
+    [
+      'a qualify interval that is not a number',
+      { SIP_TRUNK_QUALIFY: 'often' },
+      'pjsip-trunk.sh',
+      /SIP_TRUNK_QUALIFY/,
     ],
     ['no ARI_PASSWORD', { ARI_PASSWORD: '' }, 'ari-user.sh', /ARI_PASSWORD/],
   ])('%s: the script exits non-zero and says why (Asterisk logs it)', (_label, vars, script, message) => {
