@@ -110,6 +110,55 @@ const NEXT: Record<ControllerState, readonly ControllerState[]> = {
   ended: [],
 };
 
+/**
+ * What the PBX holds of ours, and how the call is being closed: small one-way state machines beside
+ * the call's own. A step they do not allow (a late or repeated event) changes nothing.
+ *
+ * The callee's channel: `dialed` once the originate is sent, `seen` once any event names it (so the
+ * originate reached the PBX), `gone` once destroyed, `never_placed` when the originate did not reach
+ * the PBX and the call went back to the queue.
+ */
+type CalleeChannel = 'not_dialed' | 'dialed' | 'seen' | 'gone' | 'never_placed';
+const CALLEE_NEXT: Record<CalleeChannel, readonly CalleeChannel[]> = {
+  not_dialed: ['dialed', 'never_placed'],
+  dialed: ['seen', 'gone', 'never_placed'],
+  seen: ['gone'],
+  gone: [],
+  never_placed: [],
+};
+
+/** The externalMedia channel: `created` from the request on (teardown hangs it up), `gone` once destroyed. */
+type MediaChannel = 'none' | 'created' | 'gone';
+const MEDIA_NEXT: Record<MediaChannel, readonly MediaChannel[]> = {
+  none: ['created', 'gone'],
+  created: ['gone'],
+  gone: [],
+};
+
+/** The bridge recording: `finished` once the PBX reported it finished (or failed): its file is complete. */
+type Recording = 'none' | 'recording' | 'finished';
+const RECORDING_NEXT: Record<Recording, readonly Recording[]> = {
+  none: ['recording'],
+  recording: ['finished'],
+  finished: [],
+};
+
+/**
+ * Why we are bringing the conversation to a close, the agent saying goodbye meanwhile: its time ran
+ * out, or the worker is shutting down (max duration still supersedes a shutdown's wrap-up).
+ */
+type Closing = 'none' | 'max_duration' | 'shutdown';
+const CLOSING_NEXT: Record<Closing, readonly Closing[]> = {
+  none: ['max_duration', 'shutdown'],
+  shutdown: ['max_duration'],
+  max_duration: [],
+};
+
+/** One step of one of those machines: the next state, or the current one when the step is not allowed. */
+function step<S extends string>(next: Record<S, readonly S[]>, from: S, to: S): S {
+  return next[from].includes(to) ? to : from;
+}
+
 /** States in which the callee has answered. */
 const ANSWERED_STATES: readonly ControllerState[] = ['amd', 'bridging', 'talking', 'voicemail'];
 
@@ -152,32 +201,23 @@ export class CallController {
   readonly calleeChannelId = crypto.randomUUID();
   private readonly mediaChannelId = crypto.randomUUID();
   private bridgeId: string | null = null;
-  private mediaChannelCreated = false;
+  private media: MediaChannel = 'none';
   private prepared: PreparedMedia | null = null;
   private audio: CallAudio | null = null;
   private recordingName: string | null = null;
-  private recordingDone = false;
+  private recording: Recording = 'none';
 
-  private calleeGone = false;
-  private mediaGone = false;
+  private callee: CalleeChannel = 'not_dialed';
   /** The originate request in flight; teardown waits for it so its hangup cannot miss the channel. */
   private originating: Promise<unknown> | null = null;
   private reportedAnswered = false;
-  /** Any event named our callee channel: the originate reached the PBX. */
-  private channelSeen = false;
-  /** Never placed, and back in the queue: nothing of it is ours to end. */
-  private requeued = false;
-  /** The state the call was in when it began to end. */
-  private stateAtEnd: ControllerState = 'idle';
   private lastCause: number | null = null;
   private lastDialstatus: string | null = null;
   private readonly turns: ConversationTurn[] = [];
   private voicemailOutcome: 'voicemail_detected' | 'voicemail_message_left' | null = null;
   private agentEnd: ConversationEnd | null = null;
   private preparation: CallPreparation | null = null;
-  private maxDurationReached = false;
-  /** The worker shut down while the agent talked: it was asked to wrap up, and the call ends politely. */
-  private wrappedUpForShutdown = false;
+  private closing: Closing = 'none';
   /** Aborted to ask the agent to say goodbye and end (the session's `wrapUp`). */
   private readonly wrapUpAbort = new AbortController();
 
@@ -234,6 +274,7 @@ export class CallController {
     const call = this.ctl.call;
     // StasisStart may race the originate response.
     const answeredP = this.waitForStasis();
+    this.moveCallee('dialed');
     this.originating = this.ari.originate({
       endpoint: this.s.dialString.replaceAll('{to}', call.toNumber),
       app: this.s.app,
@@ -289,7 +330,7 @@ export class CallController {
       return true;
     } catch (err) {
       if (!(err instanceof AriError) || err.delivery === 'answered' || this.trigger) throw err;
-      if (err.delivery === 'unknown' && (this.channelSeen || (await this.channelExists()))) {
+      if (err.delivery === 'unknown' && (this.channelSeen() || (await this.channelExists()))) {
         this.log.warn({ err }, 'the originate went unanswered, but its channel exists: the call goes on');
         this.deps.pbxHealth?.reached();
         return true;
@@ -308,7 +349,7 @@ export class CallController {
         await this.guard(this.ari.getChannel(this.calleeChannelId));
         return true;
       } catch (err) {
-        if (err instanceof AriError && err.status === 404) return this.channelSeen;
+        if (err instanceof AriError && err.status === 404) return this.channelSeen();
         if (!(err instanceof AriError)) throw err;
         last = err;
       }
@@ -330,7 +371,7 @@ export class CallController {
       this.log.error({ err }, 'could not put the call back in the queue');
     }
     if (requeued) {
-      this.requeued = true;
+      this.moveCallee('never_placed');
       this.endWith({ kind: 'requeued' });
       this.check();
     }
@@ -351,7 +392,7 @@ export class CallController {
         }),
       );
     } catch (err) {
-      if (!(err instanceof AriError) || this.calleeGone) throw err;
+      if (!(err instanceof AriError) || this.callee === 'gone') throw err;
       // No dialplan to continue into: the audio path alone decides.
       this.log.warn({ err }, 'AMD unavailable; using the audio-path detector only');
       return 'UNKNOWN';
@@ -381,7 +422,7 @@ export class CallController {
     const bridge = await this.guard(this.ari.createBridge({ type: 'mixing', name: `agentline-${callId}` }));
     this.bridgeId = bridge.id;
     this.prepared = await this.guard(this.deps.media.prepare({ callId }));
-    this.mediaChannelCreated = true;
+    this.media = step(MEDIA_NEXT, this.media, 'created');
     const channel = await this.guard(
       this.ari.externalMedia({
         app: this.s.app,
@@ -394,6 +435,7 @@ export class CallController {
     const name = `agentline-${callId}`;
     await this.guard(this.ari.recordBridge(bridge.id, { name, format: 'wav', ifExists: 'overwrite' }));
     this.recordingName = name;
+    this.recording = step(RECORDING_NEXT, this.recording, 'recording');
   }
 
   /**
@@ -407,7 +449,7 @@ export class CallController {
     } catch (err) {
       if (err instanceof AriError && err.status === 404) {
         this.log.warn('callee channel gone during AMD without a hangup event');
-        this.calleeGone = true;
+        this.moveCallee('gone');
         this.endWith({ kind: 'callee_gone', cause: this.lastCause });
         return;
       }
@@ -459,7 +501,7 @@ export class CallController {
       signal: this.sessionAbort.signal,
       wrapUp: this.wrapUpAbort.signal,
       sendDtmf: async (digits) => {
-        if (this.calleeGone) return;
+        if (this.callee === 'gone') return;
         await this.ari.sendDtmf(this.calleeChannelId, digits);
       },
       onDtmf: (l) => {
@@ -493,7 +535,7 @@ export class CallController {
     this.log.info('max duration reached');
     this.sessionAbort.abort('max_duration');
     // The agent may say goodbye within the grace period; then the line is hung up regardless.
-    this.maxDurationReached = true;
+    this.closing = step(CLOSING_NEXT, this.closing, 'max_duration');
     this.timer(() => this.endWith({ kind: 'max_duration' }), this.s.goodbyeGraceMs);
   }
 
@@ -502,9 +544,9 @@ export class CallController {
    * its next turn boundary and ends; the line is hung up after the grace period regardless.
    */
   private wrapUpForShutdown(): void {
-    if (this.trigger || this.sessionAbort.signal.aborted || this.wrappedUpForShutdown) return;
+    if (this.trigger || this.sessionAbort.signal.aborted || this.closing !== 'none') return;
     this.log.info('worker shutting down; asking the agent to wrap up');
-    this.wrappedUpForShutdown = true;
+    this.closing = step(CLOSING_NEXT, this.closing, 'shutdown');
     this.wrapUpAbort.abort('shutdown');
     this.timer(() => this.endWith({ kind: 'shutdown' }), this.s.wrapUpGraceMs);
   }
@@ -560,10 +602,10 @@ export class CallController {
         if (this.stateValue === 'originating') return; // the channel may not exist yet
         if (!live.has(this.calleeChannelId)) {
           this.log.warn('callee channel vanished while the events socket was down');
-          this.calleeGone = true;
+          this.moveCallee('gone');
           this.endWith({ kind: 'callee_gone', cause: null });
-        } else if (this.mediaChannelCreated && this.audio && !live.has(this.mediaChannelId)) {
-          this.mediaGone = true;
+        } else if (this.media !== 'none' && this.audio && !live.has(this.mediaChannelId)) {
+          this.media = step(MEDIA_NEXT, this.media, 'gone');
           this.endWith({ kind: 'media_lost' });
         }
       }),
@@ -578,12 +620,9 @@ export class CallController {
   }
 
   private onEvent(ev: AriEvent): void {
-    if (!this.channelSeen) {
-      const e = ev as { channel?: { id?: string }; peer?: { id?: string } };
-      if (e.channel?.id === this.calleeChannelId || e.peer?.id === this.calleeChannelId) {
-        this.channelSeen = true;
-      }
-    }
+    const e = ev as { channel?: { id?: string }; peer?: { id?: string } };
+    if (e.channel?.id === this.calleeChannelId || e.peer?.id === this.calleeChannelId)
+      this.moveCallee('seen');
     switch (ev.type) {
       case 'Dial':
         if (ev.peer?.id === this.calleeChannelId && ev.dialstatus) this.lastDialstatus = ev.dialstatus;
@@ -607,11 +646,11 @@ export class CallController {
         return;
       case 'ChannelDestroyed':
         if (ev.channel.id === this.calleeChannelId) {
-          this.calleeGone = true;
+          this.moveCallee('gone');
           this.lastCause = ev.cause ?? this.lastCause;
           this.endWith({ kind: 'callee_gone', cause: this.lastCause });
         } else if (ev.channel.id === this.mediaChannelId) {
-          this.mediaGone = true;
+          this.media = step(MEDIA_NEXT, this.media, 'gone');
           this.endWith({ kind: 'media_lost' });
         }
         return;
@@ -623,7 +662,7 @@ export class CallController {
       case 'RecordingFinished':
       case 'RecordingFailed':
         if (this.recordingName && ev.recording.name === this.recordingName) {
-          this.recordingDone = true;
+          this.recording = step(RECORDING_NEXT, this.recording, 'finished');
           for (const w of this.recordingWaiters.splice(0)) w();
         }
         return;
@@ -653,7 +692,6 @@ export class CallController {
     this.endWith({ kind: 'done' });
     this.preparation?.close();
     const stateAtEnd = this.stateValue;
-    this.stateAtEnd = stateAtEnd;
     this.go('ending');
     await this.teardown();
     const recordingFile = await this.saveRecording();
@@ -679,7 +717,7 @@ export class CallController {
     const t = this.trigger as EndTrigger;
     if (t.kind === 'requeued') return null;
     if (t.kind === 'canceled') return { status: 'failed', endedReason: 'canceled' };
-    if (this.wrappedUpForShutdown && (t.kind === 'shutdown' || t.kind === 'done')) {
+    if (this.closing === 'shutdown' && (t.kind === 'shutdown' || t.kind === 'done')) {
       // The agent said goodbye (or had its grace period to): ended politely, as at max duration.
       await this.reportAnswered();
       return { status: 'completed', endedReason: 'worker_shutdown' };
@@ -697,7 +735,7 @@ export class CallController {
       if (t.kind === 'ring_guard') return { status: 'no_answer', endedReason: 'no_answer_timeout' };
       return { status: 'failed', endedReason: errorReason(t) };
     }
-    if (this.maxDurationReached) {
+    if (this.closing === 'max_duration') {
       await this.reportAnswered();
       return { status: 'completed', endedReason: 'max_duration' };
     }
@@ -759,17 +797,18 @@ export class CallController {
     };
     this.audio?.flush();
     await this.prepared?.close().catch(quiet('closing media'));
-    if (this.mediaChannelCreated && !this.mediaGone) {
+    if (this.media === 'created') {
       await this.ari.hangup(this.mediaChannelId).catch(quiet('hanging up the media channel'));
     }
-    if (this.recordingName && !this.recordingDone) {
+    if (this.recordingName && this.recording === 'recording') {
       await this.ari.stopLiveRecording(this.recordingName).catch(quiet('stopping the recording'));
     }
     if (this.bridgeId) await this.ari.destroyBridge(this.bridgeId).catch(quiet('destroying the bridge'));
     // A hangup sent before the channel exists would miss it and leave it ringing.
     await this.originating?.catch(() => {});
-    // From `originating` on, a channel may exist (set before the request, so a racing cancel still hangs up).
-    if (this.stateAtEnd !== 'idle' && !this.calleeGone && !this.requeued) {
+    // Once the originate is sent, a channel may exist (a racing cancel must still hang it up), unless
+    // it is gone already or the originate never reached the PBX.
+    if (this.callee === 'dialed' || this.callee === 'seen') {
       await this.ari.hangup(this.calleeChannelId, 'normal').catch(quiet('hanging up the callee'));
     }
   }
@@ -778,7 +817,7 @@ export class CallController {
   private async saveRecording(): Promise<string | null> {
     const name = this.recordingName;
     if (!name) return null;
-    if (!this.recordingDone) {
+    if (this.recording !== 'finished') {
       // The file is complete once Asterisk reports the recording finished; a lost event costs 3 s, not the file.
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 3000);
@@ -806,6 +845,15 @@ export class CallController {
   }
 
   // ---------- plumbing ----------
+
+  private moveCallee(to: CalleeChannel): void {
+    this.callee = step(CALLEE_NEXT, this.callee, to);
+  }
+
+  /** Whether an event named our callee channel: then the originate reached the PBX. */
+  private channelSeen(): boolean {
+    return this.callee === 'seen' || this.callee === 'gone';
+  }
 
   private go(next: ControllerState): void {
     if (this.stateValue === next) return;
