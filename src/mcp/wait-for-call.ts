@@ -55,10 +55,9 @@ export async function waitForCall(
 
   for (;;) {
     const call = await getCall(callId);
-    if (TERMINAL.has(call.status)) {
-      if (call.status !== lastStatus) await notify(`call ${call.status}`);
-      return { done: true, call };
-    }
+    // The result itself reports the end; a notification sent just before it would race the response,
+    // and a client that has already closed the request's progress handler reports it as an error.
+    if (TERMINAL.has(call.status)) return { done: true, call };
     if (call.status !== lastStatus) {
       await notify(`call ${call.status}`);
       lastStatus = call.status;
