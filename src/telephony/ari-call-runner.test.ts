@@ -68,4 +68,44 @@ describe('ARI call runner wiring', () => {
     await runner.run(ctl);
     expect(reports).toEqual([]);
   });
+
+  it('with the events socket down, a claimed call is put back in the queue without any originate', async () => {
+    const requests: string[] = [];
+    server = http.createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.writeHead(401).end();
+    });
+    server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n'));
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    const config = loadConfig({ ARI_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ari` });
+    client = await connectAri(config, silentLogger(), { waitMs: 300 });
+    const runner = createAriCallRunner({
+      ari: client,
+      config,
+      logger: silentLogger(),
+      agent: { converse: unused('agent'), summarize: unused('agent') },
+      tts: { name: 'none', sampleRate: 16000, voices: [], synthesize: unused('tts'), close: async () => {} },
+      media: { kind: 'rtp', prepare: unused('media') },
+    });
+    const reports: string[] = [];
+    await runner.run({
+      call: { id: '00000000-0000-4000-8000-000000000002', status: 'queued' } as CallRow,
+      signal: new AbortController().signal,
+      dialing: async () => {
+        reports.push('dialing');
+      },
+      requeue: async (reason) => {
+        reports.push(`requeue: ${reason}`);
+        return true;
+      },
+      answered: unused('answered'),
+      addTurn: unused('addTurn'),
+      end: async (o) => {
+        reports.push(`end: ${o.status}`);
+      },
+    });
+    expect(reports).toEqual(['dialing', 'requeue: pbx_disconnected']);
+    expect(requests.filter((r) => r.startsWith('POST'))).toEqual([]);
+    await runner.stop();
+  });
 });
