@@ -133,7 +133,7 @@ describe('callee listener (Silero endpointing + pocketsphinx over paced call aud
   it('hears speech on 8 kHz call audio (resampled up for the 16 kHz VAD and STT)', async () => {
     const { say, listener, utterances } = await listenTo(8000);
     await say('Yes, we have a table at seven.');
-    await heardUtterances(utterances, 1);
+    // Whether the end silence ran out already or not, drain delivers the utterance.
     await listener.drain();
     expect(utterances).toHaveLength(1);
     expect(utterances[0].text.length).toBeGreaterThan(0);

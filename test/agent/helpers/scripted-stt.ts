@@ -88,7 +88,9 @@ export function createScriptedStt(): ScriptedStt {
           // The listener ended the utterance inside the stretch (a pause between sentences): the
           // words heard so far are this utterance's, the rest the next one's.
           if (n === 0) return { text: '' };
-          if (n >= u.words.length) {
+          // Most of the stretch heard: the listener ended the utterance at its end (the block count of
+          // the audio as written differs a little from that of the audio as said).
+          if (n >= u.words.length || share >= 0.8 || heard >= u.voiced * 0.8) {
             queue.shift();
             return { text: u.words.join(' ') };
           }

@@ -12,3 +12,4 @@ export function fixtureScenario(name: string): Scenario {
 export const SILENT_CALLEE = '+14155550190';
 export const TALKS_OVER = '+14155550191';
 export const BRIEF_CALLEE = '+14155550192';
+export const PUSHY_CALLEE = '+14155550195';

@@ -74,15 +74,21 @@ function bestMatch(line: number[], heard: number[]): { score: number; at: number
   return best;
 }
 
+/** About how long a word takes to say, in letters ("1" is said "one"). */
+const spokenLength = (w: string) => (/^\d+$/.test(w) ? 3 * w.length : w.length);
+
 /** The words of `words` spoken in the share [a, b] of the line (speaking time goes roughly by letters). */
 function wordsBetween(words: string[], a: number, b: number): string[] {
-  const letters = words.reduce((n, w) => n + w.length, 0);
+  // Within a block or two of either end is the whole line: the quiet edges were cut on both sides.
+  const from = a < 0.05 ? 0 : a;
+  const to = b > 0.95 ? 1 : b;
+  const letters = words.reduce((n, w) => n + spokenLength(w), 0);
   let at = 0;
   const out: string[] = [];
   for (const w of words) {
-    const mid = (at + w.length / 2) / letters;
-    if (mid >= a && mid <= b) out.push(w);
-    at += w.length;
+    const mid = (at + spokenLength(w) / 2) / letters;
+    if (mid >= from && mid <= to) out.push(w);
+    at += spokenLength(w);
   }
   return out;
 }
