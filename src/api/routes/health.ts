@@ -2,8 +2,17 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import type { Readiness, ReadinessResult } from '../../health.js';
-import { HealthSchema, ReadySchema } from '../schemas.js';
+import { ErrorSchema, HealthSchema, ReadySchema } from '../schemas.js';
 import type { AppEnv } from '../types.js';
+
+/** The probes take no input; only a request that never reaches them is refused. */
+const refused = {
+  '4XX': {
+    description:
+      'invalid_request: refused before routing: the request line and headers are over 16 KB (431) or it is not HTTP (400).',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
+};
 
 const healthz = createRoute({
   method: 'get',
@@ -13,7 +22,10 @@ const healthz = createRoute({
   // Probes carry no key.
   security: [],
   summary: 'Liveness: the process answers',
-  responses: { 200: { description: 'Alive.', content: { 'application/json': { schema: HealthSchema } } } },
+  responses: {
+    200: { description: 'Alive.', content: { 'application/json': { schema: HealthSchema } } },
+    ...refused,
+  },
 });
 
 const readyz = createRoute({
@@ -28,6 +40,7 @@ const readyz = createRoute({
   responses: {
     200: { description: 'Ready or degraded.', content: { 'application/json': { schema: ReadySchema } } },
     503: { description: 'Unavailable.', content: { 'application/json': { schema: ReadySchema } } },
+    ...refused,
   },
 });
 
@@ -51,7 +64,12 @@ export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, db: Db, readiness
       : [{ name: 'database', detail: database.detail }, ...report.missing];
     const canPlaceCalls = missing.length === 0;
     const allOk = Object.values(checks).every((r) => r.ok);
-    const status = !canPlaceCalls ? 'unavailable' : allOk ? 'ready' : 'degraded';
-    return c.json({ status, canPlaceCalls, checks, missing }, canPlaceCalls ? 200 : 503);
+    const body = {
+      status: !canPlaceCalls ? ('unavailable' as const) : allOk ? ('ready' as const) : ('degraded' as const),
+      canPlaceCalls,
+      checks,
+      missing,
+    };
+    return canPlaceCalls ? c.json(body, 200) : c.json(body, 503);
   });
 }
