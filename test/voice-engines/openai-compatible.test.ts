@@ -139,4 +139,30 @@ describe('OpenAI-compatible dialogue', () => {
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
     expect(deltas).toHaveLength(2);
   });
+
+  it('sends background work (the post-call summary) only once no reply is being written', async () => {
+    let releaseTurn = () => {};
+    handler = (_req, body, res) => {
+      if (body.response_format.json_schema.name === 'agent_action') {
+        releaseTurn = () => sse(res, ['{"action":"speak","say":"One moment."}']);
+        return;
+      }
+      sse(res, ['{"ok":true}']);
+    };
+    const engine = createOpenAiCompatibleDialogue({ url, logger: silentLogger() });
+    const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
+    const turn = engine.nextAction(messages, {});
+    await expect.poll(() => seen.length).toBe(1);
+    const summary = engine.completeJson([{ role: 'user', content: 'background' }], schema, {
+      priority: 'background',
+    });
+    // A request of normal priority goes through meanwhile: the server is reachable, the summary waits.
+    expect(await engine.completeJson([{ role: 'user', content: 'normal' }], schema)).toEqual({ ok: true });
+    const contents = () => seen.map((r) => r.body.messages.at(-1).content);
+    expect(contents()).not.toContain('background');
+    releaseTurn();
+    await turn;
+    expect(await summary).toEqual({ ok: true });
+    expect(contents().at(-1)).toBe('background');
+  });
 });

@@ -33,6 +33,31 @@ export function createOpenAiCompatibleDialogue(opts: OpenAiCompatibleOptions): D
   const endpoint = new URL('v1/chat/completions', opts.url.endsWith('/') ? opts.url : `${opts.url}/`).href;
   const controllers = new Set<AbortController>();
   let closed = false;
+  // Background work (the post-call summary) is sent only while no reply is being written: a live
+  // call's turn must not share the server with it. Once sent, it runs to its end.
+  let turnsInFlight = 0;
+  const idleWaiters = new Set<() => void>();
+  const turnDone = () => {
+    turnsInFlight--;
+    if (turnsInFlight === 0) for (const w of [...idleWaiters]) w();
+  };
+  const whenNoTurns = (signal?: AbortSignal): Promise<void> => {
+    if (turnsInFlight === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const go = () => {
+        idleWaiters.delete(go);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        idleWaiters.delete(go);
+        reject(abortError(signal?.reason));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      idleWaiters.add(go);
+    });
+  };
 
   const complete = async (
     messages: readonly DialogueMessage[],
@@ -140,21 +165,28 @@ export function createOpenAiCompatibleDialogue(opts: OpenAiCompatibleOptions): D
     name: 'openai-compatible',
     async nextAction(messages, o): Promise<AgentAction> {
       const say = new SayExtractor();
-      const raw = await complete(
-        withFormatHint(messages, ACTION_FORMAT_HINT),
-        AGENT_ACTION_SCHEMA,
-        'agent_action',
-        {
-          signal: o.signal,
-          onText: (chunk) => {
-            const delta = say.push(chunk);
-            if (delta && o.onSay && !o.signal?.aborted) o.onSay(delta);
+      turnsInFlight++;
+      let raw: string;
+      try {
+        raw = await complete(
+          withFormatHint(messages, ACTION_FORMAT_HINT),
+          AGENT_ACTION_SCHEMA,
+          'agent_action',
+          {
+            signal: o.signal,
+            onText: (chunk) => {
+              const delta = say.push(chunk);
+              if (delta && o.onSay && !o.signal?.aborted) o.onSay(delta);
+            },
           },
-        },
-      );
+        );
+      } finally {
+        turnDone();
+      }
       return parseAgentAction(parse(raw), raw);
     },
     async completeJson(messages, schema, o = {}): Promise<unknown> {
+      if (o.priority === 'background') await whenNoTurns(o.signal);
       return parse(await complete(messages, schema, 'result', { signal: o.signal, maxTokens: o.maxTokens }));
     },
     async close(): Promise<void> {
