@@ -4,6 +4,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { CallService } from '../../calls/call-service.js';
 import type { Config } from '../../config.js';
+import { ApiError } from '../errors.js';
 import { parseRange } from '../range.js';
 import {
   CallIdParamSchema,
@@ -179,22 +180,11 @@ export function registerCallRoutes(app: OpenAPIHono<AppEnv>, service: CallServic
     };
     const range = parseRange(c.req.header('range'), file.size);
     if (range.kind === 'unsatisfiable') {
-      return new Response(
-        JSON.stringify({
-          error: {
-            code: 'range_not_satisfiable',
-            message: `The requested range is outside the recording, which is ${file.size} bytes.`,
-            details: { size: file.size },
-          },
-        }),
-        {
-          status: 416,
-          headers: {
-            ...headers,
-            'Content-Type': 'application/json',
-            'Content-Range': `bytes */${file.size}`,
-          },
-        },
+      throw new ApiError(
+        'range_not_satisfiable',
+        `The requested range is outside the recording, which is ${file.size} bytes.`,
+        { size: file.size },
+        { 'Content-Range': `bytes */${file.size}`, 'Accept-Ranges': 'bytes' },
       );
     }
     const [start, end, status] =
