@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { and, asc, eq, inArray, isNotNull, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, ne, notInArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { type CallRow, calls, workers } from '../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -85,6 +85,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   let stopPromise: Promise<void> | null = null;
   let lastRecoveryAt = 0;
   let claiming = false;
+  let lastHeartbeatFailureAt: number | null = null;
 
   async function register(): Promise<void> {
     // The database's clock decides liveness, so workers on hosts with skewed clocks still agree.
@@ -107,8 +108,18 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
         await register();
       }
     } catch (err) {
+      lastHeartbeatFailureAt = Date.now();
       log.error({ err }, 'worker heartbeat failed');
     }
+  }
+
+  /**
+   * After an outage every worker's heartbeat is stale, though they all live: judge others lost only
+   * once the database has answered this worker's heartbeats for a whole stale period, so theirs had
+   * time to resume too.
+   */
+  function canJudgeOthers(): boolean {
+    return lastHeartbeatFailureAt === null || Date.now() - lastHeartbeatFailureAt >= staleSeconds * 1000;
   }
 
   /** Ids of workers whose heartbeat is recent: every other worker_id on a call belongs to a lost worker. */
@@ -120,32 +131,40 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   }
 
   async function recover(): Promise<RecoveryResult> {
+    const judge = canJudgeOthers();
     // Queued calls of a lost worker were never dialed: anyone may run them. Requeueing is idempotent,
-    // and claims use SKIP LOCKED, so racing recoverers still hand each call to one worker.
-    const requeued = await db
-      .update(calls)
-      .set({ workerId: null, claimedAt: null })
-      .where(
-        and(
-          eq(calls.status, 'queued'),
-          isNotNull(calls.workerId),
-          notInArray(calls.workerId, liveWorkerIds()),
-        ),
-      )
-      .returning({ id: calls.id });
+    // and claims use SKIP LOCKED, so racing recoverers still hand each call to one worker. This
+    // worker's own calls are never "lost" to itself (its row may be stale right after an outage).
+    const requeued = !judge
+      ? []
+      : await db
+          .update(calls)
+          .set({ workerId: null, claimedAt: null })
+          .where(
+            and(
+              eq(calls.status, 'queued'),
+              isNotNull(calls.workerId),
+              ne(calls.workerId, id),
+              notInArray(calls.workerId, liveWorkerIds()),
+            ),
+          )
+          .returning({ id: calls.id });
 
     // A dialed call of a lost worker may have reached a phone; redialing could ring someone twice.
     // The store's transition locks the row and refuses a second end, so concurrent recoveries end it once.
-    const orphaned = await db
-      .select({ id: calls.id })
-      .from(calls)
-      .where(
-        and(
-          inArray(calls.status, ['dialing', 'in_progress']),
-          isNotNull(calls.workerId),
-          notInArray(calls.workerId, liveWorkerIds()),
-        ),
-      );
+    const orphaned = !judge
+      ? []
+      : await db
+          .select({ id: calls.id })
+          .from(calls)
+          .where(
+            and(
+              inArray(calls.status, ['dialing', 'in_progress']),
+              isNotNull(calls.workerId),
+              ne(calls.workerId, id),
+              notInArray(calls.workerId, liveWorkerIds()),
+            ),
+          );
     // This worker's heartbeat vouches only for the calls it runs. A call that names it but is not
     // running here (its runner gave up on the database and left) is lost all the same. Skipped while a
     // claim is in flight: a claimed call is not in `running` until the claim returns.
@@ -179,14 +198,15 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
         log.warn({ callId }, 'call of a lost worker ended as failed/worker_lost');
       }
     }
-    await db
-      .delete(workers)
-      .where(
-        and(
-          sql`${workers.heartbeatAt} < now() - make_interval(secs => ${staleSeconds})`,
-          sql`${workers.id} <> ${id}`,
-        ),
-      );
+    if (judge)
+      await db
+        .delete(workers)
+        .where(
+          and(
+            sql`${workers.heartbeatAt} < now() - make_interval(secs => ${staleSeconds})`,
+            sql`${workers.id} <> ${id}`,
+          ),
+        );
     if (requeued.length > 0) log.info({ count: requeued.length }, 'requeued calls of lost workers');
     lastRecoveryAt = Date.now();
     return { requeued: requeued.length, failed };

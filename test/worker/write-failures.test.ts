@@ -279,6 +279,34 @@ describe('writes that fail for a while', () => {
       expect(await eventsOf(call.id)).toEqual(['dialing', 'no_answer']);
     });
 
+    it('a worker whose own heartbeat went stale (an outage) never ends its own running calls as lost', async () => {
+      const { logger } = capturingLogger();
+      const call = await insertCall();
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const w = worker(
+        {
+          async run(ctl) {
+            await ctl.dialing();
+            await ctl.answered();
+            await held;
+            await ctl.end({ status: 'completed', endedReason: 'callee_hung_up' });
+          },
+        },
+        logger,
+      );
+      await w.start();
+      await expect.poll(async () => (await callOf(call.id)).status, { timeout: 30_000 }).toBe('in_progress');
+      // The database was away longer than the stale period: this worker's row looks dead.
+      await t.db.update(workers).set({ heartbeatAt: new Date(Date.now() - 3_600_000) });
+      await w.recover();
+      expect((await callOf(call.id)).status).toBe('in_progress');
+      release();
+      await expect
+        .poll(async () => (await callOf(call.id)).endedReason, { timeout: 30_000 })
+        .toBe('callee_hung_up');
+    });
+
     it('the heartbeat vouches only for calls the worker runs: its other calls are requeued or ended as lost', async () => {
       const { logger } = capturingLogger();
       const w = worker({ run: async () => {} }, logger, () => false);
