@@ -90,7 +90,8 @@ describe('node-llama-cpp in the loop (random-weight tiny GGUF)', () => {
     ).toBe(true);
     expect(x.note === null || typeof x.note === 'string', JSON.stringify(x)).toBe(true);
     expect(call.summary === null || typeof call.summary === 'string').toBe(true);
-    // Someone spoke, so the record came from the model (a silent call skips it).
-    if (call.turns.length > 0) expect(used.json, context).toBe(1);
+    // Someone spoke, so the record came from the model (a silent call skips it). (A model that ends the
+    // call as objective_met also has the callee's words checked by it first: one more JSON answer.)
+    if (call.turns.length > 0) expect(used.json, context).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });

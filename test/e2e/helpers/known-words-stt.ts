@@ -79,9 +79,10 @@ const spokenLength = (w: string) => (/^\d+$/.test(w) ? 3 * w.length : w.length);
 
 /** The words of `words` spoken in the share [a, b] of the line (speaking time goes roughly by letters). */
 function wordsBetween(words: string[], a: number, b: number): string[] {
-  // Within a block or two of either end is the whole line: the quiet edges were cut on both sides.
-  const from = a < 0.05 ? 0 : a;
-  const to = b > 0.95 ? 1 : b;
+  // Near either end is the whole line: the quiet edges were cut on both sides, and a weak onset or
+  // fading last syllable of the heard copy can sit below the quiet level.
+  const from = a < 0.15 ? 0 : a;
+  const to = b > 0.85 ? 1 : b;
   const letters = words.reduce((n, w) => n + spokenLength(w), 0);
   let at = 0;
   const out: string[] = [];
