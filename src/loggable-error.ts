@@ -1,25 +1,10 @@
 /**
- * Fields of a thrown error that say what failed without carrying request data: PostgreSQL's
- * SQLSTATE and where it happened, Node's errno. Left out on purpose: a query's `params`/`parameters`/
- * `args` and PostgreSQL's `detail` ("Failing row contains (…)"), `where` and `internal_query`, which
- * hold the caller's objective, context and metadata.
+ * Fields of a thrown error left out of the log on purpose: a query's parameters and PostgreSQL's
+ * `detail` ("Failing row contains (…)"), `where` and `internal_query`, which hold the caller's
+ * objective, context and metadata. Every other plain field stays (PostgreSQL's SQLSTATE and table,
+ * Node's errno, an ARI error's method, path and status), since it says what failed.
  */
-const KEPT_FIELDS = [
-  'code',
-  'errno',
-  'syscall',
-  'severity',
-  'routine',
-  'schema_name',
-  'table_name',
-  'column_name',
-  'constraint_name',
-  // The same, as node-postgres and PGlite name them.
-  'schema',
-  'table',
-  'column',
-  'constraint',
-] as const;
+const DROPPED_FIELDS = new Set(['params', 'parameters', 'args', 'detail', 'where', 'internal_query', 'query']);
 const MAX_CAUSES = 4;
 
 /** Drizzle writes the parameters into the message: `Failed query: <sql>\nparams: <values>`. */
@@ -46,9 +31,10 @@ export function loggableError(err: unknown, depth = 0): Error {
   let e: unknown = err;
   for (let i = 0; i <= MAX_CAUSES && e instanceof Error; i++, e = e.cause) {
     const from = e as unknown as Record<string, unknown>;
-    for (const k of KEPT_FIELDS) {
-      const v = from[k];
-      if (fields[k] === undefined && (typeof v === 'string' || typeof v === 'number')) fields[k] = v;
+    for (const [k, v] of Object.entries(from)) {
+      if (DROPPED_FIELDS.has(k) || k === 'message' || k === 'stack' || k === 'name') continue;
+      const plain = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+      if (fields[k] === undefined && plain) fields[k] = v;
     }
   }
   return out;

@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { loggableError } from './loggable-error.js';
 import { redactUrls } from './redact.js';
 
 export type { Logger };
@@ -36,8 +37,12 @@ function scrub(value: unknown, depth: number): unknown {
 }
 
 function scrubbedError(err: unknown) {
+  // Any line's error, not only the API's 500, may come from a failed query whose message and fields
+  // carry the caller's data (drizzle's params, PostgreSQL's failing row): keep only what says what failed.
   // The serializer builds a fresh object for each line, so its fields can be cleaned in place.
-  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  const out = pino.stdSerializers.err(
+    err instanceof Error ? loggableError(err) : (err as Error),
+  ) as unknown as Record<string, unknown>;
   if (out && typeof out === 'object') {
     for (const k of Object.keys(out)) if (typeof out[k] === 'string') out[k] = redactUrls(out[k] as string);
   }

@@ -5,7 +5,7 @@ import { CallError } from '../calls/errors.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError, fromCallError } from './errors.js';
 import { type FieldProblem, fieldPath } from './field-path.js';
-import { loggableError } from './loggable-error.js';
+import { loggableError } from '../loggable-error.js';
 import type { AppEnv } from './types.js';
 
 /** One entry a field, with zod's jargon turned into what a client can act on. */
