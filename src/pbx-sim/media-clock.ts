@@ -17,10 +17,19 @@ export interface MediaClock {
 }
 
 /**
- * One 20 ms clock for the whole PBX, scheduled against `performance.now()` so it does not drift;
- * after a stall longer than 200 ms it resynchronises instead of bursting, as a real PBX would drop
- * rather than play catch-up. The dropped frames show as a jump in the ticks' times, so what keeps a
- * timeline (a recording) can fill the gap.
+ * A stall of the host process up to this long is made up by running the missed ticks at once.
+ * The simulator shares its event loop with whatever embeds it (the worker, a test), so a stall is
+ * not the PBX's doing: a real PBX in its own process would have played those frames on time.
+ * Dropping them instead left the app's audio queued behind real time (a 1 s tone played just before
+ * hanging up never reached the recording) and recordings short of the call (17.5 s for 35.5 s).
+ */
+export const CATCH_UP_MS = 1000;
+
+/**
+ * One 20 ms clock for the whole PBX, scheduled against `performance.now()` so it does not drift.
+ * After a stall it plays catch-up up to CATCH_UP_MS; past that it resynchronises instead of
+ * bursting for ever. The frames it then drops show as a jump in the ticks' times, so what keeps a
+ * timeline (a recording) can fill the gap with silence.
  */
 export function createMediaClock(
   onError: (err: unknown) => void,
@@ -45,7 +54,7 @@ export function createMediaClock(
     timer = null;
     if (stopped) return;
     const t = now();
-    if (t - next > 200) next = t;
+    if (t - next > CATCH_UP_MS) next = t;
     while (next <= t) {
       runPhase(listeners.produce, next);
       runPhase(listeners.deliver, next);
