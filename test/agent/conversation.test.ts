@@ -306,17 +306,18 @@ describe('conversation agent over a real-time loopback call (flite audio, Silero
     });
     await callee.agentFinished();
     // Two phrases with a pause between them (flite's own trailing and leading silence, ~370 ms, plus
-    // 500 ms): far longer than the 250 ms that start an early reply, and short of the 1.5 s that end the
+    // 200 ms): longer than the 250 ms that start an early reply, and far short of the 1.5 s that end the
     // turn even where the VAD hears the end of "table" as quiet.
     const parts = await Promise.all(['Yes, we have a table.', 'At seven.'].map((t) => tts.synthesize(t)));
     const at16k = parts.map((p) =>
       p.sampleRate === 16_000 ? p.samples : createResampler(p.sampleRate, 16_000).process(p.samples),
     );
-    const gap = 8000;
+    const gap = 3200;
     const both = new Int16Array(at16k[0].length + gap + at16k[1].length);
     both.set(at16k[0]);
     both.set(at16k[1], at16k[0].length + gap);
-    scriptedStt.expect('Yes, we have a table. At seven.', both);
+    scriptedStt.expect('Yes, we have a table.', at16k[0]);
+    scriptedStt.expect('At seven.', at16k[1]);
     const spoken = await call.callee.speak(both);
     expect(await done, JSON.stringify({ turns, inputs: inputs.map(latestCallee) })).toEqual({
       end: 'objective_met',

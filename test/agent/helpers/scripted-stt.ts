@@ -39,21 +39,54 @@ export interface ScriptedStt extends SpeechToText {
  * so far, the next one the rest; audio nobody announced (noise) comes out as no words.
  */
 export function createScriptedStt(): ScriptedStt {
-  // Each stretch of speech still to be heard: its words, and their voiced audio (weighted by letters,
-  // as speaking time roughly is).
+  // Each stretch of speech still to be heard: its words, and its voiced audio.
   const queue: { words: string[]; voiced: number }[] = [];
-  /** Words of `u` covered by `voiced` samples of its audio. */
-  const wordsIn = (u: { words: string[]; voiced: number }, voiced: number) => {
+  /**
+   * Words of `u` covered by `voiced` samples of its audio (speaking time goes roughly by letters): with
+   * `by: 'end'` only words said to their end (a partial), with 'mid' words mostly said (a final).
+   */
+  const wordsIn = (u: { words: string[]; voiced: number }, voiced: number, by: 'end' | 'mid') => {
     const letters = u.words.reduce((n, w) => n + w.length, 0);
     let at = 0;
     let n = 0;
     for (const w of u.words) {
-      // A word is heard once most of it went by.
-      if ((at + w.length / 2) * u.voiced > voiced * letters) break;
+      const point = by === 'end' ? at + w.length : at + w.length / 2;
+      if (point * u.voiced > voiced * letters) break;
       at += w.length;
       n++;
     }
     return { n, share: letters > 0 ? at / letters : 1 };
+  };
+  /** The words `voiced` samples cover, stretch after stretch; `consume` takes the heard ones off the queue. */
+  const heardWords = (voiced: number, by: 'end' | 'mid', consume: boolean): string[] => {
+    const out: string[] = [];
+    // Most of all the speech announced so far heard: all of it (the block count of the audio as
+    // written differs a little from that of the audio as said).
+    if (by === 'mid' && voiced >= 0.8 * queue.reduce((n, u) => n + u.voiced, 0)) {
+      for (const u of queue) out.push(...u.words);
+      if (consume) queue.length = 0;
+      return out;
+    }
+    let left = voiced;
+    let i = 0;
+    while (i < queue.length && left > 0) {
+      const u = queue[i];
+      // Most of a stretch heard is all of it (the block count of the audio as written differs a little
+      // from that of the audio as said).
+      if (left >= u.voiced * (by === 'end' ? 1 : 0.8)) {
+        out.push(...u.words);
+        left -= u.voiced;
+        i++;
+        continue;
+      }
+      const { n, share } = wordsIn(u, left, by);
+      out.push(...u.words.slice(0, n));
+      if (consume && n > 0)
+        queue[i] = { words: u.words.slice(n), voiced: Math.max(1, Math.round(u.voiced * (1 - share))) };
+      left = 0;
+    }
+    if (consume) queue.splice(0, i);
+    return out;
   };
   return {
     name: 'scripted',
@@ -73,30 +106,15 @@ export function createScriptedStt(): ScriptedStt {
           voiced += v;
           quietNow = v === 0;
         },
-        partial() {
-          const u = queue[0];
-          return u ? u.words.slice(0, wordsIn(u, voiced).n).join(' ') : '';
-        },
+        partial: () => heardWords(voiced, 'end', false).join(' '),
         partialIsFinal: () => quietNow,
         async finish() {
-          const u = queue[0];
-          const heard = voiced;
+          // The listener may end an utterance inside a stretch (a pause between sentences): the words
+          // heard so far are this utterance's, the rest the next one's.
+          const words = heardWords(voiced, 'mid', true);
           voiced = 0;
           quietNow = true;
-          if (!u) return { text: '' };
-          const { n, share } = wordsIn(u, heard);
-          // The listener ended the utterance inside the stretch (a pause between sentences): the
-          // words heard so far are this utterance's, the rest the next one's.
-          if (n === 0) return { text: '' };
-          // Most of the stretch heard: the listener ended the utterance at its end (the block count of
-          // the audio as written differs a little from that of the audio as said).
-          if (n >= u.words.length || share >= 0.8 || heard >= u.voiced * 0.8) {
-            queue.shift();
-            return { text: u.words.join(' ') };
-          }
-          const text = u.words.slice(0, n).join(' ');
-          queue[0] = { words: u.words.slice(n), voiced: Math.max(1, Math.round(u.voiced * (1 - share))) };
-          return { text };
+          return { text: words.join(' ') };
         },
         close() {},
       };
