@@ -87,6 +87,9 @@ describe('writes that fail for a while', () => {
     (await t.db.select().from(callEvents).where(eq(callEvents.callId, id))).map((e) => e.toStatus);
   const hooksOf = async (id: string) =>
     (await t.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.callId, id))).map((h) => h.event);
+  /** answered() lets a live call go on after a short wait; tests that need the answer stored wait for it. */
+  const answerStored = (id: string) =>
+    expect.poll(async () => (await callOf(id)).status, { timeout: 30_000 }).toBe('in_progress');
   const logged = (lines: Record<string, unknown>[], msg: string) => lines.some((l) => l.msg === msg);
 
   it('an end that cannot be stored is retried until it is: one terminal event, one webhook, results kept', async () => {
@@ -95,6 +98,7 @@ describe('writes that fail for a while', () => {
     const ctl = new WorkerCallControl(await insertCall({ workerId: 'w' }), store, logger);
     await ctl.dialing();
     await ctl.answered();
+    await answerStored(ctl.call.id);
     await fail('call_events');
     const ending = ctl.end({ status: 'completed', endedReason: 'callee_hung_up', summary: 'Booked.' });
     await expect
@@ -174,6 +178,7 @@ describe('writes that fail for a while', () => {
     const ctl = new WorkerCallControl(call, store, logger);
     await ctl.dialing();
     await ctl.answered();
+    await answerStored(call.id);
     const startedAt = (await callOf(call.id)).startedAt!;
     const hangup = new Date(startedAt.getTime() + 30_000);
     ctl.lineDown(hangup);
