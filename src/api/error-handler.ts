@@ -3,9 +3,9 @@ import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { CallError } from '../calls/errors.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { loggableError } from '../loggable-error.js';
 import { ApiError, fromCallError } from './errors.js';
 import { type FieldProblem, fieldPath } from './field-path.js';
-import { loggableError } from '../loggable-error.js';
 import type { AppEnv } from './types.js';
 
 /** One entry a field, with zod's jargon turned into what a client can act on. */
