@@ -111,8 +111,9 @@ describe('answered calls through the controller, the ARI client and the simulate
     expect(loudFramesBeforeTone * 20).toBeGreaterThan(agentMs + 1000);
     const recordedSeconds = wav.samples.length / wav.sampleRate;
     const callSeconds = ((call.endedAt?.getTime() ?? 0) - (call.startedAt?.getTime() ?? 0)) / 1000;
-    // The recording starts after AMD, just before the agent is connected, and ends at hangup.
-    expect(Math.abs(recordedSeconds - callSeconds)).toBeLessThan(2);
+    // The recording starts after AMD, just before the agent is connected, and ends at hangup: as long
+    // as the call within a second, also when a loaded machine delayed the PBX's media clock.
+    expect(Math.abs(recordedSeconds - callSeconds)).toBeLessThanOrEqual(1);
   }, 180_000);
 
   it('the callee hangs up mid-call: completed/callee_hung_up with summary and recording', async () => {
