@@ -41,28 +41,27 @@ export interface ScriptedStt extends SpeechToText {
 export function createScriptedStt(): ScriptedStt {
   // Each stretch of speech still to be heard: its words, and its voiced audio.
   const queue: { words: string[]; voiced: number }[] = [];
-  /**
-   * Words of `u` covered by `voiced` samples of its audio (speaking time goes roughly by letters): with
-   * `by: 'end'` only words said to their end (a partial), with 'mid' words mostly said (a final).
-   */
-  const wordsIn = (u: { words: string[]; voiced: number }, voiced: number, by: 'end' | 'mid') => {
+  /** Words of `u` mostly said within `voiced` samples of its audio (speaking time goes roughly by letters). */
+  const wordsIn = (u: { words: string[]; voiced: number }, voiced: number) => {
     const letters = u.words.reduce((n, w) => n + w.length, 0);
     let at = 0;
     let n = 0;
     for (const w of u.words) {
-      const point = by === 'end' ? at + w.length : at + w.length / 2;
-      if (point * u.voiced > voiced * letters) break;
+      if ((at + w.length / 2) * u.voiced > voiced * letters) break;
       at += w.length;
       n++;
     }
     return { n, share: letters > 0 ? at / letters : 1 };
   };
-  /** The words `voiced` samples cover, stretch after stretch; `consume` takes the heard ones off the queue. */
-  const heardWords = (voiced: number, by: 'end' | 'mid', consume: boolean): string[] => {
+  /**
+   * The words `voiced` samples cover, stretch after stretch (a stretch heard to `complete` of its audio is
+   * all heard: the block count of the audio as written differs a little from that of the audio as said);
+   * `consume` takes the heard words off the queue (a final).
+   */
+  const heardWords = (voiced: number, complete: number, consume: boolean): string[] => {
     const out: string[] = [];
-    // Most of all the speech announced so far heard: all of it (the block count of the audio as
-    // written differs a little from that of the audio as said).
-    if (by === 'mid' && voiced >= 0.8 * queue.reduce((n, u) => n + u.voiced, 0)) {
+    // Most of all the speech announced so far heard at the end of an utterance: all of it.
+    if (consume && voiced >= complete * queue.reduce((n, u) => n + u.voiced, 0)) {
       for (const u of queue) out.push(...u.words);
       if (consume) queue.length = 0;
       return out;
@@ -71,15 +70,13 @@ export function createScriptedStt(): ScriptedStt {
     let i = 0;
     while (i < queue.length && left > 0) {
       const u = queue[i];
-      // Most of a stretch heard is all of it (the block count of the audio as written differs a little
-      // from that of the audio as said).
-      if (left >= u.voiced * (by === 'end' ? 1 : 0.8)) {
+      if (left >= u.voiced * complete) {
         out.push(...u.words);
         left -= u.voiced;
         i++;
         continue;
       }
-      const { n, share } = wordsIn(u, left, by);
+      const { n, share } = wordsIn(u, left);
       out.push(...u.words.slice(0, n));
       if (consume && n > 0)
         queue[i] = { words: u.words.slice(n), voiced: Math.max(1, Math.round(u.voiced * (1 - share))) };
@@ -106,12 +103,12 @@ export function createScriptedStt(): ScriptedStt {
           voiced += v;
           quietNow = v === 0;
         },
-        partial: () => heardWords(voiced, 'end', false).join(' '),
+        partial: () => heardWords(voiced, 0.9, false).join(' '),
         partialIsFinal: () => quietNow,
         async finish() {
           // The listener may end an utterance inside a stretch (a pause between sentences): the words
           // heard so far are this utterance's, the rest the next one's.
-          const words = heardWords(voiced, 'mid', true);
+          const words = heardWords(voiced, 0.8, true);
           voiced = 0;
           quietNow = true;
           return { text: words.join(' ') };
