@@ -72,7 +72,7 @@ describe('conversations through the whole pipeline (websocket slin16)', () => {
     const first = call.turns.find((t) => t.speaker === 'agent');
     expect(first?.interrupted, context).toBe(true);
     expect(first?.text.length, context).toBeLessThan(150);
-    // (The callee's first syllable falls in the agent's pause-and-judge window; its words are known.)
+    // (A weak first syllable the listener's onset missed is left out of the known words.)
     expect(
       call.turns.some((t) => t.speaker === 'callee' && /\bwho is calling please$/.test(t.text)),
       context,
