@@ -190,8 +190,8 @@ describe.skipIf(!usePostgres)('serve --role api beside serve --role worker, shar
     tdb = await createTestDatabase();
   });
   afterAll(async () => {
-    await apiProc?.stop();
-    await workerProc?.stop();
+    // Already stopped when the test got that far; otherwise they go now, killed if they hang.
+    await Promise.all([apiProc?.stop(20_000), workerProc?.stop(20_000)]);
     await tdb?.close();
   }, 60_000);
 

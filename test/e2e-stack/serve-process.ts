@@ -7,8 +7,8 @@ export interface ServeProcess {
   lines: Record<string, unknown>[];
   /** Resolves with the first log line that `pred` accepts; rejects if the process exits first. */
   logged(pred: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  /** SIGTERM, as a process manager stops it; resolves with the exit code. */
-  stop(): Promise<number | null>;
+  /** SIGTERM, as a process manager stops it (SIGKILL if it has not exited after `graceMs`); resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
   exit: Promise<number | null>;
 }
 
@@ -63,9 +63,15 @@ export function startServe(role: 'all' | 'api' | 'worker', env: Record<string, s
         );
       });
     },
-    async stop() {
+    async stop(graceMs = 60_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exit;
+      // A stop that hangs must not hang the test run: the exit code (null) then says what happened.
+      const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      try {
+        return await exit;
+      } finally {
+        clearTimeout(kill);
+      }
     },
   };
 }
