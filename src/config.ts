@@ -87,7 +87,7 @@ export const configSchema = z.object({
 
   STT_ENGINE: z.enum(['vosk', 'pocketsphinx']).optional(),
   TTS_ENGINE: z.enum(['piper', 'flite']).optional(),
-  DIALOGUE_ENGINE: z.enum(['llama-cpp', 'openai', 'scripted']).optional(),
+  DIALOGUE_ENGINE: z.enum(['llama-cpp', 'openai']).optional(),
   LLM_MODEL: z.string().optional(),
   LLM_URL: z.string().url().optional(),
   LLM_API_KEY: z.string().optional(),

@@ -119,9 +119,7 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
 
     let dialogue: DialogueEngine | null = null;
     const wanted = config.DIALOGUE_ENGINE;
-    if (wanted === 'scripted') {
-      report.dialogue = 'scripted (given per call)';
-    } else if (wanted === 'openai' || (!wanted && !config.LLM_MODEL && config.LLM_URL)) {
+    if (wanted === 'openai' || (!wanted && !config.LLM_MODEL && config.LLM_URL)) {
       if (!config.LLM_URL) throw new Error('DIALOGUE_ENGINE=openai needs LLM_URL (the server base URL)');
       dialogue = createOpenAiCompatibleDialogue({ url: config.LLM_URL, apiKey: config.LLM_API_KEY, logger });
       // Shown by /readyz to anyone: without the credentials LLM_URL may carry.
