@@ -28,13 +28,12 @@ function envelope(samples: Int16Array): number[] {
   return out;
 }
 
-/** The voiced stretch of an envelope (its lead-in and tail silence cut). */
+/**
+ * The voiced blocks of an envelope, quiet ones dropped: a gap the media path filled with silence (a late
+ * frame under load) then does not shift the rest of the line against its learnt copy.
+ */
 function voicedPart(env: number[]): number[] {
-  let a = 0;
-  let b = env.length;
-  while (a < b && env[a] < QUIET) a++;
-  while (b > a && env[b - 1] < QUIET) b--;
-  return env.slice(a, b);
+  return env.filter((v) => v >= QUIET);
 }
 
 /**
