@@ -19,7 +19,11 @@ export interface WsMediaPort extends MediaPort {
 
 /**
  * chan_websocket in server mode, slin16: little-endian frames both ways. What the client sends is
- * queued and played out one 20 ms frame a tick; FLUSH_MEDIA drops the queue (barge-in).
+ * queued and played out one 20 ms frame a tick; FLUSH_MEDIA drops the queue (barge-in), marks
+ * included. MARK_MEDIA puts a mark in the queue behind the audio sent so far; as in chan_websocket,
+ * it is reported (MEDIA_MARK_PROCESSED with the command's argument verbatim) on the tick it reaches
+ * the head of the queue, that is once every frame before it has been played on the media clock,
+ * queue empty or not.
  */
 export function createWsMediaPort(opts: {
   connectionId: string;
@@ -30,12 +34,13 @@ export function createWsMediaPort(opts: {
   onPeerClosed: () => void;
 }): WsMediaPort {
   const codec = getCodec('slin16', 'websocket');
-  const queue = new SampleFifo(FRAME_SAMPLES * QUEUE_MAX_FRAMES);
+  const queue = new SampleFifo();
   let ws: WebSocket | null = null;
   let closed = false;
   let xoff = false;
   let reportDrained = false;
-  let marks: { name: string; atSamples: number }[] = [];
+  /** Marks in the queue: the argument to echo, and the sample count played once it is at the head. */
+  let marks: { arg: string; atSamples: number }[] = [];
   let playedSamples = 0;
   let queuedSamples = 0;
 
@@ -44,7 +49,10 @@ export function createWsMediaPort(opts: {
   };
 
   const onControl = (text: string) => {
-    const [command, ...rest] = text.trim().split(/\s+/);
+    const trimmed = text.trim();
+    const space = trimmed.search(/\s/);
+    const command = space < 0 ? trimmed : trimmed.slice(0, space);
+    const arg = space < 0 ? '' : trimmed.slice(space + 1).trim();
     switch (command) {
       case 'FLUSH_MEDIA':
         queue.clear();
@@ -54,11 +62,9 @@ export function createWsMediaPort(opts: {
       case 'HANGUP':
         opts.onPeerClosed();
         break;
-      case 'MARK_MEDIA': {
-        const name = rest.find((r) => r.startsWith('correlation_id:'))?.slice('correlation_id:'.length) ?? '';
-        marks.push({ name, atSamples: queuedSamples });
+      case 'MARK_MEDIA':
+        marks.push({ arg, atSamples: queuedSamples });
         break;
-      }
       case 'REPORT_QUEUE_DRAINED':
         reportDrained = true;
         break;
@@ -82,6 +88,8 @@ export function createWsMediaPort(opts: {
       onControl(buf.toString('utf8'));
       return;
     }
+    // A full queue ignores the whole message, as chan_websocket does (the oldest audio is kept).
+    if (queue.length >= FRAME_SAMPLES * QUEUE_MAX_FRAMES) return;
     const pcm = codec.decode(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
     queue.push(pcm);
     queuedSamples += pcm.length;
@@ -111,7 +119,20 @@ export function createWsMediaPort(opts: {
     },
     isAttached: () => ws !== null,
     pull() {
-      const frame = queue.take(FRAME_SAMPLES);
+      // Marks at the head of the queue go first and take no timeslot: the audio before them was
+      // played on earlier ticks.
+      while (marks.length && marks[0].atSamples <= playedSamples) {
+        const { arg } = marks.shift()!;
+        sendText(arg ? `MEDIA_MARK_PROCESSED ${arg}` : 'MEDIA_MARK_PROCESSED');
+      }
+      let frame = queue.take(FRAME_SAMPLES);
+      if (!frame && queue.length > 0 && marks.length > 0) {
+        // A short last frame with a mark behind it is played padded with silence, as Asterisk pads.
+        const tail = queue.take(queue.length)!;
+        frame = new Int16Array(FRAME_SAMPLES);
+        frame.set(tail);
+        playedSamples += tail.length - FRAME_SAMPLES;
+      }
       if (!frame) {
         if (reportDrained) {
           reportDrained = false;
@@ -120,9 +141,6 @@ export function createWsMediaPort(opts: {
         return null;
       }
       playedSamples += frame.length;
-      while (marks.length && marks[0].atSamples <= playedSamples) {
-        sendText(`MEDIA_MARK_PROCESSED correlation_id:${marks.shift()!.name}`);
-      }
       if (xoff && queue.length <= FRAME_SAMPLES * QUEUE_LOW_FRAMES) {
         xoff = false;
         sendText('MEDIA_XON');

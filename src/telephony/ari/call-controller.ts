@@ -218,6 +218,9 @@ export class CallController {
   private agentEnd: ConversationEnd | null = null;
   private preparation: CallPreparation | null = null;
   private closing: Closing = 'none';
+  /** The call's max duration, and the grace given to the agent's goodbye once closing. */
+  private maxTimer: NodeJS.Timeout | null = null;
+  private closingTimer: NodeJS.Timeout | null = null;
   /** Aborted to ask the agent to say goodbye and end (the session's `wrapUp`). */
   private readonly wrapUpAbort = new AbortController();
 
@@ -479,7 +482,7 @@ export class CallController {
 
   private async converse(audio: CallAudio): Promise<void> {
     const call = this.ctl.call;
-    const maxTimer = this.timer(() => this.onMaxDuration(), call.maxDurationSeconds * 1000);
+    this.maxTimer = this.timer(() => this.onMaxDuration(), call.maxDurationSeconds * 1000);
     let beepHeard = false;
     const beep = new BeepDetector({ sampleRate: audio.sampleRate });
     let watchedMs = 0;
@@ -523,7 +526,7 @@ export class CallController {
     }
     offBeep();
     if (beepHeard && !this.trigger) {
-      this.clearTimer(maxTimer);
+      this.clearTimer(this.maxTimer);
       await this.leaveMessageIfAsked(audio);
       return;
     }
@@ -536,7 +539,7 @@ export class CallController {
     this.sessionAbort.abort('max_duration');
     // The agent may say goodbye within the grace period; then the line is hung up regardless.
     this.closing = step(CLOSING_NEXT, this.closing, 'max_duration');
-    this.timer(() => this.endWith({ kind: 'max_duration' }), this.s.goodbyeGraceMs);
+    this.closingTimer = this.timer(() => this.endWith({ kind: 'max_duration' }), this.s.goodbyeGraceMs);
   }
 
   /**
@@ -548,7 +551,7 @@ export class CallController {
     this.log.info('worker shutting down; asking the agent to wrap up');
     this.closing = step(CLOSING_NEXT, this.closing, 'shutdown');
     this.wrapUpAbort.abort('shutdown');
-    this.timer(() => this.endWith({ kind: 'shutdown' }), this.s.wrapUpGraceMs);
+    this.closingTimer = this.timer(() => this.endWith({ kind: 'shutdown' }), this.s.wrapUpGraceMs);
   }
 
   /** The beep was heard: ends as voicemail, after speaking the message when `leave_message` asks for it. */
@@ -688,6 +691,7 @@ export class CallController {
   }
 
   private async finish(): Promise<void> {
+    await this.playOut();
     // No trigger: the agent finished (or the voicemail message was left), and we hang up.
     this.endWith({ kind: 'done' });
     this.preparation?.close();
@@ -711,6 +715,27 @@ export class CallController {
       this.log.info({ status: outcome.status, endedReason: outcome.endedReason }, 'call ended');
     }
     this.go('ended');
+  }
+
+  /**
+   * We end the call ourselves (the agent finished, its goodbye included, or the voicemail message was
+   * left), but the agent's audio was only handed to the PBX, which queues and paces it: the line stays
+   * up until the media path reports all of it played, within the bound the media sets (the queued
+   * audio's duration plus a margin), and not a moment once the callee or the media is gone.
+   */
+  private async playOut(): Promise<void> {
+    if (this.trigger || !this.prepared || !this.audio) return;
+    // The agent is done: nothing is left for max duration or a goodbye's grace to cut short, and
+    // firing now they would cut its last words off; the wait below has its own bound.
+    this.clearTimer(this.maxTimer);
+    this.clearTimer(this.closingTimer);
+    try {
+      const result = await this.guard(this.prepared.drain());
+      if (result === 'timeout') this.log.warn('the PBX did not confirm the end of our audio; hanging up');
+      else this.log.debug({ result }, "the agent's audio was played out");
+    } catch (err) {
+      if (!(err instanceof CallEnded)) this.log.warn({ err }, "waiting for the agent's audio failed");
+    }
   }
 
   private async outcome(stateAtEnd: ControllerState): Promise<CallOutcome | null> {
@@ -899,7 +924,8 @@ export class CallController {
     return t;
   }
 
-  private clearTimer(t: NodeJS.Timeout): void {
+  private clearTimer(t: NodeJS.Timeout | null): void {
+    if (!t) return;
     clearTimeout(t);
     this.timers.delete(t);
   }

@@ -1,6 +1,7 @@
 import type { Logger } from '../../logger.js';
 import type { CallAudio } from '../call-session.js';
 import type { MediaFormat } from '../media/codec.js';
+import type { PlayoutOptions, PlayoutResult } from '../media/playout.js';
 import type { PortPool } from '../media/port-pool.js';
 import { createRtpCallAudio } from '../media/rtp-media.js';
 import { createWebSocketCallAudio, type WebSocketCallAudio } from '../media/websocket-media.js';
@@ -16,6 +17,12 @@ export interface PreparedMedia {
   readonly externalMedia: Omit<ExternalMediaParams, 'app' | 'channelId'>;
   /** Connects to the channel Asterisk created (its channelvars carry the far address). */
   attach(channel: AriChannel): Promise<CallAudio>;
+  /**
+   * Resolves once the PBX has played out everything queued for the callee (not just received it), so
+   * a hangup after the agent's last words cuts none of them; bounded by the queued audio's duration
+   * plus `marginMs`, and at once when the media is gone or was never attached.
+   */
+  drain(opts?: PlayoutOptions): Promise<PlayoutResult>;
   /** Closes the socket and releases the port; safe to call at any step, more than once. */
   close(): Promise<void>;
 }
@@ -66,6 +73,7 @@ export function createAriMediaTransport(opts: AriMediaTransportOptions): MediaTr
           // Without the variables, symmetric RTP learns the address from Asterisk's first packet.
           return audio;
         },
+        drain: (o) => audio.drain(o),
         close: () => audio.close(),
       };
     },
@@ -102,6 +110,7 @@ function webSocketTransport(opts: AriMediaTransportOptions): MediaTransport {
           audio = a;
           return a;
         },
+        drain: (o) => audio?.drain(o) ?? Promise.resolve('closed'),
         async close() {
           closed = true;
           await audio?.close();

@@ -56,6 +56,14 @@ export interface Pacer {
   flush(): void;
   onFrameSent(listener: (info: SentFrameInfo) => void): () => void;
   stats(): PacerStats;
+  /** Resolves once nothing is queued: the last queued frame left, or `flush()`/`stop()` dropped the rest. */
+  whenEmpty(): Promise<void>;
+  /**
+   * Clock time by which a far end that plays one frame a period, in arrival order, has played the
+   * last queued (non-idle) frame sent: frames sent in a burst after a stall wait there behind each
+   * other, comfort silence included, and play out one period apart.
+   */
+  readonly playedOutAtMs: number;
 }
 
 interface Segment {
@@ -96,6 +104,14 @@ export function createPacer(opts: PacerOptions): Pacer {
   let framesSent = 0;
   let audioFrames = 0;
   let silenceFrames = 0;
+  /** When the far end finishes the last frame sent, and the last queued one. */
+  let farEndFreeAtMs = 0;
+  let playedOutAtMs = 0;
+  const emptyWaiters: (() => void)[] = [];
+  const notifyEmpty = () => {
+    if (queue.length > 0) return;
+    for (const w of emptyWaiters.splice(0)) w();
+  };
   const msOf = (samples: number) => (samples * 1000) / opts.sampleRate;
 
   const emit = (frame: Int16Array, slot: number, fromQueue: boolean) => {
@@ -109,6 +125,9 @@ export function createPacer(opts: PacerOptions): Pacer {
     lastFromQueue = fromQueue;
     opts.send(frame, info);
     framesSent++;
+    // The far end starts this frame when it arrives or when the one before it ends, whichever is later.
+    farEndFreeAtMs = Math.max(info.atMs, farEndFreeAtMs) + frameMs;
+    if (fromQueue) playedOutAtMs = farEndFreeAtMs;
     if (fromQueue) audioFrames++;
     else silenceFrames++;
     for (const l of listeners) {
@@ -140,6 +159,7 @@ export function createPacer(opts: PacerOptions): Pacer {
     }
     emit(frame, slot, true);
     for (const seg of finished) seg.resolve({ completed: true, playedMs: msOf(seg.samples.length) });
+    notifyEmpty();
   };
 
   const ticker = createFrameTicker({
@@ -155,6 +175,7 @@ export function createPacer(opts: PacerOptions): Pacer {
     queue = [];
     queued = 0;
     for (const seg of dropped) seg.resolve({ completed: false, playedMs: msOf(seg.offset) });
+    notifyEmpty();
   };
 
   return {
@@ -186,6 +207,13 @@ export function createPacer(opts: PacerOptions): Pacer {
     onFrameSent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    whenEmpty() {
+      if (queue.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => emptyWaiters.push(resolve));
+    },
+    get playedOutAtMs() {
+      return playedOutAtMs;
     },
     stats: () => ({
       framesSent,

@@ -7,6 +7,12 @@ import { getCodec, type MediaFormat } from './codec.js';
 import { createFrameTicker } from './frame-ticker.js';
 import { createJitterBuffer, type JitterBufferOptions, type JitterBufferStats } from './jitter-buffer.js';
 import { createPacer, type PacerStats } from './pacer.js';
+import {
+  createPlayoutWaits,
+  DEFAULT_PLAYOUT_MARGIN_MS,
+  type PlayoutOptions,
+  type PlayoutResult,
+} from './playout.js';
 import type { PortPool, RtpPortLease } from './port-pool.js';
 import { parseRtpPacket, serializeRtpPacket } from './rtp-packet.js';
 
@@ -54,6 +60,13 @@ export interface RtpCallAudio extends CallAudio {
   /** Sets (or changes) where RTP goes, e.g. from UNICASTRTP_LOCAL_ADDRESS/PORT; starts sending. */
   setRemote(address: string, port: number): void;
   stats(): RtpCallAudioStats;
+  /**
+   * Resolves once the far end has played everything queued. RTP has no confirmation, and we pace it
+   * ourselves: that is when our pacer's queue is empty and the last frame's time on the media clock
+   * has passed (a burst after a stall plays out one frame a period at the far end), plus two periods
+   * for the far end's mixing tick and arrival jitter. Bounded by that plus `marginMs`; at once when closed.
+   */
+  drain(opts?: PlayoutOptions): Promise<PlayoutResult>;
   /** Stops sending and receiving, resolves pending plays, and closes the socket. */
   close(): Promise<void>;
 }
@@ -93,6 +106,7 @@ export async function createRtpCallAudio(opts: RtpCallAudioOptions): Promise<Rtp
   let packetsSent = 0;
   let bytesSent = 0;
   let sendErrors = 0;
+  const playoutWaits = createPlayoutWaits(clock);
 
   const pacer = createPacer({
     sampleRate: codec.sampleRate,
@@ -229,7 +243,28 @@ export async function createRtpCallAudio(opts: RtpCallAudioOptions): Promise<Rtp
       return () => frameListeners.delete(listener);
     },
     play: (samples) => pacer.play(samples),
-    flush: () => pacer.flush(),
+    flush: () => {
+      playoutWaits.endAll('flushed');
+      pacer.flush();
+    },
+    drain(o = {}) {
+      // Nothing goes out before the far end's address is known: nobody can be waiting to hear it.
+      if (closed || !remote) return Promise.resolve('closed');
+      const allowanceMs = 2 * (1000 / 50);
+      const pendingMs = pacer.stats().queuedMs + Math.max(0, pacer.playedOutAtMs - clock.now()) + allowanceMs;
+      return playoutWaits.wait(pendingMs + (o.marginMs ?? DEFAULT_PLAYOUT_MARGIN_MS), (done) => {
+        let cancel: (() => void) | null = null;
+        let over = false;
+        void pacer.whenEmpty().then(() => {
+          if (over) return;
+          cancel = clock.setTimer(() => done('played'), pacer.playedOutAtMs + allowanceMs - clock.now());
+        });
+        return () => {
+          over = true;
+          cancel?.();
+        };
+      });
+    },
     onFrameSent: (listener) => pacer.onFrameSent(({ voiced, atMs }) => listener({ voiced, atMs })),
     stats: () => ({
       sent: { ...pacer.stats(), packets: packetsSent, bytes: bytesSent, sendErrors },
@@ -245,6 +280,7 @@ export async function createRtpCallAudio(opts: RtpCallAudioOptions): Promise<Rtp
     close() {
       closing ??= (async () => {
         closed = true;
+        playoutWaits.endAll('closed');
         pacer.stop();
         playout.stop();
         frameListeners.clear();

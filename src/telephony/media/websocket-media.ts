@@ -1,9 +1,15 @@
 import WebSocket from 'ws';
 import type { Logger } from '../../logger.js';
 import type { CallAudio } from '../call-session.js';
-import type { MediaClock } from './clock.js';
+import { createSystemClock, type MediaClock } from './clock.js';
 import { type Codec, getCodec, MEDIA_FORMATS, type MediaFormat } from './codec.js';
 import { createPacer, type PacerStats } from './pacer.js';
+import {
+  createPlayoutWaits,
+  DEFAULT_PLAYOUT_MARGIN_MS,
+  type PlayoutOptions,
+  type PlayoutResult,
+} from './playout.js';
 
 /** The fields of chan_websocket's MEDIA_START event. */
 export interface MediaStartInfo {
@@ -52,6 +58,12 @@ export interface WebSocketCallAudio extends CallAudio {
   /** Called once when the connection ends (Asterisk hung up the channel, or `close()`). */
   onClose(listener: (info: { code: number; reason: string }) => void): () => void;
   stats(): WebSocketCallAudioStats;
+  /**
+   * Resolves once Asterisk has played everything we queued: after our pacer sent the last frame, a
+   * `MARK_MEDIA` behind it comes back as `MEDIA_MARK_PROCESSED` when chan_websocket's queue reaches it.
+   * Bounded by the queued audio's duration plus `marginMs`; at once when the connection is gone.
+   */
+  drain(opts?: PlayoutOptions): Promise<PlayoutResult>;
   close(): Promise<void>;
 }
 
@@ -196,15 +208,24 @@ export async function createWebSocketCallAudio(opts: WebSocketCallAudioOptions):
   const eventListeners = new Set<(e: MediaControlEvent) => void>();
   const closeListeners = new Set<(i: { code: number; reason: string }) => void>();
 
-  const command = (name: string) => {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    ws.send(start.controlFormat === 'json' ? JSON.stringify({ command: name }) : name);
+  /** Sends a command; plain-text parameters go as `key:value`, which Asterisk echoes back verbatim. */
+  const command = (name: string, params: Record<string, string> = {}) => {
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    const plain = [name, ...Object.entries(params).map(([k, v]) => `${k}:${v}`)].join(' ');
+    ws.send(start.controlFormat === 'json' ? JSON.stringify({ command: name, ...params }) : plain);
+    return true;
   };
+
+  const clock = opts.clock ?? createSystemClock();
+  const playout = createPlayoutWaits(clock);
+  /** Marks sent and not yet reported, by correlation id. */
+  const marks = new Map<string, () => void>();
+  let markSeq = 0;
 
   const pacer = createPacer({
     sampleRate: codec.sampleRate,
     idle: 'none', // chan_websocket makes its own silence when we send nothing
-    clock: opts.clock,
+    clock,
     maxBurstFrames: opts.maxBurstFrames,
     voicedRms: opts.voicedRms,
     onError: (err) => log?.warn({ err }, 'media frame listener failed'),
@@ -263,6 +284,10 @@ export async function createWebSocketCallAudio(opts: WebSocketCallAudioOptions):
       pacer.resume();
       return;
     }
+    if (msg.event === 'MEDIA_MARK_PROCESSED') {
+      const id = str(msg.fields.correlation_id);
+      if (id !== undefined) marks.get(id)?.();
+    }
     for (const l of eventListeners) {
       try {
         l({ event: msg.event, fields: msg.fields });
@@ -281,6 +306,7 @@ export async function createWebSocketCallAudio(opts: WebSocketCallAudioOptions):
   const finished = new Promise<void>((resolve) => {
     ws.on('close', (code, reason) => {
       closed = true;
+      playout.endAll('closed');
       pacer.stop();
       closeInfo = { code, reason: reason.toString() };
       for (const l of closeListeners) l(closeInfo);
@@ -306,8 +332,29 @@ export async function createWebSocketCallAudio(opts: WebSocketCallAudioOptions):
     },
     play: (samples) => (closed ? Promise.resolve({ completed: false, playedMs: 0 }) : pacer.play(samples)),
     flush() {
+      // FLUSH_MEDIA drops chan_websocket's queued marks too: waits end here, nothing is left to play.
+      playout.endAll('flushed');
       pacer.flush();
       command('FLUSH_MEDIA');
+    },
+    drain(o = {}) {
+      if (closed) return Promise.resolve('closed');
+      const pendingMs = pacer.stats().queuedMs + Math.max(0, pacer.playedOutAtMs - clock.now());
+      return playout.wait(pendingMs + (o.marginMs ?? DEFAULT_PLAYOUT_MARGIN_MS), (done) => {
+        let id: string | null = null;
+        let over = false;
+        void pacer.whenEmpty().then(() => {
+          if (over) return;
+          // The mark goes on the socket behind the last frame, so Asterisk queues it behind that frame.
+          id = `agentline-drain-${++markSeq}`;
+          marks.set(id, () => done('played'));
+          if (!command('MARK_MEDIA', { correlation_id: id })) done('closed');
+        });
+        return () => {
+          over = true;
+          if (id) marks.delete(id);
+        };
+      });
     },
     onFrameSent: (listener) => pacer.onFrameSent(({ voiced, atMs }) => listener({ voiced, atMs })),
     onEvent(listener) {
@@ -328,6 +375,7 @@ export async function createWebSocketCallAudio(opts: WebSocketCallAudioOptions):
       xoff,
     }),
     async close() {
+      playout.endAll('closed');
       pacer.stop();
       if (ws.readyState === WebSocket.CLOSED) return;
       if (ws.readyState !== WebSocket.CLOSING) ws.close(1000, 'done');

@@ -52,6 +52,7 @@ export function tapMediaTransport(inner: MediaTransport): MediaTap {
           );
           return audio;
         },
+        drain: (o) => prepared.drain(o),
         async close() {
           for (const u of unsubs.splice(0)) u();
           await prepared.close();
