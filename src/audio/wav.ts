@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import type { Pcm } from '../../voice/types.js';
+import type { Pcm } from './pcm.js';
 
 export class WavFormatError extends Error {
   constructor(message: string) {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { createResampler } from '../telephony/media/resample.js';
+import { createResampler } from '../audio/resample.js';
 import type { SpeechToText, SttStream, TextToSpeech } from '../voice/types.js';
 import { ariTimestamp } from './ari-values.js';
 import { findNumber, findTime, hasKeyword } from './callee-words.js';

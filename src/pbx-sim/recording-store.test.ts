@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readWavFile } from '../telephony/media/wav.js';
+import { readWavFile } from '../audio/wav.js';
 import { FRAME_MS, FRAME_SAMPLES } from './media-clock.js';
 import { createBridgeRecorder, RecordingStore } from './recording-store.js';
 

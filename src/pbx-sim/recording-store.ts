@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createResampler } from '../telephony/media/resample.js';
-import { decodeWav, encodeWav } from '../telephony/media/wav.js';
+import { createResampler } from '../audio/resample.js';
+import { decodeWav, encodeWav } from '../audio/wav.js';
 import { AriError } from './errors.js';
 import { FRAME_SAMPLES, MIX_RATE } from './media-clock.js';
 

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
+import { createResampler, type Resampler } from '../audio/resample.js';
 import { getCodec, type MediaFormat } from '../telephony/media/codec.js';
-import { createResampler, type Resampler } from '../telephony/media/resample.js';
 import { parseRtpPacket, serializeRtpPacket } from '../telephony/media/rtp-packet.js';
 import { FRAME_SAMPLES, MIX_RATE } from './media-clock.js';
 import type { MediaPort } from './media-port.js';

@@ -5,10 +5,9 @@
  * Blocking inference never runs on the event loop's hot path for longer than one 20 ms frame.
  */
 
-export interface Pcm {
-  samples: Int16Array;
-  sampleRate: number;
-}
+import type { Pcm } from '../audio/pcm.js';
+
+export type { Pcm };
 
 // ---------- speech to text ----------
 export interface SttResult {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createResampler } from '../../src/audio/resample.js';
 import { silentLogger } from '../../src/logger.js';
-import { createResampler } from '../../src/telephony/media/resample.js';
 import {
   type CalleeUtterance,
   createCalleeListener,

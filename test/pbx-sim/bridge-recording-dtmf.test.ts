@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { decodeWav } from '../../src/telephony/media/wav.js';
+import { decodeWav } from '../../src/audio/wav.js';
 import { eventually, type SimFixture, startSimFixture, watchWsMedia } from './sim-fixture.js';
 
 let f: SimFixture;

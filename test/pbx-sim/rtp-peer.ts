@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
+import { createResampler } from '../../src/audio/resample.js';
 import { getCodec, type MediaFormat } from '../../src/telephony/media/codec.js';
-import { createResampler } from '../../src/telephony/media/resample.js';
 import { parseRtpPacket, serializeRtpPacket } from '../../src/telephony/media/rtp-packet.js';
 
 /** The agent's side of an externalMedia RTP leg, for tests: receives, counts and sends paced RTP. */

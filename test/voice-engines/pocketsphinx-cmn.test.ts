@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createResampler } from '../../src/telephony/media/resample.js';
+import { createResampler } from '../../src/audio/resample.js';
 import { createPocketsphinxStt } from '../../src/voice/stt/pocketsphinx.js';
 import { createFliteTts } from '../../src/voice/tts/flite.js';
 import type { SpeechToText, SttStream, TextToSpeech } from '../../src/voice/types.js';

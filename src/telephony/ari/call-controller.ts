@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { createResampler } from '../../audio/resample.js';
 import type { CallControl, CallOutcome } from '../../calls/call-runner.js';
 import type { Logger } from '../../logger.js';
 import type { TextToSpeech } from '../../voice/types.js';
@@ -13,7 +14,6 @@ import type {
   ConversationTurn,
 } from '../call-session.js';
 import { DEFAULT_SUMMARY_BOUNDS, summarizeWithin } from '../call-summary.js';
-import { createResampler } from '../media/resample.js';
 import { BeepDetector } from '../voicemail/beep-detector.js';
 import { GreetingDetector } from '../voicemail/greeting-detector.js';
 import { classifyUnanswered, isNormalClearing } from './call-outcomes.js';

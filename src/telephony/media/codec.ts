@@ -1,4 +1,4 @@
-import { g711 } from './g711.js';
+import { g711 } from '../../audio/g711.js';
 import { PAYLOAD_TYPES } from './rtp-packet.js';
 
 export type MediaFormat = 'ulaw' | 'alaw' | 'slin16';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createResampler } from '../../audio/resample.js';
 import { createFliteTts } from '../../voice/tts/flite.js';
 import type { TextToSpeech } from '../../voice/types.js';
-import { createResampler } from '../media/resample.js';
 import { BeepDetector } from './beep-detector.js';
 import { GreetingDetector } from './greeting-detector.js';
 

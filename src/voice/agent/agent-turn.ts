@@ -1,6 +1,6 @@
+import { createResampler } from '../../audio/resample.js';
 import type { Logger } from '../../logger.js';
 import type { CallAudio } from '../../telephony/call-session.js';
-import { createResampler } from '../../telephony/media/resample.js';
 import type { AgentAction, NextActionOptions } from '../dialogue/types.js';
 import type { TextToSpeech } from '../types.js';
 import type { CalleeUtterance } from './callee-listener.js';

@@ -1,6 +1,6 @@
+import { createResampler } from '../../audio/resample.js';
 import type { Logger } from '../../logger.js';
 import type { CallAudio } from '../../telephony/call-session.js';
-import { createResampler } from '../../telephony/media/resample.js';
 import type { SttStream, VoiceActivityDetector } from '../types.js';
 
 export interface ListenerOptions {

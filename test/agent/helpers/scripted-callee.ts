@@ -1,4 +1,4 @@
-import { createResampler } from '../../../src/telephony/media/resample.js';
+import { createResampler } from '../../../src/audio/resample.js';
 import type { SpeechToText, SttStream, TextToSpeech } from '../../../src/voice/types.js';
 import type { LoopbackCall } from './loopback-call.js';
 

@@ -1,4 +1,4 @@
-import { decodeWav } from '../../../src/telephony/media/wav.js';
+import { decodeWav } from '../../../src/audio/wav.js';
 import type { CallMediaLog } from './media-tap.js';
 
 /** RMS above which a 20 ms frame counts as speech (about −36 dBFS, the PBX's own callee threshold). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { g711 } from '../../../src/telephony/media/g711.js';
-import { createResampler } from '../../../src/telephony/media/resample.js';
+import { g711 } from '../../../src/audio/g711.js';
+import { createResampler } from '../../../src/audio/resample.js';
 import { createFliteTts } from '../../../src/voice/tts/flite.js';
 import type { TextToSpeech } from '../../../src/voice/types.js';
 import { createKnownWordsStt, type KnownWordsStt } from './known-words-stt.js';

@@ -1,4 +1,4 @@
-import { createResampler } from '../../../src/telephony/media/resample.js';
+import { createResampler } from '../../../src/audio/resample.js';
 import type { Pcm, SpeechToText, SttStream, TextToSpeech } from '../../../src/voice/types.js';
 
 const RATE = 16_000;

@@ -1,10 +1,10 @@
+import { createResampler } from '../../../src/audio/resample.js';
 import type {
   CallSession,
   ConversationAgent,
   ConversationEnd,
   ConversationTurn,
 } from '../../../src/telephony/call-session.js';
-import { createResampler } from '../../../src/telephony/media/resample.js';
 import type { TextToSpeech } from '../../../src/voice/types.js';
 
 /** One step of the test agent's script. */
