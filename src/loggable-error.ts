@@ -4,7 +4,15 @@
  * objective, context and metadata. Every other plain field stays (PostgreSQL's SQLSTATE and table,
  * Node's errno, an ARI error's method, path and status), since it says what failed.
  */
-const DROPPED_FIELDS = new Set(['params', 'parameters', 'args', 'detail', 'where', 'internal_query', 'query']);
+const DROPPED_FIELDS = new Set([
+  'params',
+  'parameters',
+  'args',
+  'detail',
+  'where',
+  'internal_query',
+  'query',
+]);
 const MAX_CAUSES = 4;
 
 /** Drizzle writes the parameters into the message: `Failed query: <sql>\nparams: <values>`. */

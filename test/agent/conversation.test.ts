@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createResampler } from '../../src/audio/resample.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import type { ConversationTurn } from '../../src/telephony/call-session.js';
-import { createResampler } from '../../src/audio/resample.js';
 import { createConversationAgent } from '../../src/voice/agent/conversation-agent.js';
 import { createScriptedDialogue, type DialogueScript } from '../../src/voice/dialogue/scripted.js';
 import type { DialogueEngine, DialogueMessage } from '../../src/voice/dialogue/types.js';
