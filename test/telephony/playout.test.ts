@@ -75,6 +75,28 @@ function toneAgent(stalls: readonly number[]): ConversationAgent & { played: { c
   };
 }
 
+/** Holds the line until max duration, then plays the tone as its goodbye (after a stall) and ends. */
+function goodbyeAtMaxDuration(): ConversationAgent & { played: { completed: boolean }[] } {
+  const played: { completed: boolean }[] = [];
+  return {
+    played,
+    async converse(session: CallSession) {
+      if (!session.signal.aborted)
+        await new Promise((r) => session.signal.addEventListener('abort', r, { once: true }));
+      let sent = 0;
+      const off = session.audio.onFrameSent(({ voiced }) => {
+        if (voiced && ++sent === 48) stall(300);
+      });
+      played.push(await session.audio.play(tone(session.audio.sampleRate)));
+      off();
+      return { end: 'max_duration' };
+    },
+    async summarize() {
+      return { summary: 'Out of time.', extracted: null };
+    },
+  };
+}
+
 /** The tone's energy in the recording, as a share of the energy the agent played. */
 function toneEnergyShare(wav: { sampleRate: number; samples: Int16Array }): number {
   let e = 0;
@@ -126,5 +148,21 @@ describe("the agent's last words are played out before the line is hung up", () 
         await until('the PBX to be empty', () => h.sim.channels().length === 0, 10_000);
       }, 60_000);
     }
+
+    it(`${transport}: the goodbye said at max duration is whole in the recording`, async () => {
+      const h = harnesses[transport];
+      const agent = goodbyeAtMaxDuration();
+      h.setAgent(agent);
+      const id = await h.place(SILENT, { maxDurationSeconds: 1 });
+      const call = await h.waitFor(id);
+      expect({ status: call.status, endedReason: call.endedReason }).toEqual({
+        status: 'completed',
+        endedReason: 'max_duration',
+      });
+      expect(agent.played).toEqual([{ completed: true, playedMs: TONE_MS }]);
+      const wav = readWav(await fs.readFile(path.join(h.config.recordingsDir, `${id}.wav`)));
+      expect(toneEnergyShare(wav)).toBeGreaterThan(0.99);
+      await until('the PBX to be empty', () => h.sim.channels().length === 0, 10_000);
+    }, 60_000);
   }
 });
