@@ -10,6 +10,8 @@ export interface ServeProcess {
   /** SIGTERM, as a process manager stops it (SIGKILL if it has not exited after `graceMs`); resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
   exit: Promise<number | null>;
+  /** Whether the process is still running (a crash would show here). */
+  alive(): boolean;
 }
 
 /** Starts `node bin/agentline.js serve --role <role>` with exactly `env` (plus PATH), as an operator would. */
@@ -49,6 +51,7 @@ export function startServe(role: 'all' | 'api' | 'worker', env: Record<string, s
     child,
     lines,
     exit,
+    alive: () => child.exitCode === null && child.signalCode === null,
     logged(pred) {
       const seen = lines.find(pred);
       if (seen) return Promise.resolve(seen);

@@ -1,23 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTerminal } from '../../src/calls/status.js';
 import { type Database, openDatabase } from '../../src/db/client.js';
 import { callEvents } from '../../src/db/schema.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
+import { type ServeProcess, startServe } from '../e2e-stack/serve-process.js';
 import { type PgCluster, pgClusterUnavailable, startPgCluster } from '../helpers/pg-cluster.js';
 
 // The database goes away under load: the API and the worker run as the real `serve` processes on a
 // PostgreSQL cluster of this test's own, which the test stops (immediate: every connection drops, as
 // in a crash or failover) while calls are live, and starts again.
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/agentline.js');
 const CALLEE = '+14155550193';
 /** Answers at once, talks, and hangs up 15 s after answering: long enough to be live when the database stops. */
 const callee = {
@@ -32,53 +30,6 @@ const callee = {
 };
 const CALLS = 3;
 
-interface Serve {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  logged(pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  alive(): boolean;
-  stop(): Promise<number | null>;
-}
-
-function serve(role: 'api' | 'worker', env: Record<string, string>): Serve {
-  const child = spawn(process.execPath, [BIN, 'serve', '--role', role], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  const lines: Record<string, unknown>[] = [];
-  let stderr = '';
-  let partial = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    partial += d;
-    const parts = partial.split('\n');
-    partial = parts.pop() ?? '';
-    for (const text of parts) if (text.startsWith('{')) lines.push(JSON.parse(text));
-  });
-  return {
-    child,
-    lines,
-    alive: () => child.exitCode === null && child.signalCode === null,
-    async logged(pred) {
-      for (;;) {
-        const seen = lines.find(pred);
-        if (seen) return seen;
-        if (child.exitCode !== null || child.signalCode !== null) {
-          throw new Error(`serve --role ${role} exited (${child.exitCode ?? child.signalCode}):\n${stderr}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exit;
-    },
-  };
-}
-
 const unavailable = pgClusterUnavailable();
 
 describe.skipIf(unavailable !== null)(
@@ -88,8 +39,8 @@ describe.skipIf(unavailable !== null)(
     let dir: string;
     let cluster: PgCluster;
     let db: Database;
-    let apiProc: Serve;
-    let workerProc: Serve;
+    let apiProc: ServeProcess;
+    let workerProc: ServeProcess;
     let hooks: http.Server;
     const received: { eventId: string; event: string; callId: string }[] = [];
 
@@ -138,10 +89,10 @@ describe.skipIf(unavailable !== null)(
         WEBHOOK_ALLOW_PRIVATE: 'true',
         WORKER_CONCURRENCY: String(CALLS),
       };
-      apiProc = serve('api', { ...env, DATA_DIR: path.join(dir, 'api') });
+      apiProc = startServe('api', { ...env, DATA_DIR: path.join(dir, 'api') });
       const url = String((await apiProc.logged((l) => l.msg === 'agentline is serving')).url);
       // Debug: the controller's `call ending` line marks a line going down.
-      workerProc = serve('worker', { ...env, DATA_DIR: path.join(dir, 'worker'), LOG_LEVEL: 'debug' });
+      workerProc = startServe('worker', { ...env, DATA_DIR: path.join(dir, 'worker'), LOG_LEVEL: 'debug' });
       await workerProc.logged((l) => l.msg === 'call worker started');
       const { key } = JSON.parse(await fs.readFile(path.join(dir, 'api', 'first-api-key.json'), 'utf8'));
       const headers = { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' };
