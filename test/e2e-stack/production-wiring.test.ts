@@ -176,8 +176,13 @@ describe('startAgentline({ role: "all" }) with the embedded PBX', () => {
       },
       { timeout: 60_000, interval: 50 },
     );
-    await expectFinishedCall(client, callId);
-    expect(logLines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+    const call = await expectFinishedCall(client, callId);
+    // A random-weight model may fail to form a reply (the call then ends failed/internal_error, see
+    // expectFinishedCall); that one error line is the failure itself. Nothing else may log an error.
+    const allowed = call.status === 'failed' ? ['dialogue failed'] : [];
+    const errors = logLines.filter((l) => l.level >= 50).map((l) => l.msg);
+    expect(errors.filter((m) => !allowed.includes(m))).toEqual([]);
+    if (call.status === 'failed') expect(errors).toContain('dialogue failed');
   }, 180_000);
 });
 
