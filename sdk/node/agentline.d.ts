@@ -25,7 +25,17 @@ export interface PlaceCallParams {
   voice?: string;
   maxDurationSeconds?: number;
   voicemail?: { action: 'hangup' } | { action: 'leave_message'; message: string };
+  /** Extension: a person the agent may hand the call to (E.164 number or sip: URI). */
+  transfer?: Transfer;
   metadata?: Record<string, unknown>;
+}
+
+export interface Transfer {
+  to: string;
+  /** Default 'cold'. */
+  mode?: 'cold' | 'warm';
+  /** When to transfer, in plain words; default: when the callee asks for a person. */
+  when?: string;
 }
 
 export interface Turn {
@@ -49,6 +59,11 @@ export interface Call {
   language: string;
   voice: string | null;
   metadata: Record<string, unknown> | null;
+  webhookUrl: string | null;
+  maxDurationSeconds: number;
+  voicemail: { action: 'hangup' } | { action: 'leave_message'; message: string };
+  /** The transfer target the call was placed with; a call handed over ends with endedReason 'transferred'. */
+  transfer: { to: string; mode: 'cold' | 'warm'; when: string } | null;
   summary: string | null;
   extracted: Record<string, unknown> | null;
   transcript: string | null;

@@ -13,6 +13,9 @@ export const LIMITS = {
   /** Levels of objects/arrays under any top-level field; metadata itself is level 1. */
   jsonDepth: 32,
   voicemailMessage: 1_000,
+  /** The plain-language condition of a transfer to a person (it goes into the agent's prompt). */
+  transferWhen: 500,
+  transferSipUri: 256,
   maxDurationMin: 30,
   maxDurationMax: 3_600,
   maxDurationDefault: 600,
@@ -66,6 +69,53 @@ export const VoicemailSchema = z
       .strict(),
   ])
   .openapi('Voicemail');
+
+/**
+ * A SIP URI a transfer may dial: `sip:` or `sips:`, a user part, `@`, a host name, IPv4 or [IPv6]
+ * address, an optional port and an optional `;transport=` parameter. Nothing else: the URI becomes
+ * part of an Asterisk dial string, where `,`, `&`, `(`, `)`, `^`, `/` and whitespace have meanings.
+ */
+const SIP_URI =
+  /^sips?:[A-Za-z0-9._~+*#!%-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?(?:;transport=(?:udp|tcp|tls))?$/;
+
+export function isSipUri(s: string): boolean {
+  if (s.length > LIMITS.transferSipUri || !SIP_URI.test(s)) return false;
+  const port = /:(\d{1,5})(?:;|$)/.exec(s.slice(s.indexOf('@')));
+  return !port || (Number(port[1]) >= 1 && Number(port[1]) <= 65_535);
+}
+
+/** The default `when` of a transfer: the situations a client most often means. */
+export const TRANSFER_WHEN_DEFAULT = 'the callee asks to speak with a person';
+
+export const TransferSchema = z
+  .object({
+    to: z
+      .string()
+      .refine(
+        (s) => new RegExp(E164_PATTERN).test(s) || isSipUri(s),
+        'must be an E.164 number such as +14155552671 or a SIP URI such as sip:frontdesk@pbx.example.com',
+      )
+      .openapi({
+        example: '+14155550120',
+        description:
+          "Who takes the call over: an E.164 number (the destination guardrails apply, as for `to`) or a SIP URI (`sip:user@host[:port]`, dialled through the trunk's endpoint).",
+      }),
+    mode: z.enum(['cold', 'warm']).default('cold').openapi({
+      description:
+        'cold: the agent says a short handover line and connects the callee as soon as the person answers. warm: the agent first tells the person what the call is about, then connects them.',
+    }),
+    when: nonBlank(LIMITS.transferWhen)
+      .optional()
+      .openapi({
+        example: 'the callee wants to change an existing booking',
+        description: `When the agent should transfer, in plain words (1–${LIMITS.transferWhen} characters); default "${TRANSFER_WHEN_DEFAULT}".`,
+      }),
+  })
+  .strict()
+  .openapi('Transfer', {
+    description:
+      '*Extension.* A person the agent may hand the call to. The call then ends completed with endedReason transferred once the callee is connected.',
+  });
 
 const MetadataSchema = z
   .record(z.string(), z.unknown())
@@ -130,6 +180,7 @@ export const PlaceCallBodySchema = z
       .max(LIMITS.maxDurationMax, `must be at most ${LIMITS.maxDurationMax}`)
       .optional(),
     voicemail: VoicemailSchema.optional(),
+    transfer: TransferSchema.optional(),
     metadata: MetadataSchema.optional(),
   })
   .strict()
@@ -185,6 +236,10 @@ export const CallSchema = z
     webhookUrl: z.string().nullable(),
     maxDurationSeconds: z.number().int(),
     voicemail: VoicemailSchema,
+    transfer: z
+      .object({ to: z.string(), mode: z.enum(['cold', 'warm']), when: z.string() })
+      .nullable()
+      .openapi({ description: '*Extension.* The transfer target the call was placed with, or null.' }),
     summary: z.string().nullable(),
     extracted: z.record(z.string(), z.unknown()).nullable(),
     transcript: z.string().nullable(),

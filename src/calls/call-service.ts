@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { PlaceCallBody } from '../api/schemas.js';
+import { type PlaceCallBody, TRANSFER_WHEN_DEFAULT } from '../api/schemas.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { accounts, calls, phoneNumbers } from '../db/schema.js';
@@ -98,6 +98,7 @@ export class CallService {
     this.checkDeploymentRules(body);
     const to = checkDestination(body.to, this.deps.guardrails);
     if (to) throw new CallError(to.code, to.message, to.details);
+    this.checkTransferTarget(body.transfer?.to);
     const callerId = await this.resolveCallerId(accountId, body.callerId);
 
     const report = await this.deps.readiness.report();
@@ -138,6 +139,13 @@ export class CallService {
           webhookUrl: body.webhookUrl ?? null,
           maxDurationSeconds: body.maxDurationSeconds ?? 600,
           voicemail: body.voicemail ?? { action: 'hangup' },
+          transfer: body.transfer
+            ? {
+                to: body.transfer.to,
+                mode: body.transfer.mode,
+                when: body.transfer.when?.trim() ?? TRANSFER_WHEN_DEFAULT,
+              }
+            : null,
           createdAt: now,
         })
         .returning({ id: calls.id });
@@ -266,6 +274,21 @@ export class CallService {
     if (body.voice && voices && !voices.includes(body.voice)) {
       throw invalidField('voice', `is not installed here; installed voices: ${voices.join(', ') || 'none'}`);
     }
+  }
+
+  /**
+   * A transfer number is dialled like `to`, so the same destination guardrails apply (a premium-rate
+   * number must not be reachable through a transfer); the refusal names `transfer.to`. SIP URIs were
+   * checked for shape by the schema.
+   */
+  private checkTransferTarget(target: string | undefined): void {
+    if (target === undefined || target.startsWith('sip')) return;
+    const bad = checkDestination(target, this.deps.guardrails);
+    if (!bad) return;
+    throw new CallError(bad.code, `transfer.to: ${bad.message}`, {
+      ...bad.details,
+      field: 'transfer.to',
+    });
   }
 
   private async resolveCallerId(accountId: string, wanted: string | undefined): Promise<string> {

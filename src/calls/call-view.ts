@@ -51,6 +51,7 @@ export function callView(call: CallRow, turns: readonly CallTurnRow[], publicBas
     webhookUrl: call.webhookUrl ?? null,
     maxDurationSeconds: call.maxDurationSeconds,
     voicemail: call.voicemail,
+    transfer: call.transfer ?? null,
     summary: call.summary ?? null,
     extracted: call.extracted ?? null,
     transcript: call.transcript ?? transcriptOf(tv),

@@ -83,6 +83,8 @@ export const calls = pgTable(
     webhookUrl: text('webhook_url'),
     maxDurationSeconds: integer('max_duration_seconds').notNull().default(600),
     voicemail: jsonb('voicemail').$type<VoicemailOption>().notNull().default({ action: 'hangup' }),
+    /** A person the agent may hand the call to (extension); null: the call has no transfer target. */
+    transfer: jsonb('transfer').$type<TransferOption | null>(),
     summary: text('summary'),
     extracted: jsonb('extracted').$type<Record<string, unknown> | null>(),
     transcript: text('transcript'),
@@ -206,6 +208,7 @@ export const workers = pgTable('workers', {
 });
 
 export type CallField = { name: string; type: 'string' | 'boolean' | 'number'; description?: string };
+export type TransferOption = { to: string; mode: 'cold' | 'warm'; when: string };
 export type VoicemailOption = { action: 'hangup' } | { action: 'leave_message'; message: string };
 /** Milliseconds from the moment of answer; null where a stage did not happen in that turn. */
 export type TurnLatency = {

@@ -101,6 +101,30 @@ export const placeCallInput = {
     ])
     .optional()
     .describe('What to do on an answering machine: {"action":"hangup"} (default) or leave a message.'),
+  transfer: z
+    .object({
+      to: z
+        .string()
+        .describe(
+          'Who takes the call over: an E.164 number (same country and blocking rules as `to`) or a SIP URI such as sip:frontdesk@pbx.example.com.',
+        ),
+      mode: z
+        .enum(['cold', 'warm'])
+        .optional()
+        .describe(
+          'cold (default): a short handover line, then the callee is connected. warm: the agent first tells the person what the call is about, then connects them.',
+        ),
+      when: z
+        .string()
+        .optional()
+        .describe(
+          `When to transfer, in plain words, 1–${LIMITS.transferWhen} characters (e.g. "the callee wants to change an existing booking"); default: when the callee asks for a person.`,
+        ),
+    })
+    .optional()
+    .describe(
+      'A person the agent may hand the call to. A call handed over ends completed with endedReason "transferred". If that line is busy or unanswered, the agent tells the callee and carries on.',
+    ),
   metadata: z
     .record(z.string(), z.unknown())
     .optional()

@@ -65,7 +65,9 @@ class Client:
 
     def place_call(self, to, objective, idempotency_key=None, **fields):
         """Places a call. Keyword arguments are the other fields of POST /v1/agent/calls
-        (context, fields, webhookUrl, callerId, language, voice, maxDurationSeconds, voicemail, metadata)."""
+        (context, fields, webhookUrl, callerId, language, voice, maxDurationSeconds, voicemail, transfer, metadata).
+        transfer (extension): {"to": "+E164" or "sip:user@host", "mode": "cold"|"warm", "when": "<condition>"};
+        a call handed over ends "completed" with endedReason "transferred"."""
         body = dict(fields)
         body["to"] = to
         body["objective"] = objective

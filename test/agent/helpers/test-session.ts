@@ -21,6 +21,7 @@ export function makeCallRow(overrides: Partial<CallRow> = {}): CallRow {
     webhookUrl: null,
     maxDurationSeconds: 600,
     voicemail: { action: 'hangup' },
+    transfer: null,
     summary: null,
     extracted: null,
     transcript: null,
