@@ -24,7 +24,7 @@ export interface CallAudio {
 export interface CallSession {
   readonly call: CallRow;
   readonly audio: CallAudio;
-  /** `performance.now()` at answer; turn times are measured from it. */
+  /** `performance.now()` at answer (the agent listens from then on); turn times are measured from it. */
   readonly answeredAtMs: number;
   /** Aborted when the call ends underneath the agent (callee hangup, cancel, max duration, shutdown). */
   readonly signal: AbortSignal;
@@ -36,9 +36,34 @@ export interface CallSession {
   readonly wrapUp?: AbortSignal;
   sendDtmf(digits: string): Promise<void>;
   onDtmf(listener: (digit: string) => void): () => void;
+  /**
+   * Resolves once the agent may speak. The agent is started at answer, while the controller still
+   * tells a person from an answering machine (AMD, a beep): meanwhile it listens (what the callee says
+   * is heard, and recorded as their turns) and says nothing. When the call turns out to be a voicemail
+   * it never resolves, and `signal` aborts. Absent: the agent may speak at once.
+   */
+  readonly mayTalk?: Promise<void>;
   /** What `ConversationAgent.prepare` started for this call while it rang, if anything. */
   readonly preparation?: CallPreparation | null;
+  /**
+   * Hands the call to the call's transfer target (present only when the call has one and the PBX
+   * side can do it). The agent has said its handover line; this dials the person, briefs them with
+   * `summary` on a warm transfer, and connects the callee. `transferred`: the agent has left the call
+   * (its audio no longer reaches anyone) and must end; anything else: the callee is still with the
+   * agent, who should say so and carry on.
+   */
+  transfer?(request: TransferRequest): Promise<TransferResult>;
 }
+
+export interface TransferRequest {
+  /** The brief for the person taking over (warm transfers read it out to them). */
+  summary: string;
+}
+
+/** How a transfer went; a failure says why the second leg did not take the call. */
+export type TransferResult =
+  | { outcome: 'transferred' }
+  | { outcome: 'busy' | 'no_answer' | 'rejected' | 'failed'; detail?: string };
 
 /** Work an agent started for a call before it was answered; the call's owner closes it when the call ends. */
 export interface CallPreparation {
@@ -51,6 +76,8 @@ export type ConversationEnd =
   | 'callee_hung_up'
   | 'max_duration'
   | 'silence_timeout'
+  /** The callee was connected to the call's transfer target and the agent left. */
+  | 'transferred'
   | 'canceled'
   | 'internal_error';
 

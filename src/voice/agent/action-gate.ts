@@ -1,4 +1,4 @@
-import type { CallField } from '../../db/schema.js';
+import type { CallField, TransferOption } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
 import { errorFields } from './error-fields.js';
 
@@ -82,7 +82,12 @@ function trustedKeys(text: string): Set<string> {
 export type GateDecision = { allowed: true } | { allowed: false; reason: string };
 
 export interface ActionGateDeps {
-  call: { objective: string; context: string | null; fields: readonly CallField[] };
+  call: {
+    objective: string;
+    context: string | null;
+    fields: readonly CallField[];
+    transfer?: TransferOption | null;
+  };
   /**
    * The requested fields as established by `calleeWords` alone (an extraction over the callee's side
    * of the transcript); null values are fields it did not establish. Only asked when the call has fields.
@@ -110,6 +115,8 @@ export class ActionGate {
   private sinceKeys: string[] = [];
   private agentSpoke = false;
   private readonly objectiveKeys: Set<string>;
+  // Why the one transfer this call may try failed; null until one was tried.
+  private transferFailure: string | null = null;
 
   constructor(private readonly deps: ActionGateDeps) {
     const trusted = [deps.call.objective, deps.call.context ?? ''].join('\n');
@@ -147,6 +154,27 @@ export class ActionGate {
       allowed: false,
       reason: `the menu on the line offers ${[...offered].join(', ')}, not ${digits}`,
     };
+  }
+
+  /**
+   * Whether the model may hand the call to a person now: only on a call the client gave a transfer
+   * target (the model, or the callee through it, cannot invent one), and only once: a second leg that
+   * was busy or unanswered is not dialled again and again while the callee waits.
+   */
+  transfer(): GateDecision {
+    if (!this.deps.call.transfer) return { allowed: false, reason: 'this call has no person to transfer to' };
+    if (this.transferFailure !== null) {
+      return {
+        allowed: false,
+        reason: `the transfer was already tried on this call and failed (${this.transferFailure})`,
+      };
+    }
+    return { allowed: true };
+  }
+
+  /** The transfer was tried and the person did not take the call. */
+  transferFailed(why: string): void {
+    this.transferFailure = why;
   }
 
   /** Whether the model may end the call as `objective_met` now. */

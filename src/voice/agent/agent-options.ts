@@ -70,6 +70,8 @@ export interface ConversationAgentOptions {
   errorGoodbye?: string;
   /** Said at the next turn boundary when the call is asked to wrap up (the worker is draining). */
   wrapUpGoodbye?: string;
+  /** Said before a transfer when the model asked for one without a handover line of its own. */
+  transferHandover?: string;
   /**
    * Upper bound on checking the callee's words before the model may end the call as objective_met (ms):
    * an extraction over them when the call has fields (see action-gate.ts).
@@ -114,5 +116,6 @@ export const DEFAULTS: AgentSettings = {
   maxDurationGoodbye: "I'm sorry, I have to end the call now. Thank you, goodbye.",
   errorGoodbye: "I'm sorry, I'm having technical trouble and have to end the call. Goodbye.",
   wrapUpGoodbye: "I'm sorry, I have to end the call here. Thank you, goodbye.",
+  transferHandover: "One moment please, I'm connecting you with a colleague.",
   endCheckTimeoutMs: 10_000,
 };

@@ -1,6 +1,11 @@
 import type { TurnLatency } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
-import type { CallSession, ConversationEnd, ConversationTurn } from '../../telephony/call-session.js';
+import type {
+  CallSession,
+  ConversationEnd,
+  ConversationTurn,
+  TransferResult,
+} from '../../telephony/call-session.js';
 import { actionToJson } from '../dialogue/action-schema.js';
 import type { AgentAction, DialogueConversation, DialogueMessage } from '../dialogue/types.js';
 import type { SpeechToText, SttStream, TextToSpeech, VoiceActivityDetector } from '../types.js';
@@ -10,7 +15,7 @@ import { AgentTurn, type TurnSource } from './agent-turn.js';
 import { isBackchannel } from './backchannel.js';
 import { type BargeInWatcher, createBargeInWatcher } from './barge-in.js';
 import { type CalleeListener, type CalleeUtterance, createCalleeListener } from './callee-listener.js';
-import { calleeMessage, eventMessage, openCalleeMessage } from './prompt.js';
+import { calleeMessage, calleeTextOf, eventMessage, openCalleeMessage } from './prompt.js';
 import { endSilenceFor } from './turn-end.js';
 import { createTurnTaking, type TurnTaking } from './turn-taking.js';
 
@@ -44,9 +49,18 @@ const ENDS: readonly ConversationEnd[] = [
   'callee_hung_up',
   'max_duration',
   'silence_timeout',
+  'transferred',
   'canceled',
   'internal_error',
 ];
+
+/** How a failed transfer reads in the model's event note. */
+const TRANSFER_FAILURES: Record<Exclude<TransferResult['outcome'], 'transferred'>, string> = {
+  busy: 'the line of the person was busy',
+  no_answer: 'the person did not answer',
+  rejected: 'the person declined the call',
+  failed: 'the line to the person could not be reached',
+};
 
 /** The end a session abort (or wrap-up) reason stands for. */
 export function endForReason(reason: unknown): ConversationEnd {
@@ -111,6 +125,9 @@ export class CallConversation {
   private lastCalleeActivity = performance.now();
   private readonly waiters = new Set<() => void>();
   private listening = false;
+  // While a transfer dials, briefs and connects, the line's words are not the callee's turn (on a warm
+  // transfer they are the person taking over): they reach neither the model nor the transcript.
+  private transferring = false;
   private readonly listener: CalleeListener;
   private readonly bargeIn: BargeInWatcher;
   private readonly turnTaking: TurnTaking<TurnOutcome>;
@@ -224,6 +241,10 @@ export class CallConversation {
   }
 
   private onUtterance(u: CalleeUtterance): void {
+    if (this.transferring) {
+      this.log.debug({ chars: u.text.length }, 'words heard during a transfer are left out');
+      return;
+    }
     this.lastCalleeActivity = performance.now();
     this.turnTaking.onUtterance(u.text);
     if (u.text) {
@@ -374,6 +395,23 @@ export class CallConversation {
     return this.signal.aborted ? await this.endOnSignal() : { end };
   }
 
+  /** Whether the agent may speak now (`session.mayTalk` resolved); false when the call ended first. */
+  private async mayTalk(): Promise<boolean> {
+    const allowed = this.session.mayTalk;
+    if (!allowed || this.signal.aborted) return !this.signal.aborted;
+    let onAbort: (() => void) | undefined;
+    const ended = new Promise<void>((resolve) => {
+      onAbort = resolve;
+      this.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([allowed, ended]);
+    } finally {
+      if (onAbort) this.signal.removeEventListener('abort', onAbort);
+    }
+    return !this.signal.aborted;
+  }
+
   /** Resolves on the next listener event, after `ms`, or on abort. */
   private nextChange(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -455,6 +493,57 @@ export class CallConversation {
     return text;
   }
 
+  /**
+   * Carries out a transfer the gate allowed: the handover line was said (a fixed one is said when the
+   * model wrote none), then the call's owner dials, briefs and connects the person. The transcript
+   * gets a marker turn either way; a failure becomes a note for the model, which tells the callee.
+   */
+  private async transferCall(summary: string, spoken: string): Promise<'transferred' | 'failed'> {
+    const target = this.session.call.transfer?.to ?? 'a person';
+    if (!spoken) await this.finalLine(this.o.transferHandover, false);
+    if (this.signal.aborted || !this.session.transfer) return 'failed';
+    const startedAt = performance.now();
+    this.transferring = true;
+    let result: TransferResult;
+    try {
+      result = await this.session.transfer({ summary: summary || this.fallbackBrief() });
+    } catch (err) {
+      this.log.warn({ err }, 'the transfer failed');
+      result = { outcome: 'failed', detail: err instanceof Error ? err.message : String(err) };
+    } finally {
+      this.transferring = false;
+    }
+    const transferred = result.outcome === 'transferred';
+    this.emit({
+      speaker: 'agent',
+      text: transferred ? `[transferred to ${target}]` : `[transfer to ${target} failed: ${result.outcome}]`,
+      startMs: this.rel(startedAt)!,
+      endMs: this.rel(performance.now())!,
+      interrupted: false,
+    });
+    if (result.outcome === 'transferred') return 'transferred';
+    this.log.info({ outcome: result.outcome, detail: result.detail }, 'the transfer did not connect');
+    this.gate.transferFailed(result.outcome);
+    this.pendingInput.push(
+      eventMessage(
+        `The transfer failed: ${TRANSFER_FAILURES[result.outcome]}. The callee is still on the line with you: tell them, then carry on with the objective or end the call politely.`,
+      ),
+    );
+    return 'failed';
+  }
+
+  /** A brief for the person taking over when the model wrote none: the callee's latest words. */
+  private fallbackBrief(): string {
+    const lastCallee = [...this.messages, { role: 'user', content: this.pendingInput.join('\n') }]
+      .filter((m) => m.role === 'user')
+      .map((m) => calleeTextOf(m.content))
+      .filter(Boolean)
+      .at(-1);
+    return lastCallee
+      ? `The caller's last words were: ${lastCallee}`
+      : 'The caller asked to speak with a person.';
+  }
+
   /** Holds the conversation until the agent ends it or the session is aborted. */
   async run(): Promise<{ end: ConversationEnd }> {
     const o = this.o;
@@ -469,6 +558,9 @@ export class CallConversation {
     try {
       let after: CalleeUtterance | null = null;
       let heardText: string | null = null;
+      // Started at answer, the agent hears (and the transcript keeps) the callee's greeting while the
+      // controller tells a person from a machine; it speaks only once that is settled.
+      if (!(await this.mayTalk())) return await this.endOnSignal();
       const greeting = await this.listen(o.greetingWaitMs);
       if (this.wrappingUp()) return await this.wrapUp();
       if (greeting.kind === 'aborted') return await this.endOnSignal();
@@ -493,10 +585,32 @@ export class CallConversation {
           await this.finalLine(o.errorGoodbye, false);
           return this.signal.aborted ? await this.endOnSignal() : { end: 'internal_error' };
         }
-        // Refused keys are kept out of the history: the model reads what really happened.
+        // A transfer the callee let the agent announce to the end, if the gate allows it.
+        const transfer = !r.interrupted && r.action?.action === 'transfer' ? r.action : null;
+        const transferGate = transfer ? this.gate.transfer() : null;
+        const transferRefused = transferGate !== null && !transferGate.allowed;
+        // Refused keys and transfers are kept out of the history: the model reads what really happened.
         const done: AgentAction | null =
-          r.refusedDtmf === null ? r.action : { action: 'speak', say: r.spoken };
-        if (r.spoken || r.action?.action === 'dtmf') this.commit(done, r.spoken, r.interrupted);
+          r.refusedDtmf === null && !transferRefused ? r.action : { action: 'speak', say: r.spoken };
+        if (r.spoken || r.action?.action === 'dtmf' || transfer) this.commit(done, r.spoken, r.interrupted);
+        if (transferGate && !transferGate.allowed) {
+          this.log.warn(
+            { reason: transferGate.reason },
+            'the model asked for a transfer the call does not allow',
+          );
+          this.pendingInput.push(
+            eventMessage(
+              `The call was not transferred: ${transferGate.reason}. Keep helping the callee yourself.`,
+            ),
+          );
+        } else if (transfer) {
+          const t = await this.transferCall(transfer.summary, r.spoken);
+          if (t === 'transferred') return { end: 'transferred' };
+          if (this.signal.aborted) return await this.endOnSignal();
+          if (this.wrappingUp()) return await this.wrapUp();
+          // The agent tells the callee at once rather than waiting for them to ask.
+          continue;
+        }
         if (r.refusedDtmf !== null) {
           this.pendingInput.push(
             eventMessage(

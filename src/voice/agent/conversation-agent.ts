@@ -77,6 +77,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
       fields: call.fields,
       language: call.language,
       onBehalfOf: settings.onBehalfOf,
+      transfer: call.transfer,
     }),
   });
   const openConversation = (): DialogueConversation =>

@@ -9,6 +9,8 @@ export interface PromptInput {
   language: string;
   /** Who the call is made for, when known (e.g. the account's name); otherwise a neutral phrase is used. */
   onBehalfOf?: string | null;
+  /** A person the agent may hand the call to, and when (the client's plain-language condition). */
+  transfer?: { mode: 'cold' | 'warm'; when: string } | null;
 }
 
 /** Tags that delimit untrusted or private text in the prompt; text inside them can never close them. */
@@ -85,6 +87,21 @@ export function buildSystemPrompt(input: PromptInput): string {
       const desc = f.description?.trim() ? `: ${neutralizeTags(f.description.trim())}` : '';
       lines.push(`- ${f.name} (${f.type ?? 'string'})${desc}`);
     }
+  }
+  const transfer = input.transfer;
+  if (transfer) {
+    // The condition is the client's text, like the objective: delimited, never able to close its block.
+    lines.push(
+      '',
+      'You may transfer this call to a person (the "transfer" action) when this condition is met:',
+      `<${OBJECTIVE_TAG}>`,
+      neutralizeTags(transfer.when.trim()),
+      `</${OBJECTIVE_TAG}>`,
+      transfer.mode === 'warm'
+        ? 'Before connecting, the person hears your "summary" of the call, so make it say who the callee is and what they need.'
+        : 'Say a short handover line (for example that you are connecting them to a colleague); the callee is connected as soon as the person answers.',
+      'If a transfer fails, a note tells you why: tell the callee, then carry on with the objective or end the call politely.',
+    );
   }
   return lines.join('\n');
 }

@@ -48,8 +48,24 @@ export const AGENT_ACTION_SCHEMA = {
       required: ['say', 'action', 'outcome'],
       additionalProperties: false,
     },
+    {
+      type: 'object',
+      properties: {
+        say: { type: 'string', description: 'A short handover line for the callee.' },
+        action: { const: 'transfer' },
+        summary: {
+          type: 'string',
+          description: 'What the person taking over needs to know: who the callee is and what they want.',
+        },
+      },
+      required: ['say', 'action', 'summary'],
+      additionalProperties: false,
+    },
   ],
 } as const satisfies JsonSchema;
+
+/** Longest transfer brief kept: it is read out to the person taking over before they are connected. */
+export const SUMMARY_MAX = 600;
 
 /**
  * What every action's JSON starts with. Engines that can continue a model turn put it in the prompt,
@@ -64,19 +80,21 @@ export const ACTION_RESPONSE_PREFIX = '{"say":"';
  * repetitions); engines stop at SAY_MAX instead.
  */
 export function actionContinuationGrammar(
-  actions: readonly AgentAction['action'][] = ['speak', 'dtmf', 'end'],
+  actions: readonly AgentAction['action'][] = ['speak', 'dtmf', 'end', 'transfer'],
 ): string {
   const branches: Record<AgentAction['action'], string> = {
     speak: String.raw`"\"speak\""`,
     dtmf: String.raw`"\"dtmf\",\"digits\":\"" [0-9*#] [0-9*#]{0,31} "\""`,
     end: String.raw`"\"end\",\"outcome\":\"" ("objective_met" | "objective_impossible") "\""`,
+    transfer: String.raw`"\"transfer\",\"summary\":\"" text "\""`,
   };
-  const chosen = (['speak', 'dtmf', 'end'] as const).filter((a) => actions.includes(a));
-  if (chosen.length === 0) throw new Error('`actions` must name at least one of speak, dtmf, end');
+  const chosen = (['speak', 'dtmf', 'end', 'transfer'] as const).filter((a) => actions.includes(a));
+  if (chosen.length === 0) throw new Error('`actions` must name at least one of speak, dtmf, end, transfer');
   return [
     // Words separated by single spaces: no leading, trailing or doubled whitespace, so the say text
     // the agent stores (trimmed) reads back as exactly the tokens the model wrote.
-    String.raw`root ::= (word (" " word)*)? "\",\"action\":" action "}"`,
+    String.raw`root ::= text "\",\"action\":" action "}"`,
+    String.raw`text ::= (word (" " word)*)?`,
     String.raw`word ::= char+`,
     String.raw`char ::= [^"\\\x00-\x20\x7F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])`,
     `action ::= ${chosen.map((a) => branches[a]).join(' | ')}`,
@@ -92,6 +110,8 @@ export function actionToJson(action: AgentAction): string {
       return JSON.stringify({ say: action.say, action: 'dtmf', digits: action.digits });
     case 'end':
       return JSON.stringify({ say: action.say, action: 'end', outcome: action.outcome });
+    case 'transfer':
+      return JSON.stringify({ say: action.say, action: 'transfer', summary: action.summary });
   }
 }
 
@@ -106,6 +126,7 @@ export const ACTION_FORMAT_HINT = [
   '- {"say":"","action":"dtmf","digits":"1"} to press keypad digits (0-9, *, #) in an automated phone menu; "say" may be empty.',
   '- {"say":"<short goodbye>","action":"end","outcome":"objective_met"} once the objective is achieved, or' +
     ' {"say":"<short goodbye>","action":"end","outcome":"objective_impossible"} once it clearly cannot be achieved on this call.',
+  '- {"say":"<short handover line>","action":"transfer","summary":"<who the callee is and what they want>"} to hand the call to a person, only when this call names a person to transfer to and its condition is met.',
 ].join('\n');
 
 export class DialogueOutputError extends Error {
@@ -149,6 +170,10 @@ export function parseAgentAction(value: unknown, raw?: string): AgentAction {
         );
       }
       return { action: 'end', outcome, say };
+    }
+    case 'transfer': {
+      const summary = typeof v.summary === 'string' ? v.summary.trim().slice(0, SUMMARY_MAX) : '';
+      return { action: 'transfer', say, summary };
     }
     default:
       throw new DialogueOutputError(`the model chose an unknown action ${JSON.stringify(v.action)}`, raw);

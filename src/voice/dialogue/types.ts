@@ -9,7 +9,12 @@ export interface DialogueMessage {
 export type AgentAction =
   | { action: 'speak'; say: string }
   | { action: 'dtmf'; digits: string; say: string }
-  | { action: 'end'; outcome: 'objective_met' | 'objective_impossible'; say: string };
+  | { action: 'end'; outcome: 'objective_met' | 'objective_impossible'; say: string }
+  /**
+   * Hand the call to a person (only on a call with a transfer target): `say` is the handover line the
+   * callee hears, `summary` the brief the person hears first on a warm transfer.
+   */
+  | { action: 'transfer'; say: string; summary: string };
 
 /** A JSON schema (the subset node-llama-cpp's grammar builder accepts). */
 export type JsonSchema = Record<string, unknown>;
