@@ -53,7 +53,11 @@ export const HANGUP_REASONS: Record<string, number> = {
   answered_elsewhere: 26,
 };
 
-/** `ast_hangup_cause_to_dial_status`: what a Dial event reports for a callee that ended unanswered. */
+/**
+ * `ast_hangup_cause_to_dial_status`: what a Dial event reports for a callee that ended unanswered.
+ * Every cause it has no status of its own for is `NOANSWER`: a SIP 404 (cause 1) and a 603 (cause 21)
+ * both arrive as `NOANSWER`, beside their cause. (`CANCEL` is only for a call the caller gave up.)
+ */
 export function dialStatusForCause(code: number): string {
   switch (code) {
     case 17:
@@ -63,12 +67,13 @@ export function dialStatusForCause(code: number): string {
     case 3:
     case 20:
       return 'CHANUNAVAIL';
-    case 19:
-      return 'NOANSWER';
     default:
-      return 'CANCEL';
+      return 'NOANSWER';
   }
 }
+
+/** `ast_softhangup()` reasons, which a soft ChannelHangupRequest carries as its `cause` (not Q.850). */
+export const SOFTHANGUP = { shutdown: 0x04, explicit: 0x20 } as const;
 
 /** Asterisk-style unique ids: `<unix seconds>.<sequence>`. */
 export function createIdSource(): { next(): string; seq(): number } {

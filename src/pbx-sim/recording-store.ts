@@ -97,6 +97,10 @@ export class RecordingStore {
     if (!['fail', 'overwrite', 'append'].includes(ifExists))
       throw new AriError(400, 'ifExists must be fail, overwrite or append');
     if (this.live.has(name)) throw new AriError(409, 'A recording with the same name is already in progress');
+    // Asterisk creates the recording's subfolders under its recordings folder, but not that folder
+    // itself (ast_safe_mkdir needs the base): without it the request fails with a bare 500.
+    const folder = await fs.stat(this.dir).catch(() => null);
+    if (!folder?.isDirectory()) throw new AriError(500, 'Internal Server Error');
     if (ifExists === 'fail') {
       const exists = await this.get(name).then(
         () => true,

@@ -20,7 +20,12 @@ async function dirWith(files: Record<string, string>): Promise<string> {
 describe('scenario files', () => {
   it('ships one valid scenario for each documented number', async () => {
     const numbers = (await loadScenarioDir(BUNDLED_SCENARIOS_DIR)).map((s) => s.number).sort();
-    expect(numbers).toEqual(['*', ...Array.from({ length: 8 }, (_, i) => `+1415555010${i}`)]);
+    expect(numbers).toEqual([
+      '*',
+      ...Array.from({ length: 8 }, (_, i) => `+1415555010${i}`),
+      '+14155550120',
+      '+14155550121',
+    ]);
   });
 
   it('names the file and the field of a bad scenario', async () => {

@@ -72,8 +72,30 @@ export const scenarioSchema = z
   .strictObject({
     number: z.union([e164, z.literal('*')]),
     description: z.string().optional(),
-    /** What the network reports for the call. */
-    outcome: z.enum(['answer', 'noanswer', 'busy', 'reject', 'unallocated', 'congestion', 'unavailable']),
+    /**
+     * What the network reports for the call. `no_extension`: the dial string leads to a dialplan
+     * extension that does not exist (a Local channel): the originate is accepted, then the channel is
+     * destroyed with cause 0 and no Dial event at all, as Asterisk does.
+     */
+    outcome: z.enum([
+      'answer',
+      'noanswer',
+      'busy',
+      'reject',
+      'unallocated',
+      'congestion',
+      'unavailable',
+      'no_extension',
+    ]),
+    /**
+     * How Asterisk reaches this callee, which decides how it reports the end of an unanswered call.
+     * `sip` (a SIP hop to the trunk): the Q.850 cause of the SIP answer (486 → 17, 404 → 1, 603 → 21,
+     * 503 → 34, 480 → 19) with the Dial status Asterisk derives from it (`NOANSWER` for 1 and 21).
+     * `local` (a Local channel into dialplan that runs Busy()/Congestion()): `ChannelDestroyed` cause 0,
+     * and busy or congestion only in the Dial event's dialstatus (`BUSY`, `CONGESTION`).
+     * Default: from the originate's endpoint (`Local/…` is `local`, `PJSIP/…` is `sip`).
+     */
+    network: z.enum(['sip', 'local']).optional(),
     /** Seconds of ringing before the outcome (for `noanswer`: until the callee gives up). */
     ringSeconds: z.number().min(0).max(600).default(2),
     voice: z.string().optional(),

@@ -76,20 +76,52 @@ describe('originate', () => {
     expect((await f.ari.request('GET', `/channels/${ch.id}`)).status).toBe(404);
   });
 
+  // As a real Asterisk reports them over a SIP hop: the dial status is derived from the cause
+  // (ast_hangup_cause_to_dial_status), NOANSWER for every cause without a status of its own (SIP 404,
+  // 603); the originate's own ring timeout is cause 19 after RINGING, with no final NOANSWER.
   it.each([
-    ['+14155550102', 17, 'User busy', 'BUSY', {}],
-    ['+14155550103', 21, 'Call Rejected', 'CANCEL', {}],
-    ['+14155550106', 1, 'Unallocated (unassigned) number', 'CANCEL', {}],
-    ['+14155550101', 19, 'User alerting, no answer', 'NOANSWER', { timeout: 1 }],
-  ])('%s ends unanswered with cause %i (%s) and Dial %s', async (number, cause, text, dialstatus, extra) => {
-    const ch = await originate(number, extra);
+    ['+14155550102', 17, 'User busy', ['', 'BUSY'], {}],
+    ['+14155550103', 21, 'Call Rejected', ['', 'RINGING', 'NOANSWER'], {}],
+    ['+14155550106', 1, 'Unallocated (unassigned) number', ['', 'NOANSWER'], {}],
+    ['+14155550101', 19, 'User alerting, no answer', ['', 'RINGING'], { timeout: 1 }],
+  ])(
+    '%s ends unanswered with cause %i (%s) and Dial %j',
+    async (number, cause, text, dialstatuses, extra) => {
+      const ch = await originate(number, extra);
+      const destroyed = await f.ari.waitFor((e) => e.type === 'ChannelDestroyed' && e.channel.id === ch.id);
+      expect(destroyed).toMatchObject({ cause, cause_txt: text });
+      const dial = f.ari.events
+        .filter((e) => e.type === 'Dial' && e.peer.id === ch.id)
+        .map((e) => e.dialstatus);
+      expect(dial).toEqual(dialstatuses);
+      expect(f.ari.events.some((e) => e.type === 'StasisStart' && e.channel.id === ch.id)).toBe(false);
+    },
+  );
+
+  it('over a Local channel busy and congestion are only in the dialstatus: ChannelDestroyed has cause 0', async () => {
+    for (const [number, dialstatus] of [
+      ['+14155550102', 'BUSY'],
+      ['+14155550120', 'CONGESTION'],
+    ]) {
+      const ch = await f.ari.call('POST', '/channels', {
+        endpoint: `Local/${number}@callees`,
+        app: 'test',
+      });
+      expect(ch.name).toMatch(/^Local\//);
+      const destroyed = await f.ari.waitFor((e) => e.type === 'ChannelDestroyed' && e.channel.id === ch.id);
+      expect(destroyed.cause).toBe(0);
+      const dial = f.ari.events
+        .filter((e) => e.type === 'Dial' && e.peer.id === ch.id)
+        .map((e) => e.dialstatus);
+      expect(dial.at(-1)).toBe(dialstatus);
+    }
+  });
+
+  it('an originate into an extension that does not exist is accepted, then destroyed with cause 0 and no Dial', async () => {
+    const ch = await f.ari.call('POST', '/channels', { endpoint: 'Local/+14155550121@callees', app: 'test' });
     const destroyed = await f.ari.waitFor((e) => e.type === 'ChannelDestroyed' && e.channel.id === ch.id);
-    expect(destroyed).toMatchObject({ cause, cause_txt: text });
-    const dial = f.ari.events
-      .filter((e) => e.type === 'Dial' && e.peer.id === ch.id)
-      .map((e) => e.dialstatus);
-    expect(dial.at(-1)).toBe(dialstatus);
-    expect(f.ari.events.some((e) => e.type === 'StasisStart' && e.channel.id === ch.id)).toBe(false);
+    expect(destroyed.cause).toBe(0);
+    expect(f.ari.events.filter((e) => e.type === 'Dial' && e.peer.id === ch.id)).toEqual([]);
   });
 
   it('a callee that hangs up produces HangupRequest, StasisEnd and Destroyed with cause 16', async () => {

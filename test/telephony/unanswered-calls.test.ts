@@ -11,6 +11,9 @@ import {
 } from './helpers/harness.js';
 import { createTestAgent } from './helpers/test-agent.js';
 
+const LOCAL_BUSY = '+14155550130';
+const LOCAL_CONGESTION = '+14155550131';
+
 describe('calls that never reach the agent end from what the PBX reports', () => {
   let engines: Engines;
   let h: Harness;
@@ -21,6 +24,13 @@ describe('calls that never reach the agent end from what the PBX reports', () =>
     h = await startHarness({
       engines,
       agent: createTestAgent({ tts: engines.tts, script: [], afterScript: 'objective_met' }),
+      // Callees reached over a Local channel (the bundled ones are over a SIP hop).
+      scenarios: [
+        { number: LOCAL_BUSY, outcome: 'busy', ringSeconds: 0, network: 'local' },
+        { number: LOCAL_CONGESTION, outcome: 'congestion', ringSeconds: 0, network: 'local' },
+      ],
+      // A PBX that went away never reports the end of the ringing: the guard ends the call sooner.
+      settings: { ringGuardMs: 3000 },
     });
   }, 120_000);
   afterEach(async () => {
@@ -38,10 +48,20 @@ describe('calls that never reach the agent end from what the PBX reports', () =>
   }, 30_000);
 
   it.each([
-    ['busy', NUMBERS.busy, 'declined', 'busy'],
-    ['rejects', NUMBERS.rejects, 'declined', 'rejected'],
-    ['unallocated', NUMBERS.unallocated, 'failed', 'unallocated_number'],
-    ['never answers (ring timeout)', NUMBERS.noAnswer, 'no_answer', 'no_answer_timeout'],
+    ['busy (SIP 486: cause 17, BUSY)', NUMBERS.busy, 'declined', 'busy'],
+    ['rejects (SIP 603: cause 21 with NOANSWER)', NUMBERS.rejects, 'declined', 'rejected'],
+    ['unallocated (SIP 404: cause 1 with NOANSWER)', NUMBERS.unallocated, 'failed', 'unallocated_number'],
+    ['congestion (SIP 503: cause 34, CONGESTION)', '+14155550120', 'failed', 'network_error'],
+    [
+      'never answers (ring timeout: RINGING, then cause 19 and no final Dial)',
+      NUMBERS.noAnswer,
+      'no_answer',
+      'no_answer_timeout',
+    ],
+    ['busy over a Local channel (cause 0, BUSY)', LOCAL_BUSY, 'declined', 'busy'],
+    ['congestion over a Local channel (cause 0, CONGESTION)', LOCAL_CONGESTION, 'failed', 'network_error'],
+    // Nothing was dialled, so nothing says the number does not exist: our route is missing.
+    ['an extension that does not exist (cause 0, no Dial)', '+14155550121', 'failed', 'network_error'],
   ])(
     '%s',
     async (_name, to, status, reason) => {
@@ -69,4 +89,32 @@ describe('calls that never reach the agent end from what the PBX reports', () =>
     });
     await until('the runner to finish', () => h.runner.activeCalls() === 0);
   }, 60_000);
+
+  // Asterisk restarting reports a ringing call as cause 0 with NOANSWER; killed, it reports nothing.
+  // Nobody failed to answer: the PBX went away.
+  it.each(['shutdown', 'crash'] as const)(
+    'the PBX goes away while the callee rings (%s): failed/network_error, not no_answer',
+    async (how) => {
+      const id = await h.place(NUMBERS.noAnswer);
+      await until('the callee to ring', () =>
+        h.sim.calleeLog(NUMBERS.noAnswer).some((e) => e.kind === 'event' && e.text.startsWith('incoming')),
+      );
+      await until('the ringing to be reported', () =>
+        h.sim.channels().some((c) => (c as { state: string }).state === 'Ringing'),
+      );
+      await h.sim.goDown(how);
+      try {
+        const call = await h.waitFor(id, undefined, 60_000);
+        expect({ status: call.status, endedReason: call.endedReason }).toEqual({
+          status: 'failed',
+          endedReason: 'network_error',
+        });
+      } finally {
+        h.sim.comeBack();
+      }
+      await until('the client to reconnect', () => h.ari.connected, 30_000);
+      await until('the runner to finish', () => h.runner.activeCalls() === 0);
+    },
+    90_000,
+  );
 });
