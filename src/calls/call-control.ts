@@ -191,6 +191,14 @@ export class WorkerCallControl implements CallControl {
     );
   }
 
+  note(reason: string): void {
+    if (this.isReleased || this.isSettled) return;
+    const at = new Date();
+    this.write('event', () => this.store.note(this.current.id, reason, at), {
+      maxRefusals: TURN_REFUSALS,
+    }).catch((err) => this.logger.warn({ err }, "could not store the call's event"));
+  }
+
   end(outcome: CallOutcome): Promise<void> {
     if (!this.endPromise) {
       const endedAt = this.hungUpAt ?? new Date();

@@ -36,6 +36,12 @@ export interface CallControl {
    */
   lineDown?(at?: Date): void;
   /**
+   * Records an event of the call that is not a status change, e.g. why it is failing (the PBX request
+   * that failed and Asterisk's answer), so the call's events say why it ended as it did. Returns at
+   * once; the write is queued behind the earlier ones (so it lands before the end) and retried.
+   */
+  note?(reason: string): void;
+  /**
    * Ends the call. Called once; later calls are ignored. Resolves once the end is stored: it is
    * retried through database outages, so the call reaches its terminal state when the database returns.
    */

@@ -99,6 +99,24 @@ export class CallStore {
   }
 
   /**
+   * Records an event that changes no status (why a PBX request failed, say): from and to are both the
+   * call's current status, so its events read in order as its history. Nothing for a call that is gone.
+   */
+  async note(callId: string, reason: string, at: Date = this.now()): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [cur] = await tx
+        .select({ status: calls.status })
+        .from(calls)
+        .where(eq(calls.id, callId))
+        .for('update');
+      if (!cur) return;
+      await tx
+        .insert(callEvents)
+        .values({ callId, fromStatus: cur.status, toStatus: cur.status, reason, at });
+    });
+  }
+
+  /**
    * Moves a call to `to` if the state machine allows it from the current status; otherwise changes nothing.
    * A terminal transition takes its end time from the recorded hangup (`markLineDown`), else from
    * `opts.endedAt` (when the runner ended the call; the write may come much later, after an outage),

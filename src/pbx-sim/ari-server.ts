@@ -42,6 +42,11 @@ export interface PbxImpairments {
   dropOriginate?: boolean;
   /** Originate requests are carried out at once but answered this much later. */
   originateReplyDelayMs?: number;
+  /**
+   * While set, replaces the `stasisEntryDelayMs` option: how long after the HTTP answer an
+   * externalMedia channel enters the application (e.g. longer than a client waits for it).
+   */
+  stasisEntryDelayMs?: { min: number; max: number };
 }
 
 export function createAriServer(opts: {

@@ -106,6 +106,7 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
         answered: () => ctl.answered(),
         addTurn: (t) => ctl.addTurn(t),
         lineDown: (at) => ctl.lineDown?.(at),
+        note: (reason) => ctl.note?.(reason),
         end: (o) => ctl.end(o),
       };
       const controller = new CallController({

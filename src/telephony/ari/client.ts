@@ -59,6 +59,13 @@ function deliveryOf(err: unknown): AriDelivery {
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
 
+interface RequestOptions {
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  /** Error statuses the caller handles as an answer (logged at debug, not as a failure). */
+  expect?: readonly number[];
+}
+
 export interface AriClientOptions {
   /** The ARI base URL, e.g. http://127.0.0.1:8088/ari. */
   url: string;
@@ -96,8 +103,14 @@ export interface AriClient {
   request<T>(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
-    opts?: { query?: Record<string, QueryValue>; body?: unknown; binary?: false },
+    opts?: { query?: Record<string, QueryValue>; body?: unknown; binary?: false; expect?: readonly number[] },
   ): Promise<T>;
+  /**
+   * The same client, whose REST requests log their failures with these fields too (a call's id):
+   * each failed request is logged once, by the client, with its method, path, status and Asterisk's
+   * message, so a caller that handles the error does not log it again.
+   */
+  withLogContext(bindings: Record<string, unknown>): AriClient;
   /** URL of a chan_websocket media connection on the ARI host. */
   mediaWebSocketUrl(connectionId: string): string;
   /** Basic-auth header value, for the media WebSocket. */
@@ -194,25 +207,44 @@ export function createAriClient(opts: AriClientOptions): AriClient {
     emit(connListeners, v);
   };
 
+  /**
+   * Every failed request is logged here, once: at debug when the caller said it expects that status
+   * (a 404 for a channel that may be gone already), else at warn.
+   */
+  function failed(reqLog: Logger, err: AriError, expected: readonly number[] | undefined): AriError {
+    const fields = {
+      method: err.method,
+      path: err.path,
+      status: err.status,
+      ariMessage: err.ariMessage,
+      ...(err.status === 0 ? { delivery: err.delivery } : {}),
+    };
+    if (err.status > 0 && expected?.includes(err.status)) reqLog.debug(fields, 'ARI request answered');
+    else reqLog.warn(fields, 'ARI request failed');
+    return err;
+  }
+
   async function request<T>(
+    reqLog: Logger,
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
-    ropts: { query?: Record<string, QueryValue>; body?: unknown } = {},
+    ropts: RequestOptions = {},
   ): Promise<T> {
-    const res = await rawRequest(method, path, ropts);
+    const res = await rawRequest(reqLog, method, path, ropts);
     const text = await res.text();
     if (!text) return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new AriError(res.status, method, path, 'response is not JSON');
+      throw failed(reqLog, new AriError(res.status, method, path, 'response is not JSON'), undefined);
     }
   }
 
   async function rawRequest(
+    reqLog: Logger,
     method: string,
     path: string,
-    ropts: { query?: Record<string, QueryValue>; body?: unknown },
+    ropts: RequestOptions,
   ): Promise<Response> {
     const url = `${baseUrl}${path}${toQueryString(ropts.query)}`;
     let res: Response;
@@ -229,15 +261,20 @@ export function createAriClient(opts: AriClientOptions): AriClient {
     } catch (err) {
       const cause = (err as { cause?: { code?: unknown } }).cause;
       const detail = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
-      throw new AriError(
-        0,
-        method,
-        path,
-        `${err instanceof Error ? err.message : String(err)}${detail}`,
-        deliveryOf(err),
+      throw failed(
+        reqLog,
+        new AriError(
+          0,
+          method,
+          path,
+          `${err instanceof Error ? err.message : String(err)}${detail}`,
+          deliveryOf(err),
+        ),
+        ropts.expect,
       );
     }
-    if (!res.ok) throw new AriError(res.status, method, path, await readError(res));
+    if (!res.ok)
+      throw failed(reqLog, new AriError(res.status, method, path, await readError(res)), ropts.expect);
     return res;
   }
 
@@ -263,10 +300,11 @@ export function createAriClient(opts: AriClientOptions): AriClient {
 
   async function reconcile() {
     try {
-      const channels = await request<AriChannel[]>('GET', '/channels');
+      const channels = await request<AriChannel[]>(log, 'GET', '/channels');
       emit(reconcileListeners, new Set(channels.map((c) => c.id)));
-    } catch (err) {
-      log.warn({ err }, 'ARI reconciliation failed; dropping the socket to retry');
+    } catch {
+      // The failed request is logged by request() already.
+      log.warn('ARI reconciliation failed; dropping the socket to retry');
       ws?.terminate();
     }
   }
@@ -327,6 +365,72 @@ export function createAriClient(opts: AriClientOptions): AriClient {
   }
 
   const channelPath = (id: string) => `/channels/${enc(id)}`;
+
+  /** The REST calls, logging their failures on `reqLog` (the client's log, or a call's child of it). */
+  const rest = (reqLog: Logger) => ({
+    request: <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, ropts?: RequestOptions) =>
+      request<T>(reqLog, method, path, ropts),
+    withLogContext: (bindings: Record<string, unknown>): AriClient => {
+      // The view shares everything else (events, connection state) with the client itself.
+      const view: AriClient = Object.create(client);
+      return Object.assign(view, rest(reqLog.child(bindings)));
+    },
+    asteriskInfo: () => request<AriAsteriskInfo>(reqLog, 'GET', '/asterisk/info'),
+    listChannels: () => request<AriChannel[]>(reqLog, 'GET', '/channels'),
+    // 404: the channel is gone, which callers ask to find out.
+    getChannel: (id: string) => request<AriChannel>(reqLog, 'GET', channelPath(id), { expect: [404] }),
+    originate: ({ variables, ...query }: OriginateParams) =>
+      request<AriChannel>(reqLog, 'POST', '/channels', {
+        query: { ...query },
+        body: variables ? { variables } : undefined,
+      }),
+    hangup: async (id: string, reason?: string) => {
+      // 404: gone already, which is what a hangup wants.
+      await request(reqLog, 'DELETE', channelPath(id), { query: { reason }, expect: [404] });
+    },
+    answer: async (id: string) => {
+      await request(reqLog, 'POST', `${channelPath(id)}/answer`);
+    },
+    continueInDialplan: async (id: string, params: ContinueParams) => {
+      await request(reqLog, 'POST', `${channelPath(id)}/continue`, { query: { ...params } });
+    },
+    getChannelVariable: async (id: string, variable: string) =>
+      (
+        await request<AriVariable>(reqLog, 'GET', `${channelPath(id)}/variable`, {
+          query: { variable },
+        })
+      ).value,
+    sendDtmf: async (id: string, dtmf: string, params?: DtmfParams) => {
+      await request(reqLog, 'POST', `${channelPath(id)}/dtmf`, { query: { dtmf, ...params } });
+    },
+    externalMedia: ({ variables, ...query }: ExternalMediaParams) =>
+      request<AriChannel>(reqLog, 'POST', '/channels/externalMedia', {
+        query: { ...query },
+        body: variables ? { variables } : undefined,
+      }),
+    listBridges: () => request<AriBridge[]>(reqLog, 'GET', '/bridges'),
+    createBridge: (params: CreateBridgeParams) =>
+      request<AriBridge>(reqLog, 'POST', '/bridges', { query: { ...params } }),
+    destroyBridge: async (id: string) => {
+      await request(reqLog, 'DELETE', `/bridges/${enc(id)}`, { expect: [404] });
+    },
+    addChannelToBridge: async (id: string, channelIds: readonly string[]) => {
+      await request(reqLog, 'POST', `/bridges/${enc(id)}/addChannel`, { query: { channel: channelIds } });
+    },
+    recordBridge: (id: string, params: RecordBridgeParams) =>
+      request<AriLiveRecording>(reqLog, 'POST', `/bridges/${enc(id)}/record`, { query: { ...params } }),
+    stopLiveRecording: async (name: string) => {
+      // 404: the recording ended already (its bridge or channel went first).
+      await request(reqLog, 'POST', `/recordings/live/${enc(name)}/stop`, { expect: [404] });
+    },
+    getStoredRecordingFile: async (name: string) => {
+      const res = await rawRequest(reqLog, 'GET', `/recordings/stored/${enc(name)}/file`, {});
+      return Buffer.from(await res.arrayBuffer());
+    },
+    deleteStoredRecording: async (name: string) => {
+      await request(reqLog, 'DELETE', `/recordings/stored/${enc(name)}`);
+    },
+  });
 
   const client: AriClient = {
     app: opts.app,
@@ -392,7 +496,6 @@ export function createAriClient(opts: AriClientOptions): AriClient {
       reconcileListeners.add(listener);
       return () => reconcileListeners.delete(listener);
     },
-    request,
     mediaWebSocketUrl(connectionId) {
       const u = new URL(baseUrl);
       u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -400,54 +503,7 @@ export function createAriClient(opts: AriClientOptions): AriClient {
       u.search = '';
       return u.toString();
     },
-
-    asteriskInfo: () => request<AriAsteriskInfo>('GET', '/asterisk/info'),
-    listChannels: () => request<AriChannel[]>('GET', '/channels'),
-    getChannel: (id) => request<AriChannel>('GET', channelPath(id)),
-    originate: ({ variables, ...query }) =>
-      request<AriChannel>('POST', '/channels', {
-        query: { ...query },
-        body: variables ? { variables } : undefined,
-      }),
-    hangup: async (id, reason) => {
-      await request('DELETE', channelPath(id), { query: { reason } });
-    },
-    answer: async (id) => {
-      await request('POST', `${channelPath(id)}/answer`);
-    },
-    continueInDialplan: async (id, params) => {
-      await request('POST', `${channelPath(id)}/continue`, { query: { ...params } });
-    },
-    getChannelVariable: async (id, variable) =>
-      (await request<AriVariable>('GET', `${channelPath(id)}/variable`, { query: { variable } })).value,
-    sendDtmf: async (id, dtmf, params) => {
-      await request('POST', `${channelPath(id)}/dtmf`, { query: { dtmf, ...params } });
-    },
-    externalMedia: ({ variables, ...query }) =>
-      request<AriChannel>('POST', '/channels/externalMedia', {
-        query: { ...query },
-        body: variables ? { variables } : undefined,
-      }),
-    listBridges: () => request<AriBridge[]>('GET', '/bridges'),
-    createBridge: (params) => request<AriBridge>('POST', '/bridges', { query: { ...params } }),
-    destroyBridge: async (id) => {
-      await request('DELETE', `/bridges/${enc(id)}`);
-    },
-    addChannelToBridge: async (id, channelIds) => {
-      await request('POST', `/bridges/${enc(id)}/addChannel`, { query: { channel: channelIds } });
-    },
-    recordBridge: (id, params) =>
-      request<AriLiveRecording>('POST', `/bridges/${enc(id)}/record`, { query: { ...params } }),
-    stopLiveRecording: async (name) => {
-      await request('POST', `/recordings/live/${enc(name)}/stop`);
-    },
-    getStoredRecordingFile: async (name) => {
-      const res = await rawRequest('GET', `/recordings/stored/${enc(name)}/file`, {});
-      return Buffer.from(await res.arrayBuffer());
-    },
-    deleteStoredRecording: async (name) => {
-      await request('DELETE', `/recordings/stored/${enc(name)}`);
-    },
+    ...rest(log),
   };
   return client;
 }
