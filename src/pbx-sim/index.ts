@@ -9,6 +9,7 @@ import { ariRoutes } from './ari-routes.js';
 import { createAriServer, type PbxImpairments } from './ari-server.js';
 import { ariTimestamp } from './ari-values.js';
 import type { CalleeLogEntry } from './callee.js';
+import { type ChaosOptions, createChaos } from './chaos.js';
 import { EventHub } from './event-hub.js';
 import { createPbxCore } from './pbx-core.js';
 import { RecordingStore } from './recording-store.js';
@@ -16,6 +17,7 @@ import { loadScenarioDir, type ParsedScenario, parseScenario, type Scenario } fr
 import { createSeededRandom, randomSeed } from './seeded-random.js';
 
 export type { CalleeLogEntry } from './callee.js';
+export { CHAOS_DEFAULTS, type ChaosOptions, chaosFromEnv } from './chaos.js';
 export {
   BUNDLED_SCENARIOS_DIR,
   loadScenarioDir,
@@ -39,8 +41,8 @@ export interface SimulatedPbxOptions {
   /** Where bridge recordings are stored (default: a temporary directory removed by `stop()`). */
   storageDir?: string;
   /**
-   * Seed of the simulator's own random timing (the Stasis entry delay below); default:
-   * `PBX_SIM_SEED`, else a random one. It is logged at start.
+   * Seed of the simulator's own random timing (the Stasis entry delay below); default: the chaos
+   * seed in chaos mode, else `PBX_SIM_SEED`, else a random one. It is logged at start.
    */
   seed?: number;
   /**
@@ -49,6 +51,13 @@ export interface SimulatedPbxOptions {
    * for the channel on another thread; an `addChannel` before then is answered 422. `false`: 0 ms.
    */
   stasisEntryDelayMs?: { min: number; max: number } | false;
+  /** Chaos mode: random delays, reorderings of independent events and 5xx on non-essential requests (chaos.ts). */
+  chaos?: ChaosOptions;
+  /**
+   * The Asterisk version `GET /asterisk/info` reports (default 22.6.0, the first with the chan_websocket
+   * agentline uses), so a client's choice by version can be tried against older releases.
+   */
+  asteriskVersion?: string;
 }
 
 export interface SimulatedPbx {
@@ -65,6 +74,20 @@ export interface SimulatedPbx {
   dropEventSockets(): void;
   /** Reproduces trouble from now on (replacing the previous set; `{}` clears it): see PbxImpairments. */
   impair(impairments: PbxImpairments): void;
+  /** Asterisk's recordings folder (stored recordings live here as `<name>.wav`); tests may remove it. */
+  readonly recordingsDir: string;
+  /**
+   * Test hook: Asterisk goes down under its calls until `comeBack()`. `shutdown` (a restart, `core
+   * restart now`): every channel gets the shutdown sequence (a soft ChannelHangupRequest with cause 4,
+   * a ringing one's Dial NOANSWER, ChannelDestroyed cause 0), then the event sockets close. `crash`
+   * (killed): the event sockets die first, so none of that reaches anyone. Either way live recordings
+   * stay in the recordings folder, and every ARI connection is reset until `comeBack()`.
+   */
+  goDown(how?: 'shutdown' | 'crash'): Promise<void>;
+  /** Asterisk is back (with no channels, its stored recordings kept): ARI answers again. */
+  comeBack(): void;
+  /** The chaos mode it runs in (seed and bounds, defaults filled in), or null. */
+  readonly chaos: Required<ChaosOptions> | null;
 }
 
 /** Starts the ARI-compatible simulated PBX on a real HTTP/WebSocket server. */
@@ -80,12 +103,16 @@ export async function startSimulatedPbx(opts: SimulatedPbxOptions): Promise<Simu
   await fs.mkdir(storageDir, { recursive: true });
 
   const asteriskId = [...randomBytes(6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-  const hub = new EventHub(asteriskId, logger);
+  const chaos = opts.chaos ? createChaos(opts.chaos) : null;
+  const hub = new EventHub(asteriskId, logger, chaos);
   const recordings = new RecordingStore(storageDir);
   const mediaHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const impairments: PbxImpairments = {};
   const envSeed = Number(process.env.PBX_SIM_SEED);
-  const seed = opts.seed ?? (process.env.PBX_SIM_SEED && Number.isInteger(envSeed) ? envSeed : randomSeed());
+  const seed =
+    opts.seed ??
+    opts.chaos?.seed ??
+    (process.env.PBX_SIM_SEED && Number.isInteger(envSeed) ? envSeed : randomSeed());
   const stasisEntry =
     opts.stasisEntryDelayMs === false ? { min: 0, max: 0 } : (opts.stasisEntryDelayMs ?? { min: 0, max: 50 });
   const core = createPbxCore({
@@ -100,13 +127,18 @@ export async function startSimulatedPbx(opts: SimulatedPbxOptions): Promise<Simu
     stasisEntryDelayMs: () => impairments.stasisEntryDelayMs ?? stasisEntry,
   });
   const server = createAriServer({
-    routes: ariRoutes(core, recordings, { asteriskId, startedAt: ariTimestamp() }),
+    routes: ariRoutes(core, recordings, {
+      asteriskId,
+      startedAt: ariTimestamp(),
+      version: opts.asteriskVersion ?? '22.6.0',
+    }),
     core,
     hub,
     username: opts.username,
     password: opts.password,
     logger,
     impairments,
+    chaos,
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -124,11 +156,33 @@ export async function startSimulatedPbx(opts: SimulatedPbxOptions): Promise<Simu
     { url, scenarios: scenarios.length, seed, stasisEntryDelayMs: stasisEntry },
     'simulated PBX listening',
   );
+  const chaosInfo = chaos
+    ? { seed: chaos.seed, maxDelayMs: chaos.maxDelayMs, errorRate: chaos.errorRate }
+    : null;
+  // The seed reproduces the run: it is in the log of every chaos run.
+  if (chaosInfo) logger.warn({ chaos: chaosInfo }, 'simulated PBX in chaos mode');
 
   let stopping: Promise<void> | null = null;
+  // While down (goDown), each connection is reset as it opens: nobody is listening.
+  let down = false;
+  server.on('connection', (socket) => {
+    if (down) socket.destroy();
+  });
   return {
     url,
     ariUrl: `${url}/ari`,
+    recordingsDir: storageDir,
+    async goDown(how = 'shutdown') {
+      down = true;
+      if (how === 'crash') hub.dropAll();
+      await core.shutDownCalls();
+      hub.closeAll();
+      server.closeAllConnections();
+    },
+    comeBack() {
+      down = false;
+    },
+    chaos: chaosInfo,
     channels: () => core.listChannels(),
     bridges: () => core.listBridges(),
     calleeLog: (number) => core.calleeLog(number),

@@ -12,6 +12,7 @@ import {
   dialStatusForCause,
   HANGUP_REASONS,
   hex8,
+  SOFTHANGUP,
 } from './ari-values.js';
 import { type Callee, type CalleeLogEntry, calleeLogEntry, createCallee } from './callee.js';
 import { parseEndpoint } from './endpoint.js';
@@ -31,7 +32,7 @@ type ChannelState = 'Down' | 'Ringing' | 'Up';
 interface SimChannel {
   id: string;
   name: string;
-  kind: 'phone' | 'rtp' | 'websocket';
+  kind: 'phone' | 'rtp' | 'websocket' | 'snoop';
   state: ChannelState;
   caller: { name: string; number: string };
   connected: { name: string; number: string };
@@ -57,6 +58,8 @@ interface SimChannel {
   timers: Set<NodeJS.Timeout>;
   ended: boolean;
   scenario: ParsedScenario | null;
+  /** A snoop channel: the channel it listens to (spy `in`: what that channel sends). */
+  spyOn?: string;
 }
 
 interface SimBridge {
@@ -297,14 +300,32 @@ export function createPbxCore(deps: PbxCoreDeps) {
   };
 
   // ---------- hangup ----------
-  const endChannel = (ch: SimChannel, cause: Cause, by: 'app' | 'remote') => {
+  /**
+   * `by`: the app (ARI DELETE: `ast_softhangup(EXPLICIT)`, a soft request whose cause is 0x20), the
+   * far end (a hangup queued with its Q.850 cause), or Asterisk shutting down (`ast_softhangup(SHUTDOWN)`
+   * on every channel: a soft request with cause 0x04; the dial then reports NOANSWER, the cause 0).
+   * `dialstatus`: the final Dial event of an unanswered callee; by default the status Asterisk
+   * derives from the cause, null for none at all (a ring timeout, a missing extension).
+   */
+  const endChannel = (
+    ch: SimChannel,
+    cause: Cause,
+    by: 'app' | 'remote' | 'shutdown',
+    opts: { dialstatus?: string | null } = {},
+  ) => {
     if (ch.ended) return;
     ch.ended = true;
     for (const t of ch.timers) clearTimeout(t);
     ch.timers.clear();
     if (ch.kind === 'phone' && ch.state !== 'Up') {
-      const dialstatus = by === 'app' ? 'CANCEL' : dialStatusForCause(cause.code);
-      emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: ch.number, dialstatus });
+      const dialstatus =
+        opts.dialstatus !== undefined
+          ? opts.dialstatus
+          : by === 'app'
+            ? 'CANCEL'
+            : dialStatusForCause(cause.code);
+      if (dialstatus !== null)
+        emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: ch.number, dialstatus });
       logCallee(ch, {
         kind: 'event',
         text: by === 'app' ? 'missed call (caller gave up)' : `not answered: ${cause.text}`,
@@ -314,11 +335,16 @@ export function createPbxCore(deps: PbxCoreDeps) {
     }
     emitChannel(ch, {
       type: 'ChannelHangupRequest',
-      cause: cause.code,
-      ...(by === 'app' ? { soft: true } : {}),
+      ...(by === 'remote'
+        ? { cause: cause.code }
+        : { cause: by === 'app' ? SOFTHANGUP.explicit : SOFTHANGUP.shutdown, soft: true }),
       channel: channelJson(ch),
     });
+    const bridge = ch.bridgeId ? bridges.get(ch.bridgeId) : undefined;
     leaveBridge(ch);
+    // The last party hung up: the bridge's recorder stops and its file is complete, so a later
+    // `POST /recordings/live/{name}/stop` is answered 404 (the stored recording is there to fetch).
+    if (bridge?.recorder && bridge.members.length === 0) finishRecording(bridge, 'done');
     if (ch.inStasis) {
       ch.inStasis = false;
       emitChannel(ch, { type: 'StasisEnd', channel: channelJson(ch) });
@@ -333,6 +359,8 @@ export function createPbxCore(deps: PbxCoreDeps) {
       channel: channelJson(ch),
     });
     channels.delete(ch.id);
+    // A snoop channel's audiohook goes with the channel it spies on, and Asterisk hangs it up.
+    for (const s of [...channels.values()]) if (s.spyOn === ch.id) endChannel(s, CAUSES.normal, 'remote');
   };
 
   // ---------- the mixer ----------
@@ -341,6 +369,10 @@ export function createPbxCore(deps: PbxCoreDeps) {
     contributions.clear();
     for (const ch of channels.values()) {
       if (ch.port) contributions.set(ch.id, ch.port.pull());
+    }
+    // A snoop channel (spy `in`) sends what the channel it spies on sends, in Stasis or in dialplan.
+    for (const ch of channels.values()) {
+      if (ch.spyOn) contributions.set(ch.id, contributions.get(ch.spyOn) ?? null);
     }
   });
   clock.on('deliver', (at) => {
@@ -443,18 +475,32 @@ export function createPbxCore(deps: PbxCoreDeps) {
     // What the network does with the call, on the scenario's timetable (or the originate timeout).
     setImmediate(() => {
       if (ch.ended) return;
+      const outcome = scenario.outcome;
+      if (outcome === 'no_extension') {
+        // Nothing to dial: Asterisk accepted the originate, then destroys the channel, cause 0, no Dial.
+        later(ch, 20, () => endChannel(ch, CAUSES.unknown, 'remote', { dialstatus: null }));
+        return;
+      }
       emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: target.number, dialstatus: '' });
       const ringMs = scenario.ringSeconds * 1000;
       const timeoutMs = timeoutS > 0 ? timeoutS * 1000 : Number.POSITIVE_INFINITY;
-      const outcome = scenario.outcome;
+      const network = scenario.network ?? (target.tech === 'Local' ? 'local' : 'sip');
       const immediate = {
         busy: CAUSES.busy,
         unallocated: CAUSES.unallocated,
         congestion: CAUSES.congestion,
         unavailable: CAUSES.noRoute,
       } as const;
+      /** The callee's network ends the call unanswered: over a Local channel busy and congestion lose their cause. */
+      const endUnanswered = (kind: keyof typeof immediate | 'reject') => {
+        if (network === 'local' && (kind === 'busy' || kind === 'congestion')) {
+          endChannel(ch, CAUSES.unknown, 'remote', { dialstatus: kind === 'busy' ? 'BUSY' : 'CONGESTION' });
+        } else {
+          endChannel(ch, kind === 'reject' ? CAUSES.rejected : immediate[kind], 'remote');
+        }
+      };
       if (outcome in immediate && ringMs === 0) {
-        later(ch, 150, () => endChannel(ch, immediate[outcome as keyof typeof immediate], 'remote'));
+        later(ch, 150, () => endUnanswered(outcome as keyof typeof immediate));
         return;
       }
       later(ch, 100, () => {
@@ -467,16 +513,18 @@ export function createPbxCore(deps: PbxCoreDeps) {
         });
       });
       if (timeoutMs <= ringMs || outcome === 'noanswer') {
+        // The originate's timeout: Asterisk hangs the channel up with cause 19 and no final Dial event
+        // (no NOANSWER). A callee network that gives up first (SIP 480) is cause 19 with NOANSWER.
+        const ringTimeout = timeoutMs <= Math.max(ringMs, 100);
         later(ch, Math.min(timeoutMs, Math.max(ringMs, 100)), () =>
-          endChannel(ch, CAUSES.noAnswer, 'remote'),
+          endChannel(ch, CAUSES.noAnswer, 'remote', ringTimeout ? { dialstatus: null } : {}),
         );
         if (timeoutMs <= ringMs) return;
       }
       if (outcome === 'noanswer') return;
       later(ch, Math.max(ringMs, 150), () => {
         if (outcome === 'answer') answerPhone(ch, args);
-        else if (outcome === 'reject') endChannel(ch, CAUSES.rejected, 'remote');
-        else endChannel(ch, immediate[outcome as keyof typeof immediate], 'remote');
+        else endUnanswered(outcome as keyof typeof immediate | 'reject');
       });
     });
     return channelJson(ch);
@@ -666,6 +714,47 @@ export function createPbxCore(deps: PbxCoreDeps) {
     );
   };
 
+  /**
+   * `POST /channels/{id}/snoop`: a channel in `app` that hears `id` (spy `in`: what `id` sends), also
+   * while `id` runs dialplan outside Stasis (AMD). Like externalMedia's, it enters the application on
+   * another thread after the HTTP answer. Only spy `in` without whisper is simulated.
+   */
+  const snoop = (
+    id: string,
+    p: { app?: string; spy?: string; whisper?: string; appArgs?: string; snoopId?: string },
+  ) => {
+    if (stopped) throw new AriError(503, 'Shutting down');
+    const spy = p.spy ?? 'none';
+    const whisper = p.whisper ?? 'none';
+    const directions = ['none', 'both', 'out', 'in'];
+    if (!directions.includes(spy)) throw new AriError(400, 'Invalid direction specified for spy');
+    if (!directions.includes(whisper)) throw new AriError(400, 'Invalid direction specified for whisper');
+    if (spy === 'none' && whisper === 'none')
+      throw new AriError(400, 'Sniff direction and whisper direction cannot both be none');
+    if (!p.app) throw new AriError(400, 'Application name is required');
+    const target = need(id);
+    if (spy !== 'in' || whisper !== 'none')
+      throw new AriError(400, 'the simulated PBX snoops with spy=in and whisper=none only');
+    if (p.snoopId && channels.has(p.snoopId))
+      throw new AriError(409, 'Channel with given unique ID already exists');
+    const ch = newChannel({
+      id: p.snoopId,
+      name: `Snoop/${target.id}-${hex8(ids.seq())}`,
+      kind: 'snoop',
+      stasisApp: p.app,
+      spyOn: target.id,
+      port: { pull: () => null, push: () => undefined, close: () => undefined },
+    });
+    const json = channelJson(ch);
+    const args = p.appArgs ? p.appArgs.split(',') : [];
+    const { min, max } = deps.stasisEntryDelayMs();
+    later(ch, stasisEntryRandom.int(Math.max(0, min), Math.max(0, min, max)), () => {
+      ch.state = 'Up';
+      enterStasis(ch, args);
+    });
+    return json;
+  };
+
   const attachMediaSocket = (connectionId: string, ws: WebSocket): boolean => {
     const port = mediaSockets.get(connectionId);
     if (!port || port.isAttached()) return false;
@@ -741,12 +830,13 @@ export function createPbxCore(deps: PbxCoreDeps) {
     for (const ch of chans) leaveBridge(ch);
   };
 
-  const finishRecording = (b: SimBridge, state: 'done' | 'canceled') => {
+  /** Resolves once the file is written and the event sent (never rejects). */
+  const finishRecording = (b: SimBridge, state: 'done' | 'canceled'): Promise<void> => {
     const rec = b.recorder;
-    if (!rec) return;
+    if (!rec) return Promise.resolve();
     b.recorder = null;
     const done = rec.finish(state);
-    done
+    return done
       .then((live) =>
         emitBridge(b, { type: state === 'done' ? 'RecordingFinished' : 'RecordingFailed', recording: live }),
       )
@@ -823,7 +913,20 @@ export function createPbxCore(deps: PbxCoreDeps) {
     await deps.recordings.flush();
   };
 
+  /**
+   * Asterisk stops under its calls (a restart, `core stop now`): every channel is soft-hung-up with
+   * AST_SOFTHANGUP_SHUTDOWN (a ringing one's Dial ends NOANSWER, its cause 0), live recordings are
+   * closed and stay in the recordings folder, bridges go. The caller closes the event sockets after.
+   */
+  const shutDownCalls = async () => {
+    const written = [...bridges.values()].map((b) => finishRecording(b, 'done'));
+    for (const ch of [...channels.values()]) endChannel(ch, CAUSES.unknown, 'shutdown');
+    bridges.clear();
+    await Promise.all(written);
+  };
+
   return {
+    shutDownCalls,
     listChannels: () => [...channels.values()].map(channelJson),
     getChannel: (id: string) => channelJson(need(id)),
     originate,
@@ -835,6 +938,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
     sendDtmf,
     externalMedia,
     attachMediaSocket,
+    snoop,
     listBridges: () => [...bridges.values()].map(bridgeJson),
     getBridge: (id: string) => bridgeJson(needBridge(id)),
     createBridge,

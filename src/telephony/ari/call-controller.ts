@@ -12,15 +12,18 @@ import type {
   ConversationAgent,
   ConversationEnd,
   ConversationTurn,
+  TransferRequest,
+  TransferResult,
 } from '../call-session.js';
 import { DEFAULT_SUMMARY_BOUNDS, summarizeWithin } from '../call-summary.js';
 import { BeepDetector } from '../voicemail/beep-detector.js';
 import { GreetingDetector } from '../voicemail/greeting-detector.js';
 import { describeCallFailure } from './call-failure.js';
-import { classifyUnanswered, isNormalClearing } from './call-outcomes.js';
+import { classifyUnanswered, isNormalClearing, isShutdownHangup, isSpecificCause } from './call-outcomes.js';
 import { type AriClient, AriError } from './client.js';
 import type { MediaTransport, PreparedMedia } from './media-transport.js';
 import { retryWhileNotInStasis, StasisEntries, StasisEntryTimeout } from './stasis-readiness.js';
+import { CallTransfer } from './transfer.js';
 import type { AriEvent } from './types.js';
 
 export interface CallControllerSettings {
@@ -57,6 +60,10 @@ export interface CallControllerSettings {
   summaryTimeoutMs: number;
   /** Most tokens the model may write for the summary and the extracted values. */
   summaryMaxTokens: number;
+  /** A transferred call: how much of the connected part (callee and person) the recording keeps. */
+  transferRecordSeconds: number;
+  /** A transferred call: the longest the connected legs are kept up before both are hung up. */
+  transferMaxSeconds: number;
 }
 
 export const DEFAULT_CONTROLLER_SETTINGS: Omit<
@@ -77,6 +84,8 @@ export const DEFAULT_CONTROLLER_SETTINGS: Omit<
   ringGuardMs: 15_000,
   summaryTimeoutMs: DEFAULT_SUMMARY_BOUNDS.timeoutMs,
   summaryMaxTokens: DEFAULT_SUMMARY_BOUNDS.maxTokens,
+  transferRecordSeconds: 60,
+  transferMaxSeconds: 3600,
 };
 
 export interface CallControllerDeps {
@@ -106,9 +115,9 @@ export type ControllerState =
 const NEXT: Record<ControllerState, readonly ControllerState[]> = {
   idle: ['originating', 'ending'],
   originating: ['ringing', 'amd', 'ending'],
-  ringing: ['amd', 'ending'],
-  amd: ['bridging', 'ending'],
-  bridging: ['talking', 'voicemail', 'ending'],
+  ringing: ['amd', 'bridging', 'ending'],
+  amd: ['bridging', 'talking', 'voicemail', 'ending'],
+  bridging: ['amd', 'talking', 'voicemail', 'ending'],
   talking: ['voicemail', 'ending'],
   voicemail: ['ending'],
   ending: ['ended'],
@@ -204,6 +213,21 @@ export class CallController {
   private readonly s: CallControllerSettings;
 
   readonly calleeChannelId = crypto.randomUUID();
+  /**
+   * The snoop channel that hears the callee (spy `in`) in the bridge while AMD() holds the callee in
+   * the dialplan: the agent, the recording and the opening watch hear the line from answer on.
+   */
+  private readonly snoopChannelId = crypto.randomUUID();
+  private snoop: MediaChannel = 'none';
+  /** Whether the callee's own channel is in the bridge (AMD takes it out while it runs). */
+  private calleeBridged = false;
+  /** `performance.now()` at answer: the agent's turn times count from it. */
+  private answeredAtMs = 0;
+  /** The callee's side from answer on: beep, greeting shape, quiet. */
+  private watch: OpeningWatch | null = null;
+  /** The agent, started at answer (listening only until `allowTalk`). */
+  private agentRun: Promise<void> | null = null;
+  private allowTalk: (() => void) | null = null;
   private readonly mediaChannelId = crypto.randomUUID();
   private bridgeId: string | null = null;
   private media: MediaChannel = 'none';
@@ -218,7 +242,13 @@ export class CallController {
   private reportedAnswered = false;
   private lastCause: number | null = null;
   private lastDialstatus: string | null = null;
+  /** The PBX itself hung the callee up (it shut down or restarted): nobody declined or hung up. */
+  private pbxWentAway = false;
+  /** The events socket dropped after the originate: what the PBX reported meanwhile is lost. */
+  private eventsLost = false;
   private readonly turns: ConversationTurn[] = [];
+  /** The transfer the agent asked for, if any (transfer.ts). */
+  private transfer: CallTransfer | null = null;
   private voicemailOutcome: 'voicemail_detected' | 'voicemail_message_left' | null = null;
   private agentEnd: ConversationEnd | null = null;
   private preparation: CallPreparation | null = null;
@@ -270,6 +300,8 @@ export class CallController {
       if (!(err instanceof CallEnded)) this.endWith({ kind: 'error', error: err });
     }
     await this.finish();
+    // A transferred call's connected legs outlive the agent: the transfer keeps them until they end.
+    await this.transfer?.hold(this.ctl.signal);
   }
 
   // ---------- the call's steps ----------
@@ -304,22 +336,22 @@ export class CallController {
     await this.guard(answeredP);
     this.clearTimer(ringGuard);
     this.log.info('callee answered');
+    this.answeredAtMs = performance.now();
 
-    const amd = await this.detectMachine();
+    // The line is heard from the moment of answer (a business's greeting comes while AMD() still
+    // listens): media, recording, the opening watch and the agent's ears first, the callee stood in
+    // for by a snoop channel; the callee hears nothing from us until AMD gave it back.
     this.go('bridging');
     await this.connectMedia();
     const audio = this.audio as CallAudio;
-
-    // AMD is a heuristic and an IVR is a machine too: only a beep makes the call a voicemail.
-    let opening: 'beep' | 'machine' | 'human' | null = amd === 'MACHINE' ? 'machine' : null;
-    if (amd === 'NOTSURE' || amd === 'UNKNOWN') opening = await this.listenToOpening(audio);
-    if (opening === 'machine') {
-      const heard = await this.guard(this.waitForBeep(audio));
-      if (heard === 'beep') opening = 'beep';
-      else
-        this.log.info({ heard }, 'a machine answered but no beep came (an IVR?); the agent takes the call');
-    }
-    if (opening === 'beep') {
+    const watch = new OpeningWatch({ sampleRate: audio.sampleRate, beepWatchMs: this.s.beepWatchMs });
+    this.watch = watch;
+    this.unsubscribers.push(audio.onFrame((f) => watch.push(f)));
+    this.startAgent(audio);
+    const amd = await this.detectMachine();
+    await this.joinCallee();
+    if ((await this.decideOpening(amd)) === 'beep') {
+      await this.stopAgent();
       await this.leaveMessageIfAsked(audio);
       return;
     }
@@ -408,6 +440,8 @@ export class CallController {
       this.log.warn({ err }, 'AMD unavailable; using the audio-path detector only');
       return 'UNKNOWN';
     }
+    // Leaving Stasis for the dialplan takes the channel out of its bridge.
+    this.calleeBridged = false;
     const t = this.timer(() => void this.onAmdTimeout(), this.s.amdTimeoutMs);
     await this.guard(back);
     this.clearTimer(t);
@@ -462,7 +496,9 @@ export class CallController {
       ),
     );
     const name = `agentline-${callId}`;
-    await this.guard(this.ari.recordBridge(bridge.id, { name, format: 'wav', ifExists: 'overwrite' }));
+    // Asterisk's `wav` is 8 kHz: 16 kHz media (slin16) is recorded as `wav16`, or half its band is lost.
+    const format = this.audio.sampleRate >= 16_000 ? 'wav16' : 'wav';
+    await this.guard(this.ari.recordBridge(bridge.id, { name, format, ifExists: 'overwrite' }));
     this.recordingName = name;
     this.recording = step(RECORDING_NEXT, this.recording, 'recording');
   }
@@ -486,47 +522,56 @@ export class CallController {
     this.endWith({ kind: 'amd_timeout' });
   }
 
-  /** AMD was unsure: the shape of the opening audio decides, for a few seconds at most. */
-  private async listenToOpening(audio: CallAudio): Promise<'beep' | 'machine' | 'human' | null> {
-    const greeting = new GreetingDetector({ sampleRate: audio.sampleRate });
-    const beep = new BeepDetector({ sampleRate: audio.sampleRate });
-    return this.guard(
-      new Promise<'beep' | 'machine' | 'human' | null>((resolve) => {
-        const off = audio.onFrame((f) => {
-          const v = beep.push(f) ? 'beep' : greeting.push(f);
-          if (v) done(v);
-        });
-        const t = this.timer(() => done(null), this.s.unsureListenMs);
-        const done = (v: 'beep' | 'machine' | 'human' | null) => {
-          off();
-          this.clearTimer(t);
-          resolve(v);
-        };
-      }),
+  /**
+   * Whether the call is a voicemail (a beep) or the agent may speak, from what the opening watch heard
+   * since answer. AMD is a heuristic, and a business's long greeting or an IVR is "a machine" too: only
+   * a beep makes the call a voicemail. A voicemail beeps right after its greeting; a machine that is
+   * then quiet for `greetingEndSilenceMs` without a beep waits for an answer, which the agent gives
+   * (it heard the greeting). NOTSURE: the shape of the opening utterance decides, for a few seconds.
+   */
+  private async decideOpening(amd: AmdStatus): Promise<'beep' | 'agent'> {
+    const watch = this.watch as OpeningWatch;
+    const signal = this.ended.signal;
+    const beep = () => (watch.beepHeardAtMs !== null ? 'beep' : null);
+    let machine = amd === 'MACHINE';
+    if (!machine && (amd === 'NOTSURE' || amd === 'UNKNOWN')) {
+      const shape = await this.guard(watch.until(() => beep() ?? watch.verdict, this.s.unsureListenMs, signal));
+      if (shape === 'beep') return 'beep';
+      machine = shape === 'machine';
+    }
+    if (!machine) return beep() ?? 'agent';
+    const heard = await this.guard(
+      watch.until(
+        () => beep() ?? (watch.silenceMs >= this.s.greetingEndSilenceMs ? 'silence' : null),
+        this.s.beepWaitMs,
+        signal,
+      ),
     );
+    if (heard === 'beep') return 'beep';
+    this.log.info(
+      { heard, amd },
+      'a machine answered but no beep came (a business greeting, an IVR?); the agent answers it',
+    );
+    return 'agent';
   }
 
-  private async converse(audio: CallAudio): Promise<void> {
+  /**
+   * Starts the agent at answer: it listens (and keeps the callee's turns) from now on and speaks once
+   * `converse` lets it (`CallSession.mayTalk`); a voicemail stops it first (`stopAgent`).
+   */
+  private startAgent(audio: CallAudio): void {
     const call = this.ctl.call;
-    this.maxTimer = this.timer(() => this.onMaxDuration(), call.maxDurationSeconds * 1000);
-    let beepHeard = false;
-    const beep = new BeepDetector({ sampleRate: audio.sampleRate });
-    let watchedMs = 0;
-    const offBeep = audio.onFrame((f) => {
-      if (beepHeard || watchedMs > this.s.beepWatchMs) return;
-      watchedMs += (f.length * 1000) / audio.sampleRate;
-      if (beep.push(f)) {
-        // People do not beep: this is an answering machine that AMD took for a person.
-        beepHeard = true;
-        this.log.info('beep heard during the conversation; treating the call as voicemail');
-        if (!this.sessionAbort.signal.aborted) this.sessionAbort.abort('objective_impossible');
-      }
+    const mayTalk = new Promise<void>((resolve) => {
+      this.allowTalk = resolve;
     });
-    this.unsubscribers.push(offBeep);
+    // The frames that come while the agent starts up (loading its voice detector) are kept for it.
+    const heard = withBacklog(audio, 5000);
+    this.unsubscribers.push(() => heard.close());
     const session: CallSession = {
       call,
-      audio,
-      answeredAtMs: performance.now(),
+      audio: heard,
+      answeredAtMs: this.answeredAtMs,
+      mayTalk,
       signal: this.sessionAbort.signal,
       wrapUp: this.wrapUpAbort.signal,
       sendDtmf: async (digits) => {
@@ -538,14 +583,40 @@ export class CallController {
         return () => this.dtmfListeners.delete(l);
       },
       preparation: this.preparation,
+      transfer: call.transfer ? (request) => this.transferTo(request, audio) : undefined,
     };
     const onTurn = (turn: ConversationTurn) => {
       this.turns.push(turn);
       this.ctl.addTurn(turn).catch((err) => this.log.error({ err }, 'could not store a turn'));
     };
-    try {
-      const result = await this.deps.agent.converse(session, onTurn);
+    this.agentRun = this.deps.agent.converse(session, onTurn).then((result) => {
       this.agentEnd = result.end;
+    });
+    // A failure is dealt with where the run is awaited (converse, stopAgent, finish).
+    this.agentRun.catch(() => {});
+  }
+
+  /** The call is a voicemail: the agent, silent so far, stops before the message is played. */
+  private async stopAgent(): Promise<void> {
+    if (!this.sessionAbort.signal.aborted) this.sessionAbort.abort('objective_impossible');
+    await this.guard(this.agentRun?.catch(() => {}) ?? Promise.resolve());
+  }
+
+  private async converse(audio: CallAudio): Promise<void> {
+    const call = this.ctl.call;
+    this.maxTimer = this.timer(() => this.onMaxDuration(), call.maxDurationSeconds * 1000);
+    let beepHeard = false;
+    // Within `beepWatchMs` of answer (the watch's bound) a beep still makes the call a voicemail.
+    const offBeep = (this.watch as OpeningWatch).onBeep(() => {
+      // People do not beep: this is an answering machine that AMD took for a person.
+      beepHeard = true;
+      this.log.info('beep heard during the conversation; treating the call as voicemail');
+      if (!this.sessionAbort.signal.aborted) this.sessionAbort.abort('objective_impossible');
+    });
+    this.unsubscribers.push(offBeep);
+    this.allowTalk?.();
+    try {
+      await this.agentRun;
     } catch (err) {
       if (!this.trigger) throw err;
       this.log.debug({ err }, 'agent stopped with an error after the call ended');
@@ -557,6 +628,34 @@ export class CallController {
       return;
     }
     this.check();
+  }
+
+  /** The agent hands the call to its transfer target (transfer.ts), which owns the connected legs after. */
+  private transferTo(request: TransferRequest, audio: CallAudio): Promise<TransferResult> {
+    if (this.transfer || !this.bridgeId || !this.prepared || this.trigger) {
+      return Promise.resolve({ outcome: 'failed', detail: 'the call cannot be transferred now' });
+    }
+    const prepared = this.prepared;
+    this.transfer = new CallTransfer({
+      ari: this.ari,
+      tts: this.deps.tts,
+      log: this.log.child({ part: 'transfer' }),
+      settings: {
+        app: this.s.app,
+        dialString: this.s.dialString,
+        ringTimeoutSeconds: this.s.ringTimeoutSeconds,
+        ringGuardMs: this.s.ringGuardMs,
+        recordSeconds: this.s.transferRecordSeconds,
+        maxBridgedSeconds: this.s.transferMaxSeconds,
+      },
+      call: this.ctl.call,
+      calleeChannelId: this.calleeChannelId,
+      bridgeId: this.bridgeId,
+      mediaChannelId: this.mediaChannelId,
+      audio,
+      drain: () => prepared.drain(),
+    });
+    return this.transfer.run(request, this.sessionAbort.signal);
   }
 
   private onMaxDuration(): void {
@@ -601,31 +700,14 @@ export class CallController {
     this.log.info({ playedMs: played.playedMs, completed: played.completed }, 'voicemail message played');
   }
 
-  private waitForBeep(audio: CallAudio): Promise<'beep' | 'silence' | 'timeout'> {
-    return new Promise((resolve) => {
-      const beep = new BeepDetector({ sampleRate: audio.sampleRate });
-      const greeting = new GreetingDetector({ sampleRate: audio.sampleRate });
-      const off = audio.onFrame((f) => {
-        if (beep.push(f)) return done('beep');
-        greeting.push(f);
-        if (greeting.silenceMs >= this.s.greetingEndSilenceMs) done('silence');
-      });
-      const t = this.timer(() => done('timeout'), this.s.beepWaitMs);
-      const done = (why: 'beep' | 'silence' | 'timeout') => {
-        off();
-        this.clearTimer(t);
-        this.log.debug({ why }, 'voicemail: recording window reached');
-        resolve(why);
-      };
-      this.unsubscribers.push(off);
-    });
-  }
-
   // ---------- events ----------
 
   private subscribe(): void {
     this.eventsOff = this.ari.onEvent((ev) => this.onEvent(ev));
     this.unsubscribers.push(
+      this.ari.onConnectionChange((up) => {
+        if (!up) this.eventsLost = true;
+      }),
       this.ari.onReconciled((live) => {
         if (this.stateValue === 'idle' || this.stateValue === 'ending' || this.stateValue === 'ended') return;
         if (this.stateValue === 'originating') return; // the channel may not exist yet
@@ -672,12 +754,16 @@ export class CallController {
         }
         return;
       case 'ChannelHangupRequest':
-        if (ev.channel.id === this.calleeChannelId && typeof ev.cause === 'number') this.lastCause = ev.cause;
+        if (ev.channel.id !== this.calleeChannelId) return;
+        // A soft request's cause is an AST_SOFTHANGUP reason, not a Q.850 cause (see call-outcomes.ts).
+        if (isShutdownHangup(ev)) this.pbxWentAway = true;
+        else if (!ev.soft) this.lastCause = moreSpecificCause(this.lastCause, ev.cause);
         return;
       case 'ChannelDestroyed':
         if (ev.channel.id === this.calleeChannelId) {
           this.moveCallee('gone');
-          this.lastCause = ev.cause ?? this.lastCause;
+          // A Local channel's ChannelDestroyed says 0 even after a request carried the real cause.
+          this.lastCause = moreSpecificCause(this.lastCause, ev.cause);
           this.endWith({ kind: 'callee_gone', cause: this.lastCause });
         } else if (ev.channel.id === this.mediaChannelId) {
           this.media = step(MEDIA_NEXT, this.media, 'gone');
@@ -777,6 +863,7 @@ export class CallController {
     const t = this.trigger as EndTrigger;
     if (t.kind === 'requeued') return null;
     if (t.kind === 'canceled') return { status: 'failed', endedReason: 'canceled' };
+    if (this.transfer?.connected) return { status: 'completed', endedReason: 'transferred' };
     if (this.closing === 'shutdown' && (t.kind === 'shutdown' || t.kind === 'done')) {
       // The agent said goodbye (or had its grace period to): ended politely, as at max duration.
       await this.reportAnswered();
@@ -790,9 +877,19 @@ export class CallController {
     if (this.voicemailOutcome) return { status: 'voicemail', endedReason: this.voicemailOutcome };
     if (!ANSWERED_STATES.includes(stateAtEnd)) {
       if (t.kind === 'callee_gone') {
-        return classifyUnanswered({ cause: this.lastCause, dialstatus: this.lastDialstatus });
+        return classifyUnanswered({
+          cause: this.lastCause,
+          dialstatus: this.lastDialstatus,
+          pbxWentAway: this.pbxWentAway,
+        });
       }
-      if (t.kind === 'ring_guard') return { status: 'no_answer', endedReason: 'no_answer_timeout' };
+      if (t.kind === 'ring_guard') {
+        // The ringing's end was never reported: a PBX that was unreachable meanwhile (it went away or
+        // restarted) lost the call; one that stayed connected just never ended the ringing.
+        return this.eventsLost
+          ? { status: 'failed', endedReason: 'network_error' }
+          : { status: 'no_answer', endedReason: 'no_answer_timeout' };
+      }
       return { status: 'failed', endedReason: errorReason(t) };
     }
     if (this.closing === 'max_duration') {
@@ -800,6 +897,8 @@ export class CallController {
       return { status: 'completed', endedReason: 'max_duration' };
     }
     if (t.kind === 'callee_gone') {
+      // The PBX shut down under the call: it was cut, the callee did not hang up.
+      if (this.pbxWentAway) return { status: 'failed', endedReason: 'network_error' };
       if (this.lastCause !== null && !isNormalClearing(this.lastCause) && stateAtEnd !== 'talking') {
         return { status: 'failed', endedReason: 'network_error' };
       }
@@ -860,15 +959,21 @@ export class CallController {
     if (this.media === 'created') {
       await this.ari.hangup(this.mediaChannelId).catch(quiet('hanging up the media channel'));
     }
+    // Transferred: the recording keeps the start of the connected call; the transfer owns its legs
+    // and the bridge from here on. Not transferred: whatever a transfer in progress holds goes now.
+    const handedOver = this.transfer?.bridged === true;
+    if (handedOver) await this.transfer?.recordWindow(this.ctl.signal);
+    else await this.transfer?.close();
     if (this.recordingName && this.recording === 'recording') {
       await this.ari.stopLiveRecording(this.recordingName).catch(quiet('stopping the recording'));
     }
-    if (this.bridgeId) await this.ari.destroyBridge(this.bridgeId).catch(quiet('destroying the bridge'));
+    if (this.bridgeId && !handedOver)
+      await this.ari.destroyBridge(this.bridgeId).catch(quiet('destroying the bridge'));
     // A hangup sent before the channel exists would miss it and leave it ringing.
     await this.originating?.catch(() => {});
     // Once the originate is sent, a channel may exist (a racing cancel must still hang it up), unless
     // it is gone already or the originate never reached the PBX.
-    if (this.callee === 'dialed' || this.callee === 'seen') {
+    if (!handedOver && (this.callee === 'dialed' || this.callee === 'seen')) {
       await this.ari.hangup(this.calleeChannelId, 'normal').catch(quiet('hanging up the callee'));
     }
   }
@@ -964,6 +1069,12 @@ export class CallController {
     clearTimeout(t);
     this.timers.delete(t);
   }
+}
+
+/** The cause that says more: a specific one is not overwritten by a later generic one (0, 16). */
+function moreSpecificCause(prev: number | null, next: number | null | undefined): number | null {
+  if (typeof next !== 'number') return prev;
+  return isSpecificCause(prev) && !isSpecificCause(next) ? prev : next;
 }
 
 function sessionReason(t: EndTrigger): ConversationEnd {
