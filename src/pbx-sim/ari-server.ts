@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { AriRequest, AriRoute } from './ari-routes.js';
+import type { PbxChaos } from './chaos.js';
 import { AriError } from './errors.js';
 import type { EventHub } from './event-hub.js';
 import type { PbxCore } from './pbx-core.js';
@@ -47,6 +48,12 @@ export interface PbxImpairments {
    * externalMedia channel enters the application (e.g. longer than a client waits for it).
    */
   stasisEntryDelayMs?: { min: number; max: number };
+  /**
+   * Requests answered with this error (as `{"message": ...}`) instead of being carried out, keyed by
+   * method and route as the swagger writes it (`POST /bridges/{bridgeId}/addChannel`): the first
+   * `times` of them (default: all) from the moment it is set. A drill of a request Asterisk refuses.
+   */
+  failRequests?: Record<string, { status: number; message: string; times?: number }>;
 }
 
 export function createAriServer(opts: {
@@ -58,9 +65,25 @@ export function createAriServer(opts: {
   logger: Logger;
   /** Trouble to reproduce, read at each request (see SimulatedPbx.impair). */
   impairments?: PbxImpairments;
+  /** Chaos mode: random request delays and failures (see chaos.ts). */
+  chaos?: PbxChaos | null;
 }): http.Server {
   const { logger } = opts;
+  const chaos = opts.chaos ?? null;
+  // Chaos delays are the server's timers: cleared when it closes (the requests die with their sockets).
+  const waits = new Set<NodeJS.Timeout>();
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (ms <= 0) return resolve();
+      const t = setTimeout(() => {
+        waits.delete(t);
+        resolve();
+      }, ms);
+      waits.add(t);
+    });
   const compiled = compile(opts.routes);
+  /** How many requests each `failRequests` entry has failed so far. */
+  const forcedCounts = new WeakMap<object, number>();
   const expected = `${opts.username}:${opts.password}`;
 
   const authorized = (req: http.IncomingMessage, url: URL): boolean => {
@@ -146,6 +169,25 @@ export function createAriServer(opts: {
     hit.c.names.forEach((n, i) => {
       params[n] = decodeURIComponent(hit.m[i + 1]);
     });
+    const method = hit.c.route.method;
+    const routePath = hit.c.route.path;
+    const forced = opts.impairments?.failRequests?.[`${method} ${routePath}`];
+    if (forced && (forcedCounts.get(forced) ?? 0) < (forced.times ?? Number.POSITIVE_INFINITY)) {
+      forcedCounts.set(forced, (forcedCounts.get(forced) ?? 0) + 1);
+      return send(res, forced.status, { message: forced.message });
+    }
+    if (chaos) {
+      await wait(chaos.requestDelayMs(method, routePath, 'act'));
+      const failure = chaos.failure(method, routePath);
+      if (failure) {
+        logger.debug(
+          { method, path: url.pathname, status: failure.status, chaosSeed: chaos.seed },
+          'pbx-sim chaos: request failed',
+        );
+        await wait(chaos.requestDelayMs(method, routePath, 'answer'));
+        return send(res, failure.status, failure.body);
+      }
+    }
     const param = (name: string): string | undefined => {
       const b = body?.[name];
       if (b !== undefined && b !== null && typeof b !== 'object') return String(b);
@@ -178,9 +220,11 @@ export function createAriServer(opts: {
       },
     };
     const result = await hit.c.route.handle(ariReq);
-    const delayMs = originating ? (opts.impairments?.originateReplyDelayMs ?? 0) : 0;
+    const delayMs =
+      (originating ? (opts.impairments?.originateReplyDelayMs ?? 0) : 0) +
+      (chaos ? chaos.requestDelayMs(method, routePath, 'answer') : 0);
     // Done, but the answer comes late: an overloaded PBX or link.
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    if (delayMs > 0) await wait(delayMs);
     if (result.status === 204) return send(res, 204);
     if ('file' in result) {
       const stat = await fs.promises.stat(result.file);
@@ -247,6 +291,8 @@ export function createAriServer(opts: {
   });
 
   server.on('close', () => {
+    for (const t of waits) clearTimeout(t);
+    waits.clear();
     eventWss.close();
     mediaWss.close();
   });
