@@ -90,6 +90,11 @@ export const calls = pgTable(
     transcript: text('transcript'),
     /** File name under RECORDINGS_DIR; the API serves it, never the path. */
     recordingFile: text('recording_file'),
+    /**
+     * The call's recording is still on the PBX under this name: it could not be fetched when the call
+     * ended (Asterisk was down or restarting). Fetched, stored and deleted there after the reconnect.
+     */
+    pbxRecording: text('pbx_recording'),
     endedReason: text('ended_reason'),
     createdAt: ts('created_at').notNull().defaultNow(),
     dialedAt: ts('dialed_at'),
@@ -104,6 +109,7 @@ export const calls = pgTable(
     index('calls_account_created_idx').on(t.accountId, t.createdAt, t.id),
     index('calls_queue_idx').on(t.createdAt).where(sql`${t.status} = 'queued' and ${t.workerId} is null`),
     index('calls_active_idx').on(t.accountId).where(sql`${t.status} in ('queued', 'dialing', 'in_progress')`),
+    index('calls_pbx_recording_idx').on(t.id).where(sql`${t.pbxRecording} is not null`),
   ],
 );
 
