@@ -9,7 +9,7 @@ import { isTerminal } from '../../../src/calls/status.js';
 import { type CallWorker, createCallWorker } from '../../../src/calls/worker.js';
 import { type Config, loadConfig } from '../../../src/config.js';
 import { accounts, type CallRow, calls, webhookDeliveries } from '../../../src/db/schema.js';
-import { createLogger, silentLogger } from '../../../src/logger.js';
+import { createLogger, type Logger, silentLogger } from '../../../src/logger.js';
 import { BUNDLED_SCENARIOS_DIR, type SimulatedPbx, startSimulatedPbx } from '../../../src/pbx-sim/index.js';
 import { loadScenarioDir, type Scenario } from '../../../src/pbx-sim/scenario.js';
 import type { CallControllerSettings } from '../../../src/telephony/ari/call-controller.js';
@@ -101,10 +101,12 @@ export async function startHarness(opts: {
   scenarios?: Scenario[];
   /** How long the ARI client waits for a REST answer (default the client's). */
   ariRequestTimeoutMs?: number;
+  /** The logger of everything the harness starts (PBX, client, worker), e.g. to assert log lines. */
+  logger?: Logger;
 }): Promise<Harness> {
   // TELEPHONY_TEST_LOG=debug shows the controller's and the PBX's logs when a test needs explaining.
   const level = process.env.TELEPHONY_TEST_LOG;
-  const logger = level ? createLogger(level) : silentLogger();
+  const logger = opts.logger ?? (level ? createLogger(level) : silentLogger());
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-tel-'));
   const sim = await startSimulatedPbx({
     username: 'asterisk',
