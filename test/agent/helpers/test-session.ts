@@ -26,6 +26,7 @@ export function makeCallRow(overrides: Partial<CallRow> = {}): CallRow {
     extracted: null,
     transcript: null,
     recordingFile: null,
+    pbxRecording: null,
     endedReason: null,
     createdAt: now,
     dialedAt: now,
