@@ -18,7 +18,7 @@ import type {
 import { DEFAULT_SUMMARY_BOUNDS, summarizeWithin } from '../call-summary.js';
 import { BeepDetector } from '../voicemail/beep-detector.js';
 import { GreetingDetector } from '../voicemail/greeting-detector.js';
-import { describeCallFailure } from './call-failure.js';
+import { describeCallFailure, errorFields } from './call-failure.js';
 import { classifyUnanswered, isNormalClearing, isShutdownHangup, isSpecificCause } from './call-outcomes.js';
 import { type AriClient, AriError } from './client.js';
 import type { MediaTransport, PreparedMedia } from './media-transport.js';
@@ -374,7 +374,10 @@ export class CallController {
     } catch (err) {
       if (!(err instanceof AriError) || err.delivery === 'answered' || this.trigger) throw err;
       if (err.delivery === 'unknown' && (this.channelSeen() || (await this.channelExists()))) {
-        this.log.warn({ err }, 'the originate went unanswered, but its channel exists: the call goes on');
+        this.log.warn(
+          errorFields(err),
+          'the originate went unanswered, but its channel exists: the call goes on',
+        );
         this.deps.pbxHealth?.reached();
         return true;
       }
@@ -406,7 +409,7 @@ export class CallController {
    * for a while meanwhile). When that is refused (e.g. canceled meanwhile), it ends as it would have.
    */
   private async putBack(reason: string, cause: AriError | null): Promise<void> {
-    this.log.warn({ err: cause, reason }, 'the call was never placed; back to the queue');
+    this.log.warn({ ...errorFields(cause), reason }, 'the call was never placed; back to the queue');
     let requeued = false;
     try {
       requeued = (await this.ctl.requeue?.(reason)) ?? false;
@@ -437,7 +440,7 @@ export class CallController {
     } catch (err) {
       if (!(err instanceof AriError) || this.callee === 'gone') throw err;
       // No dialplan to continue into: the audio path alone decides.
-      this.log.warn({ err }, 'AMD unavailable; using the audio-path detector only');
+      this.log.warn(errorFields(err), 'AMD unavailable; using the audio-path detector only');
       return 'UNKNOWN';
     }
     // Leaving Stasis for the dialplan takes the channel out of its bridge.
@@ -457,7 +460,7 @@ export class CallController {
       this.log.info({ amdStatus: v, amdCause: cause }, 'answering-machine detection');
     } catch (err) {
       if (err instanceof CallEnded) throw err;
-      this.log.warn({ err }, 'AMDSTATUS unreadable');
+      this.log.warn(errorFields(err), 'AMDSTATUS unreadable');
     }
     return status;
   }
@@ -952,7 +955,7 @@ export class CallController {
     const quiet = (what: string) => (err: unknown) => {
       // 404: already gone, which is what we wanted.
       if (err instanceof AriError && err.status === 404) return;
-      this.log.warn({ err }, `teardown: ${what} failed`);
+      this.log.warn(errorFields(err), `teardown: ${what} failed`);
     };
     this.audio?.flush();
     await this.prepared?.close().catch(quiet('closing media'));
@@ -1000,11 +1003,11 @@ export class CallController {
         await fs.writeFile(path.join(this.s.recordingsDir, file), wav);
       }
       await this.ari.deleteStoredRecording(name).catch((err) => {
-        this.log.warn({ err }, 'could not delete the recording on the PBX');
+        this.log.warn(errorFields(err), 'could not delete the recording on the PBX');
       });
       return this.ctl.signal.reason === 'canceled' ? null : file;
     } catch (err) {
-      this.log.warn({ err }, 'could not fetch the recording');
+      this.log.warn(errorFields(err), 'could not fetch the recording');
       return null;
     }
   }

@@ -46,3 +46,12 @@ export function describeCallFailure(err: unknown): CallFailure {
 function clip(text: string): string {
   return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 1)}…` : text;
 }
+
+/**
+ * Log fields for an error a line reports the consequence of. The ARI client logged a failed request
+ * already (method, path, status, Asterisk's message, call id): the line names the request only, so
+ * the failure is logged once. Any other error goes in whole.
+ */
+export function errorFields(err: unknown): Record<string, unknown> {
+  return err instanceof AriError ? { failedRequest: `${err.method} ${err.path}` } : { err };
+}
