@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMcpHttpHandler } from './mcp/mcp-http.js';
 import { startSimulatedPbx } from './pbx-sim/index.js';
 import { makePrivateDir, restrictTree, restrictUmask } from './private-files.js';
-import { createAriMediaTransport } from './telephony/ari/media-transport.js';
+import { createConfiguredMediaTransport } from './telephony/ari/media-transport.js';
 import { connectAri, createAriCallRunner } from './telephony/ari-call-runner.js';
 import { createPortPool } from './telephony/media/port-pool.js';
 import { createRecordingSweeper } from './telephony/recordings.js';
@@ -126,8 +126,12 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       }
       const ari = await connectAri({ ...config, ARI_URL: ariUrl }, logger.child({ part: 'ari' }));
       stops.push(() => ari.close());
-      const transport = config.MEDIA_TRANSPORT ?? (config.ARI_URL ? 'rtp' : 'websocket');
-      if (transport === 'rtp' && engines.stt.name === 'pocketsphinx') {
+      // Unset MEDIA_TRANSPORT with a real Asterisk: chan_websocket (slin16) from 22.6 on, RTP before, as
+      // its version says (the media transport asks it and warns when that means 8 kHz).
+      const eightKhzFormat = config.MEDIA_FORMAT === 'ulaw' || config.MEDIA_FORMAT === 'alaw';
+      const rtpChosen =
+        config.MEDIA_TRANSPORT === 'rtp' || (!config.MEDIA_TRANSPORT && !!config.ARI_URL && eightKhzFormat);
+      if (rtpChosen && engines.stt.name === 'pocketsphinx') {
         logger.warn(
           'pocketsphinx on 8 kHz call audio recognises little; use MEDIA_TRANSPORT=websocket (slin16) or Vosk',
         );
@@ -138,14 +142,16 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         host: config.MEDIA_HOST,
       });
       stops.push(() => portPool.close());
-      const media = createAriMediaTransport({
-        transport,
+      const media = createConfiguredMediaTransport({
+        transport: config.MEDIA_TRANSPORT,
+        simulated: !config.ARI_URL,
         format: config.MEDIA_FORMAT,
         mediaHost: config.MEDIA_HOST,
         portPool,
         ari,
         logger: logger.child({ part: 'media' }),
       });
+      stops.push(() => media.close?.());
       const agent = engines.dialogue
         ? createConversationAgent({
             stt: engines.stt,
@@ -163,6 +169,8 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         agent: agent ?? unavailableAgent(engines.missing),
         tts: engines.tts,
         media,
+        // Recordings an Asterisk restart left behind are fetched after the reconnect.
+        db,
       });
       stops.push(() => runner.stop());
       readiness.add(runner.readiness);

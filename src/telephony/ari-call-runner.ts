@@ -1,5 +1,6 @@
 import type { CallControl, CallRunner } from '../calls/call-runner.js';
 import type { Config } from '../config.js';
+import type { Db } from '../db/client.js';
 import type { ReadinessCheck } from '../health.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../redact.js';
@@ -12,6 +13,7 @@ import {
 import { type AriClient, createAriClient } from './ari/client.js';
 import type { MediaTransport } from './ari/media-transport.js';
 import type { ConversationAgent } from './call-session.js';
+import { createPbxRecordingRecovery, type PbxRecordingRecovery } from './recordings.js';
 
 export interface AriCallRunnerDeps {
   ari: AriClient;
@@ -25,6 +27,11 @@ export interface AriCallRunnerDeps {
   settings?: Partial<
     Omit<CallControllerSettings, 'app' | 'dialString' | 'ringTimeoutSeconds' | 'recordingsDir'>
   >;
+  /**
+   * The database, for the recordings a PBX restart left behind: kept on their calls and fetched after
+   * the reconnect (`createPbxRecordingRecovery`). Without it they are lost, as before.
+   */
+  db?: Db;
 }
 
 export interface AriCallRunner extends CallRunner {
@@ -49,6 +56,8 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
     ...DEFAULT_CONTROLLER_SETTINGS,
     summaryTimeoutMs: config.SUMMARY_TIMEOUT_SECONDS * 1000,
     summaryMaxTokens: config.SUMMARY_MAX_TOKENS,
+    transferRecordSeconds: config.TRANSFER_RECORD_SECONDS,
+    transferMaxSeconds: config.TRANSFER_MAX_SECONDS,
     ...deps.settings,
     app: config.ARI_APP,
     dialString: config.DIAL_STRING,
@@ -56,6 +65,15 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
     recordingsDir: config.recordingsDir,
   };
   const log = deps.logger.child({ component: 'ari-runner' });
+  const recovery: PbxRecordingRecovery | null = deps.db
+    ? createPbxRecordingRecovery({
+        db: deps.db,
+        ari,
+        dir: config.recordingsDir,
+        logger: deps.logger,
+      })
+    : null;
+  recovery?.start();
   const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   let stopped = false;
   let pauseMs = 0;
@@ -118,6 +136,7 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
         logger: deps.logger,
         settings,
         pbxHealth,
+        pbxRecordings: recovery ?? undefined,
       });
       const done = controller.run().finally(() => {
         ctl.signal.removeEventListener('abort', onCtlAbort);
@@ -131,6 +150,7 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
       if (running.size) log.info({ calls: running.size }, 'hanging up running calls');
       for (const r of running.values()) r.abort.abort('shutdown');
       await Promise.allSettled([...running.values()].map((r) => r.done));
+      await recovery?.stop();
     },
   };
 }

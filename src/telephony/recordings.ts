@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { calls } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import { type AriClient, AriError } from './ari/client.js';
 
 export interface RecordingSweeperDeps {
   db: Db;
@@ -97,6 +98,188 @@ export function createRecordingSweeper(deps: RecordingSweeperDeps): RecordingSwe
       if (timer) clearInterval(timer);
       timer = null;
       await inFlight;
+    },
+  };
+}
+
+/** What the recovery needs of the ARI client. */
+export type RecoveryAri = Pick<
+  AriClient,
+  'connected' | 'onConnectionChange' | 'getStoredRecordingFile' | 'deleteStoredRecording'
+>;
+
+export interface PbxRecordingRecoveryDeps {
+  db: Db;
+  ari: RecoveryAri;
+  /** RECORDINGS_DIR. */
+  dir: string;
+  logger: Logger;
+  clock?: () => Date;
+  /**
+   * A recording this PBX does not have (404) may be on another worker's PBX; its call stops waiting
+   * for it once the call ended this long ago (a day by default).
+   */
+  giveUpAfterMs?: number;
+}
+
+export interface PbxRecordingRecovery {
+  /**
+   * The call's recording could not be fetched from the PBX when the call ended (it was down or
+   * restarting): it stays there under `name`, stored on the call (`pbx_recording`) and fetched after
+   * the reconnect. Returns at once.
+   */
+  remember(callId: string, name: string): void;
+  /** Fetches, stores and deletes on the PBX every recording still waiting there; one pass at a time. */
+  recover(): Promise<{ recovered: string[] }>;
+  /** A pass now and after every reconnect of the ARI events socket. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** At most this many calls a pass (the rest wait for the next reconnect). */
+const RECOVERY_BATCH = 100;
+
+/**
+ * Recordings that ended while Asterisk was unreachable. A call cut by a PBX restart ends at once, but
+ * its WAV stays in Asterisk's recordings folder, where nothing would ever fetch or delete it: the
+ * call keeps its name (`calls.pbx_recording`), and after each reconnect the file is fetched, stored as
+ * `<callId>.wav` (unless the call was canceled: then it is only deleted) and deleted on the PBX.
+ */
+export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxRecordingRecovery {
+  const clock = deps.clock ?? (() => new Date());
+  const giveUpAfterMs = deps.giveUpAfterMs ?? 86_400_000;
+  const log = deps.logger.child({ component: 'pbx-recordings' });
+  /** Also kept here, so a database that refused the note does not lose the recording meanwhile. */
+  const waiting = new Map<string, string>();
+  let inFlight: Promise<{ recovered: string[] }> | null = null;
+  let again = false;
+  let stopped = false;
+  let off: (() => void) | null = null;
+  const writes = new Set<Promise<unknown>>();
+
+  const track = (p: Promise<unknown>) => {
+    writes.add(p);
+    p.finally(() => writes.delete(p)).catch(() => {});
+  };
+
+  async function pass(): Promise<{ recovered: string[] }> {
+    const rows = await deps.db
+      .select({
+        id: calls.id,
+        name: calls.pbxRecording,
+        endedReason: calls.endedReason,
+        endedAt: calls.endedAt,
+      })
+      .from(calls)
+      .where(isNotNull(calls.pbxRecording))
+      .limit(RECOVERY_BATCH);
+    const todo = new Map(rows.map((r) => [r.id, r]));
+    for (const [id, name] of waiting) {
+      if (!todo.has(id)) todo.set(id, { id, name, endedReason: null, endedAt: null });
+    }
+    const recovered: string[] = [];
+    for (const row of todo.values()) {
+      if (stopped || !deps.ari.connected) break;
+      const name = row.name as string;
+      let wav: Buffer;
+      try {
+        wav = await deps.ari.getStoredRecordingFile(name);
+      } catch (err) {
+        if (err instanceof AriError && err.status === 404) {
+          waiting.delete(row.id);
+          const endedAt = row.endedAt?.getTime() ?? clock().getTime();
+          if (clock().getTime() - endedAt > giveUpAfterMs) {
+            log.warn({ callId: row.id, name }, 'a recording left on the PBX is not there; giving it up');
+            await forget(row.id, name);
+          }
+          continue;
+        }
+        // The PBX is away again: the rest waits for the next reconnect.
+        log.warn(
+          { err, callId: row.id },
+          'could not fetch a recording left on the PBX; retrying after the next reconnect',
+        );
+        break;
+      }
+      // A canceled call keeps no recording; the PBX's copy goes all the same.
+      const keep = row.endedReason !== 'canceled';
+      const file = `${row.id}.wav`;
+      if (keep) {
+        await fs.mkdir(deps.dir, { recursive: true });
+        await fs.writeFile(path.join(deps.dir, file), wav);
+      }
+      await deps.db
+        .update(calls)
+        .set(keep ? { recordingFile: file, pbxRecording: null } : { pbxRecording: null })
+        .where(and(eq(calls.id, row.id), eq(calls.pbxRecording, name)));
+      waiting.delete(row.id);
+      await deps.ari.deleteStoredRecording(name).catch((err) => {
+        if (!(err instanceof AriError && err.status === 404))
+          log.warn({ err, callId: row.id }, 'could not delete a recovered recording on the PBX');
+      });
+      log.info({ callId: row.id, stored: keep }, 'recording left on the PBX recovered');
+      if (keep) recovered.push(row.id);
+    }
+    return { recovered };
+  }
+
+  async function forget(callId: string, name: string): Promise<void> {
+    await deps.db
+      .update(calls)
+      .set({ pbxRecording: null })
+      .where(and(eq(calls.id, callId), eq(calls.pbxRecording, name)));
+  }
+
+  function recover(): Promise<{ recovered: string[] }> {
+    if (inFlight) {
+      // A reconnect during a pass: run once more after it, for what the pass may have missed.
+      again = true;
+      return inFlight;
+    }
+    inFlight = pass().finally(() => {
+      inFlight = null;
+      if (again && !stopped) {
+        again = false;
+        void kick();
+      }
+    });
+    return inFlight;
+  }
+
+  const kick = () =>
+    recover().catch((err) => log.error({ err }, 'recovering recordings left on the PBX failed'));
+
+  return {
+    remember(callId, name) {
+      if (stopped) return;
+      waiting.set(callId, name);
+      track(
+        deps.db
+          .update(calls)
+          .set({ pbxRecording: name })
+          .where(eq(calls.id, callId))
+          .catch((err) =>
+            log.warn({ err, callId }, 'could not note the recording left on the PBX; kept in memory'),
+          )
+          // The PBX may be back already (the pass of its reconnect may have run before this).
+          .then(() => {
+            if (off && !stopped && deps.ari.connected) void kick();
+          }),
+      );
+    },
+    recover,
+    start() {
+      if (off || stopped) return;
+      off = deps.ari.onConnectionChange((up) => {
+        if (up) void kick();
+      });
+      if (deps.ari.connected) void kick();
+    },
+    async stop() {
+      stopped = true;
+      off?.();
+      off = null;
+      await Promise.allSettled([inFlight, ...writes]);
     },
   };
 }

@@ -16,8 +16,8 @@ import type {
   TransferResult,
 } from '../call-session.js';
 import { DEFAULT_SUMMARY_BOUNDS, summarizeWithin } from '../call-summary.js';
-import { BeepDetector } from '../voicemail/beep-detector.js';
-import { GreetingDetector } from '../voicemail/greeting-detector.js';
+import { withBacklog } from '../opening-audio.js';
+import { OpeningWatch } from '../voicemail/opening-watch.js';
 import { describeCallFailure, errorFields } from './call-failure.js';
 import { classifyUnanswered, isNormalClearing, isShutdownHangup, isSpecificCause } from './call-outcomes.js';
 import { type AriClient, AriError } from './client.js';
@@ -45,7 +45,11 @@ export interface CallControllerSettings {
   beepWatchMs: number;
   /** A machine answered: longest wait for its beep before the agent takes the call (an IVR has none). */
   beepWaitMs: number;
-  /** A machine answered: quiet after its greeting that ends the wait for a beep. */
+  /**
+   * A machine answered (AMD): quiet after its greeting, with no beep, that ends the wait for one. A
+   * voicemail beeps right after its greeting; a business's long greeting or an IVR then waits for an
+   * answer, which the agent gives: kept about as short as a reply to a person.
+   */
   greetingEndSilenceMs: number;
   /** Time the agent gets to say goodbye at max duration before the line is hung up. */
   goodbyeGraceMs: number;
@@ -78,7 +82,7 @@ export const DEFAULT_CONTROLLER_SETTINGS: Omit<
   unsureListenMs: 4000,
   beepWatchMs: 30_000,
   beepWaitMs: 20_000,
-  greetingEndSilenceMs: 2500,
+  greetingEndSilenceMs: 1000,
   goodbyeGraceMs: 5000,
   wrapUpGraceMs: 20_000,
   ringGuardMs: 15_000,
@@ -98,6 +102,8 @@ export interface CallControllerDeps {
   settings: CallControllerSettings;
   /** Told whether originates reach the PBX, so the worker can stop claiming while they do not. */
   pbxHealth?: { reached(): void; unreached(): void };
+  /** Told of a recording left on an unreachable PBX, to be fetched after the reconnect (recordings.ts). */
+  pbxRecordings?: { remember(callId: string, name: string): void };
 }
 
 /** Where a call is; every step forward is one transition, and `ended` is final. */
@@ -488,22 +494,106 @@ export class CallController {
     entered.catch(() => {}); // awaited below, after the media is attached (which may fail first)
     this.audio = await this.guard(this.prepared.attach(channel));
     await this.guard(entered);
+    const ear = await this.listenIn();
     await this.guard(
-      retryWhileNotInStasis(
-        () => this.ari.addChannelToBridge(bridge.id, [this.calleeChannelId, this.mediaChannelId]),
-        {
-          signal: this.ended.signal,
-          onRetry: (_err, attempt, delayMs) =>
-            this.log.info({ attempt, delayMs }, 'a channel is not in the application yet; bridging again'),
-        },
-      ),
+      retryWhileNotInStasis(() => this.ari.addChannelToBridge(bridge.id, [ear, this.mediaChannelId]), {
+        signal: this.ended.signal,
+        onRetry: (_err, attempt, delayMs) =>
+          this.log.info({ attempt, delayMs }, 'a channel is not in the application yet; bridging again'),
+      }),
     );
+    this.calleeBridged = ear === this.calleeChannelId;
     const name = `agentline-${callId}`;
     // Asterisk's `wav` is 8 kHz: 16 kHz media (slin16) is recorded as `wav16`, or half its band is lost.
     const format = this.audio.sampleRate >= 16_000 ? 'wav16' : 'wav';
-    await this.guard(this.ari.recordBridge(bridge.id, { name, format, ifExists: 'overwrite' }));
+    await this.recordBridge(bridge.id, name, format);
+  }
+
+  /**
+   * Starts the call's recording. A recording is not worth the call: when Asterisk refuses it (a 500
+   * when its recordings folder is missing) the call goes on unrecorded, with a warning and an event.
+   */
+  private async recordBridge(bridgeId: string, name: string, format: string): Promise<void> {
+    try {
+      await this.guard(this.ari.recordBridge(bridgeId, { name, format, ifExists: 'overwrite' }));
+    } catch (err) {
+      if (!(err instanceof AriError)) throw err;
+      this.log.warn(errorFields(err), 'the PBX would not record the call; it goes on unrecorded');
+      // e.g. `recording_failed: POST /bridges/…/record → 500 Internal Server Error`
+      this.ctl.note?.(describeCallFailure(err).reason.replace(/^ari_request_failed:/, 'recording_failed:'));
+      // Unanswered, it may have started anyway: the name lets teardown stop it and fetch what exists.
+      if (err.delivery !== 'unknown') return;
+    }
     this.recordingName = name;
     this.recording = step(RECORDING_NEXT, this.recording, 'recording');
+  }
+
+  /**
+   * A snoop channel on the callee (spy `in`: what they say) stands in for them in the bridge until
+   * AMD() gives the callee back, so the agent, the recording and the opening watch hear the line from
+   * answer on, through AMD. When Asterisk refuses one, the callee is bridged itself (AMD then takes it
+   * out of the bridge while it runs, and its greeting goes unheard, as before).
+   */
+  private async listenIn(): Promise<string> {
+    this.stasis.follow(this.snoopChannelId);
+    try {
+      this.snoop = step(MEDIA_NEXT, this.snoop, 'created');
+      await this.guard(
+        this.ari.snoopChannel(this.calleeChannelId, {
+          app: this.s.app,
+          spy: 'in',
+          appArgs: 'snoop',
+          snoopId: this.snoopChannelId,
+        }),
+      );
+      await this.guard(
+        this.stasis.wait(this.snoopChannelId, {
+          what: 'the snoop channel',
+          timeoutMs: this.s.stasisEntryTimeoutMs,
+          signal: this.ended.signal,
+        }),
+      );
+      return this.snoopChannelId;
+    } catch (err) {
+      if (err instanceof CallEnded || this.callee === 'gone') throw err;
+      this.log.warn(
+        errorFields(err),
+        'cannot listen in on the callee during AMD; bridging the callee instead',
+      );
+      await this.dropSnoop();
+      return this.calleeChannelId;
+    }
+  }
+
+  /** Hangs the snoop channel up (it is no longer needed, or never came up). */
+  private async dropSnoop(): Promise<void> {
+    if (this.snoop !== 'created') return;
+    this.snoop = step(MEDIA_NEXT, this.snoop, 'gone');
+    await this.ari.hangup(this.snoopChannelId).catch((err) => {
+      if (!(err instanceof AriError && err.status === 404))
+        this.log.warn(errorFields(err), 'could not hang up the snoop channel');
+    });
+  }
+
+  /**
+   * AMD gave the callee back to the application: the callee takes the snoop channel's place in the
+   * bridge (the snoop goes first, so their voice is never mixed in twice).
+   */
+  private async joinCallee(): Promise<void> {
+    await this.guard(this.dropSnoop());
+    if (this.calleeBridged || !this.bridgeId) return;
+    const bridgeId = this.bridgeId;
+    await this.guard(
+      retryWhileNotInStasis(() => this.ari.addChannelToBridge(bridgeId, [this.calleeChannelId]), {
+        signal: this.ended.signal,
+        onRetry: (_err, attempt, delayMs) =>
+          this.log.info(
+            { attempt, delayMs },
+            'the callee is not back in the application yet; bridging again',
+          ),
+      }),
+    );
+    this.calleeBridged = true;
   }
 
   /**
@@ -512,14 +602,22 @@ export class CallController {
    */
   private async onAmdTimeout(): Promise<void> {
     if (this.trigger) return;
-    try {
-      await this.ari.getChannel(this.calleeChannelId);
-    } catch (err) {
-      if (err instanceof AriError && err.status === 404) {
-        this.log.warn('callee channel gone during AMD without a hangup event');
-        this.moveCallee('gone');
-        this.endWith({ kind: 'callee_gone', cause: this.lastCause });
-        return;
+    // A lookup that fails (a 5xx, no answer) is asked again, a little later: only the PBX's answer
+    // tells a callee who hung up in the dialplan from a stuck AMD (chaos mode found this).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        if (attempt > 0) await this.guard(new Promise((r) => this.timer(() => r(null), 250 * 2 ** attempt)));
+        await this.guard(this.ari.getChannel(this.calleeChannelId));
+        break;
+      } catch (err) {
+        if (err instanceof CallEnded) return;
+        if (err instanceof AriError && err.status === 404) {
+          this.log.warn('callee channel gone during AMD without a hangup event');
+          this.moveCallee('gone');
+          this.endWith({ kind: 'callee_gone', cause: this.lastCause });
+          return;
+        }
+        if (!(err instanceof AriError)) break;
       }
     }
     this.endWith({ kind: 'amd_timeout' });
@@ -538,7 +636,9 @@ export class CallController {
     const beep = () => (watch.beepHeardAtMs !== null ? 'beep' : null);
     let machine = amd === 'MACHINE';
     if (!machine && (amd === 'NOTSURE' || amd === 'UNKNOWN')) {
-      const shape = await this.guard(watch.until(() => beep() ?? watch.verdict, this.s.unsureListenMs, signal));
+      const shape = await this.guard(
+        watch.until(() => beep() ?? watch.verdict, this.s.unsureListenMs, signal),
+      );
       if (shape === 'beep') return 'beep';
       machine = shape === 'machine';
     }
@@ -818,6 +918,9 @@ export class CallController {
     await this.playOut();
     // No trigger: the agent finished (or the voicemail message was left), and we hang up.
     this.endWith({ kind: 'done' });
+    // An agent started at answer may still be winding down (the call ended before it spoke): its
+    // session is aborted now, and the callee's last words it transcribes still belong to the call.
+    await this.agentRun?.catch(() => {});
     this.preparation?.close();
     const stateAtEnd = this.stateValue;
     this.go('ending');
@@ -959,6 +1062,10 @@ export class CallController {
     };
     this.audio?.flush();
     await this.prepared?.close().catch(quiet('closing media'));
+    if (this.snoop === 'created') {
+      this.snoop = 'gone';
+      await this.ari.hangup(this.snoopChannelId).catch(quiet('hanging up the snoop channel'));
+    }
     if (this.media === 'created') {
       await this.ari.hangup(this.mediaChannelId).catch(quiet('hanging up the media channel'));
     }
@@ -1004,10 +1111,14 @@ export class CallController {
       }
       await this.ari.deleteStoredRecording(name).catch((err) => {
         this.log.warn(errorFields(err), 'could not delete the recording on the PBX');
+        // Left there, it would stay forever: deleted after the reconnect (fetched again, the same file).
+        if (pbxUnreachable(err)) this.deps.pbxRecordings?.remember(this.ctl.call.id, name);
       });
       return this.ctl.signal.reason === 'canceled' ? null : file;
     } catch (err) {
       this.log.warn(errorFields(err), 'could not fetch the recording');
+      // Asterisk is down or restarting (it cut the call): the file is still in its recordings folder.
+      if (pbxUnreachable(err)) this.deps.pbxRecordings?.remember(this.ctl.call.id, name);
       return null;
     }
   }
@@ -1072,6 +1183,11 @@ export class CallController {
     clearTimeout(t);
     this.timers.delete(t);
   }
+}
+
+/** An ARI request that got no answer, or a 5xx: the PBX is down or restarting, not done with the resource. */
+function pbxUnreachable(err: unknown): boolean {
+  return err instanceof AriError && (err.status === 0 || err.status >= 500);
 }
 
 /** The cause that says more: a specific one is not overwritten by a later generic one (0, 16). */

@@ -10,11 +10,17 @@ import { type CallWorker, createCallWorker } from '../../../src/calls/worker.js'
 import { type Config, loadConfig } from '../../../src/config.js';
 import { accounts, type CallRow, calls, webhookDeliveries } from '../../../src/db/schema.js';
 import { createLogger, type Logger, silentLogger } from '../../../src/logger.js';
-import { BUNDLED_SCENARIOS_DIR, type SimulatedPbx, startSimulatedPbx } from '../../../src/pbx-sim/index.js';
+import {
+  BUNDLED_SCENARIOS_DIR,
+  type ChaosOptions,
+  chaosFromEnv,
+  type SimulatedPbx,
+  startSimulatedPbx,
+} from '../../../src/pbx-sim/index.js';
 import { loadScenarioDir, type Scenario } from '../../../src/pbx-sim/scenario.js';
 import type { CallControllerSettings } from '../../../src/telephony/ari/call-controller.js';
 import { type AriClient, createAriClient } from '../../../src/telephony/ari/client.js';
-import { createAriMediaTransport } from '../../../src/telephony/ari/media-transport.js';
+import { createConfiguredMediaTransport } from '../../../src/telephony/ari/media-transport.js';
 import { type AriCallRunner, createAriCallRunner } from '../../../src/telephony/ari-call-runner.js';
 import type { ConversationAgent } from '../../../src/telephony/call-session.js';
 import { createPortPool, type PortPool } from '../../../src/telephony/media/port-pool.js';
@@ -103,12 +109,26 @@ export async function startHarness(opts: {
   ariRequestTimeoutMs?: number;
   /** The logger of everything the harness starts (PBX, client, worker), e.g. to assert log lines. */
   logger?: Logger;
+  /** The Asterisk version the simulated PBX reports (default the simulator's). */
+  asteriskVersion?: string;
+  /**
+   * Without MEDIA_TRANSPORT, choose the media as production does with a real Asterisk (by its
+   * version); otherwise the tests' default, RTP.
+   */
+  productionMediaDefault?: boolean;
+  /**
+   * Runs the simulated PBX in chaos mode (src/pbx-sim/chaos.ts). Default: from PBX_SIM_CHAOS_SEED
+   * (and _MAX_DELAY_MS, _ERROR_RATE), so any telephony test file can be run in chaos; null: never.
+   */
+  chaos?: ChaosOptions | null;
 }): Promise<Harness> {
   // TELEPHONY_TEST_LOG=debug shows the controller's and the PBX's logs when a test needs explaining.
   const level = process.env.TELEPHONY_TEST_LOG;
   const logger = opts.logger ?? (level ? createLogger(level) : silentLogger());
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-tel-'));
+  const chaos = opts.chaos === undefined ? chaosFromEnv() : (opts.chaos ?? undefined);
   const sim = await startSimulatedPbx({
+    chaos,
     username: 'asterisk',
     password: 'secret',
     scenarios: opts.scenarios
@@ -117,6 +137,7 @@ export async function startHarness(opts: {
     tts: opts.engines.tts,
     stt: opts.engines.stt,
     logger,
+    asteriskVersion: opts.asteriskVersion,
   });
   const base = 20000 + crypto.randomInt(0, 40) * 1000;
   const config = loadConfig({
@@ -145,28 +166,31 @@ export async function startHarness(opts: {
     max: config.RTP_PORT_MAX,
     host: '127.0.0.1',
   });
+  const media = createConfiguredMediaTransport({
+    transport: config.MEDIA_TRANSPORT ?? (opts.productionMediaDefault ? undefined : 'rtp'),
+    simulated: false,
+    format: config.MEDIA_FORMAT,
+    mediaHost: config.MEDIA_HOST,
+    portPool,
+    ari,
+    logger,
+  });
   let agent = opts.agent;
   const agentProxy: ConversationAgent = {
     converse: (s, onTurn) => agent.converse(s, onTurn),
     summarize: (c, t, o) => agent.summarize(c, t, o),
   };
+  const db = await createTestDatabase();
   const runner = createAriCallRunner({
     ari,
     config,
     logger,
     agent: agentProxy,
     tts: opts.engines.tts,
-    media: createAriMediaTransport({
-      transport: config.MEDIA_TRANSPORT ?? 'rtp',
-      format: config.MEDIA_FORMAT,
-      mediaHost: config.MEDIA_HOST,
-      portPool,
-      ari,
-      logger,
-    }),
+    media,
     settings: opts.settings,
+    db: db.db,
   });
-  const db = await createTestDatabase();
   const store = new CallStore(db.db, config.publicBaseUrl);
   const worker = createCallWorker({
     db: db.db,
@@ -219,7 +243,8 @@ export async function startHarness(opts: {
     get,
     waitFor(callId, status, timeoutMs = 60_000) {
       return until(
-        `call ${callId} to reach ${status ?? 'a terminal status'}`,
+        // A chaos run is repeated from its seed: a timeout names it.
+        `call ${callId} to reach ${status ?? 'a terminal status'}${sim.chaos ? ` (pbx-sim chaos seed ${sim.chaos.seed})` : ''}`,
         async () => {
           const row = await get(callId);
           return (status ? row.status === status : isTerminal(row.status)) ? row : null;
@@ -237,6 +262,7 @@ export async function startHarness(opts: {
     async close() {
       await worker.stop({ drainMs: 0 });
       await runner.stop();
+      media.close?.();
       await ari.close();
       await portPool.close();
       await sim.stop();
