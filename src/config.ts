@@ -75,12 +75,19 @@ export const configSchema = z.object({
     .default('agentline'),
   DIAL_STRING: z.string().includes('{to}', { message: 'must contain {to}' }).default('PJSIP/{to}@trunk'),
   RING_TIMEOUT_SECONDS: int(5, 300).default(30),
-  /** Unset: websocket (slin16) with the simulated PBX, rtp (ulaw) with a real Asterisk, which needs 22.6+ for websocket. */
+  /**
+   * Unset: websocket (slin16) with the simulated PBX; with a real Asterisk, websocket on 22.6 and newer
+   * and rtp (ulaw) before, as `GET /asterisk/info` says (rtp too when MEDIA_FORMAT is ulaw or alaw).
+   */
   MEDIA_TRANSPORT: z.enum(['rtp', 'websocket']).optional(),
   MEDIA_FORMAT: z.enum(['ulaw', 'alaw', 'slin16']).optional(),
   MEDIA_HOST: z.string().default('127.0.0.1'),
   RTP_PORT_MIN: int(1024, 65535).default(20000),
   RTP_PORT_MAX: int(1024, 65535).default(20999),
+  /** A transferred call: seconds of the connected part (callee and person) the recording keeps. */
+  TRANSFER_RECORD_SECONDS: int(0, 3600).default(60),
+  /** A transferred call: the longest the connected legs are kept up; past it both are hung up. */
+  TRANSFER_MAX_SECONDS: int(60, 86_400).default(3600),
   RECORDINGS_DIR: z.string().optional(),
   RECORDINGS_RETENTION_DAYS: int(1, 3650).default(30),
   SCENARIOS_DIR: z.string().optional(),

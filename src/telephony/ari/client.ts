@@ -14,6 +14,7 @@ import type {
   ExternalMediaParams,
   OriginateParams,
   RecordBridgeParams,
+  SnoopParams,
 } from './types.js';
 
 /**
@@ -126,10 +127,13 @@ export interface AriClient {
   getChannelVariable(channelId: string, variable: string): Promise<string>;
   sendDtmf(channelId: string, dtmf: string, opts?: DtmfParams): Promise<void>;
   externalMedia(params: ExternalMediaParams): Promise<AriChannel>;
+  /** A channel in `params.app` that hears `channelId` (spy) and/or speaks to it (whisper). */
+  snoopChannel(channelId: string, params: SnoopParams): Promise<AriChannel>;
   listBridges(): Promise<AriBridge[]>;
   createBridge(params: CreateBridgeParams): Promise<AriBridge>;
   destroyBridge(bridgeId: string): Promise<void>;
   addChannelToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void>;
+  removeChannelFromBridge(bridgeId: string, channelIds: readonly string[]): Promise<void>;
   recordBridge(bridgeId: string, params: RecordBridgeParams): Promise<AriLiveRecording>;
   stopLiveRecording(name: string): Promise<void>;
   getStoredRecordingFile(name: string): Promise<Buffer>;
@@ -408,6 +412,8 @@ export function createAriClient(opts: AriClientOptions): AriClient {
         query: { ...query },
         body: variables ? { variables } : undefined,
       }),
+    snoopChannel: (id: string, params: SnoopParams) =>
+      request<AriChannel>(reqLog, 'POST', `${channelPath(id)}/snoop`, { query: { ...params } }),
     listBridges: () => request<AriBridge[]>(reqLog, 'GET', '/bridges'),
     createBridge: (params: CreateBridgeParams) =>
       request<AriBridge>(reqLog, 'POST', '/bridges', { query: { ...params } }),
@@ -416,6 +422,9 @@ export function createAriClient(opts: AriClientOptions): AriClient {
     },
     addChannelToBridge: async (id: string, channelIds: readonly string[]) => {
       await request(reqLog, 'POST', `/bridges/${enc(id)}/addChannel`, { query: { channel: channelIds } });
+    },
+    removeChannelFromBridge: async (id: string, channelIds: readonly string[]) => {
+      await request(reqLog, 'POST', `/bridges/${enc(id)}/removeChannel`, { query: { channel: channelIds } });
     },
     recordBridge: (id: string, params: RecordBridgeParams) =>
       request<AriLiveRecording>(reqLog, 'POST', `/bridges/${enc(id)}/record`, { query: { ...params } }),
