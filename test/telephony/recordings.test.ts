@@ -6,7 +6,12 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accounts, calls } from '../../src/db/schema.js';
 import { silentLogger } from '../../src/logger.js';
-import { createRecordingSweeper } from '../../src/telephony/recordings.js';
+import { AriError } from '../../src/telephony/ari/client.js';
+import {
+  createPbxRecordingRecovery,
+  createRecordingSweeper,
+  type RecoveryAri,
+} from '../../src/telephony/recordings.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 
 describe('recording retention sweeper', () => {
@@ -86,3 +91,138 @@ describe('recording retention sweeper', () => {
     expect(await sweeper.sweep()).toEqual({ deleted: [] });
   });
 });
+
+describe('recordings left on the PBX (it restarted under the call)', () => {
+  let tdb: TestDatabase;
+  let dir: string;
+  let accountId: string;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-rec-'));
+    [{ id: accountId }] = await tdb.db.insert(accounts).values({ name: 'a' }).returning();
+  });
+  afterAll(async () => {
+    await tdb.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  async function endedCall(endedReason: string, endedAt = new Date()) {
+    const id = crypto.randomUUID();
+    await tdb.db.insert(calls).values({
+      id,
+      accountId,
+      toNumber: '+14155550100',
+      callerId: '+14155550000',
+      objective: 'x',
+      language: 'en-US',
+      status: 'failed',
+      endedReason,
+      endedAt,
+    });
+    return id;
+  }
+  const row = async (id: string) => (await tdb.db.select().from(calls).where(eq(calls.id, id)))[0];
+
+  /** A PBX holding `files`; `down` makes every request fail as an unreachable Asterisk's would. */
+  function fakePbx(files: Map<string, Buffer>) {
+    const listeners = new Set<(up: boolean) => void>();
+    const pbx = {
+      connected: false,
+      down: false,
+      deleted: [] as string[],
+      setConnected(up: boolean) {
+        pbx.connected = up;
+        for (const l of listeners) l(up);
+      },
+      onConnectionChange(l: (up: boolean) => void) {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+      async getStoredRecordingFile(name: string) {
+        if (pbx.down)
+          throw new AriError(0, 'GET', `/recordings/stored/${name}/file`, 'fetch failed', 'unsent');
+        const f = files.get(name);
+        if (!f) throw new AriError(404, 'GET', `/recordings/stored/${name}/file`, 'Recording not found');
+        return f;
+      },
+      async deleteStoredRecording(name: string) {
+        files.delete(name);
+        pbx.deleted.push(name);
+      },
+    };
+    return pbx;
+  }
+
+  it("after the reconnect: stored as <callId>.wav and deleted on the PBX; a canceled call's is only deleted", async () => {
+    const kept = await endedCall('network_error');
+    const canceled = await endedCall('canceled');
+    const files = new Map([
+      [`agentline-${kept}`, Buffer.from('RIFF-kept')],
+      [`agentline-${canceled}`, Buffer.from('RIFF-canceled')],
+    ]);
+    const pbx = fakePbx(files);
+    const recovery = createPbxRecordingRecovery({
+      db: tdb.db,
+      ari: pbx as RecoveryAri,
+      dir,
+      logger: silentLogger(),
+    });
+    recovery.start();
+    // The calls ended while the PBX was away.
+    recovery.remember(kept, `agentline-${kept}`);
+    recovery.remember(canceled, `agentline-${canceled}`);
+    await until(async () => (await row(kept)).pbxRecording === `agentline-${kept}`);
+    expect((await row(canceled)).pbxRecording).toBe(`agentline-${canceled}`);
+
+    pbx.setConnected(true);
+    await until(
+      async () => (await row(kept)).recordingFile !== null && (await row(canceled)).pbxRecording === null,
+    );
+    await recovery.stop();
+    expect(await row(kept)).toMatchObject({ recordingFile: `${kept}.wav`, pbxRecording: null });
+    expect(await row(canceled)).toMatchObject({ recordingFile: null, pbxRecording: null });
+    expect(await fs.readFile(path.join(dir, `${kept}.wav`), 'utf8')).toBe('RIFF-kept');
+    await expect(fs.access(path.join(dir, `${canceled}.wav`))).rejects.toThrow();
+    expect(pbx.deleted.sort()).toEqual([`agentline-${canceled}`, `agentline-${kept}`].sort());
+  });
+
+  it('a PBX still away keeps them for the next reconnect; one it does not have is given up a day after the call', async () => {
+    const waiting = await endedCall('network_error');
+    const lostLongAgo = await endedCall('network_error', new Date(Date.now() - 2 * 86_400_000));
+    const lostNow = await endedCall('network_error');
+    await tdb.db
+      .update(calls)
+      .set({ pbxRecording: `agentline-${waiting}` })
+      .where(eq(calls.id, waiting));
+    await tdb.db.update(calls).set({ pbxRecording: 'gone-1' }).where(eq(calls.id, lostLongAgo));
+    await tdb.db.update(calls).set({ pbxRecording: 'gone-2' }).where(eq(calls.id, lostNow));
+    const files = new Map([[`agentline-${waiting}`, Buffer.from('RIFF-waiting')]]);
+    const pbx = fakePbx(files);
+    pbx.connected = true;
+    pbx.down = true;
+    const recovery = createPbxRecordingRecovery({
+      db: tdb.db,
+      ari: pbx as RecoveryAri,
+      dir,
+      logger: silentLogger(),
+    });
+    expect(await recovery.recover()).toEqual({ recovered: [] });
+    expect((await row(waiting)).pbxRecording).toBe(`agentline-${waiting}`);
+
+    pbx.down = false;
+    expect((await recovery.recover()).recovered).toContain(waiting);
+    expect(await row(waiting)).toMatchObject({ recordingFile: `${waiting}.wav`, pbxRecording: null });
+    // Not on this PBX: maybe on another worker's for a while, then given up.
+    expect((await row(lostNow)).pbxRecording).toBe('gone-2');
+    expect((await row(lostLongAgo)).pbxRecording).toBeNull();
+    await recovery.stop();
+  });
+});
+
+async function until(fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
