@@ -47,6 +47,14 @@ export interface Turn {
   latency?: Record<string, number | null> | null;
 }
 
+/** One event of a call: a status change, or (from = to) a note such as why the call failed. */
+export interface CallEvent {
+  at: string;
+  from: string | null;
+  to: string;
+  reason: string | null;
+}
+
 export interface Call {
   id: string;
   callId: string;
@@ -75,6 +83,8 @@ export interface Call {
   startedAt: string | null;
   endedAt: string | null;
   durationSeconds: number | null;
+  /** The call's history, oldest first (extension). */
+  events: CallEvent[];
 }
 
 export interface CallListItem {

@@ -214,6 +214,15 @@ const TurnSchema = z
 
 const isoTime = z.string().openapi({ format: 'date-time' });
 
+const CallEventSchema = z
+  .object({
+    at: isoTime,
+    from: z.string().nullable(),
+    to: z.string(),
+    reason: z.string().nullable(),
+  })
+  .openapi('CallEvent');
+
 export const CallSchema = z
   .object({
     id: z.string().uuid(),
@@ -251,6 +260,10 @@ export const CallSchema = z
     startedAt: isoTime.nullable(),
     endedAt: isoTime.nullable(),
     durationSeconds: z.number().int().nullable(),
+    events: z.array(CallEventSchema).openapi({
+      description:
+        "*Extension.* The call's history, oldest first: each status change (`from` → `to`, with the ended reason on the terminal one), and events that change no status (`from` = `to`), such as why the call failed: `ari_request_failed: POST /bridges/…/addChannel → 422 Channel not in Stasis application`.",
+    }),
   })
   .openapi('Call');
 

@@ -166,7 +166,11 @@ export class CallService {
 
   async getCall(accountId: string, id: string, baseUrl: string): Promise<CallView> {
     const call = await this.find(accountId, id);
-    return callView(call, await this.deps.calls.turns(call.id), baseUrl);
+    const [turns, events] = await Promise.all([
+      this.deps.calls.turns(call.id),
+      this.deps.calls.events(call.id),
+    ]);
+    return callView(call, turns, baseUrl, events);
   }
 
   async listCalls(accountId: string, q: ListCallsQuery) {
@@ -207,7 +211,11 @@ export class CallService {
       if (isTerminal(status)) throw this.alreadyEnded(status);
       throw new Error(`cancel of call ${call.id} refused from status ${status}`);
     }
-    return callView(res.call, await this.deps.calls.turns(call.id), baseUrl);
+    const [turns, events] = await Promise.all([
+      this.deps.calls.turns(call.id),
+      this.deps.calls.events(call.id),
+    ]);
+    return callView(res.call, turns, baseUrl, events);
   }
 
   /** The recording file of a call, checked to exist and to lie inside the recordings directory. */

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.js';
 import {
+  type CallEventRow,
   type CallRow,
   type CallTurnRow,
   callEvents,
@@ -52,6 +53,11 @@ export class CallStore {
       : eq(calls.id, callId);
     const [row] = await this.db.select().from(calls).where(where).limit(1);
     return row ?? null;
+  }
+
+  /** The call's events (status changes, and notes such as why it failed), oldest first. */
+  events(callId: string): Promise<CallEventRow[]> {
+    return this.db.select().from(callEvents).where(eq(callEvents.callId, callId)).orderBy(asc(callEvents.id));
   }
 
   turns(callId: string, db: Db | Tx = this.db): Promise<CallTurnRow[]> {

@@ -1,4 +1,4 @@
-import type { CallRow, CallTurnRow, TurnLatency } from '../db/schema.js';
+import type { CallEventRow, CallRow, CallTurnRow, TurnLatency } from '../db/schema.js';
 
 /** The public shape of one turn (`turns[]` on a call). */
 export interface TurnView {
@@ -21,6 +21,21 @@ export function turnView(t: CallTurnRow): TurnView {
   };
 }
 
+/**
+ * The public shape of one event of a call (`events[]`, an extension): a status change, or an event
+ * that changes no status (`from` = `to`), such as why the call failed (`ari_request_failed: …`).
+ */
+export interface CallEventView {
+  at: string;
+  from: string | null;
+  to: string;
+  reason: string | null;
+}
+
+export function callEventView(e: CallEventRow): CallEventView {
+  return { at: e.at.toISOString(), from: e.fromStatus ?? null, to: e.toStatus, reason: e.reason ?? null };
+}
+
 /** `Agent: ...` / `Callee: ...`, one line a turn, as the spec asks. */
 export function transcriptOf(turns: readonly { speaker: 'agent' | 'callee'; text: string }[]): string | null {
   if (turns.length === 0) return null;
@@ -34,7 +49,12 @@ export function recordingUrlOf(call: CallRow, publicBaseUrl: string): string | n
 }
 
 /** `GET /v1/agent/calls/{id}`. */
-export function callView(call: CallRow, turns: readonly CallTurnRow[], publicBaseUrl: string) {
+export function callView(
+  call: CallRow,
+  turns: readonly CallTurnRow[],
+  publicBaseUrl: string,
+  events: readonly CallEventRow[] = [],
+) {
   const tv = turns.map(turnView);
   return {
     id: call.id,
@@ -63,6 +83,7 @@ export function callView(call: CallRow, turns: readonly CallTurnRow[], publicBas
     startedAt: iso(call.startedAt),
     endedAt: iso(call.endedAt),
     durationSeconds: call.durationSeconds ?? null,
+    events: events.map(callEventView),
   };
 }
 export type CallView = ReturnType<typeof callView>;

@@ -228,4 +228,5 @@ export type TurnLatency = {
 export type AccountRow = typeof accounts.$inferSelect;
 export type CallRow = typeof calls.$inferSelect;
 export type CallTurnRow = typeof callTurns.$inferSelect;
+export type CallEventRow = typeof callEvents.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { callEvents } from '../../src/db/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { NOT_IN_STASIS_RETRY_DELAYS_MS } from '../../src/telephony/ari/stasis-readiness.js';
+import { startTestApi, type TestApi } from '../helpers/api-fixtures.js';
 import {
   type Engines,
   expectNoLeakedHandles,
@@ -28,6 +29,8 @@ describe('failed ARI requests: the log and the call events say which request fai
   let engines: Engines;
   let before: Record<string, number>;
   let h: Harness;
+  /** The REST API over the harness's database, to read the calls as a client does. */
+  let api: TestApi;
   const lines: LogLine[] = [];
   beforeAll(async () => {
     before = handleCounts();
@@ -43,6 +46,7 @@ describe('failed ARI requests: the log and the call events say which request fai
       afterScript: 'objective_met',
     });
     h = await startHarness({ engines, agent, logger });
+    api = await startTestApi({ db: h.db });
   }, 120_000);
   afterEach(async () => {
     h.sim.impair({});
@@ -50,6 +54,7 @@ describe('failed ARI requests: the log and the call events say which request fai
     await until('the runner to finish its calls', () => h.runner.activeCalls() === 0);
   });
   afterAll(async () => {
+    await api?.close();
     await h?.close();
     await engines?.close();
     await expectNoLeakedHandles(before);
@@ -64,7 +69,7 @@ describe('failed ARI requests: the log and the call events say which request fai
 
   it('a bridge Asterisk keeps refusing (422): the call fails as network_error, each refused request is logged once, and its events say which', async () => {
     h.sim.impair({ failRequests: { [ADD_CHANNEL]: NOT_IN_STASIS } });
-    const id = await h.place(NUMBERS.restaurant);
+    const id = await h.place(NUMBERS.restaurant, { accountId: api.accountId });
     const call = await h.waitFor(id, undefined, 60_000);
     expect({ status: call.status, endedReason: call.endedReason }).toEqual({
       status: 'failed',
@@ -98,6 +103,21 @@ describe('failed ARI requests: the log and the call events say which request fai
       `dialing→dialing:ari_request_failed: POST /bridges/${bridgeId}/addChannel → 422 Channel not in Stasis application`,
       'dialing→failed:network_error',
     ]);
+    // A client reading the call sees why it failed.
+    const view = (await (await api.request(`/v1/agent/calls/${id}`)).json()) as Record<string, any>;
+    expect(view.endedReason).toBe('network_error');
+    expect(
+      view.events.map((e: { from: string; to: string; reason: string | null }) => [e.from, e.to, e.reason]),
+    ).toEqual([
+      ['queued', 'dialing', null],
+      [
+        'dialing',
+        'dialing',
+        `ari_request_failed: POST /bridges/${bridgeId}/addChannel → 422 Channel not in Stasis application`,
+      ],
+      ['dialing', 'failed', 'network_error'],
+    ]);
+    for (const e of view.events) expect(new Date(e.at).toISOString()).toBe(e.at);
   }, 90_000);
 
   it('the 422 of a channel not yet in the application is retried: two refusals, then the call goes on', async () => {

@@ -75,6 +75,8 @@ class Client:
         return self._request("POST", "/v1/agent/calls", body, headers)
 
     def get_call(self, call_id):
+        """One call. Its "events" (extension) list the status changes and notes such as why it failed,
+        oldest first: {"at", "from", "to", "reason"}."""
         return self._request("GET", "/v1/agent/calls/" + urllib.parse.quote(call_id, safe=""))
 
     def list_calls(self, limit=None, cursor=None, status=None):
