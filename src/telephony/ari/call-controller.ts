@@ -303,7 +303,7 @@ export class CallController {
         await this.place();
       }
     } catch (err) {
-      if (!(err instanceof CallEnded)) this.endWith({ kind: 'error', error: err });
+      if (!(err instanceof CallEnded)) await this.endWithError(err);
     }
     await this.finish();
     // A transferred call's connected legs outlive the agent: the transfer keeps them until they end.
@@ -602,25 +602,55 @@ export class CallController {
    */
   private async onAmdTimeout(): Promise<void> {
     if (this.trigger) return;
-    // A lookup that fails (a 5xx, no answer) is asked again, a little later: only the PBX's answer
-    // tells a callee who hung up in the dialplan from a stuck AMD (chaos mode found this).
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        if (attempt > 0) await this.guard(new Promise((r) => this.timer(() => r(null), 250 * 2 ** attempt)));
-        await this.guard(this.ari.getChannel(this.calleeChannelId));
-        break;
-      } catch (err) {
-        if (err instanceof CallEnded) return;
-        if (err instanceof AriError && err.status === 404) {
-          this.log.warn('callee channel gone during AMD without a hangup event');
-          this.moveCallee('gone');
-          this.endWith({ kind: 'callee_gone', cause: this.lastCause });
-          return;
-        }
-        if (!(err instanceof AriError)) break;
-      }
+    // Only the PBX's answer tells a callee who hung up in the dialplan (its event lost) from a stuck AMD.
+    if ((await this.lookupCallee()) === 'gone') {
+      this.log.warn('callee channel gone during AMD without a hangup event');
+      this.moveCallee('gone');
+      this.endWith({ kind: 'callee_gone', cause: this.lastCause });
+      return;
     }
     this.endWith({ kind: 'amd_timeout' });
+  }
+
+  /**
+   * A step of the call failed. An ARI request may fail because the callee hung up just before it
+   * (`addChannel` answers 400 "Channel not found"), and the hangup's events may come after that answer:
+   * events and answers race (chaos mode found this). So the PBX is asked first: a callee channel that
+   * no longer exists makes this the callee's hangup, not a network error.
+   */
+  private async endWithError(err: unknown): Promise<void> {
+    if (err instanceof AriError && err.delivery === 'answered' && this.callee === 'seen' && !this.trigger) {
+      if ((await this.lookupCallee()) === 'gone' && !this.trigger) {
+        this.log.info(
+          { failedRequest: `${err.method} ${err.path}` },
+          'a request failed because the callee hung up',
+        );
+        this.moveCallee('gone');
+        this.endWith({ kind: 'callee_gone', cause: this.lastCause });
+        return;
+      }
+    }
+    this.endWith({ kind: 'error', error: err });
+  }
+
+  /**
+   * Whether the callee channel exists, by `GET /channels/{id}`; a lookup that fails (a 5xx, no answer)
+   * is asked again, 250 and 500 ms later. `ended`: the call ended meanwhile (its events said why).
+   */
+  private async lookupCallee(): Promise<'exists' | 'gone' | 'unknown' | 'ended'> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        if (attempt > 0)
+          await this.guard(new Promise((r) => this.timer(() => r(null), 250 * 2 ** (attempt - 1))));
+        await this.guard(this.ari.getChannel(this.calleeChannelId));
+        return 'exists';
+      } catch (err) {
+        if (err instanceof CallEnded) return 'ended';
+        if (err instanceof AriError && err.status === 404) return 'gone';
+        if (!(err instanceof AriError)) return 'unknown';
+      }
+    }
+    return 'unknown';
   }
 
   /**
