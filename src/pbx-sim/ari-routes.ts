@@ -32,7 +32,7 @@ const none: AriResult = { status: 204 };
 export function ariRoutes(
   core: PbxCore,
   recordings: RecordingStore,
-  info: { asteriskId: string; startedAt: string },
+  info: { asteriskId: string; startedAt: string; version: string },
 ): AriRoute[] {
   return [
     {
@@ -48,7 +48,7 @@ export function ariRoutes(
             date: info.startedAt,
             user: 'agentline',
           },
-          system: { version: '22.6.0', entity_id: info.asteriskId },
+          system: { version: info.version, entity_id: info.asteriskId },
           config: {
             name: 'agentline-pbx-sim',
             default_language: 'en',
@@ -116,6 +116,34 @@ export function ariRoutes(
         ),
     },
     { method: 'GET', path: '/channels/{channelId}', handle: (r) => ok(core.getChannel(r.params.channelId)) },
+    {
+      method: 'POST',
+      path: '/channels/{channelId}/snoop',
+      handle: (r) =>
+        ok(
+          core.snoop(r.params.channelId, {
+            app: r.param('app'),
+            spy: r.param('spy'),
+            whisper: r.param('whisper'),
+            appArgs: r.param('appArgs'),
+            snoopId: r.param('snoopId'),
+          }),
+        ),
+    },
+    {
+      method: 'POST',
+      path: '/channels/{channelId}/snoop/{snoopId}',
+      handle: (r) =>
+        ok(
+          core.snoop(r.params.channelId, {
+            app: r.param('app'),
+            spy: r.param('spy'),
+            whisper: r.param('whisper'),
+            appArgs: r.param('appArgs'),
+            snoopId: r.params.snoopId,
+          }),
+        ),
+    },
     {
       method: 'POST',
       path: '/channels/{channelId}',

@@ -41,7 +41,7 @@ describe.skipIf(!haveSwagger)('agreement with the ARI swagger', () => {
   });
 
   it('serves only routes that the swagger declares with that method', () => {
-    const routes = ariRoutes({} as never, {} as never, { asteriskId: '', startedAt: '' });
+    const routes = ariRoutes({} as never, {} as never, { asteriskId: '', startedAt: '', version: '22.6.0' });
     expect(routes.length).toBeGreaterThan(20);
     const unknown = routes.map((r) => `${r.method} ${r.path}`).filter((r) => !operations.has(r));
     expect(unknown).toEqual([]);

@@ -56,7 +56,10 @@ describe('voicemail, and calls that outlive a dropped ARI events socket', () => 
       status: 'voicemail',
       endedReason: 'voicemail_detected',
     });
-    expect(agent.ends).toEqual([]);
+    // The agent listened from answer (it hears a person's greeting) but was stopped at the beep before
+    // it was let speak: no words of it on the line.
+    expect(agent.ends.map((e) => e.signalReason)).toEqual(['objective_impossible']);
+    expect(call.transcript ?? '').not.toContain('Hello there');
     expect(call.startedAt).toBeNull();
     expect(await h.webhookEvents(id)).toEqual(['call.voicemail']);
   }, 90_000);

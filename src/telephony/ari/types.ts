@@ -192,6 +192,15 @@ export interface ContinueParams {
   label?: string;
 }
 
+export interface SnoopParams {
+  app: string;
+  /** Audio the snoop channel hears: `in` is what the snooped channel sends (the callee's voice). */
+  spy?: 'none' | 'both' | 'out' | 'in';
+  whisper?: 'none' | 'both' | 'out' | 'in';
+  appArgs?: string;
+  snoopId?: string;
+}
+
 export interface ExternalMediaParams {
   app: string;
   channelId?: string;

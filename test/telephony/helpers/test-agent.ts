@@ -35,6 +35,8 @@ export interface TestAgent extends ConversationAgent {
   /** Why converse() returned, and the session's abort reason at that time. */
   readonly ends: { end: ConversationEnd; signalReason: unknown }[];
   readonly summarized: number;
+  /** For each call, when (ms after answer) the controller let the agent speak, or the call ended before. */
+  readonly mayTalkAt: number[];
 }
 
 const SPEECH_RMS = 500;
@@ -52,6 +54,7 @@ function rms(f: Int16Array): number {
 export function createTestAgent(opts: TestAgentOptions): TestAgent {
   const dtmfHeard: string[] = [];
   const ends: { end: ConversationEnd; signalReason: unknown }[] = [];
+  const mayTalkAt: number[] = [];
   let summarized = 0;
 
   async function speak(session: CallSession, text: string, onTurn: (t: ConversationTurn) => void) {
@@ -127,6 +130,7 @@ export function createTestAgent(opts: TestAgentOptions): TestAgent {
   return {
     dtmfHeard,
     ends,
+    mayTalkAt,
     get summarized() {
       return summarized;
     },
@@ -138,6 +142,15 @@ export function createTestAgent(opts: TestAgentOptions): TestAgent {
         return { end };
       };
       const wrappingUp = () => session.wrapUp?.aborted === true && !session.signal.aborted;
+      // Started at answer: silent until the controller knows a person (or a waiting machine) is there.
+      if (session.mayTalk) {
+        const ended = new Promise<void>((resolve) => {
+          if (session.signal.aborted) resolve();
+          else session.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        await Promise.race([session.mayTalk, ended]);
+        mayTalkAt.push(performance.now() - session.answeredAtMs);
+      }
       const wrapUp = async () => {
         await speak(
           session,
