@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CALL_STATUSES } from '../calls/status.js';
+import { TRANSFER_WHEN_DEFAULT } from '../calls/transfer-defaults.js';
 import { ERROR_STATUS } from './errors.js';
 import { nestsDeeperThan } from './storable-json.js';
 
@@ -83,9 +84,6 @@ export function isSipUri(s: string): boolean {
   const port = /:(\d{1,5})(?:;|$)/.exec(s.slice(s.indexOf('@')));
   return !port || (Number(port[1]) >= 1 && Number(port[1]) <= 65_535);
 }
-
-/** The default `when` of a transfer: the situations a client most often means. */
-export const TRANSFER_WHEN_DEFAULT = 'the callee asks to speak with a person';
 
 export const TransferSchema = z
   .object({

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
-import { type PlaceCallBody, TRANSFER_WHEN_DEFAULT } from '../api/schemas.js';
+import type { PlaceCallBody } from '../api/schemas.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { accounts, calls, phoneNumbers } from '../db/schema.js';
@@ -14,6 +14,7 @@ import { CallError, invalidField } from './errors.js';
 import { checkDestination, checkNumberFormat, type GuardrailOptions } from './guardrails.js';
 import { IdempotencyKeys, requestHash } from './idempotency.js';
 import { type CallStatus, isTerminal } from './status.js';
+import { TRANSFER_WHEN_DEFAULT } from './transfer-defaults.js';
 
 export interface CallServiceDeps {
   db: Db;
