@@ -138,6 +138,8 @@ export interface PbxRecordingRecovery {
 
 /** At most this many calls a pass (the rest wait for the next reconnect). */
 const RECOVERY_BATCH = 100;
+/** Tries at deleting a recovered recording on the PBX within one pass. */
+const DELETE_TRIES = 3;
 
 /**
  * Recordings that ended while Asterisk was unreachable. A call cut by a PBX restart ends at once, but
@@ -207,20 +209,34 @@ export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxR
       if (keep) {
         await fs.mkdir(deps.dir, { recursive: true });
         await fs.writeFile(path.join(deps.dir, file), wav);
+        await deps.db.update(calls).set({ recordingFile: file }).where(eq(calls.id, row.id));
       }
-      await deps.db
-        .update(calls)
-        .set(keep ? { recordingFile: file, pbxRecording: null } : { pbxRecording: null })
-        .where(and(eq(calls.id, row.id), eq(calls.pbxRecording, name)));
+      // Only once the PBX's copy is gone does the call stop pointing at it; a refused delete (a 5xx)
+      // leaves it for the next pass, which fetches the same file again and retries.
+      if (!(await deleteOnPbx(row.id, name))) continue;
+      await forget(row.id, name);
       waiting.delete(row.id);
-      await deps.ari.deleteStoredRecording(name).catch((err) => {
-        if (!(err instanceof AriError && err.status === 404))
-          log.warn({ err, callId: row.id }, 'could not delete a recovered recording on the PBX');
-      });
       log.info({ callId: row.id, stored: keep }, 'recording left on the PBX recovered');
       if (keep) recovered.push(row.id);
     }
     return { recovered };
+  }
+
+  /** True once the PBX no longer has `name` (deleted, or 404); a few quick tries, as a 5xx may pass. */
+  async function deleteOnPbx(callId: string, name: string): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await deps.ari.deleteStoredRecording(name);
+        return true;
+      } catch (err) {
+        if (err instanceof AriError && err.status === 404) return true;
+        if (attempt >= DELETE_TRIES - 1 || stopped) {
+          log.warn({ err, callId }, 'could not delete a recovered recording on the PBX; retrying later');
+          return false;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    }
   }
 
   async function forget(callId: string, name: string): Promise<void> {

@@ -124,7 +124,8 @@ describe("the call's recording when the PBX cannot record, stops early, or resta
       'the recording to be recovered',
       async () => {
         const [row] = await h.db.db.select().from(calls).where(eq(calls.id, id));
-        return row.recordingFile ? row : null;
+        // Done once the PBX's copy is deleted too.
+        return row.recordingFile && row.pbxRecording === null ? row : null;
       },
       30_000,
     );

@@ -171,12 +171,15 @@ describe('recordings left on the PBX (it restarted under the call)', () => {
     // The calls ended while the PBX was away.
     recovery.remember(kept, `agentline-${kept}`);
     recovery.remember(canceled, `agentline-${canceled}`);
-    await until(async () => (await row(kept)).pbxRecording === `agentline-${kept}`);
-    expect((await row(canceled)).pbxRecording).toBe(`agentline-${canceled}`);
+    await until(
+      async () =>
+        (await row(kept)).pbxRecording === `agentline-${kept}` &&
+        (await row(canceled)).pbxRecording === `agentline-${canceled}`,
+    );
 
     pbx.setConnected(true);
     await until(
-      async () => (await row(kept)).recordingFile !== null && (await row(canceled)).pbxRecording === null,
+      async () => (await row(kept)).pbxRecording === null && (await row(canceled)).pbxRecording === null,
     );
     await recovery.stop();
     expect(await row(kept)).toMatchObject({ recordingFile: `${kept}.wav`, pbxRecording: null });
