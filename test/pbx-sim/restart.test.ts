@@ -87,3 +87,29 @@ describe('Asterisk going down under its calls', () => {
     }
   });
 });
+
+describe('a bridge recording whose parties are gone', () => {
+  it('stops once the last channel hung up: stop is answered 404, the stored recording is there', async () => {
+    const ari = new RawAri(f.pbx.ariUrl);
+    await ari.connect();
+    try {
+      const ch = await ari.call('POST', '/channels', { endpoint: 'PJSIP/+14155550100@trunk', app: 'test' });
+      await ari.waitFor((e) => e.type === 'StasisStart' && e.channel.id === ch.id);
+      const bridge = await ari.call('POST', '/bridges', { type: 'mixing' });
+      await ari.call('POST', `/bridges/${bridge.id}/addChannel`, { channel: ch.id });
+      await ari.call('POST', `/bridges/${bridge.id}/record`, { name: 'emptied', format: 'wav' });
+      // With a party still there the recording is live.
+      expect((await ari.request('GET', '/recordings/live/emptied')).status).toBe(200);
+      await ari.call('DELETE', `/channels/${ch.id}`);
+      await ari.waitFor((e) => e.type === 'RecordingFinished' && e.recording.name === 'emptied');
+      expect(await ari.request('POST', '/recordings/live/emptied/stop')).toMatchObject({
+        status: 404,
+        json: { message: 'Recording not found' },
+      });
+      expect((await ari.request('GET', '/recordings/stored/emptied')).status).toBe(200);
+      await ari.call('DELETE', `/bridges/${bridge.id}`);
+    } finally {
+      ari.close();
+    }
+  });
+});
