@@ -1105,7 +1105,7 @@ export class CallController {
     if (handedOver) await this.transfer?.recordWindow(this.ctl.signal);
     else await this.transfer?.close();
     if (this.recordingName && this.recording === 'recording') {
-      await this.ari.stopLiveRecording(this.recordingName).catch(quiet('stopping the recording'));
+      await this.stopRecording(this.recordingName).catch(quiet('stopping the recording'));
     }
     if (this.bridgeId && !handedOver)
       await this.ari.destroyBridge(this.bridgeId).catch(quiet('destroying the bridge'));
@@ -1115,6 +1115,24 @@ export class CallController {
     // it is gone already or the originate never reached the PBX.
     if (!handedOver && (this.callee === 'dialed' || this.callee === 'seen')) {
       await this.ari.hangup(this.calleeChannelId, 'normal').catch(quiet('hanging up the callee'));
+    }
+  }
+
+  /**
+   * Stops the live recording; a 5xx or a lost answer is tried again, 200 and 400 ms later. The bridge's
+   * destruction would stop it too, but a transferred call's bridge lives on, and its recording with it:
+   * the call's file would never be complete (chaos mode found this).
+   */
+  private async stopRecording(name: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.ari.stopLiveRecording(name);
+        return;
+      } catch (err) {
+        const transient = err instanceof AriError && (err.status >= 500 || err.status === 0);
+        if (!transient || attempt >= 2) throw err;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
     }
   }
 
