@@ -58,7 +58,7 @@ describe('a channel we create is used only once it is in the application', () =>
     ['RTP', () => h],
     ['chan_websocket', () => hw],
   ])(
-    'answered calls (%s media) all connect while the media channel enters Stasis 0–50 ms after its answer',
+    'answered calls (%s media) all connect while the media channel enters the application 5–60 ms after its answer',
     async (_name, harness) => {
       const x = harness();
       // Even the shortest delay may lose the race: widen it so every call meets it.
