@@ -73,7 +73,7 @@ describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
     const deltas: string[] = [];
     const action = await engine.nextAction(messages, { onSay: (d) => deltas.push(d) });
     expect(parseAgentAction(action)).toEqual(action);
-    expect(['speak', 'dtmf', 'end']).toContain(action.action);
+    expect(['speak', 'dtmf', 'end', 'transfer']).toContain(action.action);
     expect(deltas.length).toBeGreaterThan(1);
     expect(deltas.join('').trim()).toBe(action.say);
     expect(action.say.length).toBeLessThanOrEqual(SAY_MAX);

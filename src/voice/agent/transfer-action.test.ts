@@ -8,6 +8,7 @@ import {
   parseAgentAction,
   SUMMARY_MAX,
 } from '../dialogue/action-schema.js';
+import { briefOf } from '../dialogue/llama-cpp.js';
 import { ActionGate } from './action-gate.js';
 import { buildSystemPrompt } from './prompt.js';
 
@@ -97,5 +98,15 @@ describe('the prompt of a call with a transfer target', () => {
     });
     expect(p).toContain('alwaystransfer at once');
     expect(p.match(/<\/objective>/g)?.length).toBe(2);
+  });
+});
+
+describe('briefOf (the llama.cpp engine cuts a transfer brief at SUMMARY_MAX)', () => {
+  it('reads the brief written so far, decoded, without an unfinished escape or the closing', () => {
+    expect(briefOf('Hold on.","action":"transfer","summary":"Dana wants')).toBe('Dana wants');
+    expect(briefOf('x","action":"transfer","summary":"She said \\"hi\\" \\u00e9')).toBe('She said "hi" é');
+    expect(briefOf('x","action":"transfer","summary":"cut \\u00')).toBe('cut ');
+    expect(briefOf('x","action":"transfer","summary":"done"}')).toBe('done');
+    expect(briefOf('x","action":"speak"}')).toBe('');
   });
 });

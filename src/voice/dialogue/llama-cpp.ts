@@ -17,6 +17,7 @@ import {
   DialogueOutputError,
   parseAgentAction,
   SAY_MAX,
+  SUMMARY_MAX,
   withFormatHint,
 } from './action-schema.js';
 import { SayExtractor } from './say-extractor.js';
@@ -449,22 +450,33 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     const say = new SayExtractor();
     say.push(ACTION_RESPONSE_PREFIX);
     const stop = new AbortController();
+    let written = '';
+    let briefCut = false;
     const { text, stopped } = await generate(conv, history, actionGrammar, {
       signal: o.signal,
       stop: stop.signal,
       waitedMs,
       onText: (chunk) => {
         if (stop.signal.aborted) return;
+        written += chunk;
         let delta = say.push(chunk);
         const over = say.text.length - SAY_MAX;
         if (over > 0) {
           delta = delta.slice(0, Math.max(0, delta.length - over));
           stop.abort();
         }
+        // A transfer's brief has no bound in the grammar either: it is cut here, like `say`.
+        if (say.fields.action === 'transfer' && briefOf(written).length > SUMMARY_MAX) {
+          briefCut = true;
+          stop.abort();
+        }
         if (delta && o.onSay && !o.signal?.aborted) o.onSay(delta);
       },
     });
     const raw = ACTION_RESPONSE_PREFIX + text;
+    if (stopped && briefCut) {
+      return parseAgentAction({ action: 'transfer', say: say.text, summary: briefOf(written) }, raw);
+    }
     // Cut at SAY_MAX before the action was written: what was said stands, and the agent listens next.
     if (stopped) return parseAgentAction({ action: 'speak', say: say.text.slice(0, SAY_MAX) }, raw);
     let parsed: unknown;
@@ -701,4 +713,22 @@ function untilAborted(p: Promise<unknown>, signal?: AbortSignal): Promise<void> 
       },
     );
   });
+}
+
+/**
+ * The transfer brief written so far in a generated action (after `"summary":"`), decoded; a trailing
+ * escape the model has not finished is left out.
+ */
+export function briefOf(written: string): string {
+  const at = written.lastIndexOf('"summary":"');
+  if (at < 0) return '';
+  const body = written
+    .slice(at + '"summary":"'.length)
+    .replace(/"\}?$/, '')
+    .replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
+  try {
+    return JSON.parse(`"${body}"`) as string;
+  } catch {
+    return body;
+  }
 }
