@@ -65,7 +65,8 @@ export class Client {
   }
 
   /**
-   * Places a call. `params` has the fields of POST /v1/agent/calls (to, objective, context, fields, webhookUrl, ...).
+   * Places a call. `params` has the fields of POST /v1/agent/calls (to, objective, context, fields, webhookUrl, ...),
+   * including the `transfer` extension: `{ to: '+E164' | 'sip:user@host', mode?: 'cold' | 'warm', when?: '...' }`.
    * @param {object} params
    * @param {{ idempotencyKey?: string }} [options]
    */
