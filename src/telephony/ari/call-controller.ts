@@ -707,7 +707,10 @@ export class CallController {
       mayTalk,
       signal: this.sessionAbort.signal,
       wrapUp: this.wrapUpAbort.signal,
+      // Keys and a transfer act on the callee, who is in AMD's dialplan until the agent may talk: an
+      // agent that asks earlier waits for that (and gets CallEnded if the call ends first).
       sendDtmf: async (digits) => {
+        await this.guard(mayTalk);
         if (this.callee === 'gone') return;
         await this.ari.sendDtmf(this.calleeChannelId, digits);
       },
@@ -716,7 +719,12 @@ export class CallController {
         return () => this.dtmfListeners.delete(l);
       },
       preparation: this.preparation,
-      transfer: call.transfer ? (request) => this.transferTo(request, audio) : undefined,
+      transfer: call.transfer
+        ? async (request) => {
+            await this.guard(mayTalk);
+            return this.transferTo(request, audio);
+          }
+        : undefined,
     };
     const onTurn = (turn: ConversationTurn) => {
       this.turns.push(turn);
