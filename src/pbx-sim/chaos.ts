@@ -49,8 +49,9 @@ export interface ChaosFailure {
  * The requests chaos may fail, by method and route pattern (the swagger's path under /ari), with the
  * 500 message Asterisk's own handler gives for it where it has one (`res/ari/resource_*.c`). The
  * controller must carry on through each: a lookup is asked again or decided without, a variable
- * it cannot read leaves detection to the audio path, a recording that will not stop is stopped by
- * the bridge's destruction, a stored recording left undeleted costs disk space, not the call.
+ * it cannot read leaves detection to the audio path, a recording stop is tried again (a transferred
+ * call's bridge, and so its recording, outlives the call; otherwise the bridge's destruction stops
+ * it), a stored recording left undeleted costs disk space, not the call.
  */
 const NON_ESSENTIAL: Record<string, string | null> = {
   'GET /channels': null,
