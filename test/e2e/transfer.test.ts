@@ -21,6 +21,8 @@ import {
 const ASKS_FOR_PERSON = '+14155550170';
 /** Asks for a person; when the agent answers, asks whether it is still there; then hangs up after the goodbye. */
 const ASKS_AGAIN = '+14155550171';
+/** Asks for a person and hangs up once the agent answered (while the person's phone rings). */
+const GIVES_UP = '+14155550174';
 const DESK = '+14155550160';
 const DESK_BUSY = '+14155550161';
 const DESK_NO_ANSWER = '+14155550162';
@@ -59,6 +61,20 @@ const callees: Scenario[] = [
         rules: [{ match: 'anything', say: 'Hello? Are you still there?', goto: 'bye' }],
       },
       bye: { rules: [{ match: 'anything', hangup: true }] },
+    },
+  },
+  {
+    number: GIVES_UP,
+    outcome: 'answer',
+    ringSeconds: 1,
+    amd: { status: 'HUMAN', analysisMs: 300 },
+    transcribe: false,
+    start: 'start',
+    states: {
+      start: {
+        say: 'Hello, can I speak to a person please?',
+        rules: [{ match: 'anything', hangup: true }],
+      },
     },
   },
 ] as Scenario[];
@@ -323,6 +339,31 @@ describe('a transfer the model asks for on a call without a target', () => {
       seen[1].some((m) => m.role === 'assistant' && m.content.includes('"transfer"')),
       context,
     ).toBe(false);
+    await expectNothingLeft(context);
+  });
+});
+
+describe('a callee who hangs up while the person rings', () => {
+  it('ends the call as callee_hung_up, marks the transfer stopped, and takes the second leg down', {
+    timeout: 120_000,
+  }, async () => {
+    const seen: DialogueMessage[][] = [];
+    stack.useAgent({ dialogue: () => transferDialogue(seen) });
+    const callId = await stack.placeCall({
+      to: GIVES_UP,
+      objective: 'Help the caller with their booking.',
+      transfer: { to: DESK_NO_ANSWER, mode: 'cold' },
+    });
+    const call = await stack.waitForEnd(callId);
+    const context = contextOf(call, GIVES_UP, DESK_NO_ANSWER);
+    expect([call.status, call.endedReason], context).toEqual(['completed', 'callee_hung_up']);
+    const agentLines = call.turns.filter((t) => t.speaker === 'agent').map((t) => t.text);
+    expect(agentLines, context).toEqual([
+      HANDOVER,
+      `[transfer to ${DESK_NO_ANSWER} stopped: the call ended]`,
+    ]);
+    // We hung the person's ringing phone up (before its own ring timeout ended it).
+    expect(lastCallLog(DESK_NO_ANSWER).at(-1)?.text, context).toBe('missed call (caller gave up)');
     await expectNothingLeft(context);
   });
 });

@@ -514,9 +514,15 @@ export class CallConversation {
       this.transferring = false;
     }
     const transferred = result.outcome === 'transferred';
+    // A transfer the call's end cut short (the callee hung up, max duration) did not fail: it stopped.
+    const text = transferred
+      ? `[transferred to ${target}]`
+      : this.signal.aborted
+        ? `[transfer to ${target} stopped: the call ended]`
+        : `[transfer to ${target} failed: ${result.outcome}]`;
     this.emit({
       speaker: 'agent',
-      text: transferred ? `[transferred to ${target}]` : `[transfer to ${target} failed: ${result.outcome}]`,
+      text,
       startMs: this.rel(startedAt)!,
       endMs: this.rel(performance.now())!,
       interrupted: false,
