@@ -248,10 +248,11 @@ if (failures.length > 0) {
 
 let leaked = 0;
 if (ari) {
-  // Teardown runs after the call's final status is written: give it a few seconds to finish.
+  // Teardown runs after the call's final status is written, and a transferred callee stays bridged to the
+  // person who took over until one of them hangs up: wait up to a minute for Asterisk to empty.
   let channels: Record<string, unknown>[] = [];
   let bridges: Record<string, unknown>[] = [];
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 120; i++) {
     [channels, bridges] = await Promise.all([ariList('channels'), ariList('bridges')]);
     if (channels.length === 0 && bridges.length === 0) break;
     await sleep(500);
