@@ -151,4 +151,28 @@ describe('the opening of an answered call is heard from the moment of answer', (
     expect(reply.startMs - couldReplyAt, why).toBeLessThan(3000);
     expect(call.transcript).not.toContain(VOICEMAIL_MESSAGE);
   }, 150_000);
+
+  it('when Asterisk refuses the snoop channel, the callee itself is bridged and the call goes on as before', async () => {
+    h.setAgent(agent);
+    h.sim.impair({
+      failRequests: { 'POST /channels/{channelId}/snoop': { status: 500, message: 'Internal Server Error' } },
+    });
+    const entered: string[] = [];
+    const off = h.ari.on('StasisStart', (ev) => entered.push(ev.channel.name));
+    try {
+      const id = await h.place(NUMBERS.hangsUp);
+      const call = await h.waitFor(id, undefined, 60_000);
+      // No snoop channel ever came up: the refusal was met.
+      expect(entered.filter((n) => n.startsWith('Snoop/'))).toEqual([]);
+      expect(entered.some((n) => n.startsWith('PJSIP/'))).toBe(true);
+      expect({ status: call.status, endedReason: call.endedReason }).toEqual({
+        status: 'completed',
+        endedReason: 'callee_hung_up',
+      });
+      expect(call.recordingFile).toBe(`${id}.wav`);
+    } finally {
+      off();
+      h.sim.impair({});
+    }
+  }, 90_000);
 });
