@@ -1,7 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasWebSocketMedia } from '../../src/telephony/ari/media-transport.js';
+import { silentLogger } from '../../src/logger.js';
+import { createAutoMediaTransport, hasWebSocketMedia } from '../../src/telephony/ari/media-transport.js';
+import type { PortPool } from '../../src/telephony/media/port-pool.js';
 import {
   type Engines,
   expectNoLeakedHandles,
@@ -24,6 +26,65 @@ describe('which Asterisk carries chan_websocket media', () => {
     expect(hasWebSocketMedia('certified-20.7-cert5')).toBe(false);
     expect(hasWebSocketMedia('GIT-master-1a2b3c4')).toBeNull();
     expect(hasWebSocketMedia(undefined)).toBeNull();
+  });
+});
+
+describe('the media chosen by version', () => {
+  /** An ARI client as the auto transport sees it: the version it reports, and its connection. */
+  function fakeAri(version: string | Error) {
+    const listeners = new Set<(up: boolean) => void>();
+    const ari = {
+      version,
+      asked: 0,
+      connected: true,
+      authorization: 'Basic x',
+      mediaWebSocketUrl: (id: string) => `ws://pbx/media/${id}`,
+      async asteriskInfo() {
+        ari.asked++;
+        if (ari.version instanceof Error) throw ari.version;
+        return { system: { version: ari.version } };
+      },
+      onConnectionChange(l: (up: boolean) => void) {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+      reconnect() {
+        for (const l of [...listeners]) l(true);
+      },
+      listeners,
+    };
+    return ari;
+  }
+  const transportFor = (ari: ReturnType<typeof fakeAri>) =>
+    createAutoMediaTransport({
+      ari,
+      mediaHost: '127.0.0.1',
+      portPool: {} as PortPool,
+      logger: silentLogger(),
+    });
+
+  it('asks once the events socket is up, keeps the answer, and asks again after a reconnect', async () => {
+    const ari = fakeAri('22.6.0');
+    const media = transportFor(ari);
+    expect(await media.resolve()).toBe('websocket');
+    expect(await media.resolve()).toBe('websocket');
+    expect(ari.asked).toBe(1);
+    // Asterisk was downgraded while the socket was down.
+    ari.version = '22.5.2';
+    ari.reconnect();
+    expect(await media.resolve()).toBe('rtp');
+    expect(ari.asked).toBe(2);
+    media.close();
+    expect(ari.listeners.size).toBe(0);
+  });
+
+  it('when Asterisk cannot be asked, that call gets RTP and the next one asks again', async () => {
+    const ari = fakeAri(new Error('connect ECONNREFUSED'));
+    const media = transportFor(ari);
+    expect(await media.resolve()).toBe('rtp');
+    ari.version = '22.10.1';
+    expect(await media.resolve()).toBe('websocket');
+    media.close();
   });
 });
 
