@@ -62,6 +62,7 @@ const ENGINE_MODULES = [
   'res_ari_recordings.so',
   'res_ari_events.so',
   'res_stasis.so',
+  'res_stasis_snoop.so',
   'res_http_websocket.so',
   'app_stasis.so',
   'app_amd.so',
@@ -121,6 +122,7 @@ const MODULE_CONFIGS: Record<string, readonly string[]> = {
   'res_pjsip_session.so': [],
   'res_rtp_asterisk.so': ['rtp.conf'],
   'res_stasis.so': [],
+  'res_stasis_snoop.so': [],
 };
 
 /** Files Asterisk's core reads itself. */
