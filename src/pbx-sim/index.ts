@@ -71,6 +71,12 @@ export interface SimulatedPbx {
   bridges(): unknown[];
   /** What the callee(s) at `number` heard (STT text, DTMF) and said, oldest first. */
   calleeLog(number: string): CalleeLogEntry[];
+  /**
+   * What the last callee answered at `number` got from its bridge: media ticks (20 ms each) since it
+   * answered, and the frames in them, silence included; null before any answered. A two-party bridge
+   * passes only what the other party sends, so a caller that sends nothing leaves `frames` behind.
+   */
+  calleeHearing(number: string): { ticks: number; frames: number } | null;
   /** Test hook: closes every `/ari/events` socket abruptly, as a network drop would. */
   dropEventSockets(): void;
   /** Reproduces trouble from now on (replacing the previous set; `{}` clears it): see PbxImpairments. */
@@ -190,6 +196,7 @@ export async function startSimulatedPbx(opts: SimulatedPbxOptions): Promise<Simu
     channels: () => core.listChannels(),
     bridges: () => core.listBridges(),
     calleeLog: (number) => core.calleeLog(number),
+    calleeHearing: (number) => core.calleeHearing(number),
     dropEventSockets: () => hub.dropAll(),
     impair(next) {
       for (const k of Object.keys(impairments) as (keyof PbxImpairments)[]) delete impairments[k];

@@ -60,6 +60,8 @@ interface SimChannel {
   scenario: ParsedScenario | null;
   /** A snoop channel: the channel it listens to (spy `in`: what that channel sends). */
   spyOn?: string;
+  /** A callee's ear: media ticks since answer, and frames the bridge gave it in them (test hook). */
+  heard?: { ticks: number; frames: number };
 }
 
 interface SimBridge {
@@ -151,6 +153,8 @@ export function createPbxCore(deps: PbxCoreDeps) {
   const bridges = new Map<string, SimBridge>();
   const mediaSockets = new Map<string, WsMediaPort>();
   const calleeLogs = new Map<string, CalleeLogEntry[]>();
+  /** The ear of the last callee answered at each number (SimChannel.heard). */
+  const calleeEars = new Map<string, { ticks: number; frames: number }>();
   const byNumber = new Map(deps.scenarios.map((s) => [s.number, s]));
   const fallbackScenario = byNumber.get('*') ?? DEFAULT_SCENARIO;
   const clock = createMediaClock((err) => logger.error({ err }, 'pbx-sim: media tick failed'));
@@ -190,7 +194,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
 
   const bridgeJson = (b: SimBridge) => ({
     id: b.id,
-    technology: b.mixing && b.members.length > 2 ? 'softmix' : 'simple_bridge',
+    technology: isSoftmix(b) ? 'softmix' : 'simple_bridge',
     bridge_type: b.types.includes('holding') ? 'holding' : 'mixing',
     bridge_class: 'stasis',
     creator: 'Stasis',
@@ -306,17 +310,38 @@ export function createPbxCore(deps: PbxCoreDeps) {
    * on every channel: a soft request with cause 0x04; the dial then reports NOANSWER, the cause 0).
    * `dialstatus`: the final Dial event of an unanswered callee; by default the status Asterisk
    * derives from the cause, null for none at all (a ring timeout, a missing extension).
+   * `techCause`: the SIP answer behind a remote end over the SIP hop (486, 404, 503, 603, 480): real
+   * Asterisk carries it as `tech_cause` in ChannelHangupRequest and ChannelDestroyed.
+   * `hangupRequest: false`: no ChannelHangupRequest at all, as for an originate whose timeout ran out
+   * (dial.c hangs the channel up directly: `Dial RINGING` … `ChannelDestroyed` cause 19, seen on 22.10.1).
    */
   const endChannel = (
     ch: SimChannel,
     cause: Cause,
     by: 'app' | 'remote' | 'shutdown',
-    opts: { dialstatus?: string | null } = {},
+    opts: { dialstatus?: string | null; techCause?: number; hangupRequest?: boolean } = {},
   ) => {
     if (ch.ended) return;
     ch.ended = true;
     for (const t of ch.timers) clearTimeout(t);
     ch.timers.clear();
+    const tech = opts.techCause !== undefined ? { tech_cause: opts.techCause } : {};
+    const hangupRequest = () =>
+      emitChannel(ch, {
+        type: 'ChannelHangupRequest',
+        ...(by === 'remote'
+          ? { cause: cause.code, ...tech }
+          : { cause: by === 'app' ? SOFTHANGUP.explicit : SOFTHANGUP.shutdown, soft: true }),
+        channel: channelJson(ch),
+      });
+    // Where the request goes relative to the final Dial event of an unanswered callee. A soft hangup
+    // (ours, or a shutdown) is published by the thread that requests it, before the dial thread sees
+    // it and reports; a SIP final answer is queued as a hangup with its cause, which the dial thread
+    // then reports (`ChannelHangupRequest` → `Dial BUSY` on 22.10.1). Over a Local channel the Dial
+    // event comes first (the outcome is known from the dialplan before the channel hangs up).
+    const network = ch.scenario?.network ?? (ch.name.startsWith('Local/') ? 'local' : 'sip');
+    const requestBeforeDial = by !== 'remote' || network === 'sip';
+    let requested = false;
     if (ch.kind === 'phone' && ch.state !== 'Up') {
       const dialstatus =
         opts.dialstatus !== undefined
@@ -324,8 +349,13 @@ export function createPbxCore(deps: PbxCoreDeps) {
           : by === 'app'
             ? 'CANCEL'
             : dialStatusForCause(cause.code);
-      if (dialstatus !== null)
+      if (dialstatus !== null) {
+        if (requestBeforeDial && opts.hangupRequest !== false) {
+          hangupRequest();
+          requested = true;
+        }
         emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: ch.number, dialstatus });
+      }
       logCallee(ch, {
         kind: 'event',
         text: by === 'app' ? 'missed call (caller gave up)' : `not answered: ${cause.text}`,
@@ -333,13 +363,7 @@ export function createPbxCore(deps: PbxCoreDeps) {
     } else if (ch.kind === 'phone' && by === 'app') {
       logCallee(ch, { kind: 'event', text: 'caller hung up' });
     }
-    emitChannel(ch, {
-      type: 'ChannelHangupRequest',
-      ...(by === 'remote'
-        ? { cause: cause.code }
-        : { cause: by === 'app' ? SOFTHANGUP.explicit : SOFTHANGUP.shutdown, soft: true }),
-      channel: channelJson(ch),
-    });
+    if (!requested && opts.hangupRequest !== false) hangupRequest();
     const bridge = ch.bridgeId ? bridges.get(ch.bridgeId) : undefined;
     leaveBridge(ch);
     // The last party hung up: the bridge's recorder stops and its file is complete, so a later
@@ -352,12 +376,18 @@ export function createPbxCore(deps: PbxCoreDeps) {
     ch.callee?.close();
     ch.port?.close();
     if (ch.kind === 'websocket') mediaSockets.delete(ch.vars.get('MEDIA_WEBSOCKET_CONNECTION_ID') ?? '');
-    emitChannel(ch, {
-      type: 'ChannelDestroyed',
-      cause: cause.code,
-      cause_txt: cause.text,
-      channel: channelJson(ch),
-    });
+    // A snoop channel's only subscription is its Stasis() (nothing subscribed the app to it at
+    // creation, unlike an originate or externalMedia): after its StasisEnd the app hears nothing more
+    // of it, and real Asterisk sends no ChannelDestroyed for it (8 of 8 snoops on 22.10.1).
+    if (ch.kind !== 'snoop') {
+      emitChannel(ch, {
+        type: 'ChannelDestroyed',
+        cause: cause.code,
+        cause_txt: cause.text,
+        ...(by === 'remote' ? tech : {}),
+        channel: channelJson(ch),
+      });
+    }
     channels.delete(ch.id);
     // A snoop channel's audiohook goes with the channel it spies on, and Asterisk hangs it up.
     for (const s of [...channels.values()]) if (s.spyOn === ch.id) endChannel(s, CAUSES.normal, 'remote');
@@ -376,11 +406,16 @@ export function createPbxCore(deps: PbxCoreDeps) {
     }
   });
   clock.on('deliver', (at) => {
+    for (const ch of channels.values()) if (ch.heard && ch.callee) ch.heard.ticks++;
     for (const b of bridges.values()) {
       const frames: (Int16Array | null)[] = b.members.map((id) => contributions.get(id) ?? null);
       if (b.mixing) {
+        // Asterisk's `simple_bridge` (two parties) passes on only the frames a party sends: with nobody
+        // else sending, a member gets nothing at all. `softmix` (a third party, or the recorder, joined)
+        // mixes on its own timer and sends every member a frame each 20 ms, silence included.
+        const softmix = isSoftmix(b);
         for (let j = 0; j < b.members.length; j++) {
-          // A member hears only the others; with nobody else sending, nothing is passed at all.
+          // A member hears only the others.
           let mix: Int32Array | null = null;
           for (let i = 0; i < frames.length; i++) {
             const f = frames[i];
@@ -388,7 +423,12 @@ export function createPbxCore(deps: PbxCoreDeps) {
             mix ??= new Int32Array(FRAME_SAMPLES);
             for (let k = 0; k < FRAME_SAMPLES; k++) mix[k] += f[k];
           }
-          if (mix) channels.get(b.members[j])?.port?.push(clamp(mix));
+          if (softmix) mix ??= new Int32Array(FRAME_SAMPLES);
+          const member = channels.get(b.members[j]);
+          if (mix && member?.port) {
+            member.port.push(clamp(mix));
+            if (member.heard) member.heard.frames++;
+          }
         }
       }
       if (b.recorder) {
@@ -430,6 +470,8 @@ export function createPbxCore(deps: PbxCoreDeps) {
     });
     ch.callee = callee;
     ch.port = callee;
+    ch.heard = { ticks: 0, frames: 0 };
+    calleeEars.set(ch.number, ch.heard);
     callee.answered();
     enterStasis(ch, args);
   };
@@ -481,7 +523,6 @@ export function createPbxCore(deps: PbxCoreDeps) {
         later(ch, 20, () => endChannel(ch, CAUSES.unknown, 'remote', { dialstatus: null }));
         return;
       }
-      emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: target.number, dialstatus: '' });
       const ringMs = scenario.ringSeconds * 1000;
       const timeoutMs = timeoutS > 0 ? timeoutS * 1000 : Number.POSITIVE_INFINITY;
       const network = scenario.network ?? (target.tech === 'Local' ? 'local' : 'sip');
@@ -491,14 +532,39 @@ export function createPbxCore(deps: PbxCoreDeps) {
         congestion: CAUSES.congestion,
         unavailable: CAUSES.noRoute,
       } as const;
+      /** The SIP final answer behind each cause (Asterisk's `tech_cause`); cause 3 has none. */
+      const sipCode: Partial<Record<number, number>> = { 1: 404, 17: 486, 19: 480, 21: 603, 34: 503 };
       /** The callee's network ends the call unanswered: over a Local channel busy and congestion lose their cause. */
-      const endUnanswered = (kind: keyof typeof immediate | 'reject') => {
+      const endUnanswered = (
+        kind: keyof typeof immediate | 'reject',
+        o: { hangupRequest?: boolean } = {},
+      ) => {
         if (network === 'local' && (kind === 'busy' || kind === 'congestion')) {
           endChannel(ch, CAUSES.unknown, 'remote', { dialstatus: kind === 'busy' ? 'BUSY' : 'CONGESTION' });
         } else {
-          endChannel(ch, kind === 'reject' ? CAUSES.rejected : immediate[kind], 'remote');
+          const cause = kind === 'reject' ? CAUSES.rejected : immediate[kind];
+          const techCause = network === 'sip' ? sipCode[cause.code] : undefined;
+          endChannel(ch, cause, 'remote', { techCause, ...o });
         }
       };
+      const dialBegins = () =>
+        emitChannel(ch, { type: 'Dial', peer: channelJson(ch), dialstring: target.number, dialstatus: '' });
+      if (outcome === 'busy' && network === 'sip' && ringMs === 0) {
+        // A 486 before any provisional answer: on 22.10.1 its ChannelHangupRequest comes even before
+        // the first `Dial ""`, then `Dial BUSY` and ChannelDestroyed (all within a few ms).
+        later(ch, 150, () => {
+          emitChannel(ch, {
+            type: 'ChannelHangupRequest',
+            cause: CAUSES.busy.code,
+            tech_cause: 486,
+            channel: channelJson(ch),
+          });
+          dialBegins();
+          endUnanswered('busy', { hangupRequest: false });
+        });
+        return;
+      }
+      dialBegins();
       if (outcome in immediate && ringMs === 0) {
         later(ch, 150, () => endUnanswered(outcome as keyof typeof immediate));
         return;
@@ -515,9 +581,17 @@ export function createPbxCore(deps: PbxCoreDeps) {
       if (timeoutMs <= ringMs || outcome === 'noanswer') {
         // The originate's timeout: Asterisk hangs the channel up with cause 19 and no final Dial event
         // (no NOANSWER). A callee network that gives up first (SIP 480) is cause 19 with NOANSWER.
+        // The originate's own timeout sends no ChannelHangupRequest either (dial.c hangs the channel up
+        // itself): `Dial RINGING` … `ChannelDestroyed` cause 19, tech_cause 480, as on 22.10.1.
         const ringTimeout = timeoutMs <= Math.max(ringMs, 100);
+        const techCause = network === 'sip' ? 480 : undefined;
         later(ch, Math.min(timeoutMs, Math.max(ringMs, 100)), () =>
-          endChannel(ch, CAUSES.noAnswer, 'remote', ringTimeout ? { dialstatus: null } : {}),
+          endChannel(
+            ch,
+            CAUSES.noAnswer,
+            'remote',
+            ringTimeout ? { dialstatus: null, hangupRequest: false, techCause } : { techCause },
+          ),
         );
         if (timeoutMs <= ringMs) return;
       }
@@ -960,8 +1034,17 @@ export function createPbxCore(deps: PbxCoreDeps) {
         events_disallowed: [],
       })),
     calleeLog: (number: string) => [...(calleeLogs.get(number) ?? [])],
+    calleeHearing: (number: string) => {
+      const ear = calleeEars.get(number);
+      return ear ? { ...ear } : null;
+    },
     stop,
   };
+}
+
+/** A mixing bridge with a third party (the recorder counts: it joins the bridge as a channel) mixes in softmix. */
+function isSoftmix(b: SimBridge): boolean {
+  return b.mixing && b.members.length + (b.recorder ? 1 : 0) > 2;
 }
 
 function clamp(mix: Int32Array): Int16Array {

@@ -203,12 +203,17 @@ export function createBridgeRecorder(opts: {
     const gap = Math.min(target, limit) - samples;
     if (gap >= FRAME_SAMPLES) add(new Int16Array(gap));
   };
+  // An unknown format is refused by the claim below; its rate is never needed.
+  const fileRate = FORMATS[opts.format]?.rate ?? MIX_RATE;
   const json = (): LiveRecording => ({
     name: opts.name,
     format: opts.format,
     target_uri: opts.targetUri,
     state,
-    duration: Math.round(samples / MIX_RATE),
+    // Asterisk knows the duration once the recording is over (none while it runs), and computes it
+    // as the file's length in samples / 8000 (main/app.c, whatever the rate): a `wav16` recording
+    // reports twice its real length (109 s for a 54.5 s file on 22.10.1).
+    ...(state === 'recording' ? {} : { duration: Math.floor((samples * fileRate) / MIX_RATE / 8000) }),
     talking_duration: Math.round(talking / MIX_RATE),
     silence_duration: Math.round((samples - talking) / MIX_RATE),
   });

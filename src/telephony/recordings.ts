@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { and, eq, inArray, isNotNull } from 'drizzle-orm';
+import { TERMINAL_STATUSES } from '../calls/status.js';
 import type { Db } from '../db/client.js';
 import { calls } from '../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -105,7 +106,11 @@ export function createRecordingSweeper(deps: RecordingSweeperDeps): RecordingSwe
 /** What the recovery needs of the ARI client. */
 export type RecoveryAri = Pick<
   AriClient,
-  'connected' | 'onConnectionChange' | 'getStoredRecordingFile' | 'deleteStoredRecording'
+  | 'connected'
+  | 'onConnectionChange'
+  | 'getStoredRecordingFile'
+  | 'deleteStoredRecording'
+  | 'stopLiveRecording'
 >;
 
 export interface PbxRecordingRecoveryDeps {
@@ -120,6 +125,11 @@ export interface PbxRecordingRecoveryDeps {
    * for it once the call ended this long ago (a day by default).
    */
   giveUpAfterMs?: number;
+  /**
+   * How often a pass runs besides the reconnects (a minute by default): a call whose worker died
+   * (failed/worker_lost) is ended by another worker at any time, with its recording still on the PBX.
+   */
+  intervalMs?: number;
 }
 
 export interface PbxRecordingRecovery {
@@ -129,6 +139,14 @@ export interface PbxRecordingRecovery {
    * the reconnect. Returns at once.
    */
   remember(callId: string, name: string): void;
+  /**
+   * The call started recording on the PBX as `name`: noted on the call (`pbx_recording`) from now on,
+   * so that if its worker dies the call's recording is still found there, fetched and deleted once
+   * the call has ended (failed/worker_lost). Returns at once.
+   */
+  started(callId: string, name: string): void;
+  /** The call's recording is off the PBX (fetched and deleted, or never made): the note goes. */
+  settled(callId: string, name: string): void;
   /** Fetches, stores and deletes on the PBX every recording still waiting there; one pass at a time. */
   recover(): Promise<{ recovered: string[] }>;
   /** A pass now and after every reconnect of the ARI events socket. */
@@ -142,10 +160,13 @@ const RECOVERY_BATCH = 100;
 const DELETE_TRIES = 3;
 
 /**
- * Recordings that ended while Asterisk was unreachable. A call cut by a PBX restart ends at once, but
- * its WAV stays in Asterisk's recordings folder, where nothing would ever fetch or delete it: the
- * call keeps its name (`calls.pbx_recording`), and after each reconnect the file is fetched, stored as
- * `<callId>.wav` (unless the call was canceled: then it is only deleted) and deleted on the PBX.
+ * Recordings left on the PBX. A call cut by a PBX restart ends at once, but its WAV stays in
+ * Asterisk's recordings folder, where nothing would ever fetch or delete it; so does the recording of
+ * a call whose worker died (the call ends failed/worker_lost, ended by another worker). Every call
+ * notes its recording's name (`calls.pbx_recording`) while it is on the PBX; after each reconnect, and
+ * every `intervalMs`, the recordings of ended calls still noted are fetched, stored as `<callId>.wav`
+ * (unless the call was canceled: then only deleted) and deleted on the PBX. A recording still running
+ * (a dead worker's call whose callee is still on the line) is stopped first and fetched on a later pass.
  */
 export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxRecordingRecovery {
   const clock = deps.clock ?? (() => new Date());
@@ -157,7 +178,19 @@ export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxR
   let again = false;
   let stopped = false;
   let off: (() => void) | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const intervalMs = deps.intervalMs ?? 60_000;
   const writes = new Set<Promise<unknown>>();
+  /** Each call's notes are written in order (a `settled` never overtaken by its `started`). */
+  const lastWrite = new Map<string, Promise<unknown>>();
+  const inOrder = (callId: string, write: () => Promise<unknown>) => {
+    const p = (lastWrite.get(callId) ?? Promise.resolve()).then(write, write);
+    lastWrite.set(callId, p);
+    track(p);
+    p.finally(() => {
+      if (lastWrite.get(callId) === p) lastWrite.delete(callId);
+    }).catch(() => {});
+  };
 
   const track = (p: Promise<unknown>) => {
     writes.add(p);
@@ -173,7 +206,8 @@ export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxR
         endedAt: calls.endedAt,
       })
       .from(calls)
-      .where(isNotNull(calls.pbxRecording))
+      // Only ended calls: a live call's recording is its controller's to fetch.
+      .where(and(isNotNull(calls.pbxRecording), inArray(calls.status, [...TERMINAL_STATUSES])))
       .limit(RECOVERY_BATCH);
     const todo = new Map(rows.map((r) => [r.id, r]));
     for (const [id, name] of waiting) {
@@ -183,6 +217,21 @@ export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxR
     for (const row of todo.values()) {
       if (stopped || !deps.ari.connected) break;
       const name = row.name as string;
+      // A dead worker's call may still be recording (its bridge lives on while the callee is on the
+      // line): stopped now, its file is complete by the next pass. 404: not recording, as expected.
+      try {
+        await deps.ari.stopLiveRecording(name);
+        log.info(
+          { callId: row.id, name },
+          'stopped the recording of an ended call; fetched on the next pass',
+        );
+        continue;
+      } catch (err) {
+        if (!(err instanceof AriError && err.status === 404)) {
+          log.warn({ err, callId: row.id }, 'could not check a recording left on the PBX; retrying later');
+          break;
+        }
+      }
       let wav: Buffer;
       try {
         wav = await deps.ari.getStoredRecordingFile(name);
@@ -269,7 +318,7 @@ export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxR
     remember(callId, name) {
       if (stopped) return;
       waiting.set(callId, name);
-      track(
+      inOrder(callId, () =>
         deps.db
           .update(calls)
           .set({ pbxRecording: name })
@@ -283,6 +332,23 @@ export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxR
           }),
       );
     },
+    started(callId, name) {
+      if (stopped) return;
+      inOrder(callId, () =>
+        deps.db
+          .update(calls)
+          .set({ pbxRecording: name })
+          .where(eq(calls.id, callId))
+          .catch((err) => log.warn({ err, callId }, 'could not note the recording on the call')),
+      );
+    },
+    settled(callId, name) {
+      waiting.delete(callId);
+      if (stopped) return;
+      inOrder(callId, () =>
+        forget(callId, name).catch((err) => log.warn({ err, callId }, 'could not clear the recording note')),
+      );
+    },
     recover,
     start() {
       if (off || stopped) return;
@@ -290,9 +356,15 @@ export function createPbxRecordingRecovery(deps: PbxRecordingRecoveryDeps): PbxR
         if (up) void kick();
       });
       if (deps.ari.connected) void kick();
+      timer = setInterval(() => {
+        if (deps.ari.connected) void kick();
+      }, intervalMs);
+      timer.unref();
     },
     async stop() {
       stopped = true;
+      if (timer) clearInterval(timer);
+      timer = null;
       off?.();
       off = null;
       await Promise.allSettled([inFlight, ...writes]);

@@ -56,9 +56,17 @@ describe('snoop channels', () => {
     await eventually(() => line.loudFrames >= 10, 10_000, 'the hello through the snoop channel');
     expect(inDialplan()).toBe(true);
 
-    // The callee hangs up (3 s after answer): its snoop channel is hung up with it.
+    // The callee hangs up (3 s after answer): its snoop channel is hung up with it. A snoop channel
+    // leaves the app with its StasisEnd and sends no ChannelDestroyed (as on Asterisk 22.10.1).
     await f.ari.waitFor((e) => e.type === 'ChannelDestroyed' && e.channel.id === ch.id, 10_000);
-    await f.ari.waitFor((e) => e.type === 'ChannelDestroyed' && e.channel.id === 'snoop-1', 5000);
+    await f.ari.waitFor((e) => e.type === 'StasisEnd' && e.channel.id === 'snoop-1', 5000);
+    expect(f.pbx.channels().some((c) => (c as { id: string }).id === 'snoop-1')).toBe(false);
+    expect(
+      f.ari.events
+        .filter((e) => e.channel?.id === 'snoop-1')
+        .map((e) => e.type)
+        .slice(-3),
+    ).toEqual(['ChannelHangupRequest', 'ChannelLeftBridge', 'StasisEnd']);
     await f.ari.call('POST', '/recordings/live/snooped/stop');
     await f.ari.waitFor((e) => e.type === 'RecordingFinished' && e.recording.name === 'snooped');
     media.close();

@@ -149,6 +149,16 @@ describe('recordings left on the PBX (it restarted under the call)', () => {
         files.delete(name);
         pbx.deleted.push(name);
       },
+      /** Recordings still running (a dead worker's call whose callee is on the line). */
+      live: new Set<string>(),
+      stopped: [] as string[],
+      async stopLiveRecording(name: string) {
+        if (pbx.down)
+          throw new AriError(0, 'POST', `/recordings/live/${name}/stop`, 'fetch failed', 'unsent');
+        if (!pbx.live.delete(name))
+          throw new AriError(404, 'POST', `/recordings/live/${name}/stop`, 'Recording not found');
+        pbx.stopped.push(name);
+      },
     };
     return pbx;
   }
@@ -219,6 +229,136 @@ describe('recordings left on the PBX (it restarted under the call)', () => {
     expect((await row(lostNow)).pbxRecording).toBe('gone-2');
     expect((await row(lostLongAgo)).pbxRecording).toBeNull();
     await recovery.stop();
+  });
+});
+
+describe('recordings of calls whose worker died (failed/worker_lost)', () => {
+  let tdb: TestDatabase;
+  let dir: string;
+  let accountId: string;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-rec-'));
+    [{ id: accountId }] = await tdb.db.insert(accounts).values({ name: 'a' }).returning();
+  });
+  afterAll(async () => {
+    await tdb.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  async function liveCall() {
+    const id = crypto.randomUUID();
+    await tdb.db.insert(calls).values({
+      id,
+      accountId,
+      toNumber: '+14155550100',
+      callerId: '+14155550000',
+      objective: 'x',
+      language: 'en-US',
+      status: 'in_progress',
+    });
+    return id;
+  }
+  const row = async (id: string) => (await tdb.db.select().from(calls).where(eq(calls.id, id)))[0];
+  /** What another worker's recovery does to a call of a dead worker. */
+  const markWorkerLost = (id: string) =>
+    tdb.db
+      .update(calls)
+      .set({ status: 'failed', endedReason: 'worker_lost', endedAt: new Date() })
+      .where(eq(calls.id, id));
+
+  function pbxWith(files: Map<string, Buffer>) {
+    const pbx = {
+      connected: true,
+      deleted: [] as string[],
+      stopped: [] as string[],
+      live: new Set<string>(),
+      onConnectionChange: () => () => {},
+      async getStoredRecordingFile(name: string) {
+        const f = files.get(name);
+        if (!f) throw new AriError(404, 'GET', `/recordings/stored/${name}/file`, 'Recording not found');
+        return f;
+      },
+      async deleteStoredRecording(name: string) {
+        files.delete(name);
+        pbx.deleted.push(name);
+      },
+      async stopLiveRecording(name: string) {
+        if (!pbx.live.delete(name))
+          throw new AriError(404, 'POST', `/recordings/live/${name}/stop`, 'Recording not found');
+        pbx.stopped.push(name);
+      },
+    };
+    return pbx;
+  }
+
+  it("a live call's note is left alone; once the call is worker_lost its recording is stopped, then fetched and deleted", async () => {
+    const id = await liveCall();
+    const name = `agentline-${id}`;
+    const files = new Map([[name, Buffer.from('RIFF-lost')]]);
+    const pbx = pbxWith(files);
+    pbx.live.add(name);
+    const recovery = createPbxRecordingRecovery({
+      db: tdb.db,
+      ari: pbx as RecoveryAri,
+      dir,
+      logger: silentLogger(),
+    });
+    recovery.started(id, name);
+    await until(async () => (await row(id)).pbxRecording === name);
+    // The call is live: its controller fetches its recording, not the recovery.
+    expect(await recovery.recover()).toEqual({ recovered: [] });
+    expect({ stopped: pbx.stopped, deleted: pbx.deleted }).toEqual({ stopped: [], deleted: [] });
+
+    // Its worker died; another worker ended the call. The recording still runs on the PBX (the callee
+    // is on the line): stopped first, so that the file fetched is complete, on the next pass.
+    await markWorkerLost(id);
+    expect(await recovery.recover()).toEqual({ recovered: [] });
+    expect(pbx.stopped).toEqual([name]);
+    expect(pbx.deleted).toEqual([]);
+    expect(await recovery.recover()).toEqual({ recovered: [id] });
+    expect(await row(id)).toMatchObject({ recordingFile: `${id}.wav`, pbxRecording: null });
+    expect(await fs.readFile(path.join(dir, `${id}.wav`), 'utf8')).toBe('RIFF-lost');
+    expect(pbx.deleted).toEqual([name]);
+    await recovery.stop();
+  });
+
+  it('runs every intervalMs, with no reconnect: a call marked worker_lost later is recovered by itself', async () => {
+    const id = await liveCall();
+    const name = `agentline-${id}`;
+    const pbx = pbxWith(new Map([[name, Buffer.from('RIFF-later')]]));
+    const recovery = createPbxRecordingRecovery({
+      db: tdb.db,
+      ari: pbx as RecoveryAri,
+      dir,
+      logger: silentLogger(),
+      intervalMs: 50,
+    });
+    recovery.started(id, name);
+    recovery.start();
+    await until(async () => (await row(id)).pbxRecording === name);
+    await markWorkerLost(id);
+    await until(async () => (await row(id)).pbxRecording === null);
+    await recovery.stop();
+    expect(await row(id)).toMatchObject({ recordingFile: `${id}.wav` });
+    expect(pbx.deleted).toEqual([name]);
+  });
+
+  it('settled clears the note, in order after started however fast they follow each other', async () => {
+    const id = await liveCall();
+    const name = `agentline-${id}`;
+    const pbx = pbxWith(new Map());
+    const recovery = createPbxRecordingRecovery({
+      db: tdb.db,
+      ari: pbx as RecoveryAri,
+      dir,
+      logger: silentLogger(),
+    });
+    recovery.started(id, name);
+    recovery.settled(id, name);
+    // stop() waits for the notes' writes.
+    await recovery.stop();
+    expect((await row(id)).pbxRecording).toBeNull();
   });
 });
 

@@ -94,11 +94,15 @@ export interface ChannelDestroyedEvent extends AriEventBase {
   type: 'ChannelDestroyed';
   cause: number;
   cause_txt: string;
+  /** The technology's own cause (over PJSIP the SIP answer, e.g. 486), when the far end ended it. */
+  tech_cause?: number;
   channel: AriChannel;
 }
 export interface ChannelHangupRequestEvent extends AriEventBase {
   type: 'ChannelHangupRequest';
   cause?: number;
+  /** The technology's own cause (over PJSIP the SIP answer, e.g. 486), when the far end ended it. */
+  tech_cause?: number;
   soft?: boolean;
   channel: AriChannel;
 }
