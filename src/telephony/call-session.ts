@@ -12,12 +12,20 @@ export interface CallAudio {
   /**
    * Queues agent audio for paced sending. Resolves when all of it went out on the wire
    * (`completed: true`) or when `flush()` dropped the rest (`completed: false`), with how much was sent.
+   * `closed: true`: the media path is gone (the PBX hung its media channel up or went away, or the
+   * path was closed), and every later play answers the same at once: a caller must stop playing,
+   * not play the rest again.
    */
-  play(samples: Int16Array): Promise<{ completed: boolean; playedMs: number }>;
+  play(samples: Int16Array): Promise<{ completed: boolean; playedMs: number; closed?: boolean }>;
   /** Drops every queued outgoing frame at once (barge-in); pending `play` promises resolve. */
   flush(): void;
   /** Called for each outgoing frame as it leaves, with whether it carried audio (for latency stamps). */
   onFrameSent(listener: (info: { voiced: boolean; atMs: number }) => void): () => void;
+  /**
+   * Called once when the media path is gone, whoever closed it (at once when it is gone already).
+   * Absent where the path cannot tell.
+   */
+  onClose?(listener: () => void): () => void;
 }
 
 /** Everything the voice agent may do with a live call. Times are ms of `performance.now()`. */

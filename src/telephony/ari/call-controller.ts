@@ -103,7 +103,13 @@ export interface CallControllerDeps {
   /** Told whether originates reach the PBX, so the worker can stop claiming while they do not. */
   pbxHealth?: { reached(): void; unreached(): void };
   /** Told of a recording left on an unreachable PBX, to be fetched after the reconnect (recordings.ts). */
-  pbxRecordings?: { remember(callId: string, name: string): void };
+  pbxRecordings?: {
+    remember(callId: string, name: string): void;
+    /** The recording is on the PBX under `name` from now on (noted on the call, for a worker that dies). */
+    started?(callId: string, name: string): void;
+    /** The recording is off the PBX (fetched and deleted, or never made). */
+    settled?(callId: string, name: string): void;
+  };
 }
 
 /** Where a call is; every step forward is one transition, and `ended` is final. */
@@ -247,11 +253,15 @@ export class CallController {
   private originating: Promise<unknown> | null = null;
   private reportedAnswered = false;
   private lastCause: number | null = null;
+  /** The SIP answer behind the callee's end (`tech_cause`: 486, 404, 480…), for the log; not an outcome input. */
+  private lastTechCause: number | null = null;
   private lastDialstatus: string | null = null;
   /** The PBX itself hung the callee up (it shut down or restarted): nobody declined or hung up. */
   private pbxWentAway = false;
   /** The events socket dropped after the originate: what the PBX reported meanwhile is lost. */
   private eventsLost = false;
+  /** Our media path closed under the call, before anything ended it (see onMediaClosed). */
+  private mediaClosed = false;
   private readonly turns: ConversationTurn[] = [];
   /** The transfer the agent asked for, if any (transfer.ts). */
   private transfer: CallTransfer | null = null;
@@ -493,6 +503,8 @@ export class CallController {
     });
     entered.catch(() => {}); // awaited below, after the media is attached (which may fail first)
     this.audio = await this.guard(this.prepared.attach(channel));
+    const offClose = this.audio.onClose?.(() => this.onMediaClosed());
+    if (offClose) this.unsubscribers.push(offClose);
     await this.guard(entered);
     const ear = await this.listenIn();
     await this.guard(
@@ -526,6 +538,8 @@ export class CallController {
     }
     this.recordingName = name;
     this.recording = step(RECORDING_NEXT, this.recording, 'recording');
+    // Should this worker die, whoever ends the call (failed/worker_lost) finds the recording by this note.
+    this.deps.pbxRecordings?.started?.(this.ctl.call.id, name);
   }
 
   /**
@@ -762,6 +776,9 @@ export class CallController {
       if (!this.trigger) throw err;
       this.log.debug({ err }, 'agent stopped with an error after the call ended');
     }
+    // The media closed while the events socket was down: the reconnect's reconciliation (or a cancel,
+    // a shutdown) ends the call; until then it waits, the agent stopped and nothing running.
+    if (this.mediaClosed) await this.guard(new Promise<never>(() => {}));
     offBeep();
     if (beepHeard && !this.trigger) {
       this.clearTimer(this.maxTimer);
@@ -769,6 +786,22 @@ export class CallController {
       return;
     }
     this.check();
+  }
+
+  /**
+   * Our media path closed, and we did not close it (teardown comes after a trigger): Asterisk hung our
+   * media channel up or went away (a restart or crash closes the socket, and its events may die with
+   * it). The agent can no longer be heard, so it stops now. With the events socket up, the call ends
+   * `media_lost` (failed/network_error, as for a media channel destroyed under us); with it down, the
+   * PBX went away and the reconnect's reconciliation decides.
+   */
+  private onMediaClosed(): void {
+    if (this.trigger || this.mediaClosed) return;
+    this.mediaClosed = true;
+    const eventsUp = this.ari.connected;
+    this.log.warn({ eventsUp }, 'the call audio closed under the call');
+    if (!this.sessionAbort.signal.aborted) this.sessionAbort.abort(sessionReason({ kind: 'media_lost' }));
+    if (eventsUp) this.endWith({ kind: 'media_lost' });
   }
 
   /** The agent hands the call to its transfer target (transfer.ts), which owns the connected legs after. */
@@ -855,16 +888,26 @@ export class CallController {
         if (!live.has(this.calleeChannelId)) {
           this.log.warn('callee channel vanished while the events socket was down');
           this.moveCallee('gone');
+          // Our media went in the same outage (its socket closed, or its channel is gone too, which a
+          // callee's hangup never does: it stays in the bridge until we hang it up): the PBX went away
+          // under the call (it restarted or crashed) and cut the callee off; nothing says they hung up.
+          if (this.mediaClosed || (this.audio && this.media === 'created' && !live.has(this.mediaChannelId)))
+            this.pbxWentAway = true;
           this.endWith({ kind: 'callee_gone', cause: null });
-        } else if (this.media !== 'none' && this.audio && !live.has(this.mediaChannelId)) {
-          this.media = step(MEDIA_NEXT, this.media, 'gone');
+        } else if (
+          this.media !== 'none' &&
+          this.audio &&
+          (!live.has(this.mediaChannelId) || this.mediaClosed)
+        ) {
+          if (!live.has(this.mediaChannelId)) this.media = step(MEDIA_NEXT, this.media, 'gone');
           this.endWith({ kind: 'media_lost' });
         }
       }),
     );
     const onAbort = () => {
       if (this.ctl.signal.reason !== 'shutdown') this.endWith({ kind: 'canceled' });
-      else if (this.stateValue === 'talking') this.wrapUpForShutdown();
+      // An agent stopped by a closed media path cannot say goodbye: the call ends at once.
+      else if (this.stateValue === 'talking' && !this.mediaClosed) this.wrapUpForShutdown();
       else this.endWith({ kind: 'shutdown' });
     };
     this.ctl.signal.addEventListener('abort', onAbort, { once: true });
@@ -899,12 +942,15 @@ export class CallController {
         // A soft request's cause is an AST_SOFTHANGUP reason, not a Q.850 cause (see call-outcomes.ts).
         if (isShutdownHangup(ev)) this.pbxWentAway = true;
         else if (!ev.soft) this.lastCause = moreSpecificCause(this.lastCause, ev.cause);
+        if (!ev.soft && typeof ev.tech_cause === 'number') this.lastTechCause = ev.tech_cause;
         return;
       case 'ChannelDestroyed':
         if (ev.channel.id === this.calleeChannelId) {
           this.moveCallee('gone');
           // A Local channel's ChannelDestroyed says 0 even after a request carried the real cause.
           this.lastCause = moreSpecificCause(this.lastCause, ev.cause);
+          // A ring timeout has no ChannelHangupRequest: its SIP answer (480) comes only here.
+          if (typeof ev.tech_cause === 'number') this.lastTechCause = ev.tech_cause;
           this.endWith({ kind: 'callee_gone', cause: this.lastCause });
         } else if (ev.channel.id === this.mediaChannelId) {
           this.media = step(MEDIA_NEXT, this.media, 'gone');
@@ -977,7 +1023,16 @@ export class CallController {
       } catch (err) {
         this.log.error({ err }, 'could not store the end of the call');
       }
-      this.log.info({ status: outcome.status, endedReason: outcome.endedReason }, 'call ended');
+      this.log.info(
+        {
+          status: outcome.status,
+          endedReason: outcome.endedReason,
+          // What the PBX said of the callee's end: the Q.850 cause and, over SIP, the SIP answer.
+          ...(this.lastCause !== null ? { cause: this.lastCause } : {}),
+          ...(this.lastTechCause !== null ? { techCause: this.lastTechCause } : {}),
+        },
+        'call ended',
+      );
     }
     this.go('ended');
   }
@@ -1165,16 +1220,25 @@ export class CallController {
         await fs.mkdir(this.s.recordingsDir, { recursive: true });
         await fs.writeFile(path.join(this.s.recordingsDir, file), wav);
       }
-      await this.ari.deleteStoredRecording(name).catch((err) => {
-        this.log.warn(errorFields(err), 'could not delete the recording on the PBX');
-        // Left there, it would stay forever: deleted after the reconnect (fetched again, the same file).
-        if (pbxUnreachable(err)) this.deps.pbxRecordings?.remember(this.ctl.call.id, name);
-      });
+      const deleted = await this.ari.deleteStoredRecording(name).then(
+        () => true,
+        (err) => {
+          this.log.warn(errorFields(err), 'could not delete the recording on the PBX');
+          // Left there, it would stay forever: deleted after the reconnect (fetched again, the same file).
+          if (pbxUnreachable(err)) this.deps.pbxRecordings?.remember(this.ctl.call.id, name);
+          // Gone already: nothing is left to recover. Any other refusal keeps the note, for the next pass.
+          return err instanceof AriError && err.status === 404;
+        },
+      );
+      if (deleted) this.deps.pbxRecordings?.settled?.(this.ctl.call.id, name);
       return this.ctl.signal.reason === 'canceled' ? null : file;
     } catch (err) {
       this.log.warn(errorFields(err), 'could not fetch the recording');
       // Asterisk is down or restarting (it cut the call): the file is still in its recordings folder.
       if (pbxUnreachable(err)) this.deps.pbxRecordings?.remember(this.ctl.call.id, name);
+      // Never made (the record request was refused after all): nothing is on the PBX to recover.
+      else if (err instanceof AriError && err.status === 404)
+        this.deps.pbxRecordings?.settled?.(this.ctl.call.id, name);
       return null;
     }
   }

@@ -120,14 +120,27 @@ describe('pacer', () => {
     expect(pacer.stats().queuedMs).toBe(0);
   });
 
-  it('stop resolves pending plays and later plays resolve at once, unplayed', async () => {
+  it('stop resolves pending plays and later plays resolve at once, unplayed and closed', async () => {
     const { pacer, clock } = setup();
     pacer.start();
     const p = pacer.play(tone(1600));
     pacer.stop();
-    expect(await p).toEqual({ completed: false, playedMs: 0 });
-    expect(await pacer.play(tone(160))).toEqual({ completed: false, playedMs: 0 });
+    // `closed` tells a caller that replays the unplayed rest to stop: a stopped pacer answers at once.
+    expect(await p).toEqual({ completed: false, playedMs: 0, closed: true });
+    expect(await pacer.play(tone(160))).toEqual({ completed: false, playedMs: 0, closed: true });
     expect(clock.pending()).toBe(0);
+  });
+
+  it('a flush is not a close: dropped plays are not `closed`, and the pacer plays on', async () => {
+    const { pacer, clock } = setup();
+    pacer.start();
+    const p = pacer.play(tone(1600));
+    pacer.flush();
+    expect(await p).toEqual({ completed: false, playedMs: 0 });
+    const again = pacer.play(tone(160));
+    clock.advance(100);
+    expect(await again).toEqual({ completed: true, playedMs: 20 });
+    pacer.stop();
   });
 
   it('with the real clock sends one frame per elapsed 20 ms slot', async () => {

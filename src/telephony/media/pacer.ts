@@ -33,6 +33,11 @@ export interface PacerOptions {
 export interface PlayResult {
   completed: boolean;
   playedMs: number;
+  /**
+   * The media path is gone (the pacer was stopped): nothing more can be played on it. A caller that
+   * plays again what was not completed must stop instead, or it loops: a stopped pacer answers at once.
+   */
+  closed?: boolean;
 }
 
 export interface PacerStats {
@@ -46,7 +51,7 @@ export interface PacerStats {
 export interface Pacer {
   readonly samplesPerFrame: number;
   start(): void;
-  /** Stops sending; pending plays resolve with `completed: false`. */
+  /** Stops sending for good; pending and later plays resolve with `completed: false, closed: true`. */
   stop(): void;
   /** Holds the queue without sending or dropping anything (flow control); `resume()` continues. */
   pause(): void;
@@ -170,11 +175,16 @@ export function createPacer(opts: PacerOptions): Pacer {
     onError: opts.onError,
   });
 
-  const dropAll = () => {
+  const dropAll = (closed: boolean) => {
     const dropped = queue;
     queue = [];
     queued = 0;
-    for (const seg of dropped) seg.resolve({ completed: false, playedMs: msOf(seg.offset) });
+    for (const seg of dropped)
+      seg.resolve(
+        closed
+          ? { completed: false, playedMs: msOf(seg.offset), closed: true }
+          : { completed: false, playedMs: msOf(seg.offset) },
+      );
     notifyEmpty();
   };
 
@@ -186,7 +196,7 @@ export function createPacer(opts: PacerOptions): Pacer {
     stop() {
       stopped = true;
       ticker.stop();
-      dropAll();
+      dropAll(true);
     },
     pause() {
       ticker.stop();
@@ -195,7 +205,8 @@ export function createPacer(opts: PacerOptions): Pacer {
       if (!stopped) ticker.start();
     },
     play(samples) {
-      if (stopped) return Promise.resolve({ completed: false, playedMs: 0 });
+      // Answered at once, so it says why: a caller that replays the unplayed rest would spin on it.
+      if (stopped) return Promise.resolve({ completed: false, playedMs: 0, closed: true });
       if (samples.length === 0) return Promise.resolve({ completed: true, playedMs: 0 });
       return new Promise<PlayResult>((resolve) => {
         // Copy: the caller may reuse its buffer while this is still queued.
@@ -203,7 +214,7 @@ export function createPacer(opts: PacerOptions): Pacer {
         queued += samples.length;
       });
     },
-    flush: dropAll,
+    flush: () => dropAll(false),
     onFrameSent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

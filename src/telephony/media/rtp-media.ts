@@ -195,7 +195,8 @@ export async function createRtpCallAudio(opts: RtpCallAudioOptions): Promise<Rtp
         log?.debug({ err, from: rinfo.address, malformed }, 'bad rtp');
       return;
     }
-    if (packet.payloadType !== codec.payloadType) {
+    // An empty payload (a keepalive) carries no audio: queued, it would be a frame of no samples.
+    if (packet.payloadType !== codec.payloadType || packet.payload.length === 0) {
       ignored++;
       return;
     }
@@ -229,6 +230,8 @@ export async function createRtpCallAudio(opts: RtpCallAudioOptions): Promise<Rtp
   if (remote) setRemote(remote.address, remote.port);
 
   let closing: Promise<void> | null = null;
+  // RTP has no hangup of its own: the path is gone when it is closed here (the call's teardown).
+  const closeListeners = new Set<() => void>();
   return {
     format: opts.format,
     sampleRate: codec.sampleRate,
@@ -277,12 +280,28 @@ export async function createRtpCallAudio(opts: RtpCallAudioOptions): Promise<Rtp
       },
       remote: remote ? { ...remote } : null,
     }),
+    onClose(listener) {
+      if (closed) {
+        listener();
+        return () => {};
+      }
+      closeListeners.add(listener);
+      return () => closeListeners.delete(listener);
+    },
     close() {
       closing ??= (async () => {
         closed = true;
         playoutWaits.endAll('closed');
         pacer.stop();
         playout.stop();
+        for (const l of [...closeListeners]) {
+          try {
+            l();
+          } catch (err) {
+            log?.warn({ err }, 'media close listener failed');
+          }
+        }
+        closeListeners.clear();
         frameListeners.clear();
         socket.off('message', onMessage);
         if (lease) await lease.release();

@@ -224,7 +224,12 @@ export async function createWebSocketCallAudio(opts: WebSocketCallAudioOptions):
 
   const pacer = createPacer({
     sampleRate: codec.sampleRate,
-    idle: 'none', // chan_websocket makes its own silence when we send nothing
+    // Silence while the agent has nothing to say, as the RTP path sends. chan_websocket makes none of
+    // its own, and a two-party bridge (callee + this channel, unrecorded) is Asterisk's simple_bridge,
+    // which forwards only frames we send: the callee's line went silent at the RTP level, so a carrier's
+    // inactivity timer or a callee waiting for silence (an IVR, a voicemail) never got any (seen on
+    // Asterisk 22.10.1: an unrecorded call ended silence_timeout).
+    idle: 'silence',
     clock,
     maxBurstFrames: opts.maxBurstFrames,
     voicedRms: opts.voicedRms,
@@ -330,7 +335,9 @@ export async function createWebSocketCallAudio(opts: WebSocketCallAudioOptions):
       frameListeners.add(listener);
       return () => frameListeners.delete(listener);
     },
-    play: (samples) => (closed ? Promise.resolve({ completed: false, playedMs: 0 }) : pacer.play(samples)),
+    // Once the socket closed (the pacer is stopped then too) every play is answered at once, `closed`.
+    play: (samples) =>
+      closed ? Promise.resolve({ completed: false, playedMs: 0, closed: true }) : pacer.play(samples),
     flush() {
       // FLUSH_MEDIA drops chan_websocket's queued marks too: waits end here, nothing is left to play.
       playout.endAll('flushed');

@@ -60,6 +60,8 @@ export interface TurnPlayout {
   bargedIn: boolean;
   /** The model or TTS failed (not an abort). */
   failed: boolean;
+  /** The call's media path closed under the turn: nothing more can be said on this call. */
+  mediaClosed: boolean;
   after: CalleeUtterance | null;
   firstTokenAt: number | null;
   firstTtsAt: number | null;
@@ -113,6 +115,8 @@ export class AgentTurn {
   private firstPlayAt: number | null = null;
   private firstVoicedAt: number | null = null;
   private ttsFailed = false;
+  private mediaClosed = false;
+  private retry: NodeJS.Immediate | undefined;
   // When the audio queued on the line runs out (0: nothing queued), and whether the model is still
   // writing: a slow model must not leave dead air mid-reply, which a callee takes for the end of the turn.
   private lineEndsAt = 0;
@@ -277,7 +281,8 @@ export class AgentTurn {
       if (!c.samples) break;
       if (c.finished || c.queuedIn !== null) continue;
       const from = c.from;
-      c.queuedIn = this.epoch;
+      const epoch = this.epoch;
+      c.queuedIn = epoch;
       this.firstPlayAt ??= this.now();
       const samples = c.samples;
       this.lineEndsAt = Math.max(this.now(), this.lineEndsAt) + ((samples.length - from) * 1000) / this.rate;
@@ -290,10 +295,36 @@ export class AgentTurn {
         c.heard = Math.max(c.heard, from + played);
         c.from = from + played;
         if (r.completed) c.finished = true;
+        else if (r.closed) this.onMediaClosed();
+        else if (played === 0 && epoch === this.epoch) {
+          // Nothing went out, and no pause of ours flushed it: someone else flushed the line, or a
+          // media path that cannot play answered at once. It is played again from the next turn of
+          // the event loop only, so a path that always answers at once costs a turn of the loop each
+          // time rather than starving it (timers, sockets and signals, the call's end among them).
+          this.retry ??= setImmediate(() => {
+            this.retry = undefined;
+            this.pumpOut();
+            this.check();
+          });
+          this.check();
+          return;
+        }
         this.pumpOut();
         this.check();
       });
     }
+  }
+
+  /**
+   * The media path is gone (the PBX hung its channel up or went away, and maybe its events with it):
+   * the turn ends here. A closed path answers every play at once, so playing the unplayed rest again
+   * would be an endless chain of promise callbacks that starves timers, sockets and signals.
+   */
+  private onMediaClosed(): void {
+    if (this.mediaClosed) return;
+    this.mediaClosed = true;
+    this.deps.log.warn('the call audio closed under the agent; its turn ends');
+    this.ac.abort('media-closed');
   }
 
   private enqueue(text: string): void {
@@ -386,6 +417,7 @@ export class AgentTurn {
     const endAt = this.now();
     stopSent();
     clearTimeout(this.pauseTimer);
+    clearImmediate(this.retry);
 
     const heard: string[] = [];
     let cut = false;
@@ -413,6 +445,7 @@ export class AgentTurn {
       interrupted,
       bargedIn: this._bargedIn,
       failed: failed || this.ttsFailed,
+      mediaClosed: this.mediaClosed,
       after: this._after,
       firstTokenAt: this.firstTokenAt,
       firstTtsAt: this.firstTtsAt,

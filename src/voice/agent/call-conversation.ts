@@ -62,6 +62,9 @@ const TRANSFER_FAILURES: Record<Exclude<TransferResult['outcome'], 'transferred'
   failed: 'the line to the person could not be reached',
 };
 
+/** Why the conversation stops when the call's media path closed under it. */
+export const MEDIA_LOST = 'media_lost';
+
 /** The end a session abort (or wrap-up) reason stands for. */
 export function endForReason(reason: unknown): ConversationEnd {
   switch (reason) {
@@ -69,6 +72,9 @@ export function endForReason(reason: unknown): ConversationEnd {
     case 'max_duration':
     case 'canceled':
       return reason;
+    case MEDIA_LOST:
+      // The line can no longer carry the agent's voice; the call's owner says how the call ended.
+      return 'internal_error';
     default:
       // 'shutdown' and anything unexpected: the call was taken away from the agent.
       return 'canceled';
@@ -112,7 +118,9 @@ export class CallConversation {
   private readonly o: AgentSettings;
   private readonly log: Logger;
   private readonly session: CallSession & WrapUpRequest;
+  /** The session's signal, or the media path closing (MEDIA_LOST), whichever comes first. */
   private readonly signal: AbortSignal;
+  private readonly mediaLost = new AbortController();
   private readonly messages: DialogueMessage[];
   // User-message parts not yet answered by anything the callee heard.
   private pendingInput: string[] = [];
@@ -139,7 +147,9 @@ export class CallConversation {
     this.o = o;
     this.log = deps.log;
     this.session = deps.session;
-    this.signal = deps.session.signal;
+    // A closed media path ends the conversation as the call's end would: nothing can be said any more,
+    // and the call's owner may learn it later (the PBX's hangup events may have died with it).
+    this.signal = AbortSignal.any([deps.session.signal, this.mediaLost.signal]);
     this.messages = [deps.system];
     const tts = deps.tts;
     const v = deps.session.call.voice;
@@ -216,6 +226,12 @@ export class CallConversation {
       },
     });
     deps.conversation.prepare(this.messages);
+  }
+
+  private loseMedia(): void {
+    if (this.mediaLost.signal.aborted) return;
+    this.log.warn('the call audio closed; the conversation ends');
+    this.mediaLost.abort(MEDIA_LOST);
   }
 
   private wake(): void {
@@ -314,6 +330,7 @@ export class CallConversation {
    */
   private async finishTurn(turn: AgentTurn): Promise<TurnOutcome> {
     const p = await turn.waitForPlayout();
+    if (p.mediaClosed) this.loseMedia();
     let dtmfAt: number | null = null;
     let refusedDtmf: string | null = null;
     const action = p.action;
@@ -559,6 +576,7 @@ export class CallConversation {
       this.wake();
     };
     this.signal.addEventListener('abort', onAbort, { once: true });
+    const offClose = this.session.audio.onClose?.(() => this.loseMedia());
     const onWrapUp = () => this.wake();
     this.session.wrapUp?.addEventListener('abort', onWrapUp, { once: true });
     try {
@@ -668,6 +686,7 @@ export class CallConversation {
       return { end: this.signal.aborted ? endForReason(this.signal.reason) : 'internal_error' };
     } finally {
       this.signal.removeEventListener('abort', onAbort);
+      offClose?.();
       this.session.wrapUp?.removeEventListener('abort', onWrapUp);
       await this.turnTaking.settle(null, null).catch(() => null);
       // The callee's last words (e.g. "no thanks, bye" before hanging up) still belong in the record.
