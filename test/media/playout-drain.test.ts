@@ -92,7 +92,7 @@ describe('chan_websocket drain', () => {
       const drain = track(audio.drain());
       // Nothing is marked while our own pacer still holds audio.
       clock.advance(100);
-      expect(audio.stats().sent.messages).toBe(5);
+      expect(audio.stats().sent.audioFrames).toBe(5);
       expect(pbx.texts).toEqual([]);
       clock.advance(100);
       expect((await play).completed).toBe(true);

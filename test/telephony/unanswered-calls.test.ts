@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
 import {
   type Engines,
   expectNoLeakedHandles,
@@ -18,10 +19,13 @@ describe('calls that never reach the agent end from what the PBX reports', () =>
   let engines: Engines;
   let h: Harness;
   let before: Record<string, number>;
+  /** What everything logged at info and above (JSON lines): the controller's `call ended` lines. */
+  const logged: { msg: string; callId?: string; cause?: number; techCause?: number }[] = [];
   beforeAll(async () => {
     before = handleCounts();
     engines = await loadEngines();
     h = await startHarness({
+      logger: createLogger('info', { write: (line: string) => logged.push(JSON.parse(line)) }),
       engines,
       agent: createTestAgent({ tts: engines.tts, script: [], afterScript: 'objective_met' }),
       // Callees reached over a Local channel (the bundled ones are over a SIP hop).
@@ -47,27 +51,51 @@ describe('calls that never reach the agent end from what the PBX reports', () =>
     await expectNoLeakedHandles(before);
   }, 30_000);
 
+  // Over SIP the sequences are Asterisk 22.10.1's: ChannelHangupRequest (cause, tech_cause) → Dial
+  // <final> → ChannelDestroyed, the request even before the first `Dial ""` for a fast 486, and no
+  // request at all for the originate's ring timeout. The `call ended` line names the SIP answer.
   it.each([
-    ['busy (SIP 486: cause 17, BUSY)', NUMBERS.busy, 'declined', 'busy'],
-    ['rejects (SIP 603: cause 21 with NOANSWER)', NUMBERS.rejects, 'declined', 'rejected'],
-    ['unallocated (SIP 404: cause 1 with NOANSWER)', NUMBERS.unallocated, 'failed', 'unallocated_number'],
-    ['congestion (SIP 503: cause 34, CONGESTION)', '+14155550120', 'failed', 'network_error'],
+    ['busy (fast SIP 486: request before Dial, cause 17, BUSY)', NUMBERS.busy, 'declined', 'busy', 486],
+    ['rejects (SIP 603: cause 21 with NOANSWER)', NUMBERS.rejects, 'declined', 'rejected', 603],
     [
-      'never answers (ring timeout: RINGING, then cause 19 and no final Dial)',
+      'unallocated (SIP 404: cause 1 with NOANSWER)',
+      NUMBERS.unallocated,
+      'failed',
+      'unallocated_number',
+      404,
+    ],
+    ['congestion (SIP 503: cause 34, CONGESTION)', '+14155550120', 'failed', 'network_error', 503],
+    [
+      'never answers (ring timeout: RINGING, then cause 19 and no request, no final Dial)',
       NUMBERS.noAnswer,
       'no_answer',
       'no_answer_timeout',
+      480,
     ],
-    ['busy over a Local channel (cause 0, BUSY)', LOCAL_BUSY, 'declined', 'busy'],
-    ['congestion over a Local channel (cause 0, CONGESTION)', LOCAL_CONGESTION, 'failed', 'network_error'],
+    ['busy over a Local channel (cause 0, BUSY)', LOCAL_BUSY, 'declined', 'busy', undefined],
+    [
+      'congestion over a Local channel (cause 0, CONGESTION)',
+      LOCAL_CONGESTION,
+      'failed',
+      'network_error',
+      undefined,
+    ],
     // Nothing was dialled, so nothing says the number does not exist: our route is missing.
-    ['an extension that does not exist (cause 0, no Dial)', '+14155550121', 'failed', 'network_error'],
-  ])(
+    [
+      'an extension that does not exist (cause 0, no Dial)',
+      '+14155550121',
+      'failed',
+      'network_error',
+      undefined,
+    ],
+  ] as const)(
     '%s',
-    async (_name, to, status, reason) => {
+    async (_name, to, status, reason, techCause) => {
       const id = await h.place(to);
       const call = await h.waitFor(id);
       expect({ status: call.status, endedReason: call.endedReason }).toEqual({ status, endedReason: reason });
+      const ended = logged.find((l) => l.msg === 'call ended' && l.callId === id);
+      expect(ended?.techCause).toBe(techCause);
       expect(call.dialedAt).not.toBeNull();
       expect(call.startedAt).toBeNull();
       expect(call.recordingFile).toBeNull();
