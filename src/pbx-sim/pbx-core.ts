@@ -991,10 +991,13 @@ export function createPbxCore(deps: PbxCoreDeps) {
    * Asterisk stops under its calls (a restart, `core stop now`): every channel is soft-hung-up with
    * AST_SOFTHANGUP_SHUTDOWN (a ringing one's Dial ends NOANSWER, its cause 0), live recordings are
    * closed and stay in the recordings folder, bridges go. The caller closes the event sockets after.
+   * An answered channel is destroyed with cause 16 (seen on 22.10.1 for the callee and the media
+   * channel of a live call: soft request 4, RecordingFinished, StasisEnd, ChannelDestroyed 16).
    */
   const shutDownCalls = async () => {
     const written = [...bridges.values()].map((b) => finishRecording(b, 'done'));
-    for (const ch of [...channels.values()]) endChannel(ch, CAUSES.unknown, 'shutdown');
+    for (const ch of [...channels.values()])
+      endChannel(ch, ch.state === 'Up' ? CAUSES.normal : CAUSES.unknown, 'shutdown');
     bridges.clear();
     await Promise.all(written);
   };

@@ -48,6 +48,32 @@ describe('Asterisk going down under its calls', () => {
     expect(Buffer.from(await stored.arrayBuffer()).toString('ascii', 0, 4)).toBe('RIFF');
   });
 
+  it('a shutdown under an answered call: soft request (4), StasisEnd, ChannelDestroyed cause 16, as on 22.10.1', async () => {
+    const ari = new RawAri(f.pbx.ariUrl);
+    await ari.connect();
+    try {
+      const ch = await ari.call('POST', '/channels', { endpoint: 'PJSIP/+14155550100@trunk', app: 'test' });
+      await ari.waitFor((e) => e.type === 'StasisStart' && e.channel.id === ch.id);
+      await f.pbx.goDown('shutdown');
+      const destroyed = await ari.waitFor((e) => e.type === 'ChannelDestroyed' && e.channel.id === ch.id);
+      expect(destroyed).toMatchObject({ cause: 16 });
+      const mine = ari.events.filter((e) => e.channel?.id === ch.id).map((e) => e.type);
+      expect(mine.slice(-3)).toEqual(['ChannelHangupRequest', 'StasisEnd', 'ChannelDestroyed']);
+      expect(
+        ari.events.find((e) => e.type === 'ChannelHangupRequest' && e.channel.id === ch.id),
+      ).toMatchObject({
+        cause: 4,
+        soft: true,
+      });
+      // Down: nothing answers.
+      await expect(info()).rejects.toThrow();
+      f.pbx.comeBack();
+      expect((await info()).status).toBe(200);
+    } finally {
+      ari.close();
+    }
+  });
+
   it('a crash sends nothing: the event socket just dies', async () => {
     const ari = new RawAri(f.pbx.ariUrl);
     await ari.connect();
