@@ -86,7 +86,7 @@ export interface SimulatedPbx {
   /**
    * Test hook: Asterisk goes down under its calls until `comeBack()`. `shutdown` (a restart, `core
    * restart now`): every channel gets the shutdown sequence (a soft ChannelHangupRequest with cause 4,
-   * a ringing one's Dial NOANSWER, ChannelDestroyed cause 0), then the event sockets close. `crash`
+   * a ringing one's Dial NOANSWER and ChannelDestroyed cause 0, an answered one's cause 16), then the event sockets close. `crash`
    * (killed): the event sockets die first, so none of that reaches anyone. Either way live recordings
    * stay in the recordings folder, and every ARI connection is reset until `comeBack()`.
    */
