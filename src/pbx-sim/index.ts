@@ -81,7 +81,7 @@ export interface SimulatedPbx {
   dropEventSockets(): void;
   /** Reproduces trouble from now on (replacing the previous set; `{}` clears it): see PbxImpairments. */
   impair(impairments: PbxImpairments): void;
-  /** Asterisk's recordings folder (stored recordings live here as `<name>.wav`); tests may remove it. */
+  /** Asterisk's recordings folder (stored recordings live here as `<name>.wav`, or `<name>.wav16` for `wav16`); tests may remove it. */
   readonly recordingsDir: string;
   /**
    * Test hook: Asterisk goes down under its calls until `comeBack()`. `shutdown` (a restart, `core
