@@ -234,7 +234,8 @@ describe('RTP call audio over loopback', () => {
     expect(pool.inUse).toBe(1);
     await a.close();
     expect(pool.inUse).toBe(0);
-    expect(await a.play(new Int16Array(160))).toEqual({ completed: false, playedMs: 0 });
+    // Closed: a play is answered at once, and says why (a caller must stop, not play it again).
+    expect(await a.play(new Int16Array(160))).toEqual({ completed: false, playedMs: 0, closed: true });
   });
 
   it('rejects an invalid remote with a clear error', async () => {
