@@ -9,6 +9,8 @@ import { SampleFifo } from './sample-fifo.js';
 const QUEUE_HIGH_FRAMES = 900;
 const QUEUE_LOW_FRAMES = 800;
 const QUEUE_MAX_FRAMES = 1000;
+/** Queued frames (200 ms) past which idle silence is skipped: more than a sender's catch-up burst. */
+const BACKLOG_FRAMES = 10;
 
 export interface WsMediaPort extends MediaPort {
   readonly connectionId: string;
@@ -126,6 +128,20 @@ export function createWsMediaPort(opts: {
         sendText(arg ? `MEDIA_MARK_PROCESSED ${arg}` : 'MEDIA_MARK_PROCESSED');
       }
       let frame = queue.take(FRAME_SAMPLES);
+      // The simulator shares its process with whoever embeds it: a stall past the media clock's
+      // catch-up leaves what the app sent meanwhile queued behind real time, where a real PBX (its own
+      // process) would have played it on time. An app that sends silence while idle (agentline does)
+      // would keep that delay for the rest of the call; so, past BACKLOG_FRAMES, idle silence (all-zero
+      // frames) is played "on time", i.e. skipped. Speech is never skipped, nor anything before a mark.
+      while (
+        frame &&
+        marks.length === 0 &&
+        queue.length >= FRAME_SAMPLES * BACKLOG_FRAMES &&
+        frame.every((v) => v === 0)
+      ) {
+        playedSamples += frame.length;
+        frame = queue.take(FRAME_SAMPLES);
+      }
       if (!frame && queue.length > 0 && marks.length > 0) {
         // A short last frame with a mark behind it is played padded with silence, as Asterisk pads.
         const tail = queue.take(queue.length)!;
