@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { decodeWav } from '../../src/audio/wav.js';
+import { BUNDLED_SCENARIOS_DIR } from '../../src/pbx-sim/index.js';
+import { loadScenarioDir } from '../../src/pbx-sim/scenario.js';
 import type { AriEvent } from './ari-test-client.js';
 import { eventually, type SimFixture, startSimFixture } from './sim-fixture.js';
 
@@ -9,9 +11,17 @@ import { eventually, type SimFixture, startSimFixture } from './sim-fixture.js';
  * issue 12): unanswered calls over SIP, the originate timeout, tech_cause, snoop channels, `wav16`
  * recordings, and the bridge's media with two parties and with the recorder.
  */
+/** Says hello at answer, then listens for good: it never hangs up on its own (the bundled callees may). */
+const QUIET = '+14155550191';
+
 let f: SimFixture;
 beforeAll(async () => {
-  f = await startSimFixture();
+  f = await startSimFixture({
+    scenarios: [
+      ...(await loadScenarioDir(BUNDLED_SCENARIOS_DIR)),
+      { number: QUIET, outcome: 'answer', ringSeconds: 0, states: { start: { say: 'Hello?' } } },
+    ],
+  });
 });
 afterAll(async () => {
   await f?.close();
@@ -101,7 +111,7 @@ async function answeredWithWebsocketMedia(number: string) {
 
 describe('snoop channels and recordings, as Asterisk 22.10.1 sends them', () => {
   it('a snoop channel we hang up: soft request (32), ChannelLeftBridge, StasisEnd, and no ChannelDestroyed', async () => {
-    const { ch, bridge, ext, media } = await answeredWithWebsocketMedia('+14155550100');
+    const { ch, bridge, ext, media } = await answeredWithWebsocketMedia(QUIET);
     await f.ari.call('POST', `/channels/${ch.id}/snoop`, { app: 'test', spy: 'in', snoopId: 'snoop-del' });
     await f.ari.waitFor((e) => e.type === 'StasisStart' && e.channel.id === 'snoop-del');
     await f.ari.call('POST', `/bridges/${bridge.id}/addChannel`, { channel: `snoop-del,${ext.id}` });
@@ -126,7 +136,7 @@ describe('snoop channels and recordings, as Asterisk 22.10.1 sends them', () => 
   }, 30_000);
 
   it('wav16 is stored as <name>.wav16 (16 kHz), and RecordingFinished reports twice its length, as app.c computes it', async () => {
-    const { ch, bridge, ext, media } = await answeredWithWebsocketMedia('+14155550100');
+    const { ch, bridge, ext, media } = await answeredWithWebsocketMedia(QUIET);
     await f.ari.call('POST', `/bridges/${bridge.id}/addChannel`, { channel: `${ch.id},${ext.id}` });
     const started = await f.ari.call('POST', `/bridges/${bridge.id}/record`, {
       name: 'double',
@@ -135,9 +145,9 @@ describe('snoop channels and recordings, as Asterisk 22.10.1 sends them', () => 
     // Asterisk knows no duration while the recording runs.
     expect(started.duration).toBeUndefined();
     await f.ari.waitFor((e) => e.type === 'ChannelEnteredBridge' && e.channel.id === ext.id);
-    // Some seconds of the call: the callee's greeting is in the recording.
+    // Some seconds of the call: this callee's greeting is in the recording.
     await eventually(
-      () => f.pbx.calleeLog('+14155550100').some((l) => l.kind === 'said'),
+      () => f.pbx.calleeLog(QUIET).some((l) => l.kind === 'said' && l.channelId === ch.id),
       15_000,
       'the greeting',
     );
@@ -162,7 +172,7 @@ describe('snoop channels and recordings, as Asterisk 22.10.1 sends them', () => 
 
 describe("a bridge's media: simple_bridge with two parties, softmix with the recorder", () => {
   it('a callee gets no frames from a silent media channel until the recorder joins; then one a tick', async () => {
-    const number = '+14155550100';
+    const number = QUIET;
     const { ch, bridge, ext, media } = await answeredWithWebsocketMedia(number);
     await f.ari.call('POST', `/bridges/${bridge.id}/addChannel`, { channel: `${ch.id},${ext.id}` });
     expect((await f.ari.call('GET', `/bridges/${bridge.id}`)).technology).toBe('simple_bridge');
