@@ -61,10 +61,8 @@ describe('chan_websocket calls as on Asterisk 22.10.1', () => {
 
   for (const recorded of [true, false]) {
     it(`the callee hears a steady stream of frames (one a 20 ms tick) while the agent listens, ${recorded ? 'recorded (softmix)' : 'unrecorded (simple_bridge)'}`, async () => {
-      // The agent stays silent long enough for 100 ticks of listening after the callee's hello.
-      h.setAgent(
-        createTestAgent({ tts: engines.tts, script: [{ wait: 12_000 }], afterScript: 'objective_met' }),
-      );
+      // The agent says nothing and holds the line until the test cancels the call: no timer to outrun.
+      h.setAgent(createTestAgent({ tts: engines.tts, script: [], afterScript: 'hold' }));
       // Asterisk without its recordings folder refuses the recording: the bridge keeps two parties.
       if (!recorded) await fs.rm(h.sim.recordingsDir, { recursive: true });
       // The log of a number spans its calls: this call's hello is the next one said.
@@ -73,28 +71,31 @@ describe('chan_websocket calls as on Asterisk 22.10.1', () => {
       await until(
         'the callee to have said hello',
         () => h.sim.calleeLog(QUIET).filter((e) => e.kind === 'said').length > saidBefore,
-        30_000,
+        60_000,
       );
-      const from = h.sim.calleeHearing(QUIET);
-      expect(from).not.toBeNull();
+      // AMD gave the callee back and it joined the call's bridge (its first frame from the bridge).
+      await until('the callee in the bridge', () => h.sim.calleeHearing(QUIET)!.frames > 0, 30_000);
+      const bridge = (await h.ari.listBridges()).find((b) => b.channels.length >= 2);
+      expect(bridge?.technology).toBe(recorded ? 'softmix' : 'simple_bridge');
+      const from = h.sim.calleeHearing(QUIET)!;
       await until(
         '100 ticks of the agent listening',
-        () => h.sim.calleeHearing(QUIET)!.ticks >= from!.ticks + 100,
+        () => h.sim.calleeHearing(QUIET)!.ticks >= from.ticks + 100,
       );
       const to = h.sim.calleeHearing(QUIET)!;
       expect((await h.get(id)).status).toBe('in_progress');
-      // A frame every tick, but for the odd one a loaded machine's stall cost (the sim's clock and our
-      // pacer each drop a stalled slot their own way). Before, with no recorder, it was none at all.
-      const ticks = to.ticks - from!.ticks;
-      expect(to.frames - from!.frames).toBeGreaterThanOrEqual(Math.floor(ticks * 0.8));
+      // A frame every tick, but for what a loaded machine's stalls cost (the sim's clock catches up on
+      // up to a second of ticks at once, where our pacer sends at most a few frames late and skips the
+      // rest). Before, with no recorder, it was no frame at all.
+      const ticks = to.ticks - from.ticks;
+      expect(to.frames - from.frames).toBeGreaterThanOrEqual(Math.floor(ticks / 2));
+      await h.cancel(id);
       const call = await h.waitFor(id);
       expect({ status: call.status, endedReason: call.endedReason }).toEqual({
-        status: 'completed',
-        endedReason: 'objective_met',
+        status: 'failed',
+        endedReason: 'canceled',
       });
-      if (recorded) expect(call.recordingFile).not.toBeNull();
-      else expect(call.recordingFile).toBeNull();
-    }, 90_000);
+    }, 120_000);
   }
 
   it('a call whose callee was heard through a snoop channel ends cleanly: nothing waits for the snoop to be destroyed', async () => {
