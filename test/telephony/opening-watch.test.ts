@@ -83,7 +83,13 @@ function fakeAudio() {
     flush: () => {},
     onFrameSent: () => () => {},
   };
-  return { audio, push: (f: Int16Array) => listeners.forEach((l) => l(f)), count: () => listeners.size };
+  return {
+    audio,
+    push: (f: Int16Array) => {
+      for (const l of listeners) l(f);
+    },
+    count: () => listeners.size,
+  };
 }
 
 describe('the agent audio from answer (withBacklog)', () => {
