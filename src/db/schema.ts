@@ -27,7 +27,74 @@ export const accounts = pgTable('accounts', {
   capCallsPerDay: integer('cap_calls_per_day'),
   capMinutesPerMonth: integer('cap_minutes_per_month'),
   createdAt: ts('created_at').notNull().defaultNow(),
+  /** Set by an instance admin: the account's keys and users stop working and its queued calls fail. */
+  disabledAt: ts('disabled_at'),
+  disabledReason: text('disabled_reason'),
 });
+
+/** People who sign in to the dashboard; each belongs to one account. */
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    /** Stored lower-cased; unique across the deployment, so sign-in needs only the email. */
+    email: text('email').notNull(),
+    /** `scrypt$N$r$p$salt$hash` (base64); null until the one-time sign-in link sets a password. */
+    passwordHash: text('password_hash'),
+    role: text('role').$type<'owner' | 'viewer'>().notNull().default('viewer'),
+    /** Sees every account and edits caps; set only by the CLI. */
+    instanceAdmin: boolean('instance_admin').notNull().default(false),
+    /** Consecutive failed sign-ins; reset by a success. */
+    failedSignIns: integer('failed_sign_ins').notNull().default(0),
+    lockedUntil: ts('locked_until'),
+    /** SHA-256 hex of a one-time sign-in token, and when it stops working. */
+    signInTokenHash: text('sign_in_token_hash'),
+    signInTokenExpiresAt: ts('sign_in_token_expires_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastSignInAt: ts('last_sign_in_at'),
+    disabledAt: ts('disabled_at'),
+  },
+  (t) => [
+    uniqueIndex('users_email_uq').on(t.email),
+    uniqueIndex('users_sign_in_token_uq').on(t.signInTokenHash),
+  ],
+);
+
+/** Dashboard sign-ins; the cookie holds a random token whose SHA-256 is the id. */
+export const userSessions = pgTable(
+  'user_sessions',
+  {
+    /** SHA-256 hex of the cookie's token. */
+    id: text('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The CSRF token of this session's forms (random, not secret from the session's owner). */
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('user_sessions_user_idx').on(t.userId)],
+);
+
+/** Instance-admin API keys (adm_…), minted by the CLI; they reach /v1/admin only. */
+export const adminKeys = pgTable(
+  'admin_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    keyHash: text('key_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    label: text('label'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastUsedAt: ts('last_used_at'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('admin_keys_hash_uq').on(t.keyHash)],
+);
 
 export const apiKeys = pgTable(
   'api_keys',
@@ -127,6 +194,8 @@ export const callTurns = pgTable(
     endMs: integer('end_ms').notNull(),
     interrupted: boolean('interrupted').notNull().default(false),
     latency: jsonb('latency').$type<TurnLatency | null>(),
+    /** When the turn was stored: the time its live event carries. */
+    createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [uniqueIndex('call_turns_call_seq_uq').on(t.callId, t.seq)],
 );
@@ -226,6 +295,7 @@ export type TurnLatency = {
 };
 
 export type AccountRow = typeof accounts.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
 export type CallRow = typeof calls.$inferSelect;
 export type CallTurnRow = typeof callTurns.$inferSelect;
 export type CallEventRow = typeof callEvents.$inferSelect;
