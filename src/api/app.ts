@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createCallService } from '../calls/call-service.js';
+import { registerDashboard } from '../dashboard/index.js';
 import { bearerAuth } from './auth.js';
 import { invalidRequest, notFound, onError, renderError, zodProblems } from './error-handler.js';
 import { jsonBody } from './json-body.js';
@@ -59,8 +60,16 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     servers: [{ url: deps.config.PUBLIC_BASE_URL ? deps.config.publicBaseUrl : new URL(c.req.url).origin }],
   }));
   registerDocsRoutes(app);
-  // The reference is the front page until the dashboard takes `/` over.
-  app.get('/', (c) => c.redirect('/docs', 302));
+  registerDashboard(app, {
+    db: deps.db,
+    config: deps.config,
+    logger: deps.logger,
+    accounts: deps.accounts,
+    calls: deps.calls,
+    service,
+    readiness: deps.readiness,
+    clock,
+  });
 
   deps.extraRoutes?.(app);
 
