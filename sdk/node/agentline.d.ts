@@ -119,8 +119,78 @@ export class Client {
     status?: CallStatus;
   }): Promise<{ calls: CallListItem[]; nextCursor: string | null }>;
   cancelCall(callId: string): Promise<Call>;
-  waitForCall(callId: string, options?: { timeoutSeconds?: number; intervalSeconds?: number }): Promise<Call>;
+  /**
+   * Waits for a terminal status: follows the call's event stream (returns as soon as the call ends) and
+   * polls every `intervalSeconds` where the server has no event stream or `stream` is false.
+   * Throws AgentlineError code 'timeout' when `timeoutSeconds` (default 180) runs out.
+   */
+  waitForCall(
+    callId: string,
+    options?: { timeoutSeconds?: number; intervalSeconds?: number; stream?: boolean; signal?: AbortSignal },
+  ): Promise<Call>;
+  /**
+   * One call's live events: its history from the start (or after `lastEventId`), then live, ending after
+   * `ended`. Reconnects with Last-Event-ID when the connection drops. `break` or `signal` closes it.
+   */
+  callEvents(callId: string, options?: EventStreamOptions): AsyncGenerator<CallStreamEvent, void, undefined>;
+  /** Every call of the account, from now (or after `lastEventId`); never ends by itself. */
+  accountEvents(options?: EventStreamOptions): AsyncGenerator<CallStreamEvent, void, undefined>;
+  /** The AgentlineError for a non-2xx answer with this body. */
+  errorFromResponse(status: number, bodyText: string): AgentlineError;
 }
+
+export interface EventStreamOptions {
+  /** Resume after this event id (the `id` of the last event handled). */
+  lastEventId?: string;
+  /** Aborting it closes the connection; the pending `next()` rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Reconnect when no byte (not even the server's heartbeat) arrived for this long; default 45,000. */
+  idleTimeoutMs?: number;
+  /** Ceiling of the backoff between failed reconnects (at least the server's `retry:`); default 30,000. */
+  maxBackoffMs?: number;
+}
+
+interface StreamEventBase<T extends string, D> {
+  type: T;
+  /** The resume cursor; null on messages that are not resumable (partials, the terminal status). */
+  id: string | null;
+  data: D;
+}
+
+export type CallStreamEvent =
+  | StreamEventBase<
+      'status',
+      { callId: string; from: CallStatus | null; to: CallStatus; reason: string | null; at: string }
+    >
+  | StreamEventBase<'note', { callId: string; status: CallStatus; reason: string | null; at: string }>
+  | StreamEventBase<
+      'turn',
+      {
+        callId: string;
+        seq: number;
+        speaker: 'agent' | 'callee';
+        text: string;
+        startMs: number;
+        endMs: number;
+        interrupted: boolean;
+        latency: Record<string, number | null> | null;
+        at: string;
+      }
+    >
+  | StreamEventBase<'partial', { callId: string; speaker: 'callee'; text: string; at: string }>
+  | StreamEventBase<
+      'ended',
+      {
+        callId: string;
+        status: CallStatus;
+        endedReason: string | null;
+        summary: string | null;
+        extracted: Record<string, unknown> | null;
+        durationSeconds: number | null;
+        recordingUrl: string | null;
+        at: string;
+      }
+    >;
 
 export function verifyWebhook(
   rawBody: string | Uint8Array,

@@ -1,7 +1,10 @@
 // Zero-dependency client for the agentline calls API (Node >= 18: global fetch, node:crypto).
 import crypto from 'node:crypto';
+import { streamEvents } from './event-stream.js';
 
 const TERMINAL = new Set(['completed', 'no_answer', 'voicemail', 'declined', 'failed']);
+/** How often waitForCall still polls while the event stream is open. */
+const STREAM_SAFETY_POLL_MS = 30_000;
 
 /** Every failure: `.code` is the API's error token (or `network_error` / `timeout`), `.status` the HTTP status (0 without one). */
 export class AgentlineError extends Error {
@@ -46,22 +49,23 @@ export class Client {
       throw new AgentlineError('network_error', `request failed: ${err?.message ?? err}`, 0);
     }
     const text = await res.text();
-    let data = null;
+    if (!res.ok) throw this.errorFromResponse(res.status, text);
     try {
-      data = text ? JSON.parse(text) : null;
+      return text ? JSON.parse(text) : null;
     } catch {
-      data = null;
+      return null;
     }
-    if (!res.ok) {
-      const e = data?.error;
-      throw new AgentlineError(
-        e?.code ?? 'http_error',
-        e?.message ?? `HTTP ${res.status}`,
-        res.status,
-        e?.details,
-      );
+  }
+
+  /** The AgentlineError for a non-2xx answer: the API's `{ error: { code, message, details } }` when it sent one. */
+  errorFromResponse(status, text) {
+    let e;
+    try {
+      e = JSON.parse(text)?.error;
+    } catch {
+      e = undefined;
     }
-    return data;
+    return new AgentlineError(e?.code ?? 'http_error', e?.message ?? `HTTP ${status}`, status, e?.details);
   }
 
   /**
@@ -92,26 +96,97 @@ export class Client {
   }
 
   /**
-   * Polls until the call reaches a terminal status and returns it.
+   * The live events of one call (Server-Sent Events): its history from the start (or after `lastEventId`),
+   * then each status change, turn and partial as it happens, and last `ended`, after which the iteration
+   * ends. A dropped connection is resumed with Last-Event-ID, without loss or repeats. `break` or the
+   * signal closes the connection; an aborted signal rejects the pending `next()` with its reason.
    * @param {string} callId
-   * @param {{ timeoutSeconds?: number, intervalSeconds?: number }} [options]
+   * @param {{ lastEventId?: string, signal?: AbortSignal, idleTimeoutMs?: number, maxBackoffMs?: number }} [options]
+   */
+  callEvents(callId, options = {}) {
+    return streamEvents(this, `/v1/agent/calls/${encodeURIComponent(callId)}/events`, {
+      ...options,
+      stopAfterEnded: true,
+    });
+  }
+
+  /**
+   * The live events of every call of the account, from now (or after `lastEventId`); it never ends by
+   * itself. Same reconnect and close rules as `callEvents`.
+   * @param {{ lastEventId?: string, signal?: AbortSignal, idleTimeoutMs?: number, maxBackoffMs?: number }} [options]
+   */
+  accountEvents(options = {}) {
+    return streamEvents(this, '/v1/agent/events', { ...options, stopAfterEnded: false });
+  }
+
+  /**
+   * Waits until the call reaches a terminal status and returns it. It follows the call's event stream,
+   * so it returns as soon as the call ends, and polls every `intervalSeconds` where the server has no
+   * event stream (404 on the route) or `stream: false`; while the stream is open it still polls, slowly,
+   * in case something between client and server holds the stream back.
+   * @param {string} callId
+   * @param {{ timeoutSeconds?: number, intervalSeconds?: number, stream?: boolean, signal?: AbortSignal }} [options]
    */
   async waitForCall(callId, options = {}) {
     const timeoutMs = (options.timeoutSeconds ?? 180) * 1000;
     const intervalMs = (options.intervalSeconds ?? 5) * 1000;
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const call = await this.getCall(callId);
-      if (TERMINAL.has(call.status)) return call;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new AgentlineError(
-          'timeout',
-          `call ${callId} still ${call.status} after ${timeoutMs / 1000} s`,
-          0,
-        );
+    const stop = new AbortController();
+    const forwardAbort = () => stop.abort(options.signal.reason);
+    options.signal?.throwIfAborted();
+    options.signal?.addEventListener('abort', forwardAbort, { once: true });
+    let streaming = options.stream !== false;
+    // Set when the stream has finished (ended, or failed) since the last poll: poll again at once.
+    let woken = false;
+    let wake = () => {};
+    const watcher = streaming
+      ? (async () => {
+          try {
+            for await (const ev of this.callEvents(callId, { signal: stop.signal })) {
+              if (ev.type === 'ended') break;
+            }
+          } catch {
+            // No stream (an older server answers 404) or it failed: polling finds the outcome, and
+            // reports a real error (401, 404 for the call) itself.
+          } finally {
+            streaming = false;
+            woken = true;
+            wake();
+          }
+        })()
+      : Promise.resolve();
+    try {
+      for (;;) {
+        const call = await this.getCall(callId);
+        if (TERMINAL.has(call.status)) return call;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new AgentlineError(
+            'timeout',
+            `call ${callId} still ${call.status} after ${timeoutMs / 1000} s`,
+            0,
+          );
+        }
+        const pause = streaming ? Math.max(intervalMs, STREAM_SAFETY_POLL_MS) : intervalMs;
+        await new Promise((resolve) => {
+          if (woken) return resolve();
+          const done = () => {
+            clearTimeout(timer);
+            stop.signal.removeEventListener('abort', done);
+            wake = () => {};
+            resolve();
+          };
+          const timer = setTimeout(done, Math.min(pause, left));
+          wake = done;
+          stop.signal.addEventListener('abort', done, { once: true });
+        });
+        woken = false;
+        options.signal?.throwIfAborted();
       }
-      await new Promise((r) => setTimeout(r, Math.min(intervalMs, left)));
+    } finally {
+      options.signal?.removeEventListener('abort', forwardAbort);
+      stop.abort();
+      await watcher;
     }
   }
 }
