@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 
@@ -8,10 +10,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Takes a WebSocket upgrade request it serves (true), or leaves it (false: answered 404 and closed). */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+
 /** Serves a Hono app on Node; `close` also ends idle keep-alive sockets, so tests and shutdown do not hang. */
 export function startHttpServer(
   app: Pick<Hono<any, any, any>, 'fetch'>,
-  opts: { port: number; host: string },
+  opts: { port: number; host: string; onUpgrade?: UpgradeHandler },
 ): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, (info: AddressInfo) => {
@@ -38,6 +43,18 @@ export function startHttpServer(
     });
     server.once('error', reject);
     server.on('clientError', answerClientError);
+    // Without a handler Node serves upgrade requests as plain requests; with one, the rest get a 404.
+    const onUpgrade = opts.onUpgrade;
+    if (onUpgrade)
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (onUpgrade(req, socket, head)) return;
+        const body = JSON.stringify({
+          error: { code: 'not_found', message: 'No WebSocket is served here.' },
+        });
+        socket.end(
+          `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      });
   });
 }
 

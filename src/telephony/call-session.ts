@@ -19,8 +19,11 @@ export interface CallAudio {
   play(samples: Int16Array): Promise<{ completed: boolean; playedMs: number; closed?: boolean }>;
   /** Drops every queued outgoing frame at once (barge-in); pending `play` promises resolve. */
   flush(): void;
-  /** Called for each outgoing frame as it leaves, with whether it carried audio (for latency stamps). */
-  onFrameSent(listener: (info: { voiced: boolean; atMs: number }) => void): () => void;
+  /**
+   * Called for each outgoing frame as it leaves, with whether it carried audio (for latency stamps)
+   * and, where the path has it, the frame itself (for live listen; valid only during the call).
+   */
+  onFrameSent(listener: (info: { voiced: boolean; atMs: number; frame?: Int16Array }) => void): () => void;
   /**
    * Called once when the media path is gone, whoever closed it (at once when it is gone already).
    * Absent where the path cannot tell.

@@ -59,7 +59,8 @@ export interface Pacer {
   play(samples: Int16Array): Promise<PlayResult>;
   /** Drops every queued frame now; pending plays resolve with `completed: false`. */
   flush(): void;
-  onFrameSent(listener: (info: SentFrameInfo) => void): () => void;
+  /** `frame` is the PCM that left (read it during the call only: the pacer reuses idle silence). */
+  onFrameSent(listener: (info: SentFrameInfo, frame: Int16Array) => void): () => void;
   stats(): PacerStats;
   /** Resolves once nothing is queued: the last queued frame left, or `flush()`/`stop()` dropped the rest. */
   whenEmpty(): Promise<void>;
@@ -101,7 +102,7 @@ export function createPacer(opts: PacerOptions): Pacer {
   const idle = opts.idle ?? 'silence';
   const threshold = opts.voicedRms ?? DEFAULT_VOICED_RMS;
   const silence = new Int16Array(spf);
-  const listeners = new Set<(info: SentFrameInfo) => void>();
+  const listeners = new Set<(info: SentFrameInfo, frame: Int16Array) => void>();
   let queue: Segment[] = [];
   let queued = 0;
   let stopped = false;
@@ -137,7 +138,7 @@ export function createPacer(opts: PacerOptions): Pacer {
     else silenceFrames++;
     for (const l of listeners) {
       try {
-        l(info);
+        l(info, frame);
       } catch (err) {
         opts.onError?.(err);
       }

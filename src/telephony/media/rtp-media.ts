@@ -268,7 +268,8 @@ export async function createRtpCallAudio(opts: RtpCallAudioOptions): Promise<Rtp
         };
       });
     },
-    onFrameSent: (listener) => pacer.onFrameSent(({ voiced, atMs }) => listener({ voiced, atMs })),
+    onFrameSent: (listener) =>
+      pacer.onFrameSent(({ voiced, atMs }, frame) => listener({ voiced, atMs, frame })),
     stats: () => ({
       sent: { ...pacer.stats(), packets: packetsSent, bytes: bytesSent, sendErrors },
       received: {

@@ -363,7 +363,8 @@ export async function createWebSocketCallAudio(opts: WebSocketCallAudioOptions):
         };
       });
     },
-    onFrameSent: (listener) => pacer.onFrameSent(({ voiced, atMs }) => listener({ voiced, atMs })),
+    onFrameSent: (listener) =>
+      pacer.onFrameSent(({ voiced, atMs }, frame) => listener({ voiced, atMs, frame })),
     onEvent(listener) {
       eventListeners.add(listener);
       return () => eventListeners.delete(listener);
