@@ -104,6 +104,11 @@ export const configSchema = z.object({
   LLM_TURN_THREADS: int(1, 512).optional(),
   MODELS_DIR: z.string().optional(),
   MODELS_AUTO_FETCH: bool.default(true),
+
+  /** Dashboard: a session unused this long ends (minutes; default 12 hours). */
+  DASHBOARD_SESSION_IDLE_MINUTES: int(5, 525_600).default(720),
+  /** Dashboard: a session ends this long after its sign-in however busy it is (hours; default 7 days). */
+  DASHBOARD_SESSION_MAX_HOURS: int(1, 8760).default(168),
 });
 
 type RawConfig = z.infer<typeof configSchema>;

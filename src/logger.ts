@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
 import { loggableError } from './loggable-error.js';
 import { redactUrls } from './redact.js';
 
@@ -49,7 +50,24 @@ function scrubbedError(err: unknown) {
   return out;
 }
 
-export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+/**
+ * The process's logger: JSON lines by default (for collectors), or with `format: 'pretty'`
+ * (LOG_FORMAT=pretty) coloured, readable lines for a terminal, written synchronously to stdout.
+ */
+export function createLogger(
+  level = 'info',
+  destination?: DestinationStream,
+  format: 'json' | 'pretty' = 'json',
+): Logger {
+  const out =
+    format === 'pretty'
+      ? pretty({
+          destination: destination ?? 1,
+          colorize: !destination && process.stdout.isTTY === true,
+          sync: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+        })
+      : destination;
   return pino(
     {
       level,
@@ -64,7 +82,7 @@ export function createLogger(level = 'info', destination?: DestinationStream): L
         },
       },
     },
-    destination,
+    out,
   );
 }
 

@@ -8,6 +8,7 @@ import { requestContext } from './request-context.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerMetricsRoute } from './routes/metrics.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { LIMITS } from './schemas.js';
 import type { ApiDeps, AppEnv } from './types.js';
@@ -41,6 +42,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.use('/v1/*', jsonBody({ maxBytes: LIMITS.bodyBytes, maxDepth: LIMITS.jsonDepth }));
 
   registerHealthRoutes(app, deps.db, deps.readiness);
+  if (deps.metrics) registerMetricsRoute(app, deps.metrics, { token: deps.config.METRICS_TOKEN });
   registerCallRoutes(app, service, deps.config);
   registerWebhookRoutes(app, deps.db, deps.config);
 

@@ -1,6 +1,12 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import type { AppEnv } from '../api/types.js';
+import { isDashboardPath } from './auth/dashboard-paths.js';
+import { dashboardSession, wantsHtml } from './auth/middleware.js';
+import { renderNotFound } from './components/error-pages.js';
+import { registerSignIn } from './pages/sign-in.js';
+import { registerUsers } from './pages/users.js';
+import { registerAssets } from './static-assets.js';
 import type { DashboardDeps, DashboardEnv } from './types.js';
 
 /**
@@ -9,7 +15,18 @@ import type { DashboardDeps, DashboardEnv } from './types.js';
  */
 export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: DashboardDeps): void {
   const ui = new Hono<DashboardEnv>();
-  void deps;
-  ui.get('/', (c) => c.redirect('/docs', 302));
+  // Order matters: static files need no session; every page below sees the user and has passed CSRF.
+  registerAssets(ui);
+  ui.use('*', dashboardSession(deps));
+  ui.get('/', (c) => c.redirect(c.get('user') ? '/calls' : '/sign-in', 302));
+  registerSignIn(ui, deps);
+  registerUsers(ui, deps);
+  // Page groups: one register line each, above this comment.
+
+  // Last: an unknown page a browser asked for gets the HTML 404; API clients keep the JSON one.
+  ui.get('*', async (c, next) => {
+    if (isDashboardPath(c.req.path) && wantsHtml(c.req.header('accept'))) return renderNotFound(c);
+    await next();
+  });
   app.route('/', ui);
 }

@@ -14,6 +14,8 @@ export interface SttResult {
   text: string;
   /** Engine-specific confidence in [0, 1], when it has one. */
   confidence?: number;
+  /** Audio the utterance covered and the decoder's busy time on it (ms), for engines that measure it (real-time factor). */
+  timing?: { audioMs: number; decodeMs: number };
 }
 
 export interface SttStream {

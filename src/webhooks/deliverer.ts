@@ -28,6 +28,8 @@ export interface WebhookDelivererDeps {
   /** Host name resolution for the SSRF guard (tests inject answers). */
   resolve?: ResolveAll;
   userAgent?: string;
+  /** Told after each attempt is recorded: delivered, failed (retried later) or dead (given up). */
+  onAttempt?: (result: 'delivered' | 'failed' | 'dead') => void;
 }
 
 export interface WebhookDeliverer {
@@ -257,6 +259,7 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
         })
         .where(mine);
       log.info({ ...target, statusCode: r.statusCode }, 'webhook delivered');
+      deps.onAttempt?.('delivered');
       return;
     }
     const deadline = row.createdAt.getTime() + retryHours * 3_600_000;
@@ -272,6 +275,7 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
         lastStatusCode: r.statusCode,
       })
       .where(mine);
+    deps.onAttempt?.(dead ? 'dead' : 'failed');
     if (r.permanent) log.error({ ...target, error: r.error }, 'webhook delivery refused: target not allowed');
     else if (dead) log.error({ ...target, error: r.error }, 'webhook delivery gave up: retry window is over');
     else log.warn({ ...target, error: r.error, nextAttemptAt: next.toISOString() }, 'webhook attempt failed');

@@ -180,10 +180,10 @@ describe('errors and service routes', () => {
     expect(status.example ?? status.schema.example ?? status.schema.default).toBeUndefined();
   });
 
-  it('sends GET / to the reference page', async () => {
+  it('sends GET / to the dashboard (its sign-in page when signed out); the reference stays at /docs', async () => {
     const r = await fetch(`${api.url}/`, { redirect: 'manual' });
     expect(r.status).toBe(302);
-    expect(r.headers.get('location')).toBe('/docs');
+    expect(r.headers.get('location')).toBe('/sign-in');
   });
 
   it('serves the interactive reference at /docs', async () => {

@@ -8,7 +8,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-__all__ = ["Client", "AgentlineError", "verify_webhook"]
+from .events import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BACKOFF, Event, SseParser, stream_events
+
+__all__ = ["Client", "AgentlineError", "Event", "SseParser", "verify_webhook"]
 __version__ = "0.1.0"
 
 TERMINAL_STATUSES = frozenset(["completed", "no_answer", "voicemail", "declined", "failed"])
@@ -51,17 +53,26 @@ class Client:
                 raw = res.read()
                 return json.loads(raw.decode("utf-8")) if raw else None
         except urllib.error.HTTPError as e:
-            raw = e.read()
-            err = {}
-            try:
-                err = json.loads(raw.decode("utf-8")).get("error") or {}
-            except (ValueError, AttributeError):
-                err = {}
-            raise AgentlineError(
-                err.get("code", "http_error"), err.get("message", "HTTP %d" % e.code), e.code, err.get("details")
-            )
+            raise self._error_from_http(e)
         except (urllib.error.URLError, OSError) as e:
-            raise AgentlineError("network_error", "request failed: %s" % (getattr(e, "reason", None) or e), 0)
+            raise self._network_error(e)
+
+    @staticmethod
+    def _error_from_http(e):
+        """The AgentlineError for an HTTP error answer: the API's {"error": {code, message, details}} when sent."""
+        raw = e.read()
+        err = {}
+        try:
+            err = json.loads(raw.decode("utf-8")).get("error") or {}
+        except (ValueError, AttributeError):
+            err = {}
+        return AgentlineError(
+            err.get("code", "http_error"), err.get("message", "HTTP %d" % e.code), e.code, err.get("details")
+        )
+
+    @staticmethod
+    def _network_error(e):
+        return AgentlineError("network_error", "request failed: %s" % (getattr(e, "reason", None) or e), 0)
 
     def place_call(self, to, objective, idempotency_key=None, **fields):
         """Places a call. Keyword arguments are the other fields of POST /v1/agent/calls
@@ -87,11 +98,46 @@ class Client:
     def cancel_call(self, call_id):
         return self._request("POST", "/v1/agent/calls/" + urllib.parse.quote(call_id, safe="") + "/cancel")
 
-    def wait_for_call(self, call_id, timeout=180, interval=5):
-        """Polls until the call is in a terminal status; raises AgentlineError(code='timeout') when time runs out."""
+    def call_events(self, call_id, last_event_id=None, idle_timeout=DEFAULT_IDLE_TIMEOUT, max_backoff=DEFAULT_MAX_BACKOFF):
+        """The live events of one call (Server-Sent Events), a generator of Event(type, id, data): the call's
+        history from the start (or after ``last_event_id``), then each status change, turn and partial as it
+        happens, and last "ended", after which it stops. A dropped connection is resumed with Last-Event-ID,
+        without loss or repeats. ``break`` (or ``close()``) closes the connection. Errors before the stream
+        opens raise AgentlineError (not_found 404, unauthorized 401, network_error 0)."""
+        path = "/v1/agent/calls/" + urllib.parse.quote(call_id, safe="") + "/events"
+        return stream_events(self, path, last_event_id, True, idle_timeout, max_backoff)
+
+    def account_events(self, last_event_id=None, idle_timeout=DEFAULT_IDLE_TIMEOUT, max_backoff=DEFAULT_MAX_BACKOFF):
+        """The live events of every call of the account, from now (or after ``last_event_id``); it never ends
+        by itself. Same reconnect and close rules as call_events."""
+        return stream_events(self, "/v1/agent/events", last_event_id, False, idle_timeout, max_backoff)
+
+    def wait_for_call(self, call_id, timeout=180, interval=5, stream=True):
+        """Waits until the call is in a terminal status and returns it; raises AgentlineError(code='timeout')
+        when time runs out. It follows the call's event stream, so it returns as soon as the call ends, and
+        polls every ``interval`` seconds where the server has no event stream (404) or ``stream`` is False."""
         deadline = time.monotonic() + timeout
-        while True:
+        call = self.get_call(call_id)
+        if stream and call.get("status") not in TERMINAL_STATUSES:
+            # Before each reconnect (the stream dropped, or stayed silent past the idle timeout) one poll
+            # makes sure a stream held back between client and server cannot hide the end.
+            def ended_meanwhile():
+                return self.get_call(call_id).get("status") in TERMINAL_STATUSES
+
+            path = "/v1/agent/calls/" + urllib.parse.quote(call_id, safe="") + "/events"
+            events = stream_events(self, path, stop_after_ended=True, deadline=deadline, before_reconnect=ended_meanwhile)
+            try:
+                for event in events:
+                    if event.type == "ended":
+                        break
+            except AgentlineError:
+                # No stream (an older server answers 404), or out of time: the polling below reports the
+                # outcome, the timeout, or a real error (401, the call gone) itself.
+                pass
+            finally:
+                events.close()
             call = self.get_call(call_id)
+        while True:
             if call.get("status") in TERMINAL_STATUSES:
                 return call
             left = deadline - time.monotonic()
@@ -100,6 +146,7 @@ class Client:
                     "timeout", "call %s still %s after %s s" % (call_id, call.get("status"), timeout), 0
                 )
             time.sleep(min(interval, left))
+            call = self.get_call(call_id)
 
 
 def verify_webhook(raw_body, signature_header, secret, tolerance_seconds=300):

@@ -25,6 +25,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
+import { createDecodeTiming } from './decode-timing.js';
 import { bindCmn, type CmnState } from './pocketsphinx-cmn.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -286,6 +287,8 @@ function main(): void {
     if (s.sinceHyp >= data.partialEverySamples || wentQuiet) sendPartial(s, id, hyp(s.dec));
   };
 
+  // The engine runs at 16 kHz only (see pocketsphinx.ts).
+  const timing = createDecodeTiming(16_000);
   send({ t: 'ready' });
 
   port.on('message', (m: WorkerRequest) => {
@@ -303,12 +306,16 @@ function main(): void {
       }
       case 'write': {
         const s = streams.get(m.id);
-        if (s) write(s, m.id, new Int16Array(m.pcm));
+        if (s) {
+          const pcm = new Int16Array(m.pcm);
+          timing.time(m.id, pcm.length, () => write(s, m.id, pcm));
+        }
         return;
       }
       case 'finish': {
         const s = streams.get(m.id);
-        send({ t: 'final', id: m.id, req: m.req, ...(s ? endUtt(s, true) : { text: '' }) });
+        const result = s ? timing.time(m.id, 0, () => endUtt(s, true)) : { text: '' };
+        send({ t: 'final', id: m.id, req: m.req, ...result, timing: timing.take(m.id) });
         return;
       }
       case 'close': {
@@ -316,6 +323,7 @@ function main(): void {
         if (!s) return;
         endUtt(s, false);
         streams.delete(m.id);
+        timing.forget(m.id);
         free.push(s.dec);
         return;
       }

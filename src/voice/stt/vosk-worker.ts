@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
+import { createDecodeTiming } from './decode-timing.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 export interface VoskWorkerData {
@@ -58,6 +59,7 @@ function main(): void {
     lastPartial: string;
   }
   const streams = new Map<number, Stream>();
+  const timing = createDecodeTiming(data.sampleRate);
   send({ t: 'ready' });
 
   port.on('message', (m: WorkerRequest) => {
@@ -77,7 +79,7 @@ function main(): void {
         const s = streams.get(m.id);
         if (!s) return;
         const pcm = new Int16Array(m.pcm);
-        const endpoint = accept(s.rec, pcm, pcm.length) === 1;
+        const endpoint = timing.time(m.id, pcm.length, () => accept(s.rec, pcm, pcm.length) === 1);
         if (endpoint) {
           const seg = textOf(result(s.rec) as string, 'text');
           if (seg) s.done.push(seg);
@@ -94,11 +96,11 @@ function main(): void {
       case 'finish': {
         const s = streams.get(m.id);
         if (!s) return send({ t: 'final', id: m.id, req: m.req, text: '' });
-        const last = textOf(finalResult(s.rec) as string, 'text');
+        const last = timing.time(m.id, 0, () => textOf(finalResult(s.rec) as string, 'text'));
         const text = [...s.done, last].filter(Boolean).join(' ');
         s.done = [];
         s.lastPartial = '';
-        send({ t: 'final', id: m.id, req: m.req, text });
+        send({ t: 'final', id: m.id, req: m.req, text, timing: timing.take(m.id) });
         return;
       }
       case 'close': {
@@ -106,6 +108,7 @@ function main(): void {
         if (!s) return;
         recFree(s.rec);
         streams.delete(m.id);
+        timing.forget(m.id);
         return;
       }
       case 'shutdown': {

@@ -25,6 +25,8 @@ export type WorkerReply =
       resumes?: number;
       secondPass?: boolean;
       endedInPause?: boolean;
+      /** The utterance's audio and the decoder thread's time spent on it (ms): its real-time factor. */
+      timing?: { audioMs: number; decodeMs: number };
     }
   | { t: 'error'; id: number; message: string }
   | { t: 'closed' };

@@ -67,7 +67,7 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
             pendingFinals.delete(m.req);
             if (partials.has(m.id)) partials.set(m.id, '');
             endedPartials.delete(m.id);
-            p?.resolve({ text: m.text });
+            p?.resolve({ text: m.text, ...(m.timing ? { timing: m.timing } : {}) });
             return;
           }
           case 'error':

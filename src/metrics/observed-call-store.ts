@@ -1,0 +1,22 @@
+import { CallStore, type NewTurn } from '../calls/call-store.js';
+import type { Db } from '../db/client.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * The call store with the voice metrics' observation point: a turn is counted (its latency stages,
+ * a barge-in) once it is stored, so the histograms agree with the turns a reader finds in the database.
+ */
+export class ObservedCallStore extends CallStore {
+  constructor(
+    db: Db,
+    publicBaseUrl: string,
+    private readonly metrics: Metrics,
+  ) {
+    super(db, publicBaseUrl);
+  }
+
+  override async addTurn(callId: string, turn: NewTurn): Promise<void> {
+    await super.addTurn(callId, turn);
+    this.metrics.turnStored(turn);
+  }
+}
