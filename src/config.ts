@@ -24,6 +24,18 @@ export const configSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PUBLIC_BASE_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` (default): one JSON object a line, for collectors. `pretty`: coloured lines for a terminal (pino-pretty). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+  /**
+   * Bearer token for GET /metrics. Set: only requests with `Authorization: Bearer <token>` get them.
+   * Unset: only loopback and private-network clients (by the socket's address, not through a proxy).
+   */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * A second listener on this port (on HOST) that serves only /metrics: the way to scrape a
+   * `--role worker` process, which has no API server. Unset: no such listener.
+   */
+  METRICS_PORT: int(0, 65535).optional(),
   /** 32-byte key (hex or base64) that encrypts webhook secrets at rest; generated under DATA_DIR when absent. */
   SECRET_KEY: z.string().optional(),
 

@@ -15,6 +15,11 @@ import { accounts } from './db/schema.js';
 import { Readiness } from './health.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMcpHttpHandler } from './mcp/mcp-http.js';
+import { registerDatabaseGauges } from './metrics/database-gauges.js';
+import { createMetrics } from './metrics/metrics.js';
+import { startMetricsServer } from './metrics/metrics-server.js';
+import { ObservedCallStore } from './metrics/observed-call-store.js';
+import { timedDialogue, timedStt, timedTts } from './metrics/timed-engines.js';
 import { startSimulatedPbx } from './pbx-sim/index.js';
 import { makePrivateDir, restrictTree, restrictUmask } from './private-files.js';
 import { createConfiguredMediaTransport } from './telephony/ari/media-transport.js';
@@ -42,6 +47,8 @@ export interface Agentline {
   url: string | null;
   /** The simulated PBX's URL, when this process runs one. */
   pbxUrl: string | null;
+  /** The METRICS_PORT listener's base URL (it serves only /metrics), when configured. */
+  metricsUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -51,7 +58,7 @@ export interface Agentline {
  */
 export async function startAgentline(opts: StartOptions): Promise<Agentline> {
   const config = loadConfig(opts.env ?? process.env);
-  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT);
   const stops: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) {
@@ -75,7 +82,13 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     const { db } = database;
     const secrets = SecretBox.load({ secretKey: config.SECRET_KEY, dataDir: config.dataDir });
     const accountService = new AccountService(db, secrets);
-    const store = new CallStore(db, config.publicBaseUrl);
+    // This process's own registry: several servers in one process (tests) never share counters.
+    const metrics = createMetrics();
+    // openDatabase's pool holds at most 10 connections (src/db/client.ts); PGlite has none.
+    registerDatabaseGauges(metrics.registry, db, {
+      poolMaxConnections: database.kind === 'postgres' ? 10 : undefined,
+    });
+    const store: CallStore = new ObservedCallStore(db, config.publicBaseUrl, metrics);
     // /readyz checks the database itself (src/api/routes/health.ts); a second check here listed it twice.
     const readiness = new Readiness();
 
@@ -126,6 +139,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       }
       const ari = await connectAri({ ...config, ARI_URL: ariUrl }, logger.child({ part: 'ari' }));
       stops.push(() => ari.close());
+      metrics.watchPbx(() => ari.connected);
       // Unset MEDIA_TRANSPORT with a real Asterisk: chan_websocket (slin16) from 22.6 on, RTP before, as
       // its version says (the media transport asks it and warns when that means 8 kHz).
       const eightKhzFormat = config.MEDIA_FORMAT === 'ulaw' || config.MEDIA_FORMAT === 'alaw';
@@ -152,13 +166,15 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         logger: logger.child({ part: 'media' }),
       });
       stops.push(() => media.close?.());
+      // The call path's engines, timed at their boundary for the real-time-factor metrics.
+      const callTts = timedTts(engines.tts, metrics);
       const agent = engines.dialogue
         ? createConversationAgent({
-            stt: engines.stt,
-            tts: engines.tts,
+            stt: timedStt(engines.stt, metrics),
+            tts: callTts,
             vad: engines.vad,
             createVad: () => engines.createVad(),
-            dialogue: engines.dialogue,
+            dialogue: timedDialogue(engines.dialogue, metrics),
             logger: logger.child({ part: 'agent' }),
           })
         : null;
@@ -167,7 +183,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         config: { ...config, ARI_URL: ariUrl },
         logger: logger.child({ part: 'calls' }),
         agent: agent ?? unavailableAgent(engines.missing),
-        tts: engines.tts,
+        tts: callTts,
         media,
         // Recordings an Asterisk restart left behind are fetched after the reconnect.
         db,
@@ -185,6 +201,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
         backoff: exponentialBackoff(webhookRetrySchedule(config)),
         pollMs: config.WEBHOOK_POLL_MS,
+        onAttempt: (result) => metrics.webhookAttempt(result),
       });
       deliverer.start();
       stops.push(() => deliverer.stop());
@@ -209,6 +226,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         onTransition: () => deliverer.wake(),
       });
       await worker.start();
+      metrics.watchWorker(() => worker.activeCalls().length);
       wakeWorker = () => worker.wake();
       // SIGTERM: claim nothing new, let live calls finish for DRAIN_SECONDS, then the agent wraps the
       // rest up (a goodbye, then hangup). Queued calls stay queued for the other workers.
@@ -245,6 +263,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         readiness,
         guardrails: { allowedCountries: config.ALLOWED_COUNTRIES, irsf: loadIrsfList(config.IRSF_LIST_FILE) },
         onCallQueued: () => wakeWorker?.(),
+        metrics,
         extraRoutes: (a) => {
           const mcp = createMcpHttpHandler((req) => a.fetch(req));
           a.all('/mcp', (c) => mcp(c.req.raw));
@@ -256,7 +275,20 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       logger.info({ url: server.url, role: opts.role }, 'agentline is serving');
     }
 
-    return { config, url, pbxUrl, stop };
+    let metricsUrl: string | null = null;
+    if (config.METRICS_PORT !== undefined) {
+      const server = await startMetricsServer({
+        metrics,
+        token: config.METRICS_TOKEN,
+        port: config.METRICS_PORT,
+        host: config.HOST,
+      });
+      stops.push(() => server.close());
+      metricsUrl = server.url;
+      logger.info({ url: `${server.url}/metrics` }, 'serving metrics');
+    }
+
+    return { config, url, pbxUrl, metricsUrl, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface ApiDeps {
   db: Db;
@@ -20,6 +21,8 @@ export interface ApiDeps {
   voices?: readonly string[];
   /** Told after a new call is committed as queued (not on an idempotent replay), e.g. to wake the worker. */
   onCallQueued?: (callId: string) => void;
+  /** This process's metrics; when given, GET /metrics serves them (protected, see checkMetricsAccess). */
+  metrics?: Metrics;
   /** Mount point for routes built elsewhere (e.g. `/mcp`); runs after the API routes, before 404. */
   extraRoutes?: (app: OpenAPIHono<AppEnv>) => void;
 }
