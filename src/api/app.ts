@@ -7,6 +7,7 @@ import { jsonBody } from './json-body.js';
 import { requestContext } from './request-context.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerDocsRoutes } from './routes/docs.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
@@ -45,6 +46,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   if (deps.metrics) registerMetricsRoute(app, deps.metrics, { token: deps.config.METRICS_TOKEN });
   registerCallRoutes(app, service, deps.config);
   registerWebhookRoutes(app, deps.db, deps.config);
+  registerEventRoutes(app, { db: deps.db, bus: deps.bus, logger: deps.logger }, deps.config);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -71,6 +73,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     service,
     readiness: deps.readiness,
     clock,
+    bus: deps.bus,
   });
 
   deps.extraRoutes?.(app);

@@ -4,6 +4,7 @@ import type { CallStore } from '../calls/call-store.js';
 import type { GuardrailOptions } from '../calls/guardrails.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
+import type { LiveBus } from '../events/live-bus.js';
 import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -23,6 +24,8 @@ export interface ApiDeps {
   onCallQueued?: (callId: string) => void;
   /** This process's metrics; when given, GET /metrics serves them (protected, see checkMetricsAccess). */
   metrics?: Metrics;
+  /** Wakes the live event streams at once (and carries partials); without it they only poll. */
+  bus?: LiveBus;
   /** Mount point for routes built elsewhere (e.g. `/mcp`); runs after the API routes, before 404. */
   extraRoutes?: (app: OpenAPIHono<AppEnv>) => void;
 }

@@ -41,6 +41,12 @@ export interface NewTurn {
  * webhook can never be separated.
  */
 export class CallStore {
+  /**
+   * Told after each stored turn, note and transition commits (live event streams wake on it). Must not
+   * block or throw: it runs on the call's write path.
+   */
+  onWrite?: (w: { callId: string; accountId: string }) => void;
+
   constructor(
     private readonly db: Db,
     private readonly publicBaseUrl: string,
@@ -75,8 +81,12 @@ export class CallStore {
    * one of them failing on the unique (call_id, seq) index.
    */
   async addTurn(callId: string, turn: NewTurn): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.select({ id: calls.id }).from(calls).where(eq(calls.id, callId)).for('update');
+    const accountId = await this.db.transaction(async (tx) => {
+      const [locked] = await tx
+        .select({ accountId: calls.accountId })
+        .from(calls)
+        .where(eq(calls.id, callId))
+        .for('update');
       await tx.insert(callTurns).values({
         callId,
         seq: sql`(select coalesce(max(${callTurns.seq}), 0) + 1 from ${callTurns} where ${callTurns.callId} = ${callId})`,
@@ -87,7 +97,17 @@ export class CallStore {
         interrupted: turn.interrupted ?? false,
         latency: turn.latency ?? null,
       });
+      return locked?.accountId;
     });
+    if (accountId) this.wrote(callId, accountId);
+  }
+
+  private wrote(callId: string, accountId: string): void {
+    try {
+      this.onWrite?.({ callId, accountId });
+    } catch {
+      // A listener's failure is its own; the write is stored.
+    }
   }
 
   /**
@@ -109,17 +129,19 @@ export class CallStore {
    * call's current status, so its events read in order as its history. Nothing for a call that is gone.
    */
   async note(callId: string, reason: string, at: Date = this.now()): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    const accountId = await this.db.transaction(async (tx) => {
       const [cur] = await tx
-        .select({ status: calls.status })
+        .select({ status: calls.status, accountId: calls.accountId })
         .from(calls)
         .where(eq(calls.id, callId))
         .for('update');
-      if (!cur) return;
+      if (!cur) return undefined;
       await tx
         .insert(callEvents)
         .values({ callId, fromStatus: cur.status, toStatus: cur.status, reason, at });
+      return cur.accountId;
     });
+    if (accountId) this.wrote(callId, accountId);
   }
 
   /**
@@ -138,6 +160,16 @@ export class CallStore {
       at?: Date;
       endedAt?: Date;
     } = {},
+  ): Promise<TransitionResult> {
+    const res = await this.transact(callId, to, opts);
+    if (res.ok) this.wrote(callId, res.call.accountId);
+    return res;
+  }
+
+  private transact(
+    callId: string,
+    to: CallStatus,
+    opts: Parameters<CallStore['transition']>[2] & {},
   ): Promise<TransitionResult> {
     return this.db.transaction(async (tx) => {
       const [cur] = await tx.select().from(calls).where(eq(calls.id, callId)).for('update');

@@ -6,6 +6,7 @@ import { dashboardSession, wantsHtml } from './auth/middleware.js';
 import { renderNotFound } from './components/error-pages.js';
 import { registerSignIn } from './pages/sign-in.js';
 import { registerUsers } from './pages/users.js';
+import { registerDashboardEvents } from './routes/events.js';
 import { registerAssets } from './static-assets.js';
 import type { DashboardDeps, DashboardEnv } from './types.js';
 
@@ -21,6 +22,7 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: DashboardDeps)
   ui.get('/', (c) => c.redirect(c.get('user') ? '/calls' : '/sign-in', 302));
   registerSignIn(ui, deps);
   registerUsers(ui, deps);
+  registerDashboardEvents(ui, deps);
   // Page groups: one register line each, above this comment.
 
   // Last: an unknown page a browser asked for gets the HTML 404; API clients keep the JSON one.

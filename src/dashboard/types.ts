@@ -4,6 +4,7 @@ import type { CallService } from '../calls/call-service.js';
 import type { CallStore } from '../calls/call-store.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
+import type { LiveBus } from '../events/live-bus.js';
 import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
 
@@ -37,4 +38,6 @@ export interface DashboardDeps {
   service: CallService;
   readiness: Readiness;
   clock: () => Date;
+  /** The live event streams' wake-ups (see ApiDeps.bus). */
+  bus?: LiveBus;
 }

@@ -23,6 +23,17 @@ export interface Database {
   /** Cheap round trip, for readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL LISTEN on its own connection, re-listened after a reconnect (`onListen` runs each time);
+   * absent for PGlite, whose single process needs no cross-process wake-ups.
+   */
+  listen?(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onListen?: () => void,
+  ): Promise<{ unlisten(): Promise<void> }>;
+  /** PostgreSQL NOTIFY (payload under 8000 bytes); absent for PGlite. */
+  notify?(channel: string, payload: string): Promise<void>;
 }
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle');
@@ -50,6 +61,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
         await client`select 1`;
       },
       close: () => client.end({ timeout: 5 }),
+      listen: (channel, onMessage, onListen) => client.listen(channel, onMessage, onListen),
+      notify: async (channel, payload) => {
+        await client.notify(channel, payload);
+      },
     };
   }
   if (opts.pgliteDir) fs.mkdirSync(opts.pgliteDir, { recursive: true });

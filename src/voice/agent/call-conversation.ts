@@ -62,6 +62,9 @@ const TRANSFER_FAILURES: Record<Exclude<TransferResult['outcome'], 'transferred'
   failed: 'the line to the person could not be reached',
 };
 
+/** Live partials of the callee's words are reported at most this often (ms). */
+const PARTIAL_EVERY_MS = 250;
+
 /** Why the conversation stops when the call's media path closed under it. */
 export const MEDIA_LOST = 'media_lost';
 
@@ -105,6 +108,8 @@ export interface CallConversationDeps {
   system: DialogueMessage;
   /** The requested fields as the callee's words establish them (see ActionGate). */
   extract(calleeWords: string, signal: AbortSignal): Promise<Record<string, unknown>>;
+  /** The callee's words so far, throttled (see ConversationAgentDeps.onPartial). */
+  onPartial?(text: string): void;
   settings: AgentSettings;
   log: Logger;
 }
@@ -141,6 +146,8 @@ export class CallConversation {
   private readonly turnTaking: TurnTaking<TurnOutcome>;
   private readonly gate: ActionGate;
   private readonly voice: string | undefined;
+  private lastPartial = '';
+  private lastPartialAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: CallConversationDeps) {
     const o = deps.settings;
@@ -212,6 +219,7 @@ export class CallConversation {
       },
       events: {
         onSpeechStart: () => {
+          this.lastPartial = '';
           this.bargeIn.onSpeechStart();
           this.turnTaking.onSpeechStart();
           this.lastCalleeActivity = performance.now();
@@ -220,12 +228,30 @@ export class CallConversation {
         onSpeechProgress: (p) => {
           this.bargeIn.onSpeechProgress(p);
           this.turnTaking.onSpeechProgress(p);
+          this.reportPartial();
         },
         onWindow: (w) => this.bargeIn.onWindow(w),
         onUtterance: (u) => this.onUtterance(u),
       },
     });
     deps.conversation.prepare(this.messages);
+  }
+
+  /** Live listeners see the words in progress; a transfer's words are not the callee's. */
+  private reportPartial(): void {
+    const report = this.deps.onPartial;
+    if (!report || this.transferring) return;
+    const now = performance.now();
+    if (now - this.lastPartialAt < PARTIAL_EVERY_MS) return;
+    const text = this.listener.partial().trim();
+    if (!text || text === this.lastPartial) return;
+    this.lastPartialAt = now;
+    this.lastPartial = text;
+    try {
+      report(text);
+    } catch (err) {
+      this.log.debug({ err }, 'partial listener failed');
+    }
   }
 
   private loseMedia(): void {

@@ -35,6 +35,11 @@ export interface ConversationAgentDeps {
   dialogue: DialogueEngine;
   logger: Logger;
   options?: ConversationAgentOptions;
+  /**
+   * The callee's words so far while they speak (the recogniser's partial), at most about 4 a second
+   * per call, for live listeners. Runs on the media path: it must return at once and never throw.
+   */
+  onPartial?: (call: CallRow, text: string) => void;
 }
 
 /**
@@ -148,6 +153,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
         conversation,
         system: systemMessage(session.call),
         extract: (words, signal) => extractFromCallee(session.call, words, signal),
+        onPartial: deps.onPartial && ((text) => deps.onPartial?.(session.call, text)),
         settings,
         log,
       });
