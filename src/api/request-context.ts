@@ -4,6 +4,8 @@ import type { Logger } from '../logger.js';
 import type { AppEnv } from './types.js';
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+/** A path about one call (the API's and the dashboard's): its line carries the callId, as every line about a call does. */
+const CALL_PATH = /\/calls\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\/|$)/i;
 
 /**
  * Gives each request an id (the client's X-Request-Id when it is sane, else a new one), echoes it in
@@ -22,7 +24,9 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
     // A handler that built its own Response (the recording stream) bypassed c.header().
     if (!c.res.headers.has('x-request-id')) c.res.headers.set('X-Request-Id', requestId);
     const status = c.res.status;
+    const callId = CALL_PATH.exec(c.req.path)?.[1];
     const line = {
+      ...(callId ? { callId } : {}),
       method: c.req.method,
       path: c.req.path,
       status,

@@ -813,7 +813,8 @@ export class CallController {
     this.transfer = new CallTransfer({
       ari: this.ari,
       tts: this.deps.tts,
-      log: this.log.child({ part: 'transfer' }),
+      // `task`, not `part`: the controller's logger already has a part (calls), and a key may not repeat.
+      log: this.log.child({ task: 'transfer' }),
       settings: {
         app: this.s.app,
         dialString: this.s.dialString,

@@ -132,7 +132,8 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
     session: CallSession & WrapUpRequest,
     onTurn: (turn: ConversationTurn) => void,
   ): Promise<{ end: ConversationEnd }> {
-    const log = deps.logger.child({ callId: session.call.id, part: 'agent' });
+    // The logger is already the agent's (part: agent): a second `part` would repeat the key in each line.
+    const log = deps.logger.child({ callId: session.call.id });
     const { vad, release: releaseVad } = await acquireVad();
     let sttStream: SttStream;
     try {
@@ -170,7 +171,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
     converse,
     async summarize(call, turns) {
       return summarizeCall(
-        { dialogue, logger: deps.logger.child({ callId: call.id, part: 'summary' }) },
+        { dialogue, logger: deps.logger.child({ callId: call.id, task: 'summary' }) },
         call,
         turns,
       );
