@@ -9,10 +9,13 @@ import { watchEventLoopLag } from './calls/event-loop-lag.js';
 import { loadIrsfList } from './calls/guardrails.js';
 import { createCallWorker } from './calls/worker.js';
 import { type Config, loadConfig } from './config.js';
+import { createListenEndpoint, sessionUserResolver } from './dashboard/routes/listen.js';
 import { type Database, openDatabase } from './db/client.js';
 import { acquireEmbeddedLock } from './db/embedded-lock.js';
 import { accounts } from './db/schema.js';
 import { Readiness } from './health.js';
+import { ListenHub } from './listen/listen-hub.js';
+import { withListenTap } from './listen/listen-tap.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMcpHttpHandler } from './mcp/mcp-http.js';
 import { registerDatabaseGauges } from './metrics/database-gauges.js';
@@ -94,6 +97,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
 
     let pbxUrl: string | null = null;
     let wakeWorker: (() => void) | null = null;
+    let listenHub: ListenHub | null = null;
     if (runsWorker) {
       if (config.MODELS_AUTO_FETCH)
         await fetchMissingModels(config.modelsDir, logger.child({ part: 'models' }));
@@ -166,6 +170,10 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         logger: logger.child({ part: 'media' }),
       });
       stops.push(() => media.close?.());
+      // Live listen: each answered call is offered to the dashboard, and mixed only while someone listens.
+      const hub = new ListenHub({ logger: logger.child({ part: 'listen' }) });
+      listenHub = hub;
+      stops.push(() => hub.close());
       // The call path's engines, timed at their boundary for the real-time-factor metrics.
       const callTts = timedTts(engines.tts, metrics);
       const agent = engines.dialogue
@@ -184,7 +192,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         logger: logger.child({ part: 'calls' }),
         agent: agent ?? unavailableAgent(engines.missing),
         tts: callTts,
-        media,
+        media: withListenTap(media, hub),
         // Recordings an Asterisk restart left behind are fetched after the reconnect.
         db,
       });
@@ -269,8 +277,25 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
           a.all('/mcp', (c) => mcp(c.req.raw));
         },
       });
-      const server = await startHttpServer(app, { port: config.PORT, host: config.HOST });
+      // The dashboard's live listen socket. The audio is in this process only when it runs a worker too.
+      const listen = createListenEndpoint({
+        hub: listenHub,
+        calls: store,
+        resolveUser: sessionUserResolver(db, {
+          idleMs: config.DASHBOARD_SESSION_IDLE_MINUTES * 60_000,
+          absoluteMs: config.DASHBOARD_SESSION_MAX_HOURS * 3_600_000,
+        }),
+        logger: logger.child({ part: 'listen' }),
+        allowedOrigins: [config.publicBaseUrl],
+      });
+      const server = await startHttpServer(app, {
+        port: config.PORT,
+        host: config.HOST,
+        onUpgrade: listen.handleUpgrade,
+      });
       stops.push(() => server.close());
+      // Stops run in reverse: the listening sockets close first, or the server would wait for them.
+      stops.push(() => listen.close());
       url = server.url;
       logger.info({ url: server.url, role: opts.role }, 'agentline is serving');
     }

@@ -8,7 +8,7 @@ import type { Db } from '../../db/client.js';
 import type { ListenHub } from '../../listen/listen-hub.js';
 import type { Logger } from '../../logger.js';
 import { SESSION_COOKIE } from '../auth/cookies.js';
-import { loadSession } from '../auth/sessions.js';
+import { loadSession, type SessionLimits } from '../auth/sessions.js';
 import type { DashboardUser } from '../types.js';
 
 /** `/ui/calls/<call id>/listen`: the WebSocket that streams a live call's audio to the dashboard. */
@@ -229,11 +229,15 @@ export function createListenEndpoint(opts: ListenEndpointOptions): ListenEndpoin
 }
 
 /** The dashboard user behind a Cookie header's session, as the dashboard's own pages resolve it. */
-export function sessionUserResolver(db: Db, clock: () => Date = () => new Date()) {
-  return async (cookieHeader: string | undefined): Promise<DashboardUser | null> => {
+export function sessionUserResolver(
+  db: Db,
+  limits?: SessionLimits,
+  clock: () => Date = () => new Date(),
+): (cookieHeader: string | undefined) => Promise<DashboardUser | null> {
+  return async (cookieHeader) => {
     if (!cookieHeader) return null;
     const token = parseCookies(cookieHeader, SESSION_COOKIE)[SESSION_COOKIE];
     if (!token) return null;
-    return (await loadSession(db, token, clock()))?.user ?? null;
+    return (await loadSession(db, token, clock(), limits))?.user ?? null;
   };
 }
