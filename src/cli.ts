@@ -7,6 +7,7 @@ import { numbersCommand } from './cli/numbers.js';
 import { runCli } from './cli/run-cli.js';
 import { serveCommand } from './cli/serve.js';
 import type { CliCommand } from './cli/types.js';
+import { usersCommand } from './cli/users.js';
 import { webhookSecretCommand } from './cli/webhook-secret.js';
 import { webhooksCommand } from './cli/webhooks.js';
 import { restrictUmask } from './private-files.js';
@@ -18,6 +19,7 @@ import { restrictUmask } from './private-files.js';
 const commands: readonly CliCommand[] = [
   serveCommand,
   accountsCommand,
+  usersCommand,
   keysCommand,
   numbersCommand,
   webhookSecretCommand,
