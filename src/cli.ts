@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { accountsCommand } from './cli/accounts.js';
+import { adminKeysCommand } from './cli/admin-keys.js';
 import { keysCommand } from './cli/keys.js';
 import { mcpCommand } from './cli/mcp.js';
 import { modelsCommand } from './cli/models.js';
@@ -21,6 +22,7 @@ const commands: readonly CliCommand[] = [
   accountsCommand,
   usersCommand,
   keysCommand,
+  adminKeysCommand,
   numbersCommand,
   webhookSecretCommand,
   webhooksCommand,

@@ -58,15 +58,28 @@ export class AccountService {
       .where(eq(apiKeys.accountId, accountId));
   }
 
-  /** The account of a live key, or null for a malformed, unknown or revoked one. */
-  async authenticate(key: string): Promise<{ accountId: string; keyId: string } | null> {
+  /**
+   * The account of a live key; `accountDisabled` for a live key of a disabled account (a separate
+   * shape, so a caller cannot use it as a login by mistake); null for a malformed, unknown or revoked one.
+   */
+  async authenticate(
+    key: string,
+  ): Promise<{ accountId: string; keyId: string } | { accountDisabled: { reason: string | null } } | null> {
     if (!looksLikeApiKey(key)) return null;
     const [row] = await this.db
-      .select({ keyId: apiKeys.id, accountId: apiKeys.accountId, revokedAt: apiKeys.revokedAt })
+      .select({
+        keyId: apiKeys.id,
+        accountId: apiKeys.accountId,
+        revokedAt: apiKeys.revokedAt,
+        disabledAt: accounts.disabledAt,
+        disabledReason: accounts.disabledReason,
+      })
       .from(apiKeys)
+      .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
       .where(eq(apiKeys.keyHash, hashApiKey(key)))
       .limit(1);
     if (!row || row.revokedAt) return null;
+    if (row.disabledAt) return { accountDisabled: { reason: row.disabledReason } };
     return { accountId: row.accountId, keyId: row.keyId };
   }
 

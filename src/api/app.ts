@@ -1,10 +1,14 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { AccountAdmin } from '../accounts/account-admin.js';
+import { AdminKeys } from '../accounts/admin-keys.js';
 import { createCallService } from '../calls/call-service.js';
 import { registerDashboard } from '../dashboard/index.js';
+import { adminAuth, isAdminPath } from './admin-auth.js';
 import { bearerAuth } from './auth.js';
 import { invalidRequest, notFound, onError, renderError, zodProblems } from './error-handler.js';
 import { jsonBody } from './json-body.js';
 import { requestContext } from './request-context.js';
+import { registerAdminRoutes } from './routes/admin.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -39,13 +43,17 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   });
 
   app.use('*', requestContext(deps.logger));
-  app.use('/v1/*', bearerAuth(deps.accounts, clock));
+  // /v1/admin takes admin keys, every other /v1 path agent keys: neither key opens the other's routes.
+  const agentAuth = bearerAuth(deps.accounts, clock);
+  app.use('/v1/*', (c, next) => (isAdminPath(c.req.path) ? next() : agentAuth(c, next)));
+  app.use('/v1/admin/*', adminAuth(new AdminKeys(deps.db), clock));
   app.use('/v1/*', jsonBody({ maxBytes: LIMITS.bodyBytes, maxDepth: LIMITS.jsonDepth }));
 
   registerHealthRoutes(app, deps.db, deps.readiness);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics, { token: deps.config.METRICS_TOKEN });
   registerCallRoutes(app, service, deps.config);
   registerWebhookRoutes(app, deps.db, deps.config);
+  registerAdminRoutes(app, new AccountAdmin({ db: deps.db, config: deps.config, calls: deps.calls, clock }));
   registerEventRoutes(app, { db: deps.db, bus: deps.bus, logger: deps.logger }, deps.config);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

@@ -22,6 +22,14 @@ export function bearerAuth(accounts: AccountService, now: () => Date): Middlewar
     if (!m) throw unauthorized('The Authorization header is not a Bearer token.');
     const auth = await accounts.authenticate(m[1]);
     if (!auth) throw unauthorized('The agent key is malformed, unknown or revoked.');
+    if ('accountDisabled' in auth) {
+      const why = auth.accountDisabled.reason;
+      throw new ApiError(
+        'unauthorized',
+        `The account of this key is disabled${why ? ` (${why})` : ''}; its keys stop working until an operator enables it again.`,
+        { accountDisabled: true },
+      );
+    }
     c.set('accountId', auth.accountId);
     c.set('keyId', auth.keyId);
     c.set('log', c.get('log').child({ accountId: auth.accountId }));

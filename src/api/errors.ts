@@ -4,6 +4,7 @@ import type { CallError } from '../calls/errors.js';
 export const ERROR_STATUS = {
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   idempotency_conflict: 409,
   call_already_ended: 409,
@@ -55,7 +56,7 @@ export class ApiError extends Error {
 /** The HTTP face of a refusal of the calls domain. */
 export function fromCallError(err: CallError): ApiError {
   return new ApiError(
-    err.code === 'account_not_found' ? 'unauthorized' : err.code,
+    err.code === 'account_not_found' || err.code === 'account_disabled' ? 'unauthorized' : err.code,
     err.message,
     err.details,
     err.retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(err.retryAfterSeconds) },

@@ -70,6 +70,12 @@ const AUDIO_TYPES: Record<string, string> = {
 
 const notFound = () => new CallError('not_found', 'No call with this id exists for this account.');
 
+const accountDisabled = (reason: string | null) =>
+  new CallError(
+    'account_disabled',
+    `This account is disabled${reason ? ` (${reason})` : ''}; it cannot place calls. Ask the operator of this deployment.`,
+  );
+
 /**
  * The calls API as plain async methods: validation beyond the schema, guardrails, caps and
  * idempotency, independent of HTTP so any front end can share it. Refusals are CallErrors.
@@ -114,6 +120,8 @@ export class CallService {
     const answer = await db.transaction(async (tx): Promise<PlaceCallAnswer> => {
       const [account] = await tx.select().from(accounts).where(eq(accounts.id, accountId)).for('update');
       if (!account) throw new CallError('account_not_found', 'The account of this key no longer exists.');
+      // Checked under the row lock: a disable that commits first is seen here, so no call slips in after it.
+      if (account.disabledAt) throw accountDisabled(account.disabledReason);
       if (key) {
         const prior = await this.idempotency.reserve(tx, accountId, key, hash);
         if (prior) return this.replay(prior);

@@ -159,6 +159,8 @@ export class CallStore {
       /** When it happened, if earlier than this write (a write retried through an outage); now by default. */
       at?: Date;
       endedAt?: Date;
+      /** Only from this status (e.g. fail a queued call but never one a worker began dialing meanwhile). */
+      onlyFrom?: CallStatus;
     } = {},
   ): Promise<TransitionResult> {
     const res = await this.transact(callId, to, opts);
@@ -175,6 +177,7 @@ export class CallStore {
       const [cur] = await tx.select().from(calls).where(eq(calls.id, callId)).for('update');
       if (!cur) return { ok: false, call: null };
       if (!canTransition(cur.status as CallStatus, to)) return { ok: false, call: cur };
+      if (opts.onlyFrom && cur.status !== opts.onlyFrom) return { ok: false, call: cur };
       const at = opts.at ?? this.now();
       const set: Partial<typeof calls.$inferInsert> = { status: to, ...opts.patch };
       if (to === 'dialing') set.dialedAt = at;

@@ -1,12 +1,13 @@
 /**
  * Why the calls domain refused a request. The codes are the spec's error tokens (REST and MCP
- * callers see the same words); only `account_not_found` is the domain's own (the API answers it as
- * `unauthorized`). Which HTTP status each one is belongs to `src/api`, not here.
+ * callers see the same words); only `account_not_found` and `account_disabled` are the domain's own
+ * (the API answers them as `unauthorized`). Which HTTP status each one is belongs to `src/api`, not here.
  */
 export type CallErrorCode =
   | 'invalid_request'
   | 'not_found'
   | 'account_not_found'
+  | 'account_disabled'
   | 'idempotency_conflict'
   | 'call_already_ended'
   | 'invalid_number'
