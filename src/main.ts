@@ -87,10 +87,8 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     const accountService = new AccountService(db, secrets);
     // This process's own registry: several servers in one process (tests) never share counters.
     const metrics = createMetrics();
-    // openDatabase's pool holds at most 10 connections (src/db/client.ts); PGlite has none.
-    registerDatabaseGauges(metrics.registry, db, {
-      poolMaxConnections: database.kind === 'postgres' ? 10 : undefined,
-    });
+    // openDatabase's pool holds at most 10 connections (src/db/client.ts); PGlite is one in-process connection.
+    registerDatabaseGauges(metrics.registry, db, { poolMaxConnections: database.kind === 'postgres' ? 10 : 1 });
     const store: CallStore = new ObservedCallStore(db, config.publicBaseUrl, metrics);
     // /readyz checks the database itself (src/api/routes/health.ts); a second check here listed it twice.
     const readiness = new Readiness();

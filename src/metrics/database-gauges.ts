@@ -5,7 +5,7 @@ import { type Db, rowsOf } from '../db/client.js';
 export interface DatabaseGaugeOptions {
   /** A scrape within this long of the last one reuses its numbers (several Prometheus servers, a dashboard refresh). */
   cacheMs?: number;
-  /** The connection pool's size, when the process has one (postgres); left out for the embedded database. */
+  /** Connections the database client may hold at once (postgres.js's pool; 1 for the embedded database). */
   poolMaxConnections?: number;
 }
 
@@ -61,7 +61,7 @@ export function registerDatabaseGauges(registry: Registry, db: Db, opts: Databas
   if (opts.poolMaxConnections !== undefined) {
     const max = new Gauge({
       name: 'agentline_database_pool_max_connections',
-      help: "Connections this process's PostgreSQL pool may open",
+      help: "Connections this process's database client may hold at once (its pool's size; 1 for the embedded PGlite)",
       registers,
     });
     max.set(opts.poolMaxConnections);
