@@ -1,0 +1,150 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { isTerminal } from '../../src/calls/status.js';
+import { ListenControl } from '../../src/dashboard/components/listen.js';
+import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
+import { launchBrowser, noBrowserReason, type TestBrowser } from './helpers/browser.js';
+import { signIn, startStackConsole } from './helpers/console.js';
+
+// In real chromium against the whole stack: a signed-in user clicks Listen on a live call and hears
+// it (the page counts the frames it played and shows their level), then stops.
+
+const CALLEE = '+14155550178';
+const talkingCallee = {
+  number: CALLEE,
+  description: 'A callee who reads numbers aloud without a pause.',
+  outcome: 'answer',
+  ringSeconds: 0,
+  transcribe: false,
+  amd: { status: 'HUMAN', cause: 'HUMAN-300-300', analysisMs: 0 },
+  states: {
+    start: {
+      say: Array.from({ length: 40 }, () => 'one two three four five six seven eight nine ten').join(' '),
+    },
+  },
+};
+
+/**
+ * The call's page with its Listen control. Where the call page does not embed the control (yet),
+ * the control as the server renders it is added to that page, which the server itself served: a
+ * page from anywhere else may not open a socket to a loopback server (Chromium's local network
+ * access checks), and its Origin would not be this server's.
+ */
+async function openListenPage(page: Page, callId: string): Promise<void> {
+  await page.goto(`/calls/${callId}`);
+  if ((await page.locator('.listen-control').count()) > 0) return;
+  const markup = String(await (ListenControl({ callId, live: true }) as any).toString());
+  const src = /<script src="([^"]+)"/.exec(markup)?.[1];
+  expect(src).toMatch(/^\/assets\/listen\.js/);
+  await page.evaluate(
+    ({ markup, src }) => {
+      const doc = (globalThis as any).document;
+      (doc.querySelector('main') ?? doc.body).insertAdjacentHTML('beforeend', markup);
+      const script = doc.createElement('script');
+      script.src = src;
+      doc.body.append(script);
+    },
+    { markup, src: src! },
+  );
+}
+
+describe.skipIf(noBrowserReason)('live listen in the browser', () => {
+  let dir: string;
+  let stack: Awaited<ReturnType<typeof startStackConsole>>;
+  let browser: TestBrowser;
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-listen-browser-'));
+    await fs.mkdir(path.join(dir, 'models'));
+    await fs.mkdir(path.join(dir, 'scenarios'));
+    await fs.writeFile(path.join(dir, 'scenarios', 'talking.json'), JSON.stringify(talkingCallee));
+    await writeSyntheticGguf(path.join(dir, 'models', 'tiny.gguf'), { shape: 'tiny', seed: 7 });
+    stack = await startStackConsole({
+      env: { MODELS_DIR: path.join(dir, 'models'), SCENARIOS_DIR: path.join(dir, 'scenarios') },
+    });
+    browser = await launchBrowser();
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  const api = (pathname: string, init: RequestInit = {}) =>
+    fetch(`${stack.url}${pathname}`, {
+      ...init,
+      headers: { Authorization: `Bearer ${stack.key}`, 'Content-Type': 'application/json' },
+    });
+  const callView = async (id: string) =>
+    (await (await api(`/v1/agent/calls/${id}`)).json()) as Record<string, any>;
+
+  it('Listen on a live call plays its audio: the state says listening and the level meter moves', async () => {
+    const res = await api('/v1/agent/calls', {
+      method: 'POST',
+      body: JSON.stringify({ to: CALLEE, objective: 'Listen to the numbers.', maxDurationSeconds: 120 }),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { callId } = (await res.json()) as { callId: string };
+
+    const { page } = await browser.newPage(stack.url);
+    await signIn(page, stack.owner.email, stack.owner.password);
+    await openListenPage(page, callId);
+    const control = page.locator('.listen-control');
+    const button = control.getByRole('button', { name: 'Listen' });
+    await expect.poll(() => button.isVisible()).toBe(true);
+    await expect.poll(() => control.getByRole('status').textContent()).toBe('Not listening.');
+
+    // Clicked before the call is answered, the server says it is not live; once answered, it plays.
+    await vi.waitFor(
+      async () => {
+        const call = await callView(callId);
+        if (isTerminal(call.status)) throw new Error(`the call ended first: ${call.endedReason}`);
+        if ((await control.getAttribute('data-state')) !== 'listening') {
+          await control.getByRole('button').click();
+          await expect
+            .poll(() => control.getAttribute('data-state'), { timeout: 15_000 })
+            .toMatch(/^(listening|closed)$/);
+        }
+        expect(
+          await control.getAttribute('data-state'),
+          String(await control.getByRole('status').textContent()),
+        ).toBe('listening');
+      },
+      { timeout: 90_000, interval: 500 },
+    );
+    await expect.poll(() => control.getByRole('status').textContent()).toBe('Listening (16 kHz).');
+    await expect.poll(() => control.getByRole('button').textContent()).toBe('Stop');
+    await expect
+      .poll(async () => Number(await control.getAttribute('data-frames')), { timeout: 30_000 })
+      .toBeGreaterThan(50);
+    await expect
+      .poll(() => control.locator('meter').evaluate((m) => (m as unknown as { value: number }).value), {
+        timeout: 30_000,
+      })
+      .toBeGreaterThan(0.02);
+    await browser.screenshot(page, 'listen-live-call');
+
+    await control.getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => control.getAttribute('data-state')).toBe('stopped');
+    await expect.poll(() => control.getByRole('status').textContent()).toBe('Not listening.');
+    await vi.waitFor(
+      async () => {
+        const reasons = (await callView(callId)).events.map((e: { reason: string }) => e.reason);
+        expect(reasons).toContain(`listen_started: ${stack.owner.email}`);
+        expect(reasons).toContain(`listen_stopped: ${stack.owner.email}`);
+      },
+      { timeout: 15_000 },
+    );
+
+    // Listening again, then the call ends under it: the page says so.
+    await control.getByRole('button', { name: 'Listen' }).click();
+    await expect.poll(() => control.getAttribute('data-state')).toBe('listening');
+    expect((await api(`/v1/agent/calls/${callId}/cancel`, { method: 'POST' })).status).toBe(200);
+    await expect.poll(() => control.getAttribute('data-state'), { timeout: 30_000 }).toBe('ended');
+    await expect.poll(() => control.getByRole('status').textContent()).toBe('The call ended.');
+    await expect.poll(() => control.getByRole('button').textContent()).toBe('Listen');
+  }, 240_000);
+});
