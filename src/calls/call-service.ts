@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { PlaceCallBody } from '../api/schemas.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { accounts, calls, phoneNumbers } from '../db/schema.js';
+import { accounts, type CallRow, calls, phoneNumbers } from '../db/schema.js';
 import type { Readiness } from '../health.js';
 import { webhookHostProblem } from '../webhooks/ssrf.js';
 import type { CallStore } from './call-store.js';
@@ -47,6 +47,12 @@ export interface ListCallsQuery {
   limit: number;
   cursor?: string;
   status?: string;
+  /** Part of the destination number (the dashboard's search). */
+  toContains?: string;
+  /** Created at or after this time. */
+  createdFrom?: Date;
+  /** Created before this time. */
+  createdBefore?: Date;
 }
 
 export interface RecordingFile {
@@ -183,7 +189,20 @@ export class CallService {
   }
 
   async listCalls(accountId: string, q: ListCallsQuery) {
-    const conds = [eq(calls.accountId, accountId)];
+    const page = await this.listCallRows(accountId, q);
+    return { calls: page.rows.map(callListItem), nextCursor: page.nextCursor };
+  }
+
+  /** listCalls' page as stored rows; a null `accountId` pages every account (the dashboard's instance admin). */
+  async listCallRows(
+    accountId: string | null,
+    q: ListCallsQuery,
+  ): Promise<{ rows: CallRow[]; nextCursor: string | null }> {
+    const conds: SQL[] = accountId === null ? [] : [eq(calls.accountId, accountId)];
+    // strpos, not LIKE: a searched number needs no escaping of % or _.
+    if (q.toContains) conds.push(sql`strpos(${calls.toNumber}, ${q.toContains}) > 0`);
+    if (q.createdFrom) conds.push(gte(calls.createdAt, q.createdFrom));
+    if (q.createdBefore) conds.push(lt(calls.createdAt, q.createdBefore));
     if (q.status) {
       const statuses = [...new Set(q.status.split(',').map((s) => s.trim()))];
       conds.push(inArray(calls.status, statuses));
@@ -205,7 +224,7 @@ export class CallService {
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return {
-      calls: page.map((r) => callListItem(r.call)),
+      rows: page.map((r) => r.call),
       nextCursor: rows.length > q.limit && last ? encodeCursor(last.at, last.call.id) : null,
     };
   }

@@ -4,6 +4,7 @@ import type { AppEnv } from '../api/types.js';
 import { isDashboardPath } from './auth/dashboard-paths.js';
 import { dashboardSession, wantsHtml } from './auth/middleware.js';
 import { renderNotFound } from './components/error-pages.js';
+import { registerCallPages } from './pages/calls.js';
 import { registerSignIn } from './pages/sign-in.js';
 import { registerUsers } from './pages/users.js';
 import { registerDashboardEvents } from './routes/events.js';
@@ -22,6 +23,7 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: DashboardDeps)
   ui.get('/', (c) => c.redirect(c.get('user') ? '/calls' : '/sign-in', 302));
   registerSignIn(ui, deps);
   registerUsers(ui, deps);
+  registerCallPages(ui, deps);
   registerDashboardEvents(ui, deps);
   // Page groups: one register line each, above this comment.
 
