@@ -8,6 +8,8 @@ import {
   type ListenEndpoint,
   listenUrlPath,
   NO_WORKER_REASON,
+  NOT_HERE_REASON,
+  NOT_LIVE_REASON,
 } from '../../src/dashboard/routes/listen.js';
 import type { DashboardUser } from '../../src/dashboard/types.js';
 import type { CallRow } from '../../src/db/schema.js';
@@ -235,7 +237,11 @@ describe('the live listen WebSocket', () => {
     harness = await start(new ListenHub());
     const ended = await open(harness, ENDED_CALL, { user: 'owner' });
     if (!('closed' in ended)) throw new Error('refused');
-    expect(await ended.closed).toEqual({ code: LISTEN_CLOSE.notLive, reason: 'the call is not live' });
+    expect(await ended.closed).toEqual({ code: LISTEN_CLOSE.notLive, reason: NOT_LIVE_REASON });
+    // In progress, but not a call of this process's worker (or its media is not up yet).
+    const elsewhere = await open(harness, CALL, { user: 'owner' });
+    if (!('closed' in elsewhere)) throw new Error('refused');
+    expect(await elsewhere.closed).toEqual({ code: LISTEN_CLOSE.notLive, reason: NOT_HERE_REASON });
     await harness.close();
 
     harness = await start(null);

@@ -26,6 +26,9 @@ export const LISTEN_CLOSE = {
   noWorker: 4501,
 } as const;
 export const NO_WORKER_REASON = 'live listen needs the API and a worker in one process: role all';
+export const NOT_LIVE_REASON = 'the call is not live';
+/** Answered, but its audio is not in this process: a moment before the media is up, or another worker's call. */
+export const NOT_HERE_REASON = "the call's audio is not here yet, or another worker process carries it";
 
 /** The first message: what the binary frames that follow carry. */
 export interface ListenFormat {
@@ -124,7 +127,7 @@ export function createListenEndpoint(opts: ListenEndpointOptions): ListenEndpoin
       opts.calls.note(callId, reason).catch((err) => log.warn({ err, callId }, 'could not note live listen')),
     );
 
-  const serve = (ws: WebSocket, callId: string, user: DashboardUser) => {
+  const serve = (ws: WebSocket, callId: string, status: string, user: DashboardUser) => {
     open.add(ws);
     ws.on('close', () => open.delete(ws));
     ws.on('error', (err) => log.debug({ err, callId }, 'live listen socket failed'));
@@ -144,7 +147,7 @@ export function createListenEndpoint(opts: ListenEndpointOptions): ListenEndpoin
       },
     });
     if (!listened.ok) {
-      ws.close(LISTEN_CLOSE.notLive, 'the call is not live');
+      ws.close(LISTEN_CLOSE.notLive, status === 'in_progress' ? NOT_HERE_REASON : NOT_LIVE_REASON);
       return;
     }
     const { subscription } = listened;
@@ -178,7 +181,7 @@ export function createListenEndpoint(opts: ListenEndpointOptions): ListenEndpoin
     if (!call || (!user.instanceAdmin && call.accountId !== user.accountId))
       return refuse(socket, 404, 'not_found', 'No such call.');
     if (closing || socket.destroyed) return void socket.destroy();
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, call.id, user));
+    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, call.id, call.status, user));
   };
 
   return {
