@@ -69,6 +69,8 @@ export class AccountAdminError extends Error {
 }
 
 export interface AccountUsage {
+  /** Calls created in the last 60 s: what the calls-per-minute cap counts. */
+  callsLastMinute: number;
   callsToday: number;
   callSecondsThisMonth: number;
   minutesThisMonth: number;
@@ -270,7 +272,7 @@ export class AccountAdmin {
     opts: { accountId?: string } = {},
   ): Promise<{ key: AdminKeyView; revokedNow: boolean }> {
     const missing = new AccountAdminError('not_found', `No agent key with id ${keyId}.`);
-    if (!UUID.test(keyId)) throw missing;
+    if (!UUID.test(keyId) || (opts.accountId !== undefined && !UUID.test(opts.accountId))) throw missing;
     const id = keyId.toLowerCase();
     const where = opts.accountId
       ? and(eq(apiKeys.id, id), eq(apiKeys.accountId, opts.accountId))
@@ -295,6 +297,8 @@ export class AccountAdmin {
     return this.deps.db
       .select({
         account: accounts,
+        callsLastMinute: sql<number>`(select count(*) from ${calls} where ${calls.accountId} = ${outerAccountId}
+          and ${calls.createdAt} > ${new Date(now.getTime() - 60_000).toISOString()}::timestamptz)::int`,
         callsToday: sql<number>`(select coalesce(sum(${usageCounters.calls}), 0) from ${usageCounters}
           where ${usageCounters.accountId} = ${outerAccountId} and ${usageCounters.day} = ${day})::int`,
         secondsThisMonth: sql<number>`(select coalesce(sum(${usageCounters.callSeconds}), 0) from ${usageCounters}
@@ -310,6 +314,7 @@ export class AccountAdmin {
 
   private view(r: {
     account: AccountRow;
+    callsLastMinute: number;
     callsToday: number;
     secondsThisMonth: number;
     activeCalls: number;
@@ -332,6 +337,7 @@ export class AccountAdmin {
         minutesPerMonth: a.capMinutesPerMonth,
       },
       usage: {
+        callsLastMinute: Number(r.callsLastMinute),
         callsToday: Number(r.callsToday),
         callSecondsThisMonth: seconds,
         minutesThisMonth: Math.floor(seconds / 60),

@@ -4,7 +4,9 @@ import type { AppEnv } from '../api/types.js';
 import { isDashboardPath } from './auth/dashboard-paths.js';
 import { dashboardSession, wantsHtml } from './auth/middleware.js';
 import { renderNotFound } from './components/error-pages.js';
+import { registerAdmin } from './pages/admin.js';
 import { registerCallPages } from './pages/calls.js';
+import { registerSettings } from './pages/settings.js';
 import { registerSignIn } from './pages/sign-in.js';
 import { registerUsers } from './pages/users.js';
 import { registerDashboardEvents } from './routes/events.js';
@@ -25,6 +27,8 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: DashboardDeps)
   registerUsers(ui, deps);
   registerCallPages(ui, deps);
   registerDashboardEvents(ui, deps);
+  registerSettings(ui, deps);
+  registerAdmin(ui, deps);
   // Page groups: one register line each, above this comment.
 
   // Last: an unknown page a browser asked for gets the HTML 404; API clients keep the JSON one.

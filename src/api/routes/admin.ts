@@ -67,6 +67,10 @@ const AdminAccountSchema = z
     capOverrides: CapOverridesSchema,
     usage: z
       .object({
+        callsLastMinute: z
+          .number()
+          .int()
+          .openapi({ description: 'Calls placed in the last 60 s: what the per-minute cap counts.' }),
         callsToday: z.number().int().openapi({ description: 'Calls placed today (UTC).' }),
         callSecondsThisMonth: z
           .number()
