@@ -110,7 +110,7 @@ describe.skipIf(noBrowserReason)('dashboard sign-in in a browser', () => {
           (el, how) => (how === 'remove' ? el.remove() : el.setAttribute('value', 'x'.repeat(43))),
           tamper,
         );
-      const res = await submit(page.getByRole('button', { name: 'Invite' }));
+      const res = await submit(page.getByRole('button', { name: 'Invite', exact: true }));
       expect(res?.status(), tamper).toBe(403);
       expect(await text(page.getByRole('heading', { level: 1 }))).toBe('Not allowed');
       expect(await findUserByEmail(con.db, email), tamper).toBeNull();
@@ -140,7 +140,7 @@ describe.skipIf(noBrowserReason)('dashboard sign-in in a browser', () => {
     // With the page's own token the same form works.
     await page.goto('/users');
     await page.getByLabel('Email').fill('csrf-ok@example.test');
-    expect((await submit(page.getByRole('button', { name: 'Invite' })))?.status()).toBe(201);
+    expect((await submit(page.getByRole('button', { name: 'Invite', exact: true })))?.status()).toBe(201);
     expect(await text(page.locator('#new-sign-in-link'))).toMatch(/\/sign-in\/link\/[A-Za-z0-9_-]{43}$/);
     expect(await findUserByEmail(con.db, 'csrf-ok@example.test')).not.toBeNull();
   });
