@@ -188,6 +188,16 @@ describe('live listen on the whole stack', () => {
         `listen_stopped: ${stack.owner.email}`,
       ),
     );
+    // The start is an event of the call's live stream too (replayed from the start, closed after `ended`;
+    // the stop of a listener that the call's end closed is stored after that, so only the timeline has it).
+    const stream = await api(`/v1/agent/calls/${callId}/events`, { signal: AbortSignal.timeout(90_000) });
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const notes = (await stream.text())
+      .split('\n\n')
+      .filter((m) => m.includes('event: note'))
+      .map((m) => JSON.parse(m.slice(m.indexOf('data: ') + 6)).reason);
+    expect(notes).toContain(`listen_started: ${stack.owner.email}`);
+
     const after = await listen(callId, cookie);
     expect(after.format).toBeNull();
     expect(await after.closed).toEqual({ code: LISTEN_CLOSE.notLive, reason: 'the call is not live' });
