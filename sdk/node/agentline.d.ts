@@ -97,6 +97,7 @@ export interface CallListItem {
 }
 
 export class AgentlineError extends Error {
+  constructor(code: string, message: string, status: number, details?: unknown);
   readonly code: string;
   readonly status: number;
   readonly details?: unknown;

@@ -57,7 +57,14 @@ export async function* streamEvents(client, path, options) {
       failures = 0;
       const parser = new SseParser();
       const reader = conn.res.body.getReader();
-      const idle = setTimeout(() => conn.abort(), idleTimeoutMs);
+      // Aborting the fetch may not end a body already streaming (a fetch served in-process, as the MCP
+      // server's is, ignores its signal): cancelling the reader always ends a pending read.
+      const closeBody = () => reader.cancel().catch(() => {});
+      const idle = setTimeout(() => {
+        conn.abort();
+        closeBody();
+      }, idleTimeoutMs);
+      stop.signal.addEventListener('abort', closeBody, { once: true });
       try {
         for (;;) {
           const { done, value } = await reader.read();
@@ -87,9 +94,11 @@ export async function* streamEvents(client, path, options) {
         void err;
       } finally {
         clearTimeout(idle);
+        stop.signal.removeEventListener('abort', closeBody);
         conn.abort();
-        reader.cancel().catch(() => {});
+        closeBody();
       }
+      if (stop.signal.aborted) throw abortReason(signal);
       // The body ended or broke before the stream was over.
       failures++;
       await sleep(backoff(retryMs, failures, maxBackoffMs), stop.signal);

@@ -17,8 +17,12 @@ import {
 } from './tool-schemas.js';
 import { waitForCall } from './wait-for-call.js';
 
-/** The part of the Node SDK client the tools use; the tools speak the REST API and nothing else. */
-export type CallsApi = Pick<Client, 'placeCall' | 'getCall' | 'listCalls' | 'cancelCall'>;
+/**
+ * The part of the Node SDK client the tools use; the tools speak the REST API and nothing else. With
+ * `callEvents`, wait_for_call follows the call's live event stream.
+ */
+export type CallsApi = Pick<Client, 'placeCall' | 'getCall' | 'listCalls' | 'cancelCall'> &
+  Partial<Pick<Client, 'callEvents'>>;
 
 function ok(value: object, note?: string) {
   const text = JSON.stringify(value, null, 2);
@@ -104,7 +108,7 @@ export function createMcpServer(api: CallsApi, version = '0.1.0'): McpServer {
       title: 'Wait for a call to end',
       description:
         `Waits until the call reaches a terminal status or the time runs out (default ${WAIT_DEFAULT_SECONDS} s, at most ${WAIT_MAX_SECONDS} s), then returns the call with done: true (ended) or done: false (still running: call wait_for_call again). ` +
-        `Sends progress notifications on each status change and at least every ${WAIT_HEARTBEAT_SECONDS} s when the request has a progress token.`,
+        `Sends progress notifications on each status change, each turn of the conversation as it completes ("callee: ..." / "agent: ...") and at least every ${WAIT_HEARTBEAT_SECONDS} s when the request has a progress token.`,
       inputSchema: waitForCallInput,
       outputSchema: waitForCallOutput,
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -120,6 +124,7 @@ export function createMcpServer(api: CallsApi, version = '0.1.0'): McpServer {
           intervalSeconds: intervalSeconds ?? WAIT_INTERVAL_DEFAULT_SECONDS,
           heartbeatSeconds: WAIT_HEARTBEAT_SECONDS,
           signal: extra.signal,
+          events: api.callEvents ? (id, signal) => api.callEvents!(id, { signal }) : undefined,
           onProgress:
             token === undefined
               ? undefined

@@ -175,7 +175,9 @@ export const waitForCallInput = {
     .min(0.1)
     .max(60)
     .optional()
-    .describe(`How often to look at the call, 0.1–60 s; default ${WAIT_INTERVAL_DEFAULT_SECONDS}.`),
+    .describe(
+      `How often to look at the call, 0.1–60 s; default ${WAIT_INTERVAL_DEFAULT_SECONDS}. The wait follows the call's live event stream where the server has one, so it ends as soon as the call does whatever this is.`,
+    ),
 };
 
 export const cancelCallInput = { callId };

@@ -164,6 +164,19 @@ describe('Client.accountEvents: closing', () => {
     expect(timers()).toBeLessThanOrEqual(before);
   });
 
+  it('closes the stream also through a fetch that ignores the abort signal (as an in-process one does)', async () => {
+    server = await liveServer();
+    const deaf = ((input: string, init: RequestInit) =>
+      fetch(input, { ...init, signal: undefined })) as typeof fetch;
+    const ctl = new AbortController();
+    const it = new Client(KEY, server.url, { fetch: deaf }).accountEvents({ signal: ctl.signal });
+    expect((await it.next()).value).toMatchObject({ id: '1.0' });
+    const pending = it.next();
+    ctl.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    await server.connections[0].closed;
+  });
+
   it('an abort during the wait before a reconnect ends at once (the server asked for 10 minutes)', async () => {
     server = await startScriptedServer((c) => {
       openStream(c.res, 600_000);

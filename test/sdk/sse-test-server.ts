@@ -57,9 +57,7 @@ export function sendJsonError(res: http.ServerResponse, status: number, code: st
 }
 
 /** A loopback HTTP server whose every request goes to `handle`, recorded in `connections`. */
-export async function startScriptedServer(
-  handle: (conn: Connection) => unknown,
-): Promise<ScriptedServer> {
+export async function startScriptedServer(handle: (conn: Connection) => unknown): Promise<ScriptedServer> {
   const connections: Connection[] = [];
   const waiters = new Map<number, (c: Connection) => void>();
   const server = http.createServer((req, res) => {
