@@ -288,7 +288,8 @@ export class WorkerCallControl implements CallControl {
     try {
       this.onTransition?.(call);
     } catch (err) {
-      this.logger.error({ err, callId: call.id }, 'transition listener threw');
+      // The logger is the call's own (worker.ts binds callId): naming it again would repeat the key.
+      this.logger.error({ err }, 'transition listener threw');
     }
   }
 
@@ -306,7 +307,7 @@ export class WorkerCallControl implements CallControl {
       return;
     }
     this.current = res.call;
-    this.logger.debug({ callId: res.call.id, from: res.call.status, to }, 'transition refused');
+    this.logger.debug({ from: res.call.status, to }, 'transition refused');
     if (isTerminal(res.call.status)) {
       this.isSettled = true;
       this.abort('canceled');

@@ -18,16 +18,19 @@ import { duplicateKeys } from './strict-json.js';
 // and checked against what the API says about the same calls; and every log line the run wrote.
 
 const LISTENER = '+14155550193';
+const CANCELED = '+14155550194';
 const BUSY = '+14155550102';
+const listener = (number: string) => ({
+  number,
+  description: 'Greets, then only listens and never hangs up.',
+  outcome: 'answer',
+  ringSeconds: 0,
+  amd: { status: 'HUMAN', cause: 'HUMAN-300-300', analysisMs: 0 },
+  states: { start: { say: 'Hello, thank you for calling the corner shop. How can I help you today?' } },
+});
 const scenarios = [
-  {
-    number: LISTENER,
-    description: 'Greets, then only listens and never hangs up.',
-    outcome: 'answer',
-    ringSeconds: 0,
-    amd: { status: 'HUMAN', cause: 'HUMAN-300-300', analysisMs: 0 },
-    states: { start: { say: 'Hello, thank you for calling the corner shop. How can I help you today?' } },
-  },
+  listener(LISTENER),
+  listener(CANCELED),
   { number: BUSY, description: 'The line is busy.', outcome: 'busy', ringSeconds: 0 },
 ];
 
@@ -121,7 +124,8 @@ async function place(to: string): Promise<string> {
     body: JSON.stringify({
       to,
       objective: 'Ask whether the shop is open today.',
-      maxDurationSeconds: 30,
+      // Room for a loaded machine to hear the greeting: the scripted model ends the call at its first reply.
+      maxDurationSeconds: 90,
       webhookUrl: receiver.url,
     }),
   });
@@ -145,8 +149,21 @@ async function getCall(id: string): Promise<CallView> {
 describe('metrics and logs of a full stack with the simulated PBX', () => {
   let finished: CallView[] = [];
 
-  it('places an answered and a busy call and lets them end, with their webhooks delivered', async () => {
-    const ids = [await place(LISTENER), await place(BUSY)];
+  it('places an answered, a busy and a canceled call and lets them end, with their webhooks delivered', async () => {
+    const ids = [await place(LISTENER), await place(BUSY), await place(CANCELED)];
+    // The third is canceled once answered (or, if it ended first, left as it ended): the cancel's paths log too.
+    await vi.waitFor(
+      async () => {
+        const c = await getCall(ids[2]);
+        if (c.status === 'queued' || c.status === 'dialing') throw new Error(`still ${c.status}`);
+      },
+      { timeout: 60_000, interval: 100 },
+    );
+    const cancel = await fetch(`${app.url}/v1/agent/calls/${ids[2]}/cancel`, {
+      method: 'POST',
+      headers: headers(),
+    });
+    expect([200, 409]).toContain(cancel.status);
     await vi.waitFor(
       async () => {
         finished = await Promise.all(ids.map(getCall));
@@ -155,10 +172,12 @@ describe('metrics and logs of a full stack with the simulated PBX', () => {
       },
       { timeout: 150_000, interval: 250 },
     );
-    // call.in_progress for the answered call, one terminal event for each.
+    // call.in_progress for each answered call, one terminal event for each call.
+    const expected = finished.length + finished.filter((c) => c.status !== 'declined').length;
     await vi.waitFor(
       () => {
-        if (receiver.received.length < 3) throw new Error(`${receiver.received.length} webhooks so far`);
+        if (receiver.received.length < expected)
+          throw new Error(`${receiver.received.length} webhooks so far`);
       },
       { timeout: 30_000, interval: 100 },
     );
@@ -234,7 +253,30 @@ describe('metrics and logs of a full stack with the simulated PBX', () => {
     const names = s.sampleNames();
     const dashboard = JSON.parse(
       await fs.readFile(path.resolve('deploy/grafana/agentline-dashboard.json'), 'utf8'),
-    ) as { panels: { title: string; targets?: { expr: string }[] }[] };
+    ) as {
+      uid: string;
+      panels: {
+        id: number;
+        type: string;
+        title: string;
+        gridPos: { x: number; y: number; w: number; h: number };
+        targets?: { expr: string; refId: string }[];
+      }[];
+    };
+    // Grafana's own rules: unique panel ids, a 24-column grid without overlaps, a refId per query.
+    expect(dashboard.uid).toBe('agentline');
+    expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
+    const cells = new Set<string>();
+    for (const p of dashboard.panels) {
+      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++)
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          expect(cells.has(`${x},${y}`), `${p.title} overlaps at ${x},${y}`).toBe(false);
+          cells.add(`${x},${y}`);
+        }
+      if (p.type !== 'row')
+        expect(new Set(p.targets?.map((t) => t.refId)).size, p.title).toBe(p.targets?.length);
+    }
     const exprs = dashboard.panels.flatMap((p) =>
       (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })),
     );
