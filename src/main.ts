@@ -13,6 +13,7 @@ import { createListenEndpoint, sessionUserResolver } from './dashboard/routes/li
 import { type Database, openDatabase } from './db/client.js';
 import { acquireEmbeddedLock } from './db/embedded-lock.js';
 import { accounts } from './db/schema.js';
+import { createLiveBus } from './events/live-bus.js';
 import { Readiness } from './health.js';
 import { ListenHub } from './listen/listen-hub.js';
 import { withListenTap } from './listen/listen-tap.js';
@@ -90,6 +91,10 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     // openDatabase's pool holds at most 10 connections (src/db/client.ts); PGlite is one in-process connection.
     registerDatabaseGauges(metrics.registry, db, { poolMaxConnections: database.kind === 'postgres' ? 10 : 1 });
     const store: CallStore = new ObservedCallStore(db, config.publicBaseUrl, metrics);
+    // One bus per process: the worker's stored writes and the callee's partials wake the live event streams.
+    const bus = await createLiveBus(database, logger.child({ part: 'events' }));
+    stops.push(() => bus.close());
+    store.onWrite = (w) => bus.publish({ kind: 'changed', ...w });
     // /readyz checks the database itself (src/api/routes/health.ts); a second check here listed it twice.
     const readiness = new Readiness();
 
@@ -182,6 +187,8 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
             createVad: () => engines.createVad(),
             dialogue: timedDialogue(engines.dialogue, metrics),
             logger: logger.child({ part: 'agent' }),
+            onPartial: (call, text) =>
+              bus.publish({ kind: 'partial', callId: call.id, accountId: call.accountId, text }),
           })
         : null;
       const runner = createAriCallRunner({
@@ -270,6 +277,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         guardrails: { allowedCountries: config.ALLOWED_COUNTRIES, irsf: loadIrsfList(config.IRSF_LIST_FILE) },
         onCallQueued: () => wakeWorker?.(),
         metrics,
+        bus,
         extraRoutes: (a) => {
           const mcp = createMcpHttpHandler((req) => a.fetch(req));
           a.all('/mcp', (c) => mcp(c.req.raw));
@@ -294,6 +302,8 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       stops.push(() => server.close());
       // Stops run in reverse: the listening sockets close first, or the server would wait for them.
       stops.push(() => listen.close());
+      // Open event streams end with the bus, before the server waits for their sockets.
+      stops.push(() => bus.close());
       url = server.url;
       logger.info({ url: server.url, role: opts.role }, 'agentline is serving');
     }

@@ -111,6 +111,8 @@ export function createSseStream(opts: SseStreamOptions): ReadableStream<Uint8Arr
           failures = 0;
           if (closed) return null;
           if (r.messages.length > 0 || r.done) {
+            // There may be more (a client catching up): read again as soon as the client takes this.
+            dirty = true;
             return { text: r.messages.map(encodeMessage).join(''), last: r.done };
           }
         } catch (err) {
@@ -157,7 +159,8 @@ export function sseResponse(body: ReadableStream<Uint8Array>): Response {
     headers: {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
+      // A stream's connection is not reused: closed with the stream, it never holds a stopping server up.
+      Connection: 'close',
       'X-Accel-Buffering': 'no',
     },
   });
