@@ -40,6 +40,8 @@ export function createSseStream(opts: SseStreamOptions): ReadableStream<Uint8Arr
   let lastRead = 0;
   let lastWrite = Date.now();
   let failures = 0;
+  // Partials wait until the history was sent: words in progress make no sense before the turns before them.
+  let caughtUp = false;
   const partials = new Map<string, { text: string; at: Date }>();
   let wake: (() => void) | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -97,7 +99,7 @@ export function createSseStream(opts: SseStreamOptions): ReadableStream<Uint8Arr
   /** The next chunk to send, waiting for one; null once the stream is over. */
   async function nextChunk(): Promise<{ text: string; last: boolean } | null> {
     while (!closed) {
-      if (partials.size > 0) {
+      if (partials.size > 0 && caughtUp) {
         const text = [...partials].map(([callId, p]) => encodeMessage(partialMessage(callId, p.text, p.at)));
         partials.clear();
         return { text: text.join(''), last: false };
@@ -110,6 +112,7 @@ export function createSseStream(opts: SseStreamOptions): ReadableStream<Uint8Arr
           const r = await opts.feed.read();
           failures = 0;
           if (closed) return null;
+          if (r.messages.length === 0) caughtUp = true;
           if (r.messages.length > 0 || r.done) {
             // There may be more (a client catching up): read again as soon as the client takes this.
             dirty = true;

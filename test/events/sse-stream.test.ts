@@ -129,6 +129,30 @@ describe('createSseStream', () => {
     await bus.close();
   });
 
+  it('holds partials back until the history was sent', async () => {
+    const bus = createLocalBus(silentLogger());
+    const history: FeedRead[] = [
+      { messages: [{ event: 'turn', id: '0.1', data: { callId: CALL, at: 'then' } }], done: false },
+      { messages: [{ event: 'turn', id: '0.2', data: { callId: CALL, at: 'then' } }], done: false },
+    ];
+    const feed: Feed = { read: async () => history.shift() ?? { messages: [], done: false } };
+    const stream = createSseStream({
+      feed,
+      bus,
+      concerns: () => true,
+      logger: silentLogger(),
+      pollMs: 3_600_000,
+    });
+    bus.publish({ kind: 'partial', callId: CALL, accountId: ACCOUNT, text: 'in progress' });
+    const reader = stream.getReader();
+    expect(await readText(reader)).toBe('retry: 2000\n\n');
+    expect(await readText(reader)).toContain('id: 0.1\n');
+    expect(await readText(reader)).toContain('id: 0.2\n');
+    expect(await readText(reader)).toContain('"text":"in progress"');
+    await reader.cancel();
+    await bus.close();
+  });
+
   it('ends when the bus closes (the server stops) and lets go of the bus when the client cancels', async () => {
     const bus = countingBus(createLocalBus(silentLogger()));
     const a = createSseStream({
