@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { accounts, apiKeys, phoneNumbers } from '../db/schema.js';
 import { hashApiKey, looksLikeApiKey, mintApiKey } from './api-keys.js';
@@ -94,6 +94,59 @@ export class AccountService {
         await tx.update(phoneNumbers).set({ isDefault: false }).where(eq(phoneNumbers.accountId, accountId));
       }
       await tx.insert(phoneNumbers).values({ accountId, number, isDefault });
+    });
+  }
+
+  /** Revokes one live key of this account (the dashboard revokes by id, never across accounts); false if none. */
+  async revokeApiKey(accountId: string, keyId: string): Promise<boolean> {
+    const rows = await this.db
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id });
+    return rows.length > 0;
+  }
+
+  /**
+   * Removes a number of this account. When it was the default, the oldest remaining number becomes
+   * the default, so calls without a callerId keep working while the account has any number.
+   */
+  async removeNumber(
+    accountId: string,
+    number: string,
+  ): Promise<{ removed: boolean; newDefault: string | null }> {
+    return this.db.transaction(async (tx) => {
+      const [gone] = await tx
+        .delete(phoneNumbers)
+        .where(and(eq(phoneNumbers.accountId, accountId), eq(phoneNumbers.number, number)))
+        .returning({ isDefault: phoneNumbers.isDefault });
+      if (!gone) return { removed: false, newDefault: null };
+      if (!gone.isDefault) return { removed: true, newDefault: null };
+      const [next] = await tx
+        .select({ id: phoneNumbers.id, number: phoneNumbers.number })
+        .from(phoneNumbers)
+        .where(eq(phoneNumbers.accountId, accountId))
+        .orderBy(asc(phoneNumbers.createdAt), asc(phoneNumbers.number))
+        .limit(1);
+      if (!next) return { removed: true, newDefault: null };
+      await tx.update(phoneNumbers).set({ isDefault: true }).where(eq(phoneNumbers.id, next.id));
+      return { removed: true, newDefault: next.number };
+    });
+  }
+
+  /** Makes one of this account's numbers its default caller ID; false when it has no such number. */
+  async setDefaultNumber(accountId: string, number: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const [owned] = await tx
+        .select({ id: phoneNumbers.id })
+        .from(phoneNumbers)
+        .where(and(eq(phoneNumbers.accountId, accountId), eq(phoneNumbers.number, number)))
+        .for('update');
+      if (!owned) return false;
+      // Cleared first: a partial unique index allows one default per account at any moment.
+      await tx.update(phoneNumbers).set({ isDefault: false }).where(eq(phoneNumbers.accountId, accountId));
+      await tx.update(phoneNumbers).set({ isDefault: true }).where(eq(phoneNumbers.id, owned.id));
+      return true;
     });
   }
 

@@ -6,6 +6,8 @@ import { dashboardSession, wantsHtml } from './auth/middleware.js';
 import { renderNotFound } from './components/error-pages.js';
 import { registerAdmin } from './pages/admin.js';
 import { registerCallPages } from './pages/calls.js';
+import { registerDevelopers } from './pages/developers.js';
+import { registerPlaceCall } from './pages/place-call.js';
 import { registerSettings } from './pages/settings.js';
 import { registerSignIn } from './pages/sign-in.js';
 import { registerUsers } from './pages/users.js';
@@ -25,6 +27,9 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: DashboardDeps)
   ui.get('/', (c) => c.redirect(c.get('user') ? '/calls' : '/sign-in', 302));
   registerSignIn(ui, deps);
   registerUsers(ui, deps);
+  // Before the call pages: /calls/new is not a call id.
+  registerPlaceCall(ui, deps);
+  registerDevelopers(ui, deps);
   registerCallPages(ui, deps);
   registerDashboardEvents(ui, deps);
   registerSettings(ui, deps);
