@@ -202,6 +202,14 @@ describe.skipIf(noBrowserReason)('the calls pages in a browser', () => {
     expect(ranges.some((r) => r.startsWith('bytes='))).toBe(true);
     expect(statuses).toContain(206);
     await browser.screenshot(page, 'call-recording-seeked');
+
+    // On a phone's width nothing runs off the side: the page reflows and wide tables scroll in place.
+    await page.setViewportSize({ width: 375, height: 800 });
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    await browser.screenshot(page, 'call-page-phone');
+    await page.goto('/calls');
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    await browser.screenshot(page, 'calls-list-phone');
   });
 
   it('lets an owner cancel a live call from its page; a viewer has no button', async () => {

@@ -81,29 +81,38 @@ describe.skipIf(noBrowserReason)('a live call in the dashboard (full stack, chro
     );
 
   it('lists the new call live, follows its page turn by turn to the end, then plays and seeks the recording', async () => {
-    const { page } = await browser.newPage(stack.url);
-    await signIn(page, stack.owner.email, stack.owner.password, '/calls');
-    await page.waitForURL((u) => u.pathname === '/calls');
-    await markPage(page);
+    const { context, page: listPage } = await browser.newPage(stack.url);
+    await signIn(listPage, stack.owner.email, stack.owner.password, '/calls');
+    await listPage.waitForURL((u) => u.pathname === '/calls');
+    await markPage(listPage);
 
-    // The list is open before the call exists: the call arrives in it through /ui/events.
+    // The list is open before the call exists: the call arrives in it through /ui/events. Its page is
+    // opened in a second tab at once, so it follows the whole conversation.
     const callId = await placeCall();
-    const row = page.locator(`tr[data-call-id="${callId}"]`);
-    await row.waitFor({ timeout: 60_000 });
-    expect(await row.locator('td.number').textContent()).toBe(CALLEE);
-    await browser.screenshot(page, 'calls-list-live');
-
-    // The call's page, opened while the call runs. Every turn added is logged with the status shown then.
+    const page = await context.newPage();
     await page.goto(`/calls/${callId}`);
     await markPage(page);
+    // Every turn added is logged with the status shown then, and every partial the callee's line shows.
     await page.evaluate(`(() => {
       const log = [];
+      const partials = [];
       window.__turnLog = log;
+      window.__partials = partials;
       const list = document.getElementById('transcript');
       const note = () => log.push({ turns: list.children.length, status: ${statusText} });
       note();
       new MutationObserver(note).observe(list, { childList: true });
+      const partial = document.getElementById('partial');
+      new MutationObserver(() => {
+        if (!partial.hidden) partials.push({ text: partial.textContent, turns: list.children.length });
+      }).observe(partial, { subtree: true, childList: true, characterData: true, attributes: true });
     })()`);
+
+    const row = listPage.locator(`tr[data-call-id="${callId}"]`);
+    await row.waitFor({ timeout: 60_000 });
+    expect(await row.locator('td.number').textContent()).toBe(CALLEE);
+    await browser.screenshot(listPage, 'calls-list-live');
+
     await page.locator('#transcript li').first().waitFor({ timeout: 90_000 });
     await browser.screenshot(page, 'call-page-live');
 
@@ -116,7 +125,12 @@ describe.skipIf(noBrowserReason)('a live call in the dashboard (full stack, chro
       await fetch(`${stack.url}/v1/agent/calls/${callId}`, {
         headers: { Authorization: `Bearer ${stack.key}` },
       })
-    ).json()) as { status: string; summary: string | null; turns: { text: string }[] };
+    ).json()) as {
+      status: string;
+      endedReason: string | null;
+      summary: string | null;
+      turns: { text: string }[];
+    };
     const log = (await page.evaluate('window.__turnLog')) as { turns: number; status: string }[];
     // Turns came one by one while the call was still live, not all at once at its end.
     const whileLive = log.filter((l) => l.turns > 0 && !TERMINAL_LABELS.includes(l.status));
@@ -132,6 +146,21 @@ describe.skipIf(noBrowserReason)('a live call in the dashboard (full stack, chro
     // Each status change is on the timeline, as it happened.
     expect(await page.locator('#timeline li.change').count()).toBeGreaterThanOrEqual(4);
     await browser.screenshot(page, 'call-page-ended');
+
+    // The callee's words showed while they spoke, before their first turn was stored.
+    const partials = (await page.evaluate('window.__partials')) as { text: string; turns: number }[];
+    expect(
+      partials.some((p) => p.turns === 0 && /Callee, speaking:\s*\S/.test(p.text)),
+      JSON.stringify(partials),
+    ).toBe(true);
+    // The list followed the call to its end in the other tab, without a reload.
+    await until(
+      listPage,
+      `(document.querySelector('tr[data-call-id="${callId}"] [data-col="status"]')?.textContent ?? '') === ${JSON.stringify(call.status.replace(/_/g, ' '))}`,
+    );
+    expect(await stillSamePage(listPage)).toBe(true);
+    expect(await row.locator('[data-col="reason"]').textContent()).toBe(call.endedReason ?? '');
+    await browser.screenshot(listPage, 'calls-list-ended');
 
     // The recording: the player asks for byte ranges, and a click on the waveform seeks it.
     const ranges: (string | undefined)[] = [];

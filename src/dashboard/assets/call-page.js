@@ -162,6 +162,9 @@
     on('partial', (d) => showPartial(d.text || ''));
     on('status', (d) => {
       setStatus(d.to);
+      const answered = document.getElementById('call-answered');
+      if (d.to === 'in_progress' && answered)
+        answered.textContent = `${d.at.slice(0, 10)} ${d.at.slice(11, 19)} UTC`;
       addTimeline(d.at, d.from, d.to, d.reason);
     });
     on('note', (d) => addTimeline(d.at, d.status, d.status, d.reason));

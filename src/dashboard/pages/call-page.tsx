@@ -123,7 +123,7 @@ function Facts(props: CallPageProps) {
       </div>
       <div>
         <dt>Answered</dt>
-        <dd>{formatDateTime(call.startedAt)}</dd>
+        <dd id="call-answered">{formatDateTime(call.startedAt)}</dd>
       </div>
       <div>
         <dt>Ended</dt>
