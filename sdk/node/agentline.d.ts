@@ -127,7 +127,15 @@ export class Client {
    */
   waitForCall(
     callId: string,
-    options?: { timeoutSeconds?: number; intervalSeconds?: number; stream?: boolean; signal?: AbortSignal },
+    options?: {
+      timeoutSeconds?: number;
+      intervalSeconds?: number;
+      /** false: poll only, never open the event stream. */
+      stream?: boolean;
+      /** While the stream is open, still poll this often (default 30), in case a proxy holds the stream back. */
+      streamPollSeconds?: number;
+      signal?: AbortSignal;
+    },
   ): Promise<Call>;
   /**
    * One call's live events: its history from the start (or after `lastEventId`), then live, ending after

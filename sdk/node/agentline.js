@@ -4,7 +4,7 @@ import { streamEvents } from './event-stream.js';
 
 const TERMINAL = new Set(['completed', 'no_answer', 'voicemail', 'declined', 'failed']);
 /** How often waitForCall still polls while the event stream is open. */
-const STREAM_SAFETY_POLL_MS = 30_000;
+const STREAM_POLL_SECONDS = 30;
 
 /** Every failure: `.code` is the API's error token (or `network_error` / `timeout`), `.status` the HTTP status (0 without one). */
 export class AgentlineError extends Error {
@@ -125,11 +125,13 @@ export class Client {
    * event stream (404 on the route) or `stream: false`; while the stream is open it still polls, slowly,
    * in case something between client and server holds the stream back.
    * @param {string} callId
-   * @param {{ timeoutSeconds?: number, intervalSeconds?: number, stream?: boolean, signal?: AbortSignal }} [options]
+   * @param {{ timeoutSeconds?: number, intervalSeconds?: number, stream?: boolean, streamPollSeconds?: number,
+   *   signal?: AbortSignal }} [options]
    */
   async waitForCall(callId, options = {}) {
     const timeoutMs = (options.timeoutSeconds ?? 180) * 1000;
     const intervalMs = (options.intervalSeconds ?? 5) * 1000;
+    const streamPollMs = (options.streamPollSeconds ?? STREAM_POLL_SECONDS) * 1000;
     const deadline = Date.now() + timeoutMs;
     const stop = new AbortController();
     const forwardAbort = () => stop.abort(options.signal.reason);
@@ -167,7 +169,7 @@ export class Client {
             0,
           );
         }
-        const pause = streaming ? Math.max(intervalMs, STREAM_SAFETY_POLL_MS) : intervalMs;
+        const pause = streaming ? Math.max(intervalMs, streamPollMs) : intervalMs;
         await new Promise((resolve) => {
           if (woken) return resolve();
           const done = () => {

@@ -26,6 +26,8 @@ export interface WaitForCallOptions {
    * it polls every `intervalSeconds`.
    */
   events?: (callId: string, signal: AbortSignal) => AsyncIterable<CallStreamEvent>;
+  /** While the stream is open, still poll this often; default STREAM_POLL_SECONDS. */
+  streamPollSeconds?: number;
   now?: () => number;
 }
 
@@ -38,7 +40,7 @@ export interface WaitResult {
 const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
 const PROGRESS_ORDER = ['queued', 'dialing', 'in_progress'];
 /** How often the wait still polls while the stream is open, in case something holds the stream back. */
-export const STREAM_SAFETY_POLL_SECONDS = 30;
+export const STREAM_POLL_SECONDS = 30;
 /** A turn's text in a progress message is cut to this many characters. */
 const TURN_TEXT_MAX = 300;
 
@@ -109,7 +111,9 @@ export async function waitForCall(
   }
 
   const pollEveryMs = () =>
-    (streaming ? Math.max(opts.intervalSeconds, STREAM_SAFETY_POLL_SECONDS) : opts.intervalSeconds) * 1000;
+    (streaming
+      ? Math.max(opts.intervalSeconds, opts.streamPollSeconds ?? STREAM_POLL_SECONDS)
+      : opts.intervalSeconds) * 1000;
   try {
     let nextPoll = now() + pollEveryMs();
     for (;;) {

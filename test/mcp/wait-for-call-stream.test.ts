@@ -126,6 +126,22 @@ describe('waitForCall (MCP) with the call’s event stream', () => {
     expect(gets).toBe(4);
   });
 
+  it('still polls, every streamPollSeconds, while a stream stays silent (a proxy holding it back)', async () => {
+    const stream = scriptedStream([], []);
+    let gets = 0;
+    const result = await waitForCall(async () => callAs(++gets >= 3 ? 'completed' : 'in_progress'), CALL_ID, {
+      timeoutSeconds: 3600,
+      intervalSeconds: 0.01,
+      streamPollSeconds: 0.02,
+      heartbeatSeconds: 3600,
+      signal: new AbortController().signal,
+      events: stream.events,
+    });
+    expect(result).toMatchObject({ done: true, call: { status: 'completed' } });
+    expect(stream.state.reachedGate).toBe(true);
+    expect(stream.state.closed).toBe(true);
+  });
+
   it('closes the stream when the time runs out or the client goes away', async () => {
     for (const how of ['timeout', 'abort'] as const) {
       const stream = scriptedStream([status(null, 'queued', '1.0')], []);

@@ -230,6 +230,23 @@ describe('Client.waitForCall', () => {
     expect(gets).toBe(2);
   });
 
+  it('still polls, every streamPollSeconds, while the stream stays silent, and closes it at the end', async () => {
+    let gets = 0;
+    server = await startScriptedServer((c) => {
+      if (c.path.endsWith('/events')) return openStream(c.res);
+      gets++;
+      c.res.writeHead(200, { 'content-type': 'application/json' });
+      c.res.end(callBody(gets >= 3 ? 'completed' : 'in_progress'));
+    });
+    const call = await new Client(KEY, server.url).waitForCall(CALL_ID, {
+      intervalSeconds: 0.01,
+      streamPollSeconds: 0.02,
+    });
+    expect(call.status).toBe('completed');
+    const stream = server.connections.find((c) => c.path.endsWith('/events'))!;
+    await stream.closed;
+  });
+
   it('polls where the server has no event stream (404 on the route)', async () => {
     let gets = 0;
     server = await startScriptedServer((c) => {

@@ -125,6 +125,30 @@ describe('Python SDK: call_events / account_events', () => {
     expect(down.error).toEqual(['network_error', 0]);
   });
 
+  it('asks before_reconnect (wait_for_call’s poll) before each reconnect, and stops when it says so', async () => {
+    server = await startScriptedServer((c) => {
+      openStream(c.res, 1);
+      c.res.end(frame(CALL_HISTORY[0]));
+    });
+    const out = await py(
+      `
+import json, os
+from agentline import Client
+from agentline.events import stream_events
+asked = []
+def ended():
+    asked.append(True)
+    return len(asked) >= 2
+evs = [e.id for e in stream_events(Client(os.environ["KEY"], os.environ["URL"]), "/v1/agent/events", before_reconnect=ended)]
+print(json.dumps({"events": evs, "asked": len(asked)}))
+`,
+      { KEY, URL: server.url },
+    );
+    // Connection 1 gives the event, connection 2 replays nothing new (the id is known), then it stops.
+    expect(out).toEqual({ events: ['1.0'], asked: 2 });
+    expect(server.connections.map((c) => c.lastEventId)).toEqual([null, '1.0']);
+  });
+
   it('`break` closes the connection while the process lives on', async () => {
     server = await startScriptedServer((c: Connection) => {
       openStream(c.res);
