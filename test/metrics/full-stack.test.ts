@@ -248,7 +248,7 @@ describe('metrics and logs of a full stack with the simulated PBX', () => {
     expect(((await other.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
 
-  it('shows in the Grafana dashboard only metric names a scrape carries', async () => {
+  it('shows in the Grafana dashboard and the alert rules only metric names a scrape carries', async () => {
     const s = await scrape(app.url!);
     const names = s.sampleNames();
     const dashboard = JSON.parse(
@@ -281,6 +281,9 @@ describe('metrics and logs of a full stack with the simulated PBX', () => {
       (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })),
     );
     expect(exprs.length).toBeGreaterThan(10);
+    // The alert rules too.
+    const alerts = await fs.readFile(path.resolve('deploy/prometheus/alerts.yml'), 'utf8');
+    for (const m of alerts.matchAll(/^\s+expr: (.+)$/gm)) exprs.push({ title: 'alerts.yml', expr: m[1] });
     const used = new Set<string>();
     for (const { title, expr } of exprs) {
       for (const m of expr.matchAll(/\b((?:agentline|process|nodejs)_[a-z0-9_]+)/g)) {
