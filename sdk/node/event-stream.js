@@ -86,6 +86,8 @@ export async function* streamEvents(client, path, options) {
             }
             yield toEvent(item);
             if (stopAfterEnded && item.event === 'ended') return;
+            // Aborted while the caller held this event: nothing more from this chunk either.
+            if (stop.signal.aborted) throw abortReason(signal);
           }
         }
       } catch (err) {

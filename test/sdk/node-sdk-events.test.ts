@@ -164,6 +164,24 @@ describe('Client.accountEvents: closing', () => {
     expect(timers()).toBeLessThanOrEqual(before);
   });
 
+  it('an abort while the caller holds an event stops before the rest of the same chunk', async () => {
+    server = await startScriptedServer((c) => {
+      openStream(c.res);
+      c.res.write(CALL_HISTORY.map(frame).join(''));
+    });
+    const ctl = new AbortController();
+    const got: unknown[] = [];
+    const err = await (async () => {
+      for await (const e of new Client(KEY, server!.url).accountEvents({ signal: ctl.signal })) {
+        got.push(e);
+        ctl.abort();
+      }
+    })().catch((e) => e);
+    expect(err).toMatchObject({ name: 'AbortError' });
+    expect(got).toHaveLength(1);
+    await server.connections[0].closed;
+  });
+
   it('closes the stream also through a fetch that ignores the abort signal (as an in-process one does)', async () => {
     server = await liveServer();
     const deaf = ((input: string, init: RequestInit) =>
