@@ -88,7 +88,7 @@ describe('Client.callEvents', () => {
       if (c.index === 0) c.res.write(frame(rest[0]));
       else for (const e of rest) c.res.write(frame(e));
     });
-    const got = await collect(new Client(KEY, server.url).callEvents(CALL_ID, { idleTimeoutMs: 300 }));
+    const got = await collect(new Client(KEY, server.url).callEvents(CALL_ID, { idleTimeoutMs: 1000 }));
     expect(got).toEqual(asEvents(CALL_HISTORY.filter((e, i) => i === 0 || e.event !== 'partial')));
     expect(server.connections[1].lastEventId).toBe('1.0');
     await server.connections[0].closed;

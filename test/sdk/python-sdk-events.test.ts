@@ -92,7 +92,7 @@ describe('Python SDK: call_events / account_events', () => {
       else for (const e of rest) c.res.write(frame(e));
     });
     const out = await collect(
-      `c.call_events("${CALL_ID}", last_event_id="1.0", idle_timeout=0.3)`,
+      `c.call_events("${CALL_ID}", last_event_id="1.0", idle_timeout=1.5)`,
       server.url,
     );
     expect(out.events).toEqual(asEvents(CALL_HISTORY.slice(1).filter((e) => e.event !== 'partial')));
