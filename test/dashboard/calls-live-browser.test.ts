@@ -14,12 +14,16 @@ import { signIn, startStackConsole } from './helpers/console.js';
 // the call runs, ends live with its summary, then plays and seeks its recording.
 
 const CALLEE = '+14155550193';
-/** Greets from the moment of answer, then listens and never hangs up: the agent ends the call. */
+/**
+ * Greets from the moment of answer, then listens and never hangs up: the agent ends the call. It rings
+ * two seconds first, so the call's page (opened as soon as the API answers) is listening before the
+ * callee's first words even on a loaded machine.
+ */
 const listeningCallee = {
   number: CALLEE,
   description: 'A shop assistant who greets, then only listens.',
   outcome: 'answer',
-  ringSeconds: 0,
+  ringSeconds: 2,
   amd: { status: 'HUMAN', cause: 'HUMAN-300-300', analysisMs: 0 },
   states: { start: { say: 'Hello, thank you for calling the corner shop. How can I help you today?' } },
 };
