@@ -1,4 +1,5 @@
-import { asc, eq, gt, inArray, max, sql } from 'drizzle-orm';
+import { asc, eq, gt, inArray, max, type SQL, sql } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { type Db, rowsOf } from '../db/client.js';
 import { type CallEventRow, type CallTurnRow, callEvents, calls, callTurns } from '../db/schema.js';
 import { type Feed, type FeedRead, READ_BATCH } from './call-feed.js';
@@ -69,6 +70,14 @@ export class Watermark {
         since: Math.min(a.since, b.since),
       });
     }
+  }
+
+  /** Ids between the watermark and the highest one read that were never seen (at most `max`). */
+  missing(max: number): number[] {
+    const out: number[] = [];
+    const top = this.top;
+    for (let id = this.value + 1; id < top && out.length < max; id++) if (!this.marked.has(id)) out.push(id);
+    return out;
   }
 
   /** Open-transaction lists waiting to end (for the caller to ask the database about). */
@@ -154,20 +163,25 @@ export class AccountFeed implements Feed {
     const settledEvents = this.events.takeSettled(await this.stillOpen(this.events.waitingXids), now);
     const settledTurns = this.turns.takeSettled(await this.stillOpen(this.turns.waitingXids), now);
 
-    const eventRows: AccountRow<CallEventRow>[] = await this.db
-      .select({ row: callEvents, accountId: calls.accountId })
-      .from(callEvents)
-      .innerJoin(calls, eq(calls.id, callEvents.callId))
-      .where(gt(callEvents.id, this.events.value))
-      .orderBy(asc(callEvents.id))
-      .limit(READ_BATCH);
-    const turnRows: AccountRow<CallTurnRow>[] = await this.db
-      .select({ row: callTurns, accountId: calls.accountId })
-      .from(callTurns)
-      .innerJoin(calls, eq(calls.id, callTurns.callId))
-      .where(gt(callTurns.id, this.turns.value))
-      .orderBy(asc(callTurns.id))
-      .limit(READ_BATCH);
+    // Rows already sent above the watermark are not read again: only its gaps, and what is past them.
+    const eventRead = await readPast(this.events, (where) =>
+      this.db
+        .select({ row: callEvents, accountId: calls.accountId })
+        .from(callEvents)
+        .innerJoin(calls, eq(calls.id, callEvents.callId))
+        .where(where(callEvents.id))
+        .orderBy(asc(callEvents.id)),
+    );
+    const turnRead = await readPast(this.turns, (where) =>
+      this.db
+        .select({ row: callTurns, accountId: calls.accountId })
+        .from(callTurns)
+        .innerJoin(calls, eq(calls.id, callTurns.callId))
+        .where(where(callTurns.id))
+        .orderBy(asc(callTurns.id)),
+    );
+    const eventRows: AccountRow<CallEventRow>[] = eventRead.rows;
+    const turnRows: AccountRow<CallTurnRow>[] = turnRead.rows;
 
     // Other accounts' rows are settled at once; ours when sent, below.
     const mine = <T extends { id: number }>(rows: AccountRow<T>[], w: Watermark): T[] => {
@@ -204,8 +218,8 @@ export class AccountFeed implements Feed {
       if (call) messages.push({ ...endedMessage(call, r.row, this.publicBaseUrl), id: this.cursor() });
     }
 
-    settleUpTo(this.events, settledEvents, eventRows, now);
-    settleUpTo(this.turns, settledTurns, turnRows, now);
+    settleUpTo(this.events, settledEvents, eventRead.seenUpTo, now);
+    settleUpTo(this.turns, settledTurns, turnRead.seenUpTo, now);
     if (this.events.hasGaps || this.turns.hasGaps) {
       // Taken after the read: any transaction that could still fill a gap is open now or has ended.
       const open = await this.openTransactions();
@@ -237,19 +251,39 @@ export class AccountFeed implements Feed {
   }
 }
 
+/** Gap ids looked up again in one read, at most. */
+const MAX_GAP_IDS = 1000;
+
 /**
- * Settles what the read just covered. A read cut by its batch size saw nothing past its last row:
- * the rest of a settled range waits for the next read (which then needs no further check).
+ * One table's rows this read must see: the ids still missing between the watermark and the highest id
+ * sent (a late commit fills one), and a batch past that. `seenUpTo`: every id at or below it was looked
+ * at by this read (Infinity when the read was not cut short).
  */
-function settleUpTo(w: Watermark, bounds: number[], read: { row: { id: number } }[], now: number): void {
-  const full = read.length === READ_BATCH;
-  const lastRead = read.length > 0 ? read[read.length - 1].row.id : w.value;
+async function readPast<R extends { row: { id: number } }>(
+  w: Watermark,
+  query: (where: (id: AnyPgColumn) => SQL | undefined) => Promise<R[]> & { limit(n: number): Promise<R[]> },
+): Promise<{ rows: R[]; seenUpTo: number }> {
+  const top = w.top;
+  const missing = w.missing(MAX_GAP_IDS);
+  const late = missing.length > 0 ? await query((id) => inArray(id, missing)) : [];
+  const fresh = await query((id) => gt(id, top)).limit(READ_BATCH);
+  let seenUpTo = Number.POSITIVE_INFINITY;
+  if (missing.length === MAX_GAP_IDS) seenUpTo = missing[missing.length - 1];
+  else if (fresh.length === READ_BATCH) seenUpTo = fresh[fresh.length - 1].row.id;
+  return { rows: [...late, ...fresh], seenUpTo };
+}
+
+/**
+ * Settles what the read just covered. A read cut short saw nothing past `seenUpTo`: the rest of a
+ * settled range waits for the next read (which then needs no further check).
+ */
+function settleUpTo(w: Watermark, bounds: number[], seenUpTo: number, now: number): void {
   for (const b of bounds) {
-    if (!full || b <= lastRead) {
+    if (b <= seenUpTo) {
       w.settle(b);
       continue;
     }
-    w.settle(lastRead);
+    w.settle(seenUpTo);
     w.addPending(b, [], now);
   }
 }

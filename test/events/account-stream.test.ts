@@ -81,6 +81,11 @@ describe('GET /v1/agent/events', () => {
       await api.store.note(b, 'early_writer');
       const first = await stream.until((m) => m.event === 'note');
       expect(dataOf(first[0])).toMatchObject({ callId: b, reason: 'early_writer' });
+      // While the gap stays open, the stream goes on (past a whole read batch) and repeats nothing.
+      const reasons = Array.from({ length: 250 }, (_, i) => `while_open_${i}`);
+      for (const r of reasons) await api.store.note(b, r);
+      const during = await stream.until((m) => dataOf(m).reason === reasons.at(-1));
+      expect(during.map((m) => dataOf(m).reason)).toEqual(reasons);
       const cursor = stream.lastEventId!;
       stream.close();
 
