@@ -133,7 +133,9 @@ describe('errors and service routes', () => {
         '/v1/agent/calls',
         '/v1/agent/calls/{id}',
         '/v1/agent/calls/{id}/cancel',
+        '/v1/agent/calls/{id}/events',
         '/v1/agent/calls/{id}/recording',
+        '/v1/agent/events',
         '/v1/agent/webhooks/redeliver',
       ].sort(),
     );
