@@ -131,16 +131,6 @@ export function parseCapText(name: CapName, text: string): { value: number | nul
   return problem ? { problem } : { value };
 }
 
-/** True when the account exists and is disabled; for sign-in and session checks of the dashboard. */
-export async function isAccountDisabled(db: Db, accountId: string): Promise<boolean> {
-  const [row] = await db
-    .select({ disabledAt: accounts.disabledAt })
-    .from(accounts)
-    .where(eq(accounts.id, accountId))
-    .limit(1);
-  return Boolean(row?.disabledAt);
-}
-
 /**
  * Administration of every account without SQL: caps, disable/enable, keys across accounts. The
  * admin API, the CLI and the dashboard's admin pages all call this, so they answer alike.

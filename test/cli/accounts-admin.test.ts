@@ -11,7 +11,8 @@ import { calls } from '../../src/db/schema.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { jsonOf, runAgentline } from './run-agentline.js';
 
-// As admin-cli.test.ts: this file's own Postgres database with DATABASE_URL, else the embedded PGlite
+// As admin-cli.test.ts (each run opens the database; on the embedded PGlite of a loaded machine that takes
+// seconds, hence the long timeouts): this file's own Postgres database with DATABASE_URL, else the embedded PGlite
 // under a temp DATA_DIR, opened here only between CLI runs.
 let tdb: TestDatabase | null = null;
 let dataDir: string;
@@ -62,7 +63,7 @@ interface ListedAccount {
   usage: { callsToday: number; activeCalls: number };
 }
 
-describe('agentline accounts: caps, disable, enable', { timeout: 240_000 }, () => {
+describe('agentline accounts: caps, disable, enable', { timeout: 420_000 }, () => {
   it('sets caps, clears one back to the default, and lists caps and usage', async () => {
     const accountId = await newAccount('Caps Co');
     const set = await run(
@@ -168,7 +169,7 @@ describe('agentline accounts: caps, disable, enable', { timeout: 240_000 }, () =
   });
 });
 
-describe('agentline keys across accounts', { timeout: 240_000 }, () => {
+describe('agentline keys across accounts', { timeout: 420_000 }, () => {
   it("lists every account's keys with --all and revokes one by id or by prefix", async () => {
     const a = await newAccount('Keys A');
     const b = await newAccount('Keys B');

@@ -41,7 +41,7 @@ async function withKeys<T>(fn: (k: AdminKeys) => Promise<T>): Promise<T> {
 
 const run = (...args: string[]) => runAgentline(args, env);
 
-describe('agentline admin-keys', { timeout: 180_000 }, () => {
+describe('agentline admin-keys', { timeout: 420_000 }, () => {
   it('mints a key shown once that authenticates, lists it without the key, and revokes it', async () => {
     const created = await run('admin-keys', 'create', '--label', 'ops laptop', '--json');
     expect(created.code, created.stderr).toBe(0);
