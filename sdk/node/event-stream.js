@@ -10,8 +10,9 @@ const DEFAULT_MAX_BACKOFF_MS = 30_000;
 const MIN_BACKOFF_BASE_MS = 250;
 /** The server sends a comment every 15 s: this long without a byte means the connection is dead. */
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
-/** Durable ids remembered to drop a server's replay of an event already delivered. */
+/** Durable ids, and what events say (see contentKey), remembered to drop a replay of one already delivered. */
 const SEEN_IDS = 256;
+const SEEN_CONTENT = 4096;
 
 /**
  * @param {import('./agentline.js').Client} client
@@ -34,9 +35,7 @@ export async function* streamEvents(client, path, options) {
   let failures = 0;
   let opened = false;
   const seenIds = [];
-  // The terminal `status` has no id; a reconnect before `ended` replays it, so remember id-less
-  // messages since the last id and drop their second copy.
-  const idlessSinceCursor = new Set();
+  const seenContent = new BoundedSet(SEEN_CONTENT);
 
   try {
     for (;;) {
@@ -74,17 +73,21 @@ export async function* streamEvents(client, path, options) {
             if (item.kind === 'retry') retryMs = item.ms;
             if (item.kind !== 'event') continue;
             if (item.id !== null) {
+              if (item.id !== '') cursor = item.id;
               if (seenIds.includes(item.id)) continue;
               seenIds.push(item.id);
               if (seenIds.length > SEEN_IDS) seenIds.shift();
-              if (item.id !== '') cursor = item.id;
-              idlessSinceCursor.clear();
-            } else if (item.event !== 'partial') {
-              const key = `${item.event}\n${item.data}`;
-              if (idlessSinceCursor.has(key)) continue;
-              idlessSinceCursor.add(key);
             }
-            yield toEvent(item);
+            const event = toEvent(item);
+            // A resume may repeat what was already delivered under another id: the terminal `status`
+            // (it has none) before `ended`, and on the account stream a few messages sent while another
+            // call's write was committing. What an event says tells the copy apart.
+            const key = contentKey(event);
+            if (key !== null) {
+              if (seenContent.has(key)) continue;
+              seenContent.add(key);
+            }
+            yield event;
             if (stopAfterEnded && item.event === 'ended') return;
             // Aborted while the caller held this event: nothing more from this chunk either.
             if (stop.signal.aborted) throw abortReason(signal);
@@ -109,6 +112,39 @@ export async function* streamEvents(client, path, options) {
   } finally {
     signal?.removeEventListener('abort', forwardAbort);
     stop.abort();
+  }
+}
+
+/** What makes an event the same event whatever its id; null for partials and types this SDK does not know. */
+function contentKey({ type, data }) {
+  if (data === null || typeof data !== 'object') return null;
+  switch (type) {
+    case 'turn':
+      return `turn\n${data.callId}\n${data.seq}`;
+    case 'status':
+      return `status\n${data.callId}\n${data.at}\n${data.to}\n${data.reason}`;
+    case 'note':
+      return `note\n${data.callId}\n${data.at}\n${data.status}\n${data.reason}`;
+    case 'ended':
+      return `ended\n${data.callId}`;
+    default:
+      return null;
+  }
+}
+
+/** A set that forgets its oldest entries beyond `limit` (an account stream runs for days). */
+class BoundedSet {
+  #items = new Set();
+  #limit;
+  constructor(limit) {
+    this.#limit = limit;
+  }
+  has(key) {
+    return this.#items.has(key);
+  }
+  add(key) {
+    this.#items.add(key);
+    if (this.#items.size > this.#limit) this.#items.delete(this.#items.values().next().value);
   }
 }
 

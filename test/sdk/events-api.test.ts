@@ -131,7 +131,7 @@ describe('SDK event streams against the real API', () => {
     expect(seen.at(-1)).toMatchObject({ type: 'ended', data: { callId, status: 'completed' } });
   });
 
-  it('answers an unknown call with not_found 404 and a bad key with unauthorized 401, in both SDKs', async () => {
+  it('answers an unknown call with not_found 404, a bad key with unauthorized 401 and a malformed cursor with invalid_request 400, in both SDKs', async () => {
     const unknown = crypto.randomUUID();
     const first = async (it: AsyncIterable<unknown>) => {
       for await (const _ of it) return null;
@@ -140,6 +140,9 @@ describe('SDK event streams against the real API', () => {
     const missing = await first(client.callEvents(unknown)).catch((e) => e);
     expect(missing).toBeInstanceOf(AgentlineError);
     expect([missing.code, missing.status]).toEqual(['not_found', 404]);
+    const { callId } = await client.placeCall({ to: TEST_DESTINATION, objective: 'Bad cursor' });
+    const badCursor = await first(client.callEvents(callId, { lastEventId: 'not-a-cursor' })).catch((e) => e);
+    expect([badCursor.code, badCursor.status]).toEqual(['invalid_request', 400]);
     const bad = new Client('ak_wrongwrongwrongwrongwrong', api.url);
     const unauth = await first(bad.accountEvents()).catch((e) => e);
     expect([unauth.code, unauth.status]).toEqual(['unauthorized', 401]);
@@ -155,5 +158,10 @@ describe('SDK event streams against the real API', () => {
       URL: api.url,
     });
     expect(pyUnauth).toEqual(['unauthorized', 401]);
+    const pyBadCursor = await py(PY_EVENTS.replace('STREAM', 'c.account_events(last_event_id="x.y")'), {
+      KEY: api.key,
+      URL: api.url,
+    });
+    expect(pyBadCursor).toEqual(['invalid_request', 400]);
   });
 });

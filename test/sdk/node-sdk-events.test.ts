@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentlineError, Client } from '../../sdk/node/agentline.js';
 import {
+  ACCOUNT_FIRST,
+  ACCOUNT_RESUMED,
   CALL_HISTORY,
   CALL_ID,
   type Connection,
@@ -138,6 +140,21 @@ describe('Client.accountEvents: closing', () => {
       openStream(c.res);
       c.res.write(frame(CALL_HISTORY[0]));
     });
+
+  it('drops what a resume repeats under new ids (the account cursor is a watermark)', async () => {
+    server = await startScriptedServer((c) => {
+      openStream(c.res, 1);
+      if (c.index === 0) dropAfterFlush(c.res, ACCOUNT_FIRST.map(frame).join(''));
+      else c.res.write(ACCOUNT_RESUMED.map(frame).join(''));
+    });
+    const got: unknown[] = [];
+    for await (const e of new Client(KEY, server.url).accountEvents()) {
+      got.push(e);
+      if (got.length === 5) break;
+    }
+    expect(got).toEqual(asEvents([...ACCOUNT_FIRST, ...ACCOUNT_RESUMED.slice(2)]));
+    expect(server.connections[1].lastEventId).toBe('10.2');
+  });
 
   it('`break` closes the connection and leaves no timer behind', async () => {
     server = await liveServer();

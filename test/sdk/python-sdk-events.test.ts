@@ -5,6 +5,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SseItem, SseParser } from '../../sdk/node/sse-parser.js';
 import {
+  ACCOUNT_FIRST,
+  ACCOUNT_RESUMED,
   CALL_HISTORY,
   CALL_ID,
   type Connection,
@@ -41,7 +43,7 @@ afterEach(async () => {
 const asEvents = (list: WireEvent[]) => list.map((e) => ({ type: e.event, id: e.id ?? null, data: e.data }));
 
 const COLLECT = `
-import json, os
+import itertools, json, os
 from agentline import Client, AgentlineError
 c = Client(os.environ["KEY"], os.environ["URL"])
 out = []
@@ -123,6 +125,17 @@ describe('Python SDK: call_events / account_events', () => {
     expect(server.connections[4].lastEventId).toBe('1.0');
     const down = await collect('c.account_events()', 'http://127.0.0.1:9');
     expect(down.error).toEqual(['network_error', 0]);
+  });
+
+  it('drops what a resume repeats under new ids (the account cursor is a watermark)', async () => {
+    server = await startScriptedServer((c) => {
+      openStream(c.res, 1);
+      if (c.index === 0) dropAfterFlush(c.res, ACCOUNT_FIRST.map(frame).join(''));
+      else c.res.write(ACCOUNT_RESUMED.map(frame).join(''));
+    });
+    const out = await collect('itertools.islice(c.account_events(), 5)', server.url);
+    expect(out.events).toEqual(asEvents([...ACCOUNT_FIRST, ...ACCOUNT_RESUMED.slice(2)]));
+    expect(server.connections[1].lastEventId).toBe('10.2');
   });
 
   it('asks before_reconnect (wait_for_call’s poll) before each reconnect, and stops when it says so', async () => {

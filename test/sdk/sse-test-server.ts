@@ -148,3 +148,44 @@ export const CALL_HISTORY: WireEvent[] = [
     },
   },
 ];
+
+const CALL_B = '5b0c5d7e-2222-4222-8333-444455556666';
+const turnOf = (callId: string, seq: number, id: string): WireEvent => ({
+  id,
+  event: 'turn',
+  data: {
+    callId,
+    seq,
+    speaker: 'agent',
+    text: `t${seq}`,
+    startMs: 0,
+    endMs: 1,
+    interrupted: false,
+    latency: null,
+    at: at(10 + seq),
+  },
+});
+
+/**
+ * An account stream that drops after its first three messages; the resume repeats two of them under new
+ * ids (its cursor is a watermark), then goes on with new ones.
+ */
+export const ACCOUNT_FIRST: WireEvent[] = [
+  {
+    id: '10.0',
+    event: 'status',
+    data: { callId: CALL, from: 'queued', to: 'dialing', reason: null, at: at(1) },
+  },
+  turnOf(CALL_B, 0, '10.1'),
+  turnOf(CALL, 0, '10.2'),
+];
+export const ACCOUNT_RESUMED: WireEvent[] = [
+  { ...ACCOUNT_FIRST[1], id: '10.3' },
+  { ...ACCOUNT_FIRST[2], id: '10.3' },
+  turnOf(CALL, 1, '10.4'),
+  {
+    id: '11.4',
+    event: 'status',
+    data: { callId: CALL, from: 'dialing', to: 'in_progress', reason: null, at: at(12) },
+  },
+];

@@ -19,6 +19,7 @@ DEFAULT_MAX_BACKOFF = 30.0
 DEFAULT_IDLE_TIMEOUT = 45.0
 _MIN_BACKOFF_BASE = 0.25
 _SEEN_IDS = 256
+_SEEN_CONTENT = 4096
 
 Event = collections.namedtuple("Event", ["type", "id", "data"])
 Event.__doc__ = """One message of an event stream: ``type`` (status, note, turn, partial, ended), ``id`` (the resume
@@ -111,6 +112,38 @@ class SseParser:
         )
 
 
+def _content_key(event_type, data):
+    """What makes an event the same event whatever its id; None for partials and unknown types."""
+    if not isinstance(data, dict):
+        return None
+    g = data.get
+    if event_type == "turn":
+        return ("turn", g("callId"), g("seq"))
+    if event_type == "status":
+        return ("status", g("callId"), g("at"), g("to"), g("reason"))
+    if event_type == "note":
+        return ("note", g("callId"), g("at"), g("status"), g("reason"))
+    if event_type == "ended":
+        return ("ended", g("callId"))
+    return None
+
+
+class _BoundedSet:
+    """A set that forgets its oldest entries beyond ``limit`` (an account stream runs for days)."""
+
+    def __init__(self, limit):
+        self._items = collections.OrderedDict()
+        self._limit = limit
+
+    def __contains__(self, key):
+        return key in self._items
+
+    def add(self, key):
+        self._items[key] = True
+        if len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+
 def _retryable(err):
     return err.status == 0 or err.status in (408, 429) or err.status >= 500
 
@@ -183,9 +216,7 @@ def stream_events(
     failures = 0
     opened = False
     seen_ids = collections.deque(maxlen=_SEEN_IDS)
-    # The terminal status has no id; a reconnect before `ended` replays it, so remember id-less messages
-    # since the last id and drop their second copy.
-    idless_since_cursor = set()
+    seen_content = _BoundedSet(_SEEN_CONTENT)
 
     def time_left():
         if deadline is None:
@@ -229,21 +260,23 @@ def stream_events(
                     if item["kind"] != "event":
                         continue
                     if item["id"] is not None:
+                        if item["id"]:
+                            cursor = item["id"]
                         if item["id"] in seen_ids:
                             continue
                         seen_ids.append(item["id"])
-                        if item["id"]:
-                            cursor = item["id"]
-                        idless_since_cursor.clear()
-                    elif item["event"] != "partial":
-                        key = item["event"] + "\n" + item["data"]
-                        if key in idless_since_cursor:
-                            continue
-                        idless_since_cursor.add(key)
                     try:
                         data = json.loads(item["data"])
                     except ValueError:
                         data = item["data"]
+                    # A resume may repeat what was already delivered under another id: the terminal status
+                    # (it has none) before "ended", and on the account stream a few messages sent while
+                    # another call's write was committing. What an event says tells the copy apart.
+                    key = _content_key(item["event"], data)
+                    if key is not None:
+                        if key in seen_content:
+                            continue
+                        seen_content.add(key)
                     yield Event(item["event"], item["id"], data)
                     if stop_after_ended and item["event"] == "ended":
                         return
