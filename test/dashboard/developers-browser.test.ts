@@ -153,6 +153,23 @@ describe.skipIf(noBrowserReason)('the Developers page (chromium)', () => {
     await browser.screenshot(page, 'developers-phone-width');
   });
 
+  it('works without script: minting shows the key, and there are no copy buttons', async () => {
+    const context = await browser.browser.newContext({ baseURL: consoleApp.url, javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await signIn(page, consoleApp.owner.email, consoleApp.owner.password, '/developers');
+      await page.waitForURL((u) => u.pathname === '/developers');
+      await page.getByRole('button', { name: 'Mint a new key' }).click();
+      const key = ((await page.locator('#new-key').textContent()) ?? '').trim();
+      expect((await callsWith(key)).status).toBe(200);
+      expect(await page.getByRole('button', { name: 'Copy key' }).count()).toBe(0);
+      expect(await page.locator('[data-copy-target] button').count()).toBe(0);
+      await browser.screenshot(page, 'developers-no-script');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a viewer has no Developers link and gets 403 there', async () => {
     const { page } = await browser.newPage(consoleApp.url);
     await signIn(page, viewer.email, viewer.password);

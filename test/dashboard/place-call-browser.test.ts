@@ -87,6 +87,8 @@ describe.skipIf(noBrowserReason)('Place a call (full stack, chromium)', () => {
     await summary.getByRole('link', { name: 'objective is required' }).click();
     expect(new URL(page.url()).hash).toBe('#f-objective');
     await browser.screenshot(page, 'place-call-errors');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await browser.screenshot(page, 'place-call-errors-phone');
   });
 
   it('adds and removes field rows with the script', async () => {
@@ -102,6 +104,25 @@ describe.skipIf(noBrowserReason)('Place a call (full stack, chromium)', () => {
     await page.getByRole('button', { name: 'Remove Field 3' }).click();
     expect(await page.locator('[data-field-row]').count()).toBe(2);
     expect(await page.getByLabel('Field 2 name').inputValue()).toBe('closing_time');
+  });
+
+  it('without script, "Add a field" posts the form back with one more row and keeps what was typed', async () => {
+    const context = await browser.browser.newContext({ baseURL: stack.url, javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await signIn(page, stack.owner.email, stack.owner.password, '/calls/new');
+      await page.waitForURL((u) => u.pathname === '/calls/new');
+      await page.getByLabel('Objective (required)').fill('Kept across the round trip.');
+      await page.getByLabel('Field 1 name').fill('open_today');
+      await page.getByRole('button', { name: 'Add a field' }).click();
+      await page.getByLabel('Field 2 name').waitFor();
+      expect(await page.getByLabel('Field 1 name').inputValue()).toBe('open_today');
+      expect(await page.getByLabel('Objective (required)').inputValue()).toBe('Kept across the round trip.');
+      // No Remove buttons without script: an emptied row is skipped instead.
+      expect(await page.getByRole('button', { name: /^Remove/ }).count()).toBe(0);
+    } finally {
+      await context.close();
+    }
   });
 
   it('places a call to a simulator number from the form and shows it finish on its page', async () => {

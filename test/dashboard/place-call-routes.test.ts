@@ -224,6 +224,46 @@ describe('POST /calls/new', () => {
     const apiAbroad = await apiError({ to: '+33142685300', objective: 'Ask about opening hours.' });
     expect(apiAbroad.error.code).toBe('destination_not_allowed');
     expect(errorText(await abroad.text(), 'f-to')).toBe(apiAbroad.error.message);
+
+    // The same guardrail on the transfer target names `transfer.to`: it lands there, not at `to`.
+    const transfer = await post(owner, {
+      to: TEST_DESTINATION,
+      objective: 'Ask about opening hours.',
+      'transfer.to': '+33142685300',
+    });
+    expect(transfer.status).toBe(422);
+    const html3 = await transfer.text();
+    const apiTransfer = await apiError({
+      to: TEST_DESTINATION,
+      objective: 'Ask about opening hours.',
+      transfer: { to: '+33142685300' },
+    });
+    expect(apiTransfer.error.details.field).toBe('transfer.to');
+    expect(errorText(html3, 'f-transfer-to')).toBe(apiTransfer.error.message);
+    expect(errorText(html3, 'f-to')).toBeNull();
+  });
+
+  it('an account without numbers is told so, and a call without a caller ID is refused at From', async () => {
+    const bare = await api.addAccount('no numbers');
+    const user = await createUser(api.db.db, {
+      accountId: bare.accountId,
+      email: 'bare@example.com',
+      role: 'owner',
+    });
+    const s = await createSession(api.db.db, user.id, new Date());
+    const who = { cookie: `${SESSION_COOKIE}=${s.token}`, csrf: s.csrfToken };
+    const page = await (await fetch(`${api.url}/calls/new`, { headers: { cookie: who.cookie } })).text();
+    expect(page).toContain('This account has no caller-ID numbers yet');
+    const res = await post(who, { to: TEST_DESTINATION, objective: 'Ask about opening hours.' });
+    expect(res.status).toBe(422);
+    const fromApi = await api.request('/v1/agent/calls', {
+      key: bare.key,
+      method: 'POST',
+      body: JSON.stringify({ to: TEST_DESTINATION, objective: 'Ask about opening hours.' }),
+    });
+    const apiBody = (await fromApi.json()) as { error: { code: string; message: string } };
+    expect(apiBody.error.code).toBe('no_caller_id');
+    expect(errorText(await res.text(), 'f-callerId')).toBe(apiBody.error.message);
   });
 
   it('maps nested field paths of a schema refusal onto the inputs of that row', async () => {

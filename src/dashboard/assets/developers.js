@@ -1,5 +1,5 @@
 // Copy buttons of the Developers page: a key, the webhook secret and the snippets. Without this
-// script the buttons stay hidden and the text stays selectable by hand.
+// script there are no buttons and the text stays selectable by hand.
 (() => {
   const status = document.querySelector('[data-copy-status]');
 
@@ -25,15 +25,19 @@
     if (!ok) throw new Error('copy refused');
   }
 
-  for (const button of document.querySelectorAll('button[data-copy-target]')) {
-    const target = document.getElementById(button.getAttribute('data-copy-target'));
+  // The page marks where each button goes; they are made here, so without script none is shown.
+  for (const slot of document.querySelectorAll('[data-copy-target]')) {
+    const target = document.getElementById(slot.getAttribute('data-copy-target'));
     if (!target) continue;
-    button.hidden = false;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'button-secondary';
+    button.textContent = slot.getAttribute('data-copy-label') || 'Copy';
+    slot.appendChild(button);
     button.addEventListener('click', async () => {
       try {
         await copyText(target.textContent);
         say(`${button.textContent.trim().replace(/^Copy /, '')} copied.`);
-        button.dataset.copied = 'true';
       } catch {
         // Leave the text selected so the person can copy it with the keyboard.
         const range = document.createRange();

@@ -33,13 +33,12 @@ function baseUrlOf(c: Ctx, deps: DashboardDeps): string {
   return deps.config.PUBLIC_BASE_URL ? deps.config.publicBaseUrl : new URL(c.req.url).origin;
 }
 
+/**
+ * Where developers.js puts a Copy button for the element `target`: without script there is no
+ * button at all (nothing could copy), and the text stays selectable by hand.
+ */
 function CopyButton(props: { target: string; label: string }) {
-  // Hidden until developers.js runs: without script there is nothing to copy with, the text is selectable.
-  return (
-    <button type="button" class="button-secondary copy" data-copy-target={props.target} hidden>
-      {props.label}
-    </button>
-  );
+  return <span class="copy-slot" data-copy-target={props.target} data-copy-label={props.label} />;
 }
 
 async function renderPage(
@@ -327,7 +326,8 @@ export function registerDevelopers(ui: Hono<DashboardEnv>, deps: DashboardDeps):
   const owner = requireUser({ role: 'owner' });
   const audit = (c: Ctx, action: string, extra: Record<string, unknown> = {}) => {
     const user = c.get('user') as DashboardUser;
-    deps.logger.info(
+    // The request's logger: the line carries its request id beside who did what.
+    (c.get('log') ?? deps.logger).info(
       { audit: action, accountId: user.accountId, userId: user.id, ...extra },
       `dashboard: ${action}`,
     );

@@ -439,8 +439,17 @@ export function PlaceCallFormView(props: PlaceCallPageProps & { csrfToken: strin
         >
           <input type="tel" autocomplete="off" value={form.to} aria-required="true" {...c('to', true)} />
         </Labelled>
-        <Labelled name="callerId" label="From (caller ID)" outcome={outcome}>
-          <select {...c('callerId')}>
+        <Labelled
+          name="callerId"
+          label="From (caller ID)"
+          hint={
+            numbers.length === 0
+              ? 'This account has no caller-ID numbers yet: an owner adds them on Developers.'
+              : 'A number of this account; Developers sets the default.'
+          }
+          outcome={outcome}
+        >
+          <select {...c('callerId', true)}>
             <option value="" selected={form.callerId === ''}>
               {def ? `Account default (${def.number})` : 'Account default (none set)'}
             </option>
