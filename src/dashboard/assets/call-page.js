@@ -124,23 +124,31 @@
     }
   }
 
-  /** The finished call's server-rendered sections (recording and waveform, latency, webhooks, facts). */
-  async function refreshSections() {
-    try {
-      const res = await fetch(window.location.pathname, {
-        headers: { accept: 'text/html' },
-        credentials: 'same-origin',
-      });
-      if (!res.ok) return;
-      const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
-      for (const fresh of doc.querySelectorAll('[data-refresh][id]')) {
-        const current = document.getElementById(fresh.id);
-        if (current) current.replaceWith(document.importNode(fresh, true));
+  /**
+   * Replaces server-rendered sections ([data-refresh]) with the page as the server renders it now: the
+   * latency chart after an agent turn, the webhooks after a status change, and everything (recording
+   * and waveform, facts) once the call has ended. Refreshes run one after another, so an older copy
+   * of the page never lands after a newer one.
+   */
+  let refreshing = Promise.resolve();
+  function refreshSections(ids) {
+    refreshing = refreshing.then(async () => {
+      try {
+        const res = await fetch(window.location.pathname, {
+          headers: { accept: 'text/html' },
+          credentials: 'same-origin',
+        });
+        if (!res.ok) return;
+        const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+        for (const fresh of doc.querySelectorAll('[data-refresh][id]')) {
+          if (ids && !ids.includes(fresh.id)) continue;
+          const current = document.getElementById(fresh.id);
+          if (current) current.replaceWith(document.importNode(fresh, true));
+        }
+      } catch {
+        // The live values are already on the page; a reload shows the rest.
       }
-      root.removeAttribute('data-live');
-    } catch {
-      // The live values are already on the page; a reload shows the rest.
-    }
+    });
   }
 
   // --- the live stream ------------------------------------------------------------------------
@@ -158,10 +166,14 @@
         }
         if (data && data.callId === callId) handle(data);
       });
-    on('turn', addTurn);
+    on('turn', (t) => {
+      addTurn(t);
+      if (t.speaker === 'agent' && t.latency) refreshSections(['call-latency']);
+    });
     on('partial', (d) => showPartial(d.text || ''));
     on('status', (d) => {
       setStatus(d.to);
+      if (!TERMINAL.includes(d.to)) refreshSections(['call-webhooks']);
       const answered = document.getElementById('call-answered');
       if (d.to === 'in_progress' && answered)
         answered.textContent = `${d.at.slice(0, 10)} ${d.at.slice(11, 19)} UTC`;
@@ -172,7 +184,7 @@
       // The stream ends after `ended`; closing first keeps EventSource from reconnecting.
       source.close();
       fillEnded(d);
-      void refreshSections();
+      refreshSections(null);
     });
     window.addEventListener('pagehide', () => source.close());
   }
