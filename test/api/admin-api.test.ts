@@ -232,6 +232,22 @@ describe('disable and enable', () => {
     expect(after.status).toBe('failed');
   });
 
+  it('leaves no queued call behind when calls are placed while the account is being disabled', async () => {
+    const acc = await api.addAccount('racing', '+14155550155');
+    const placing = Array.from({ length: 8 }, () => placeWith(acc.key));
+    const disabled = await admin(`/v1/admin/accounts/${acc.accountId}/disable`, {
+      method: 'POST',
+      ...json({ reason: 'race' }),
+    });
+    expect(disabled.status).toBe(200);
+    const answers = await Promise.all(placing);
+    // Each POST either made it before the disable (and its call was failed by it) or was refused.
+    for (const res of answers) expect([201, 401]).toContain(res.status);
+    const rows = await api.db.db.select().from(calls).where(eq(calls.accountId, acc.accountId));
+    expect(rows.length).toBe(answers.filter((r) => r.status === 201).length);
+    for (const row of rows) expect(row).toMatchObject({ status: 'failed', endedReason: 'account_disabled' });
+  });
+
   it('refuses to place a call for a disabled account even past the key check (service level)', async () => {
     const acc = await api.addAccount('service-level', '+14155550199');
     await admin(`/v1/admin/accounts/${acc.accountId}/disable`, {
