@@ -17,11 +17,11 @@ const CALLEE = '+14155550194';
 /** Answers at once, says hello and hangs up: the call ends completed/callee_hung_up whatever the model says. */
 const briefCallee = {
   number: CALLEE,
-  description: 'Answers, says hello, and hangs up two seconds after answering.',
+  description: 'Answers, says hello, and hangs up a second after answering.',
   outcome: 'answer',
   ringSeconds: 0,
   amd: { status: 'HUMAN', cause: 'HUMAN-300-300', analysisMs: 0 },
-  hangupAfterSeconds: 2,
+  hangupAfterSeconds: 1,
   states: { start: { say: 'Hello?' } },
 };
 
