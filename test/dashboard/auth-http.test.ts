@@ -1,7 +1,9 @@
+import http from 'node:http';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_DASHBOARD_BODY_BYTES } from '../../src/dashboard/auth/middleware.js';
 import { accounts, users } from '../../src/db/schema.js';
-import { startTestConsole, type TestConsole } from './helpers/console.js';
+import { startTestConsole } from './helpers/console.js';
 
 // The dashboard's gate over plain HTTP: where the session middleware runs and where it never does,
 // the security headers, CSRF for browsers and for scripts, the cookie's flags, next=, static assets.
@@ -42,8 +44,43 @@ function browserish(base: string) {
   return { jar, send, form, csrfOf, signIn };
 }
 
+/**
+ * Starts a POST whose body is `declared` bytes long (null: chunked, no Content-Length), writes only
+ * `write` bytes of it and waits for the answer: a refusal must come before the whole body is sent,
+ * and everything written is read by then, so no unread data can reset the connection under the answer.
+ */
+function postBig(
+  url: string,
+  headers: Record<string, string>,
+  declared: number | null,
+  write: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST',
+      headers: {
+        ...headers,
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(declared === null ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(declared) }),
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body });
+        req.destroy();
+      });
+    });
+    req.on('error', reject);
+    req.write('x'.repeat(write));
+  });
+}
+
 describe('the dashboard gate over HTTP', () => {
-  let con: TestConsole;
+  let con: Awaited<ReturnType<typeof startTestConsole>>;
   beforeAll(async () => {
     con = await startTestConsole();
   });
@@ -122,6 +159,41 @@ describe('the dashboard gate over HTTP', () => {
       { 'x-csrf-token': token },
     );
     expect(ok.status).toBe(201);
+  });
+
+  it('refuses an oversized form before reading it (413), declared or streamed', async () => {
+    const b = browserish(con.url);
+    await b.signIn(con.owner.email, con.owner.password);
+    const token = await b.csrfOf('/users');
+    const cookie = [...b.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const headers = { cookie, accept: 'application/json', 'x-csrf-token': token };
+    // Declared too large: refused on the header, after a few bytes.
+    const declared = await postBig(`${con.url}/users`, headers, MAX_DASHBOARD_BODY_BYTES + 1, 16);
+    // Streamed: refused once the limit is passed, without waiting for the end.
+    const streamed = await postBig(`${con.url}/users`, headers, null, MAX_DASHBOARD_BODY_BYTES + 16 * 1024);
+    for (const res of [declared, streamed]) {
+      expect(res.status).toBe(413);
+      expect(JSON.parse(res.body).error.code).toBe('payload_too_large');
+    }
+    expect(
+      await con.db.select({ id: users.id }).from(users).where(eq(users.email, 'big@example.test')),
+    ).toEqual([]);
+  });
+
+  it('keeps signed-in pages out of caches, and lets a stale sign-out through to the sign-in page', async () => {
+    const b = browserish(con.url);
+    await b.signIn(con.owner.email, con.owner.password);
+    expect((await b.send('/users')).headers.get('cache-control')).toBe('no-store');
+
+    // The session is gone (signed out in another tab); the old page's Sign out still lands on /sign-in.
+    const oldToken = await b.csrfOf('/users');
+    const first = await b.form('/sign-out', { _csrf: oldToken });
+    expect(first.headers.get('location')).toBe('/sign-in');
+    b.jar.set('agentline_session', 'stale-token');
+    const stale = await b.form('/sign-out', { _csrf: oldToken });
+    expect(stale.status).toBe(303);
+    expect(stale.headers.get('location')).toBe('/sign-in');
+    expect(b.jar.has('agentline_session')).toBe(false);
   });
 
   it('refuses a sign-in form without its pre-session token (login CSRF)', async () => {
