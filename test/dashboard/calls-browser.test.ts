@@ -219,8 +219,7 @@ describe.skipIf(noBrowserReason)('the calls pages in a browser', () => {
 
     const { page } = await browser.newPage(con.url);
     await signIn(page, con.owner.email, con.owner.password, `/calls/${live.id}`);
-    await page.getByRole('button', { name: 'Cancel call' }).click();
-    await page.waitForURL(/notice=canceled/);
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Cancel call' }).click()]);
     await expect(
       page.getByRole('status').filter({ hasText: 'The call was canceled.' }).count(),
     ).resolves.toBe(1);

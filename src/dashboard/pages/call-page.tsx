@@ -13,6 +13,7 @@ import { LatencyChart } from '../calls/latency-chart.js';
 import type { Waveform } from '../calls/waveform.js';
 import { WaveformSvg } from '../calls/waveform-svg.js';
 import { CsrfField } from '../components/csrf-field.js';
+import type { FlashMessage } from '../components/flash.js';
 import { ListenControl } from '../components/listen.js';
 import { Layout } from '../layout.js';
 import { assetUrl } from '../static-assets.js';
@@ -31,8 +32,8 @@ export interface CallPageProps {
   waveform: Waveform | null;
   canAct: boolean;
   accountName: string | null;
-  /** A one-line outcome of the last action (cancel, redeliver), announced to screen readers. */
-  notice?: string | null;
+  /** The outcome of the last action (cancel, redeliver), shown once. */
+  flash?: FlashMessage | null;
 }
 
 /** Where the live stream resumes so it sends only what this page does not show: `<lastEventId>.<lastTurnId>`. */
@@ -220,6 +221,7 @@ export function CallPage(props: CallPageProps) {
       csrfToken={props.csrfToken}
       active="calls"
       scripts={['call-page.js']}
+      flash={props.flash}
     >
       <link rel="stylesheet" href={assetUrl('calls.css')} />
       <div
@@ -231,11 +233,6 @@ export function CallPage(props: CallPageProps) {
         <p>
           <a href="/calls">All calls</a>
         </p>
-        {props.notice ? (
-          <p class="notice" role="status">
-            {props.notice}
-          </p>
-        ) : null}
         <section id="call-header" data-refresh aria-labelledby="call-title">
           <h1 id="call-title">Call to {call.toNumber}</h1>
           <Facts {...props} />

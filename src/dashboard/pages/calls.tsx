@@ -1,6 +1,7 @@
 import type { Context, Hono } from 'hono';
 import { CallError } from '../../calls/errors.js';
 import { isTerminal } from '../../calls/status.js';
+import type { CallRow } from '../../db/schema.js';
 import { redeliverWebhooks } from '../../webhooks/redeliver.js';
 import { requireUser } from '../auth/require-user.js';
 import { canActOnCall, findVisibleCall } from '../calls/call-access.js';
@@ -9,6 +10,7 @@ import { callMatchesQuery, parseListFilters } from '../calls/list-filters.js';
 import { recordingResponse } from '../calls/recording-response.js';
 import { createWaveformReader } from '../calls/waveform.js';
 import { renderNotFound } from '../components/error-pages.js';
+import { setFlash, takeFlash } from '../components/flash.js';
 import type { DashboardDeps, DashboardEnv, DashboardUser } from '../types.js';
 import { CallPage } from './call-page.js';
 import { CallListRow, CallsListPage } from './calls-list.js';
@@ -17,11 +19,6 @@ type Ctx = Context<DashboardEnv>;
 
 /** Only UUID-shaped ids, so sibling pages under /calls (the place-a-call form at /calls/new) keep their paths. */
 const ID = ':id{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}}';
-
-const NOTICES: Record<string, string> = {
-  canceled: 'The call was canceled.',
-  'already-ended': 'The call had already ended; nothing was canceled.',
-};
 
 /** The signed-in user; requireUser() runs first on every route here, so there always is one. */
 const userOf = (c: Ctx): DashboardUser => c.get('user') as DashboardUser;
@@ -48,10 +45,7 @@ export function registerCallPages(ui: Hono<DashboardEnv>, deps: DashboardDeps): 
   ui.get('/calls', async (c) => {
     const user = userOf(c);
     const parsed = parseListFilters(new URL(c.req.url).searchParams);
-    let page = {
-      rows: [] as Awaited<ReturnType<typeof deps.service.listCallRows>>['rows'],
-      nextCursor: null as string | null,
-    };
+    let page: { rows: CallRow[]; nextCursor: string | null } = { rows: [], nextCursor: null };
     let error: string | undefined;
     if (parsed.query) {
       try {
@@ -103,8 +97,6 @@ export function registerCallPages(ui: Hono<DashboardEnv>, deps: DashboardDeps): 
       call.recordingFile ? deps.service.recording(call.accountId, call.id).catch(noRecording) : null,
     ]);
     const waveform = recording ? await waveformOf(recording) : null;
-    const notice = c.req.query('notice');
-    const redelivered = c.req.query('redelivered');
     return c.html(
       <CallPage
         user={user}
@@ -119,13 +111,7 @@ export function registerCallPages(ui: Hono<DashboardEnv>, deps: DashboardDeps): 
         accountName={
           user.instanceAdmin ? ((await deps.accounts.getAccount(call.accountId))?.name ?? null) : null
         }
-        notice={
-          redelivered !== undefined
-            ? `${Number(redelivered) || 0} webhook event(s) will be sent again now.`
-            : notice
-              ? (NOTICES[notice] ?? null)
-              : null
-        }
+        flash={takeFlash(c)}
       />,
     );
   });
@@ -148,14 +134,19 @@ export function registerCallPages(ui: Hono<DashboardEnv>, deps: DashboardDeps): 
     const call = await findVisibleCall(deps, user, c.req.param('id'));
     if (!call) return notFound(c);
     if (!canActOnCall(user, call)) return c.text('Only an owner of this call’s account can cancel it.', 403);
-    if (isTerminal(call.status)) return c.redirect(`/calls/${call.id}?notice=already-ended`, 303);
+    const alreadyEnded = () => {
+      setFlash(c, { kind: 'info', message: 'The call had already ended; nothing was canceled.' });
+      return c.redirect(`/calls/${call.id}`, 303);
+    };
+    if (isTerminal(call.status)) return alreadyEnded();
     try {
       await deps.service.cancelCall(call.accountId, call.id, deps.config.publicBaseUrl);
     } catch (err) {
       if (!(err instanceof CallError) || err.code !== 'call_already_ended') throw err;
-      return c.redirect(`/calls/${call.id}?notice=already-ended`, 303);
+      return alreadyEnded();
     }
-    return c.redirect(`/calls/${call.id}?notice=canceled`, 303);
+    setFlash(c, { kind: 'success', message: 'The call was canceled.' });
+    return c.redirect(`/calls/${call.id}`, 303);
   });
 
   ui.post(`/calls/${ID}/redeliver`, requireUser({ role: 'owner' }), async (c) => {
@@ -170,7 +161,14 @@ export function registerCallPages(ui: Hono<DashboardEnv>, deps: DashboardDeps): 
       timeoutMs: deps.config.WEBHOOK_TIMEOUT_MS,
       now: deps.clock(),
     });
-    return c.redirect(`/calls/${call.id}?redelivered=${result.redelivered}`, 303);
+    setFlash(c, {
+      kind: 'success',
+      message:
+        result.redelivered === 0
+          ? 'Nothing to redeliver: every webhook event of this call is delivered or already being sent.'
+          : `${result.redelivered} webhook event(s) will be sent again now.`,
+    });
+    return c.redirect(`/calls/${call.id}`, 303);
   });
 }
 
