@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Agentline, startAgentline } from '../../src/main.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
+import { type ServeProcess, startServe } from '../e2e-stack/serve-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { dataOf, openSse, type SseMessage } from './helpers/sse.js';
 
@@ -26,14 +27,16 @@ const greetingCallee = {
 };
 
 let dir: string;
+let modelsDir: string;
+let scenariosDir: string;
 let tdb: TestDatabase | null = null;
 let app: Agentline;
 let key: string;
 
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agentline-events-stack-'));
-  const modelsDir = path.join(dir, 'models');
-  const scenariosDir = path.join(dir, 'scenarios');
+  modelsDir = path.join(dir, 'models');
+  scenariosDir = path.join(dir, 'scenarios');
   await fs.mkdir(modelsDir);
   await fs.mkdir(scenariosDir);
   await fs.writeFile(path.join(scenariosDir, 'greeting-callee.json'), JSON.stringify(greetingCallee));
@@ -129,3 +132,64 @@ describe('live events of a real call (startAgentline, simulated PBX)', () => {
     expect(acc.some((m) => m.event === 'partial')).toBe(true);
   }, 180_000);
 });
+
+describe.skipIf(!process.env.DATABASE_URL)(
+  'live events across processes (serve --role api beside --role worker)',
+  () => {
+    let shared: TestDatabase;
+    let apiProc: ServeProcess | null = null;
+    let workerProc: ServeProcess | null = null;
+    beforeAll(async () => {
+      shared = await createTestDatabase();
+    });
+    afterAll(async () => {
+      await Promise.all([apiProc?.stop(20_000), workerProc?.stop(20_000)]);
+      await shared?.close();
+    }, 60_000);
+
+    it("the API process streams the worker process's partials and turns (LISTEN/NOTIFY)", async () => {
+      const env = {
+        MODELS_DIR: modelsDir,
+        MODELS_AUTO_FETCH: 'false',
+        SCENARIOS_DIR: scenariosDir,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: shared.url!,
+        RECORDINGS_DIR: path.join(dir, 'shared-recordings'),
+        SECRET_KEY: 'a'.repeat(64),
+      };
+      const apiData = path.join(dir, 'api');
+      apiProc = startServe('api', { ...env, DATA_DIR: apiData });
+      workerProc = startServe('worker', { ...env, DATA_DIR: path.join(dir, 'worker') });
+      const url = String((await apiProc.logged((l) => l.msg === 'agentline is serving')).url);
+      const apiKey = (
+        JSON.parse(await fs.readFile(path.join(apiData, 'first-api-key.json'), 'utf8')) as { key: string }
+      ).key;
+      const headers = { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' };
+      const placed = await fetch(`${url}/v1/agent/calls`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          to: CALLEE,
+          objective: 'Ask whether the shop is open today.',
+          maxDurationSeconds: 30,
+        }),
+      });
+      expect(placed.status, await placed.clone().text()).toBe(201);
+      const { callId } = (await placed.json()) as { callId: string };
+      const live = await (await openSse(`${url}/v1/agent/calls/${callId}/events`, { headers })).rest();
+      const context = live.map((m) => m.event).join(' ');
+      expect(live.at(-1)?.event, context).toBe('ended');
+      // Partials are never stored: these crossed from the worker process through NOTIFY.
+      expect(
+        live.some((m) => m.event === 'partial'),
+        context,
+      ).toBe(true);
+      const replay = await (await openSse(`${url}/v1/agent/calls/${callId}/events`, { headers })).rest();
+      expect(live.filter((m) => m.event !== 'partial')).toEqual(replay);
+      expect(await apiProc.stop()).toBe(0);
+      expect(await workerProc.stop()).toBe(0);
+    }, 240_000);
+  },
+);
