@@ -24,6 +24,8 @@ export async function* streamEvents(client, path, options) {
   const { signal, stopAfterEnded } = options;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const maxBackoffMs = options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
+  // Tests hand in their own wait to see each backoff without spending it.
+  const pause = options._sleep ?? sleep;
   signal?.throwIfAborted();
   // One controller for the whole iteration: the caller's signal, a `break` or an error abort it, and
   // that ends whatever is in progress (a fetch, a read, a backoff sleep).
@@ -47,7 +49,7 @@ export async function* streamEvents(client, path, options) {
         // Before the first stream the caller gets the API's answer (404, 401, ...) or the network error.
         if (!opened || !isRetryable(err)) throw err;
         failures++;
-        await sleep(backoff(retryMs, failures, maxBackoffMs), stop.signal);
+        await pause(backoff(retryMs, failures, maxBackoffMs), stop.signal);
         if (stop.signal.aborted) throw abortReason(signal);
         continue;
       }
@@ -106,7 +108,7 @@ export async function* streamEvents(client, path, options) {
       if (stop.signal.aborted) throw abortReason(signal);
       // The body ended or broke before the stream was over.
       failures++;
-      await sleep(backoff(retryMs, failures, maxBackoffMs), stop.signal);
+      await pause(backoff(retryMs, failures, maxBackoffMs), stop.signal);
       if (stop.signal.aborted) throw abortReason(signal);
     }
   } finally {

@@ -83,6 +83,28 @@ describe('Client.callEvents', () => {
     expect(server.connections.map((c) => c.lastEventId)).toEqual(['1.0', '3.0', '3.0']);
   });
 
+  it('waits the server’s retry before a reconnect, then backs off exponentially up to maxBackoffMs', async () => {
+    server = await startScriptedServer((c) => {
+      if (c.index >= 1 && c.index <= 4) return sendJsonError(c.res, 503, 'service_unavailable');
+      openStream(c.res, 1234);
+      const rest = replayAfter(CALL_HISTORY, c.lastEventId);
+      if (c.index === 0) dropAfterFlush(c.res, frame(rest[0]));
+      else for (const e of rest) c.res.write(frame(e));
+    });
+    const waits: number[] = [];
+    const _sleep = async (ms: number) => void waits.push(ms);
+    const options = { maxBackoffMs: 5000, _sleep } as { maxBackoffMs: number };
+    const got = await collect(new Client(KEY, server.url).callEvents(CALL_ID, options));
+    expect(got.at(-1)?.type).toBe('ended');
+    expect(waits).toHaveLength(5);
+    expect(waits[0]).toBe(1234);
+    const bounds = [1234 * 2, 1234 * 4, 5000, 5000];
+    waits.slice(1).forEach((w, i) => {
+      expect(w, `wait ${i + 2}: ${waits}`).toBeGreaterThanOrEqual(bounds[i] / 2);
+      expect(w, `wait ${i + 2}: ${waits}`).toBeLessThanOrEqual(bounds[i]);
+    });
+  });
+
   it('reconnects when nothing, not even a heartbeat, arrives within idleTimeoutMs', async () => {
     server = await startScriptedServer((c) => {
       openStream(c.res, 1);

@@ -127,6 +127,37 @@ describe('Python SDK: call_events / account_events', () => {
     expect(down.error).toEqual(['network_error', 0]);
   });
 
+  it('waits the server’s retry before a reconnect, then backs off exponentially up to max_backoff', async () => {
+    server = await startScriptedServer((c) => {
+      if (c.index >= 1 && c.index <= 4) return sendJsonError(c.res, 503, 'service_unavailable');
+      openStream(c.res, 1234);
+      const rest = replayAfter(CALL_HISTORY, c.lastEventId);
+      if (c.index === 0) dropAfterFlush(c.res, frame(rest[0]));
+      else for (const e of rest) c.res.write(frame(e));
+    });
+    const out = await py(
+      `
+import json, os
+from agentline import Client
+from agentline.events import stream_events
+waits = []
+c = Client(os.environ["KEY"], os.environ["URL"])
+evs = [e.type for e in stream_events(c, "/v1/agent/calls/x/events", stop_after_ended=True, max_backoff=5.0, _sleep=waits.append)]
+print(json.dumps({"last": evs[-1], "waits": waits}))
+`,
+      { KEY, URL: server.url },
+    );
+    expect(out.last).toBe('ended');
+    const waits = out.waits as number[];
+    expect(waits).toHaveLength(5);
+    expect(waits[0]).toBeCloseTo(1.234, 6);
+    const bounds = [1.234 * 2, 1.234 * 4, 5, 5];
+    waits.slice(1).forEach((w, i) => {
+      expect(w, `wait ${i + 2}: ${waits}`).toBeGreaterThanOrEqual(bounds[i] / 2);
+      expect(w, `wait ${i + 2}: ${waits}`).toBeLessThanOrEqual(bounds[i]);
+    });
+  });
+
   it('drops what a resume repeats under new ids (the account cursor is a watermark)', async () => {
     server = await startScriptedServer((c) => {
       openStream(c.res, 1);

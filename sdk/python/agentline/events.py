@@ -203,6 +203,7 @@ def stream_events(
     max_backoff=DEFAULT_MAX_BACKOFF,
     deadline=None,
     before_reconnect=None,
+    _sleep=time.sleep,
 ):
     """Yields Event tuples. Errors before the first stream opens are raised as AgentlineError (404, 401,
     network_error); later, drops and 5xx/429 answers are retried with Last-Event-ID and a bounded backoff.
@@ -229,7 +230,7 @@ def stream_events(
     def pause():
         delay = _backoff(retry, failures, max_backoff)
         left = time_left()
-        time.sleep(delay if left is None else min(delay, left))
+        _sleep(delay if left is None else min(delay, left))
 
     while True:
         left = time_left()
