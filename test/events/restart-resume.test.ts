@@ -46,6 +46,8 @@ describe('resuming across an API server restart', () => {
     // The server stops mid-call; the stream ends with it; the call goes on and writes meanwhile.
     await first.close();
     expect(await stream.next()).toBeNull();
+    // The stopping server ended its streams: nothing of them is left subscribed.
+    expect(first.bus.subscribers).toBe(0);
     const lastEventId = stream.lastEventId!;
     expect(lastEventId).toMatch(/^\d+\.\d+$/);
     await script.talk(3, 5);
