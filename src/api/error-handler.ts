@@ -64,14 +64,12 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   }
   if (isDatabaseUnavailable(err)) {
     // The database is down or restarting: a temporary state the client should retry, not a bug.
-    c.get('log').warn({ err: loggableError(err), requestId: c.get('requestId') }, 'database unavailable');
+    // The request's logger carries its requestId already (request-context.ts): a key never repeats in a line.
+    c.get('log').warn({ err: loggableError(err) }, 'database unavailable');
     return renderError(c, databaseUnavailable());
   }
   const requestId = c.get('requestId');
-  c.get('log').error(
-    { err: loggableError(err), requestId, method: c.req.method, path: c.req.path },
-    'unhandled error',
-  );
+  c.get('log').error({ err: loggableError(err), method: c.req.method, path: c.req.path }, 'unhandled error');
   return renderError(
     c,
     new ApiError('internal_error', `Internal error; quote request id ${requestId} when reporting it.`, {

@@ -15,7 +15,9 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming && CLIENT_ID.test(incoming) ? incoming : crypto.randomUUID();
-    const log = logger.child({ requestId });
+    // Every line of a request about one call (its own, an error's, a route's) says which call.
+    const callId = CALL_PATH.exec(c.req.path)?.[1];
+    const log = logger.child(callId ? { requestId, callId } : { requestId });
     c.set('requestId', requestId);
     c.set('log', log);
     c.header('X-Request-Id', requestId);
@@ -24,9 +26,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
     // A handler that built its own Response (the recording stream) bypassed c.header().
     if (!c.res.headers.has('x-request-id')) c.res.headers.set('X-Request-Id', requestId);
     const status = c.res.status;
-    const callId = CALL_PATH.exec(c.req.path)?.[1];
     const line = {
-      ...(callId ? { callId } : {}),
       method: c.req.method,
       path: c.req.path,
       status,
