@@ -137,6 +137,13 @@ describe('errors and service routes', () => {
         '/v1/agent/calls/{id}/recording',
         '/v1/agent/events',
         '/v1/agent/webhooks/redeliver',
+        '/v1/admin/accounts',
+        '/v1/admin/accounts/{accountId}',
+        '/v1/admin/accounts/{accountId}/caps',
+        '/v1/admin/accounts/{accountId}/disable',
+        '/v1/admin/accounts/{accountId}/enable',
+        '/v1/admin/keys',
+        '/v1/admin/keys/{keyId}/revoke',
       ].sort(),
     );
     const create = doc.paths['/v1/agent/calls'].post;
