@@ -215,6 +215,18 @@ describe('admin pages', () => {
     expect((await api.request('/v1/agent/calls')).status).toBe(200);
   });
 
+  it('does not let an admin disable their own account from the page', async () => {
+    const page = await (await get(admin, `/admin/accounts/${api.accountId}`)).text();
+    expect(page).not.toContain('Disable account');
+    const res = await followed(
+      await post(admin, `/admin/accounts/${api.accountId}/disable`, { reason: 'oops' }),
+      admin,
+    );
+    expect(res).toContain('You cannot disable your own account here');
+    const [row] = await api.db.db.select().from(accounts).where(eq(accounts.id, api.accountId));
+    expect(row.disabledAt).toBeNull();
+  });
+
   it('answers 404 for an unknown account', async () => {
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
       const res = await get(admin, `/admin/accounts/${id}`);

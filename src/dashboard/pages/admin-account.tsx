@@ -88,7 +88,9 @@ export function AdminAccountPage(p: AdminAccountProps) {
 
       <section class="panel" aria-labelledby="state-title">
         <h2 id="state-title">{a.disabled ? 'Enable the account' : 'Disable the account'}</h2>
-        {a.disabled ? (
+        {a.accountId === p.user.accountId && !a.disabled ? (
+          <p>This is your own account: disabling it here would sign you out at once; use the CLI.</p>
+        ) : a.disabled ? (
           <form method="post" action={`${base}/enable`} class="stack">
             <CsrfField token={p.csrfToken} />
             <p>

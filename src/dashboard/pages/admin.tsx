@@ -176,6 +176,13 @@ export function registerAdmin(ui: Hono<DashboardEnv>, deps: DashboardDeps): void
     onlyAdmins,
     act(async (c, id) => {
       const reason = formString(await c.req.parseBody(), 'reason');
+      // It would end this admin's own session at once; the CLI can still do it deliberately.
+      if (id.toLowerCase() === (c.get('user') as DashboardUser).accountId) {
+        throw new AccountAdminError(
+          'invalid_request',
+          "You cannot disable your own account here: it would sign you out. Use 'agentline accounts disable'.",
+        );
+      }
       try {
         const res = await admin.disable(id, reason);
         deps.logger.info(
