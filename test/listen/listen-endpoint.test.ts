@@ -16,6 +16,8 @@ import type { CallRow } from '../../src/db/schema.js';
 import { ListenHub, type ListenSource } from '../../src/listen/listen-hub.js';
 import { silentLogger } from '../../src/logger.js';
 
+/** Waits for what the server does on its own time; generous for a loaded machine. */
+const WAIT = { timeout: 20_000, interval: 20 };
 const ACCOUNT = '11111111-1111-4111-8111-111111111111';
 const OTHER_ACCOUNT = '22222222-2222-4222-8222-222222222222';
 const CALL = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
@@ -169,22 +171,26 @@ describe('the live listen WebSocket', () => {
       channels: 1,
       encoding: 's16le',
     });
-    await vi.waitFor(() => expect(got.frames.some((f) => f.readInt16LE(0) === 1234)).toBe(true), {
-      timeout: 10_000,
-    });
+    await vi.waitFor(() => expect(got.frames.some((f) => f.readInt16LE(0) === 1234)).toBe(true), WAIT);
     expect(got.frames.every((f) => f.length === 320)).toBe(true);
-    await vi.waitFor(() => expect(harness!.notes).toEqual([`${CALL}: listen_started: ann@example.com`]));
+    await vi.waitFor(
+      () => expect(harness!.notes).toEqual([`${CALL}: listen_started: ann@example.com`]),
+      WAIT,
+    );
 
     // Read-only: what the browser sends changes nothing.
     got.ws.send('stop the call');
     got.ws.send(Buffer.alloc(64));
     const before = got.frames.length;
-    await vi.waitFor(() => expect(got.frames.length).toBeGreaterThan(before + 3), { timeout: 10_000 });
+    await vi.waitFor(() => expect(got.frames.length).toBeGreaterThan(before + 3), WAIT);
     expect(got.ws.readyState).toBe(WebSocket.OPEN);
 
     unregister();
     expect(await got.closed).toEqual({ code: LISTEN_CLOSE.ended, reason: 'call ended' });
-    await vi.waitFor(() => expect(harness!.notes.at(-1)).toBe(`${CALL}: listen_stopped: ann@example.com`));
+    await vi.waitFor(
+      () => expect(harness!.notes.at(-1)).toBe(`${CALL}: listen_stopped: ann@example.com`),
+      WAIT,
+    );
     expect(call.subscribers()).toBe(0);
   });
 
@@ -198,14 +204,16 @@ describe('the live listen WebSocket', () => {
     expect(hub.inspect(CALL)).toEqual({ listeners: 1, mixing: true });
     got.ws.close();
     await got.closed;
-    await vi.waitFor(() => expect(hub.inspect(CALL)).toEqual({ listeners: 0, mixing: false }));
+    await vi.waitFor(() => expect(hub.inspect(CALL)).toEqual({ listeners: 0, mixing: false }), WAIT);
     expect(call.subscribers()).toBe(0);
     // An instance admin may listen to any account's call; the note names them.
-    await vi.waitFor(() =>
-      expect(harness!.notes).toEqual([
-        `${CALL}: listen_started: root@example.com`,
-        `${CALL}: listen_stopped: root@example.com`,
-      ]),
+    await vi.waitFor(
+      () =>
+        expect(harness!.notes).toEqual([
+          `${CALL}: listen_started: root@example.com`,
+          `${CALL}: listen_stopped: root@example.com`,
+        ]),
+      WAIT,
     );
   });
 

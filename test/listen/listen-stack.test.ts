@@ -46,7 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
-}, 60_000);
+}, 120_000);
 
 function api(pathname: string, init: RequestInit = {}) {
   return fetch(`${stack.url}${pathname}`, {
@@ -160,14 +160,23 @@ describe('live listen on the whole stack', () => {
       channels: 1,
       encoding: 's16le',
     });
-    await vi.waitFor(() => expect(heard.frames.some((f) => rms(f) > 300)).toBe(true), { timeout: 30_000 });
+    await vi.waitFor(
+      () =>
+        expect(
+          heard.frames.some((f) => rms(f) > 300),
+          `${heard.frames.length} frames, loudest ${Math.max(0, ...heard.frames.map(rms))}`,
+        ).toBe(true),
+      { timeout: 60_000 },
+    );
     expect(heard.frames.every((f) => f.length === 640)).toBe(true);
 
     // The listening is on the call's record (its timeline and event stream).
-    await vi.waitFor(async () =>
-      expect((await callView(callId)).events.map((e: { reason: string }) => e.reason)).toContain(
-        `listen_started: ${stack.owner.email}`,
-      ),
+    await vi.waitFor(
+      async () =>
+        expect((await callView(callId)).events.map((e: { reason: string }) => e.reason)).toContain(
+          `listen_started: ${stack.owner.email}`,
+        ),
+      { timeout: 30_000, interval: 250 },
     );
 
     // Nobody else hears it: no session, or a user of another account.
@@ -183,10 +192,12 @@ describe('live listen on the whole stack', () => {
     const cancel = await api(`/v1/agent/calls/${callId}/cancel`, { method: 'POST' });
     expect(cancel.status).toBe(200);
     expect(await heard.closed).toEqual({ code: LISTEN_CLOSE.ended, reason: 'call ended' });
-    await vi.waitFor(async () =>
-      expect((await callView(callId)).events.map((e: { reason: string }) => e.reason)).toContain(
-        `listen_stopped: ${stack.owner.email}`,
-      ),
+    await vi.waitFor(
+      async () =>
+        expect((await callView(callId)).events.map((e: { reason: string }) => e.reason)).toContain(
+          `listen_stopped: ${stack.owner.email}`,
+        ),
+      { timeout: 30_000, interval: 250 },
     );
     // The start is an event of the call's live stream too (replayed from the start, closed after `ended`;
     // the stop of a listener that the call's end closed is stored after that, so only the timeline has it).
