@@ -213,17 +213,26 @@ export const usersCommand: CliCommand = {
         const flags = parseFlags(rest, { email: { type: 'string' } }, 'users remove');
         if (flags.help) return showUsage(io, usage);
         const email = required(flags.email, 'email', 'users remove');
-        const user = await withAdminContext(io.env, async (ctx) => {
+        const { user, ownersLeft } = await withAdminContext(io.env, async (ctx) => {
           try {
-            return await removeUserByEmail(ctx.db, email);
+            const removed = await removeUserByEmail(ctx.db, email);
+            const left = await listUsers(ctx.db, removed.accountId);
+            return { user: removed, ownersLeft: left.filter((u) => u.role === 'owner').length };
           } catch (err) {
             throw asCliError(err, 'users remove');
           }
         });
+        // The operator may remove a last owner on purpose (someone left); the account is then run
+        // from the CLI until a new owner is created.
+        if (ownersLeft === 0) {
+          io.err(
+            `note: account ${user.accountId} has no owner now; add one with 'agentline users create --account ${user.accountId} --email EMAIL --role owner'\n`,
+          );
+        }
         emit(
           io,
           flags.json,
-          { removed: user.email, userId: user.id },
+          { removed: user.email, userId: user.id, accountId: user.accountId, ownersLeft },
           `removed ${user.email}; its sessions have ended`,
         );
         return 0;

@@ -225,7 +225,9 @@ describe('agentline users', { timeout: 180_000 }, () => {
     });
 
     const removed = await run('users', 'remove', '--email', 'fay@example.test', '--json');
-    expect(jsonOf(removed)).toMatchObject({ removed: 'fay@example.test' });
+    expect(jsonOf(removed)).toMatchObject({ removed: 'fay@example.test', ownersLeft: 0 });
+    // fay was a viewer: the account had no owner before either, and the operator is told so.
+    expect(removed.stderr).toContain(`account ${accountId} has no owner now`);
     await withDb(async (db) => expect(await findUserByEmail(db, 'fay@example.test')).toBeNull());
     const again = await run('users', 'remove', '--email', 'fay@example.test');
     expect(again.code).toBe(1);

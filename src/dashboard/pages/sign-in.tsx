@@ -24,7 +24,7 @@ function SignInPage(props: { csrfToken: string; next: string; email?: string; fl
       <div class="narrow">
         <h1>Sign in</h1>
         <Flash flash={props.flash} />
-        <form method="post" action="/sign-in" class="stack" novalidate={false}>
+        <form method="post" action="/sign-in" class="stack">
           <CsrfField token={props.csrfToken} />
           <input type="hidden" name="next" value={props.next} />
           <Field

@@ -5,6 +5,7 @@ import {
   listUsers,
   type Role,
   removeUser,
+  SIGN_IN_LINK_TTL_MS,
   setRole,
   signInLinkUrl,
   UserError,
@@ -51,7 +52,10 @@ function UsersPage(p: UsersPageProps) {
       {p.newLink ? (
         <section class="panel panel-highlight" aria-labelledby="new-link-title">
           <h2 id="new-link-title">Sign-in link for {p.newLink.email}</h2>
-          <p>Send this link to {p.newLink.email}. It works once, for 48 hours, and is shown only now.</p>
+          <p>
+            Send this link to {p.newLink.email}. It works once, for {SIGN_IN_LINK_TTL_MS / 3_600_000} hours,
+            and is shown only now.
+          </p>
           <p>
             <code class="secret" id="new-sign-in-link">
               {p.newLink.url}
