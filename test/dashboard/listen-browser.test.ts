@@ -1,10 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isTerminal } from '../../src/calls/status.js';
-import { ListenControl } from '../../src/dashboard/components/listen.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
 import { launchBrowser, noBrowserReason, type TestBrowser } from './helpers/browser.js';
 import { signIn, startStackConsole } from './helpers/console.js';
@@ -29,30 +27,6 @@ const talkingCallee = {
     },
   },
 };
-
-/**
- * The call's page with its Listen control. Where the call page does not embed the control (yet),
- * the control as the server renders it is added to that page, which the server itself served: a
- * page from anywhere else may not open a socket to a loopback server (Chromium's local network
- * access checks), and its Origin would not be this server's.
- */
-async function openListenPage(page: Page, callId: string): Promise<void> {
-  await page.goto(`/calls/${callId}`);
-  if ((await page.locator('.listen-control').count()) > 0) return;
-  const markup = String(await (ListenControl({ callId, live: true }) as any).toString());
-  const src = /<script src="([^"]+)"/.exec(markup)?.[1];
-  expect(src).toMatch(/^\/assets\/listen\.js/);
-  await page.evaluate(
-    ({ markup, src }) => {
-      const doc = (globalThis as any).document;
-      (doc.querySelector('main') ?? doc.body).insertAdjacentHTML('beforeend', markup);
-      const script = doc.createElement('script');
-      script.src = src;
-      doc.body.append(script);
-    },
-    { markup, src: src! },
-  );
-}
 
 describe.skipIf(noBrowserReason)('live listen in the browser', () => {
   let dir: string;
@@ -94,8 +68,10 @@ describe.skipIf(noBrowserReason)('live listen in the browser', () => {
 
     const { page } = await browser.newPage(stack.url);
     await signIn(page, stack.owner.email, stack.owner.password);
-    await openListenPage(page, callId);
+    // The call's page embeds the control while the call is not over.
+    await page.goto(`/calls/${callId}`);
     const control = page.locator('.listen-control');
+    await expect.poll(() => control.count(), POLL).toBe(1);
     const button = control.getByRole('button', { name: 'Listen' });
     await expect.poll(() => button.isVisible(), POLL).toBe(true);
     await expect.poll(() => control.getByRole('status').textContent(), POLL).toBe('Not listening.');
@@ -130,7 +106,9 @@ describe.skipIf(noBrowserReason)('live listen in the browser', () => {
       .toBeGreaterThan(0.02);
     await browser.screenshot(page, 'listen-live-call');
 
-    await control.getByRole('button', { name: 'Stop' }).click();
+    // From the keyboard: the control is a plain button.
+    await control.getByRole('button', { name: 'Stop' }).focus();
+    await page.keyboard.press('Enter');
     await expect.poll(() => control.getAttribute('data-state'), POLL).toBe('stopped');
     await expect.poll(() => control.getByRole('status').textContent(), POLL).toBe('Not listening.');
     await vi.waitFor(
