@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callScript } from './helpers/call-writes.js';
 import { type EventsApi, startEventsApi } from './helpers/fixture.js';
-import { dataOf } from './helpers/sse.js';
+import { afterPlacement, dataOf } from './helpers/sse.js';
 
 const usePostgres = Boolean(process.env.DATABASE_URL);
 let api: EventsApi;
@@ -38,7 +38,7 @@ describe('GET /v1/agent/events', () => {
     const got = await stream.until((m) => m.event === 'ended' && dataOf(m).callId === b);
     const callsSeen = new Set(got.map((m) => dataOf(m).callId));
     expect(callsSeen).toEqual(new Set([a, b, earlier]));
-    const ofA = got.filter((m) => dataOf(m).callId === a).map((m) => m.event);
+    const ofA = afterPlacement(got.filter((m) => dataOf(m).callId === a)).map((m) => m.event);
     expect(ofA).toEqual(['status', 'status', 'turn', 'turn', 'note', 'status', 'ended']);
     // What `earlier` did before the stream opened is not replayed: only its end.
     expect(got.filter((m) => dataOf(m).callId === earlier).map((m) => m.event)).toEqual([

@@ -3,7 +3,7 @@ import { createSession } from '../../src/dashboard/auth/sessions.js';
 import { createUser } from '../../src/dashboard/auth/users.js';
 import { callScript } from './helpers/call-writes.js';
 import { type EventsApi, startEventsApi } from './helpers/fixture.js';
-import { dataOf, openSse } from './helpers/sse.js';
+import { afterPlacement, dataOf, openSse } from './helpers/sse.js';
 
 // The dashboard's streams behind its session cookie: the same messages as the API's, for the
 // signed-in user's account; an instance admin may follow any account's call.
@@ -44,10 +44,10 @@ const ui = (pathname: string, cookie: string | null, lastEventId?: string) =>
 describe('/ui/calls/:id/events and /ui/events', () => {
   it("streams the user's own calls exactly as the API does", async () => {
     const viewer = await session(api.accountId, 'viewer');
-    const callId = await api.placeCall();
-    const script = callScript(api.store, callId);
     const account = await ui('/ui/events', viewer);
     expect(account.status).toBe(200);
+    const callId = await api.placeCall();
+    const script = callScript(api.store, callId);
     await script.start();
     await script.talk();
     await script.finish();
@@ -74,7 +74,7 @@ describe('/ui/calls/:id/events and /ui/events', () => {
     expect(seen.status).toBe(200);
     const first = await seen.until((m) => m.event === 'status' && dataOf(m).to === 'in_progress');
     seen.close();
-    expect(first.map((m) => m.event)).toEqual(['status', 'status']);
+    expect(afterPlacement(first).map((m) => m.event)).toEqual(['status', 'status']);
 
     const anonymous = await ui(`/ui/calls/${callId}/events`, null);
     expect(anonymous.status).toBe(302);

@@ -115,3 +115,15 @@ export async function openSse(url: string, init: RequestInit = {}): Promise<SseC
 export function dataOf<T = Record<string, unknown>>(m: SseMessage): T {
   return JSON.parse(m.data) as T;
 }
+
+/**
+ * Without the call's first event (from null to `queued`, written when the call is placed), for
+ * assertions about what the call did after that.
+ */
+export function afterPlacement(ms: SseMessage[]): SseMessage[] {
+  return ms.filter((m) => {
+    if (m.event !== 'status') return true;
+    const d = dataOf<{ from: string | null; to: string }>(m);
+    return !(d.from === null && d.to === 'queued');
+  });
+}
