@@ -196,6 +196,23 @@ describe('the dashboard gate over HTTP', () => {
     expect(b.jar.has('agentline_session')).toBe(false);
   });
 
+  it('gives a new session token at each sign-in and ends the one the browser had (no fixation)', async () => {
+    const b = browserish(con.url);
+    await b.signIn(con.owner.email, con.owner.password);
+    const first = b.jar.get('agentline_session')!;
+    // Signed in already (or a cookie planted by someone else): posting the form again replaces it.
+    const _csrf = await b.csrfOf('/users');
+    const again = await b.form('/sign-in', { _csrf, email: con.owner.email, password: con.owner.password });
+    expect(again.status).toBe(303);
+    const second = b.jar.get('agentline_session')!;
+    expect(second).not.toBe(first);
+    const old = await fetch(`${con.url}/users`, {
+      headers: { cookie: `agentline_session=${first}` },
+      redirect: 'manual',
+    });
+    expect(old.status).toBe(302);
+  });
+
   it('refuses a sign-in form without its pre-session token (login CSRF)', async () => {
     const b = browserish(con.url);
     const res = await b.form('/sign-in', { email: con.owner.email, password: con.owner.password });

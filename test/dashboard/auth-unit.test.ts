@@ -201,6 +201,10 @@ describe('sessions', () => {
     await deleteSession(tdb.db, s1.token);
     expect(await loadSession(tdb.db, s1.token, now, limits)).toBeNull();
 
+    const s3 = await createSession(tdb.db, u.id, now, limits);
+    await tdb.db.update(users).set({ disabledAt: new Date() }).where(eq(users.id, u.id));
+    expect(await loadSession(tdb.db, s3.token, now, limits)).toBeNull();
+
     const [acct] = await tdb.db.insert(accounts).values({ name: 'soon off' }).returning({ id: accounts.id });
     const v = await createUser(
       tdb.db,
