@@ -1,0 +1,257 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeWav } from '../../src/audio/wav.js';
+import { calls } from '../../src/db/schema.js';
+import { auditPage, failures, keyboardWalk } from './helpers/a11y.js';
+import { launchBrowser, noBrowserReason, type TestBrowser } from './helpers/browser.js';
+import { type ConsoleUser, signIn, startTestConsole } from './helpers/console.js';
+
+// Every dashboard page, as an owner and as an instance admin, over an account with calls (one live,
+// one ended with turns, latency, a recording and a webhook), users and keys, at a desktop's and at
+// a phone's width: nothing scrolls sideways, every control has a name, each page has one h1, a main
+// landmark, a language and a title, text meets WCAG contrast, Tab reaches the nav and the page's
+// controls with a visible focus, and pictures have words. Screenshots of each page at both widths.
+
+const WIDTHS = [
+  { label: 'desktop', width: 1280, height: 800 },
+  { label: 'phone', width: 375, height: 740 },
+] as const;
+
+describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a phone (chromium)', () => {
+  let con: Awaited<ReturnType<typeof startTestConsole>>;
+  let browser: TestBrowser;
+  let admin: ConsoleUser;
+  let viewer: ConsoleUser;
+  let otherAccountId: string;
+  let endedCallId: string;
+  let liveCallId: string;
+
+  const insertCall = async (values: Partial<typeof calls.$inferInsert>) =>
+    (
+      await con.db
+        .insert(calls)
+        .values({
+          accountId: con.accountId,
+          toNumber: '+14155552671',
+          callerId: '+14155550100',
+          objective: 'Ask whether they are open today and until when.',
+          language: 'en-US',
+          ...values,
+        })
+        .returning()
+    )[0];
+
+  beforeAll(async () => {
+    con = await startTestConsole();
+    const store = con.api.deps.calls;
+    admin = await con.addUser({ role: 'owner', instanceAdmin: true });
+    viewer = await con.addUser({ role: 'viewer' });
+    otherAccountId = (await con.api.addAccount('Customer Ltd', '+14155550161')).accountId;
+    const spare = await con.api.accounts.createApiKey(con.accountId);
+    await con.api.accounts.revokeApiKey(con.accountId, spare.keyId);
+    await con.api.accounts.createApiKey(con.accountId);
+
+    await insertCall({ status: 'queued', toNumber: '+14155553001' });
+    await insertCall({ status: 'failed', endedReason: 'no_answer', toNumber: '+14155553002' });
+    liveCallId = (
+      await insertCall({ status: 'in_progress', startedAt: new Date(), toNumber: '+14155553003' })
+    ).id;
+
+    // An ended call written the way the worker writes one: turns (one cut off, with latency), a note,
+    // then the end with its summary, extracted field, recording and webhook delivery.
+    const ended = await insertCall({
+      status: 'in_progress',
+      startedAt: new Date(),
+      toNumber: '+14155553004',
+      fields: [
+        { name: 'open_today', type: 'boolean' },
+        { name: 'closing_time', type: 'string' },
+      ],
+      webhookUrl: 'https://hooks.example.com/agentline',
+    });
+    endedCallId = ended.id;
+    await store.addTurn(ended.id, {
+      speaker: 'callee',
+      text: 'Corner shop, hello?',
+      startMs: 100,
+      endMs: 1400,
+    });
+    await store.addTurn(ended.id, {
+      speaker: 'agent',
+      text: 'Hello! Are you open today, and until',
+      startMs: 2000,
+      endMs: 4200,
+      interrupted: true,
+      latency: {
+        calleeSpeechEndMs: 1400,
+        sttFinalMs: 1520,
+        firstTokenMs: 1700,
+        firstTtsAudioMs: 1850,
+        firstVoicedFrameMs: 2000,
+      },
+    });
+    await store.addTurn(ended.id, { speaker: 'callee', text: 'Until six.', startMs: 4000, endMs: 4800 });
+    await store.note(ended.id, 'transfer_started: desk');
+    const samples = Int16Array.from({ length: 8000 * 4 }, (_, i) => Math.round(Math.sin(i / 7) * 6000));
+    fs.writeFileSync(path.join(con.api.recordingsDir, 'a11y.wav'), encodeWav({ sampleRate: 8000, samples }));
+    const done = await store.transition(ended.id, 'completed', {
+      reason: 'agent_hangup',
+      patch: {
+        summary: 'They are open today until six.',
+        extracted: { open_today: true, closing_time: '18:00' },
+        recordingFile: 'a11y.wav',
+      },
+    });
+    expect(done.ok).toBe(true);
+    browser = await launchBrowser();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await con?.close();
+  }, 60_000);
+
+  /** Loads a page at each width, audits it, saves its screenshot; returns the failures by width. */
+  async function auditAtBothWidths(page: Page, url: string, shot: string) {
+    const found: Record<string, Record<string, string[]>> = {};
+    for (const w of WIDTHS) {
+      await page.setViewportSize({ width: w.width, height: w.height });
+      await page.goto(url);
+      await page.waitForLoadState('load');
+      const audit = await auditPage(page);
+      // Tab must have gone somewhere: an empty walk would pass the reach check vacuously.
+      expect(audit.keyboard.reached.length, `Tab reached nothing on ${url}`).toBeGreaterThan(0);
+      const f = failures(audit);
+      if (Object.keys(f).length) found[w.label] = f;
+      await page.evaluate('document.activeElement && document.activeElement.blur()');
+      await browser.screenshot(page, `a11y-${shot}-${w.label}`);
+    }
+    return found;
+  }
+
+  it('the checks find each fault on a page built to have them, and pass its fixed twin', async () => {
+    const { page } = await browser.newPage(con.url);
+    await page.setViewportSize({ width: 375, height: 740 });
+    const faulty = `<!doctype html><html><head><style>
+        button { display: inline-block; }
+        .pale { color: #aaaaaa; }
+        .quiet:focus { outline: none; }
+      </style></head><body>
+        <nav aria-label="Main"><a href="#a">Calls</a></nav>
+        <main><h1>One</h1><h1>Two</h1>
+          <div style="width: 600px">wide</div>
+          <input id="nameless"><button id="empty"></button>
+          <p class="pale">pale text</p>
+          <button class="quiet">Quiet</button>
+          <button id="unreachable" tabindex="-1">Mouse only</button>
+          <button id="hidden-shown" hidden>Secret</button>
+          <svg id="chart" width="20" height="20"><rect width="20" height="20"/></svg>
+          <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" id="photo">
+        </main></body></html>`;
+    await page.setContent(faulty);
+    const f = failures(await auditPage(page));
+    expect(Object.keys(f).sort()).toEqual([
+      'contrast',
+      'graphics',
+      'hidden but shown',
+      'no visible focus',
+      'not reached by Tab',
+      'overflow',
+      'structure',
+      'unnamed controls',
+    ]);
+    expect(f.overflow[0]).toMatch(/^the page is \d+px wide in a 375px viewport: div "wide"/);
+    expect(f['unnamed controls']).toEqual([
+      'input#nameless has no accessible name',
+      'button#empty has no accessible name',
+    ]);
+    expect(f.structure).toEqual([
+      expect.stringMatching(/^2 h1 headings/),
+      '<html> has no lang',
+      'the page has no <title>',
+    ]);
+    expect(f.contrast).toEqual([expect.stringMatching(/^p\.pale "pale text": 2\.32:1 \(need 4\.5\)/)]);
+    expect(f['not reached by Tab']).toEqual(['button#unreachable "Mouse only"']);
+    expect(f['no visible focus']).toEqual(['button.quiet "Quiet"']);
+    expect(f['hidden but shown']).toEqual([
+      'button#hidden-shown "Secret" has the hidden attribute but is displayed',
+    ]);
+    expect(f.graphics).toEqual([
+      'img#photo has no alt',
+      expect.stringMatching(/^svg#chart conveys nothing to a screen reader/),
+    ]);
+
+    // The same page without the faults passes every check; Tab starts at the top even past an autofocus.
+    await page.setContent(`<!doctype html><html lang="en"><head><title>Fine</title></head><body>
+        <nav aria-label="Main"><a href="#a">Calls</a></nav>
+        <main><h1>One</h1>
+          <label for="named">Name</label> <input id="named" autofocus> <button>Send</button>
+          <p>dark text</p>
+          <section><svg aria-hidden="true" width="20" height="20"><rect width="20" height="20"/></svg>
+            <p>Three calls today, two answered.</p></section>
+          <svg role="img" aria-label="Two of three answered" width="20" height="20"></svg>
+          <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="">
+        </main></body></html>`);
+    expect(failures(await auditPage(page))).toEqual({});
+    await page.setContent(
+      '<!doctype html><html><body><a href="#x">first</a><input autofocus aria-label="later"></body></html>',
+    );
+    expect((await keyboardWalk(page)).reached).toEqual(['a "first"', 'input']);
+  });
+
+  it('offers a viewer only the pages a viewer may open', async () => {
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, viewer.email, viewer.password);
+    const links = await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link')
+      .evaluateAll((as) => as.map((a) => a.getAttribute('href') as string));
+    expect(links).toEqual(['/calls', '/settings']);
+    for (const href of links) expect((await page.goto(href))?.status(), href).toBe(200);
+  });
+
+  it('the sign-in page', async () => {
+    const { page } = await browser.newPage(con.url);
+    expect(await auditAtBothWidths(page, '/sign-in', 'sign-in')).toEqual({});
+  });
+
+  const ownerPages = () => [
+    { url: '/calls', shot: 'calls' },
+    { url: '/calls?q=abc', shot: 'calls-invalid-filter' },
+    { url: `/calls/${endedCallId}`, shot: 'call-ended' },
+    { url: `/calls/${liveCallId}`, shot: 'call-live' },
+    { url: '/calls/new', shot: 'place-call' },
+    { url: '/developers', shot: 'developers' },
+    { url: '/settings', shot: 'settings' },
+    { url: '/users', shot: 'users' },
+    { url: '/no-such-page', shot: 'not-found' },
+  ];
+
+  it('every page an owner sees', { timeout: 300_000 }, async () => {
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, con.owner.email, con.owner.password);
+    const found: Record<string, unknown> = {};
+    for (const p of [...ownerPages(), { url: '/admin', shot: 'forbidden' }]) {
+      const f = await auditAtBothWidths(page, p.url, `owner-${p.shot}`);
+      if (Object.keys(f).length) found[p.url] = f;
+    }
+    expect(found).toEqual({});
+  });
+
+  it('every page an instance admin sees, the admin pages included', { timeout: 300_000 }, async () => {
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, admin.email, admin.password);
+    const found: Record<string, unknown> = {};
+    for (const p of [
+      ...ownerPages(),
+      { url: '/admin', shot: 'admin' },
+      { url: `/admin/accounts/${otherAccountId}`, shot: 'admin-account' },
+    ]) {
+      const f = await auditAtBothWidths(page, p.url, `admin-${p.shot}`);
+      if (Object.keys(f).length) found[p.url] = f;
+    }
+    expect(found).toEqual({});
+  });
+});
