@@ -60,27 +60,30 @@ export function LatencyChart(props: { rows: TurnLatencyRow[] }) {
           );
         })}
       </svg>
-      <table class="visually-hidden">
-        <caption>Latency of each turn, in milliseconds after the callee stopped speaking</caption>
-        <thead>
-          <tr>
-            <th scope="col">Turn</th>
-            {LATENCY_STAGES.map((s) => (
-              <th scope="col">{s.label}</th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
+      {/* The wrapper clips it: a table ignores width and overflow, and alone would widen a phone's page. */}
+      <div class="visually-hidden">
+        <table>
+          <caption>Latency of each turn, in milliseconds after the callee stopped speaking</caption>
+          <thead>
             <tr>
-              <th scope="row">{r.turn}</th>
-              {r.stages.map((s) => (
-                <td>{s === null ? 'did not happen' : `${s} ms`}</td>
+              <th scope="col">Turn</th>
+              {LATENCY_STAGES.map((s) => (
+                <th scope="col">{s.label}</th>
               ))}
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr>
+                <th scope="row">{r.turn}</th>
+                {r.stages.map((s) => (
+                  <td>{s === null ? 'did not happen' : `${s} ms`}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </div>
   );
 }
