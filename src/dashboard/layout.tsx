@@ -30,7 +30,8 @@ const owners = (u: DashboardUser) => u.role === 'owner' || u.instanceAdmin;
 
 export const NAV: readonly NavItem[] = [
   { key: 'calls', href: '/calls', label: 'Calls', show: everyone },
-  { key: 'place-call', href: '/calls/new', label: 'Place a call', show: everyone },
+  // Viewers are refused /calls/new (403): a link they cannot follow is only noise to them.
+  { key: 'place-call', href: '/calls/new', label: 'Place a call', show: owners },
   { key: 'developers', href: '/developers', label: 'Developers', show: owners },
   { key: 'settings', href: '/settings', label: 'Settings', show: everyone },
   { key: 'users', href: '/users', label: 'Users', show: owners },
