@@ -139,7 +139,7 @@ describe.skipIf(noBrowserReason)('the Developers page (chromium)', () => {
     await input.fill('+14155550133');
     await page.getByRole('button', { name: 'Add number' }).click();
     await expect.poll(() => page.locator('.flash').textContent()).toBe('Added +14155550133.');
-    await page.getByRole('button', { name: 'Make +14155550133 the default' }).click();
+    await page.getByRole('button', { name: 'Make default: +14155550133' }).click();
     await expect
       .poll(() => page.locator('tr[data-number="+14155550133"] td').nth(1).textContent())
       .toBe('default caller ID');

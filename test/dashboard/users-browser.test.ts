@@ -75,7 +75,7 @@ describe.skipIf(noBrowserReason)('the users page in a browser', () => {
 
     const bossRow = page.locator('tr[data-user-email="boss@example.test"]');
     await bossRow.getByLabel('Role of boss@example.test', { exact: true }).selectOption('viewer');
-    await submit(bossRow.getByRole('button', { name: 'Change the role of boss@example.test' }));
+    await submit(bossRow.getByRole('button', { name: 'Change role of boss@example.test' }));
     expect(await text(page.getByRole('alert'))).toContain('last owner');
     expect((await findUserByEmail(con.db, 'boss@example.test'))?.role).toBe('owner');
     await submit(page.getByRole('button', { name: 'Remove boss@example.test' }));
@@ -84,7 +84,7 @@ describe.skipIf(noBrowserReason)('the users page in a browser', () => {
 
     const helperRow = page.locator('tr[data-user-email="helper@example.test"]');
     await helperRow.getByLabel('Role of helper@example.test', { exact: true }).selectOption('owner');
-    await submit(helperRow.getByRole('button', { name: 'Change the role of helper@example.test' }));
+    await submit(helperRow.getByRole('button', { name: 'Change role of helper@example.test' }));
     expect(await text(page.getByRole('status'))).toBe('helper@example.test is now owner.');
     expect((await findUserByEmail(con.db, 'helper@example.test'))?.role).toBe('owner');
 

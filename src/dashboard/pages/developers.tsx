@@ -171,7 +171,7 @@ async function renderPage(
                           <button
                             type="submit"
                             class="button-secondary"
-                            aria-label={`Make ${n.number} the default`}
+                            aria-label={`Make default: ${n.number}`}
                           >
                             Make default
                           </button>

@@ -110,7 +110,7 @@ function UsersPage(p: UsersPageProps) {
                     <button
                       type="submit"
                       class="button-secondary"
-                      aria-label={`Change the role of ${u.email}`}
+                      aria-label={`Change role of ${u.email}`}
                     >
                       Change role
                     </button>
