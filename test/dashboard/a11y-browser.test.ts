@@ -52,6 +52,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     const spare = await con.api.accounts.createApiKey(con.accountId);
     await con.api.accounts.revokeApiKey(con.accountId, spare.keyId);
     await con.api.accounts.createApiKey(con.accountId);
+    await con.api.accounts.addNumber(con.accountId, '+14155550144', false);
 
     await insertCall({ status: 'queued', toNumber: '+14155553001' });
     await insertCall({ status: 'failed', endedReason: 'no_answer', toNumber: '+14155553002' });
@@ -113,13 +114,30 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     await con?.close();
   }, 60_000);
 
+  /** Submits the form of the named button and waits for the page it loads. */
+  const submit = async (page: Page, button: string) => {
+    await Promise.all([
+      page.waitForEvent('load'),
+      page.getByRole('button', { name: button, exact: true }).click(),
+    ]);
+  };
+  let invites = 0;
+
+  interface PageVisit {
+    url: string;
+    shot: string;
+    /** Brings the page into a state worth checking too (an error said, a secret shown...). */
+    act?: (page: Page) => Promise<unknown>;
+  }
+
   /** Loads a page at each width, audits it, saves its screenshot; returns the failures by width. */
-  async function auditAtBothWidths(page: Page, url: string, shot: string) {
+  async function auditAtBothWidths(page: Page, url: string, shot: string, act?: PageVisit['act']) {
     const found: Record<string, Record<string, string[]>> = {};
     for (const w of WIDTHS) {
       await page.setViewportSize({ width: w.width, height: w.height });
       await page.goto(url);
       await page.waitForLoadState('load');
+      if (act) await act(page);
       const audit = await auditPage(page);
       // Tab must have gone somewhere: an empty walk would pass the reach check vacuously.
       expect(audit.keyboard.reached.length, `Tab reached nothing on ${url}`).toBeGreaterThan(0);
@@ -143,6 +161,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
         <main><h1>One</h1><h1>Two</h1>
           <div style="width: 600px">wide</div>
           <input id="nameless"><button id="empty"></button>
+          <button id="renamed" aria-label="Delete the row">Remove</button>
           <p class="pale">pale text</p>
           <button class="quiet">Quiet</button>
           <button id="unreachable" tabindex="-1">Mouse only</button>
@@ -161,11 +180,15 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       'overflow',
       'structure',
       'unnamed controls',
+      'visible label not in name',
     ]);
     expect(f.overflow[0]).toMatch(/^the page is \d+px wide in a 375px viewport: div "wide"/);
     expect(f['unnamed controls']).toEqual([
       'input#nameless has no accessible name',
       'button#empty has no accessible name',
+    ]);
+    expect(f['visible label not in name']).toEqual([
+      'button#renamed "Remove" is named "Delete the row", which does not contain its visible text',
     ]);
     expect(f.structure).toEqual([
       expect.stringMatching(/^2 h1 headings/),
@@ -188,6 +211,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
         <nav aria-label="Main"><a href="#a">Calls</a></nav>
         <main><h1>One</h1>
           <label for="named">Name</label> <input id="named" autofocus> <button>Send</button>
+          <button aria-label="Remove row 3">Remove</button>
           <p>dark text</p>
           <section><svg aria-hidden="true" width="20" height="20"><rect width="20" height="20"/></svg>
             <p>Three calls today, two answered.</p></section>
@@ -212,20 +236,66 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     for (const href of links) expect((await page.goto(href))?.status(), href).toBe(200);
   });
 
-  it('the sign-in page', async () => {
+  it('the sign-in page, and its refusal', async () => {
     const { page } = await browser.newPage(con.url);
     expect(await auditAtBothWidths(page, '/sign-in', 'sign-in')).toEqual({});
+    const refused = await auditAtBothWidths(page, '/sign-in', 'sign-in-refused', async (p) => {
+      await p.getByLabel('Email').fill('nobody@example.test');
+      await p.getByLabel('Password').fill('not the password');
+      await submit(p, 'Sign in');
+      await p.getByRole('alert').waitFor();
+    });
+    expect(refused).toEqual({});
   });
 
-  const ownerPages = () => [
+  const ownerPages = (): PageVisit[] => [
     { url: '/calls', shot: 'calls' },
     { url: '/calls?q=abc', shot: 'calls-invalid-filter' },
     { url: `/calls/${endedCallId}`, shot: 'call-ended' },
     { url: `/calls/${liveCallId}`, shot: 'call-live' },
     { url: '/calls/new', shot: 'place-call' },
+    {
+      url: '/calls/new',
+      shot: 'place-call-refused',
+      act: async (p) => {
+        await p.getByLabel('To (required)').fill('abc');
+        await submit(p, 'Place the call');
+        await p.getByRole('alert').first().waitFor();
+      },
+    },
     { url: '/developers', shot: 'developers' },
+    {
+      url: '/developers',
+      shot: 'developers-key-minted',
+      act: async (p) => {
+        await submit(p, 'Mint a new key');
+        await p.locator('#new-key').waitFor();
+      },
+    },
+    {
+      url: '/developers',
+      shot: 'developers-secret-revealed',
+      act: (p) => submit(p, 'Reveal'),
+    },
+    {
+      url: '/developers',
+      shot: 'developers-rotate-confirm',
+      act: async (p) => {
+        await submit(p, 'Rotate');
+        await p.getByRole('button', { name: 'Yes, rotate it' }).waitFor();
+      },
+    },
     { url: '/settings', shot: 'settings' },
     { url: '/users', shot: 'users' },
+    {
+      url: '/users',
+      shot: 'users-invited',
+      act: async (p) => {
+        await p.getByLabel('Email').fill(`invited${++invites}@example.test`);
+        await submit(p, 'Invite');
+        await p.locator('#new-sign-in-link').waitFor();
+      },
+    },
     { url: '/no-such-page', shot: 'not-found' },
   ];
 
@@ -234,8 +304,8 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     await signIn(page, con.owner.email, con.owner.password);
     const found: Record<string, unknown> = {};
     for (const p of [...ownerPages(), { url: '/admin', shot: 'forbidden' }]) {
-      const f = await auditAtBothWidths(page, p.url, `owner-${p.shot}`);
-      if (Object.keys(f).length) found[p.url] = f;
+      const f = await auditAtBothWidths(page, p.url, `owner-${p.shot}`, p.act);
+      if (Object.keys(f).length) found[p.shot] = f;
     }
     expect(found).toEqual({});
   });
@@ -248,9 +318,18 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       ...ownerPages(),
       { url: '/admin', shot: 'admin' },
       { url: `/admin/accounts/${otherAccountId}`, shot: 'admin-account' },
+      {
+        url: `/admin/accounts/${otherAccountId}`,
+        shot: 'admin-account-refused',
+        act: async (p: Page) => {
+          await p.getByLabel('Concurrent calls', { exact: true }).fill('lots');
+          await submit(p, 'Save caps');
+          await p.locator('.field-error').first().waitFor();
+        },
+      },
     ]) {
-      const f = await auditAtBothWidths(page, p.url, `admin-${p.shot}`);
-      if (Object.keys(f).length) found[p.url] = f;
+      const f = await auditAtBothWidths(page, p.url, `admin-${p.shot}`, p.act);
+      if (Object.keys(f).length) found[p.shot] = f;
     }
     expect(found).toEqual({});
   });

@@ -164,6 +164,27 @@ export function unnamedControls(page: Page): Promise<string[]> {
   );
 }
 
+/**
+ * (b') Label in name (WCAG 2.5.3): a button or link whose name comes from aria-label says the words it
+ * shows, so "click Remove" spoken to voice control finds the Remove button.
+ */
+export function nameWithoutVisibleLabel(page: Page): Promise<string[]> {
+  return run(
+    page,
+    String.raw`
+    const problems = [];
+    const norm = (t) => t.toLowerCase().replace(/[^\p{L}\p{N}+@.]+/gu, ' ').trim();
+    for (const el of document.querySelectorAll('button[aria-label], a[href][aria-label], [role=button][aria-label]')) {
+      if (!rendered(el) || clippedAway(el)) continue;
+      const visible = norm(el.innerText || '');
+      const name = norm(nameOf(el));
+      if (visible && !name.includes(visible)) problems.push(describe(el) + ' is named "' + nameOf(el) + '", which does not contain its visible text');
+    }
+    return problems;
+  `,
+  );
+}
+
 /** (c) One h1, one main landmark, a language on <html> and a title. */
 export function pageStructure(page: Page): Promise<string[]> {
   return run(
@@ -358,6 +379,7 @@ export async function keyboardWalk(page: Page): Promise<KeyboardReport> {
 export interface PageAudit {
   overflow: string[];
   unnamed: string[];
+  labelNotInName: string[];
   structure: string[];
   hiddenShown: string[];
   contrast: string[];
@@ -370,6 +392,7 @@ export async function auditPage(page: Page): Promise<PageAudit> {
   return {
     overflow: await horizontalOverflow(page),
     unnamed: await unnamedControls(page),
+    labelNotInName: await nameWithoutVisibleLabel(page),
     structure: await pageStructure(page),
     hiddenShown: await shownDespiteHidden(page),
     contrast: await lowContrast(page),
@@ -386,6 +409,7 @@ export function failures(audit: PageAudit): Record<string, string[]> {
   };
   add('overflow', audit.overflow);
   add('unnamed controls', audit.unnamed);
+  add('visible label not in name', audit.labelNotInName);
   add('structure', audit.structure);
   add('hidden but shown', audit.hiddenShown);
   add('contrast', audit.contrast);
