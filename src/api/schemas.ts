@@ -215,8 +215,10 @@ const isoTime = z.string().openapi({ format: 'date-time' });
 const CallEventSchema = z
   .object({
     at: isoTime,
-    from: z.string().nullable(),
-    to: z.string(),
+    from: StatusSchema.nullable().openapi({
+      description: 'The status before; null on the first event, the call being placed (null → `queued`).',
+    }),
+    to: StatusSchema,
     reason: z.string().nullable(),
   })
   .openapi('CallEvent');
@@ -260,7 +262,7 @@ export const CallSchema = z
     durationSeconds: z.number().int().nullable(),
     events: z.array(CallEventSchema).openapi({
       description:
-        "*Extension.* The call's history, oldest first: each status change (`from` → `to`, with the ended reason on the terminal one), and events that change no status (`from` = `to`), such as why the call failed: `ari_request_failed: POST /bridges/…/addChannel → 422 Channel not in Stasis application`.",
+        "*Extension.* The call's history, oldest first: its placing (null → `queued`), each status change (`from` → `to`, with the ended reason on the terminal one), and events that change no status (`from` = `to`), such as why the call failed: `ari_request_failed: POST /bridges/…/addChannel → 422 Channel not in Stasis application`.",
     }),
   })
   .openapi('Call');

@@ -164,12 +164,14 @@ export class CallService {
           createdAt: now,
         })
         .returning({ id: calls.id });
+      await this.deps.calls.recordPlaced(tx, row.id, now);
       await countCreatedCall(tx, accountId, now);
       const answer = { statusCode: 201, body: { callId: row.id, status: 'queued' }, callId: row.id };
       if (key) await this.idempotency.complete(tx, accountId, key, answer);
       return { statusCode: 201, body: answer.body, location: `/v1/agent/calls/${row.id}`, replayed: false };
     });
     if (!answer.replayed) {
+      this.deps.calls.wrote(String(answer.body.callId), accountId);
       try {
         this.deps.onCallQueued?.(String(answer.body.callId));
       } catch {

@@ -102,7 +102,17 @@ export class CallStore {
     if (accountId) this.wrote(callId, accountId);
   }
 
-  private wrote(callId: string, accountId: string): void {
+  /**
+   * The first event of a call (null → queued), written in the transaction that inserts the call, so
+   * its history and the account's live stream start when it is placed, not when it is dialed. The
+   * caller locked a row first (the account), which the account stream's watermark relies on.
+   */
+  async recordPlaced(tx: Tx, callId: string, at: Date): Promise<void> {
+    await tx.insert(callEvents).values({ callId, fromStatus: null, toStatus: 'queued', reason: null, at });
+  }
+
+  /** Wakes live streams once a write made in another's transaction (placing a call) has committed. */
+  wrote(callId: string, accountId: string): void {
     try {
       this.onWrite?.({ callId, accountId });
     } catch {

@@ -116,13 +116,15 @@ export class Watermark {
 type AccountRow<T> = { row: T; accountId: string };
 
 /**
- * All calls of one account, from a cursor or from now. Reads every account's new rows (only ids and
- * the account are used for others), so the watermark can tell a gap from another account's row.
+ * All calls of one account (or of every account: an instance admin's), from a cursor or from now.
+ * Reads every account's new rows (only ids and the account are used for others), so the watermark
+ * can tell a gap from another account's row.
  */
 export class AccountFeed implements Feed {
   private constructor(
     private readonly db: Db,
-    private readonly accountId: string,
+    /** null: every account. */
+    private readonly accountId: string | null,
     private readonly events: Watermark,
     private readonly turns: Watermark,
     private readonly publicBaseUrl: string,
@@ -131,7 +133,8 @@ export class AccountFeed implements Feed {
 
   static async open(opts: {
     db: Db;
-    accountId: string;
+    /** null: every account (an instance admin). */
+    accountId: string | null;
     /** null: from now. */
     from: Cursor | null;
     publicBaseUrl: string;
@@ -187,7 +190,7 @@ export class AccountFeed implements Feed {
     const mine = <T extends { id: number }>(rows: AccountRow<T>[], w: Watermark): T[] => {
       const out: T[] = [];
       for (const r of rows) {
-        if (r.accountId === this.accountId) out.push(r.row);
+        if (this.accountId === null || r.accountId === this.accountId) out.push(r.row);
         else w.mark(r.row.id);
       }
       return out;

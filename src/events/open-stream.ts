@@ -68,13 +68,16 @@ export async function callEventsResponse(
   );
 }
 
-/** `GET /v1/agent/events`: every call of the account, from now (or the cursor); never ends by itself. */
+/**
+ * `GET /v1/agent/events`: every call of the account, from now (or the cursor); never ends by itself.
+ * `accountId` null: every account's calls (an instance admin's list on the dashboard).
+ */
 export async function accountEventsResponse(
   deps: EventStreamDeps,
-  accountId: string,
+  accountId: string | null,
   req: StreamRequest,
 ): Promise<Response> {
-  const log = deps.logger.child({ accountId });
+  const log = accountId ? deps.logger.child({ accountId }) : deps.logger;
   const feed = await AccountFeed.open({
     db: deps.db,
     accountId,
@@ -86,7 +89,7 @@ export async function accountEventsResponse(
     createSseStream({
       feed,
       bus: deps.bus,
-      concerns: (m) => m.accountId === accountId,
+      concerns: (m) => accountId === null || m.accountId === accountId,
       logger: log,
       ...deps.timing,
     }),

@@ -268,7 +268,10 @@ export function CallPage(props: CallPageProps) {
           <section id="call-timeline" aria-labelledby="h-timeline">
             <h2 id="h-timeline">Timeline (UTC)</h2>
             <ol id="timeline" class="timeline">
-              <TimelineItem at={call.createdAt} from={null} to="queued" reason="created" />
+              {/* Calls placed before placing wrote its own event (null → queued) still show when. */}
+              {events.some((e) => e.fromStatus === null) ? null : (
+                <TimelineItem at={call.createdAt} from={null} to="queued" reason="created" />
+              )}
               {events.map((e) => (
                 <TimelineItem at={e.at} from={e.fromStatus} to={e.toStatus} reason={e.reason} />
               ))}

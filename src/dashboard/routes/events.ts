@@ -5,8 +5,8 @@ import type { DashboardDeps, DashboardEnv } from '../types.js';
 
 /**
  * The live event streams behind the dashboard's session (the same wire format as /v1/agent/…/events):
- * `/ui/events` for the calls list, `/ui/calls/:id/events` for a call's page. An instance admin may
- * follow any account's call; everyone else only their own account's.
+ * `/ui/events` for the calls list, `/ui/calls/:id/events` for a call's page. An instance admin
+ * follows every account's calls; everyone else only their own account's.
  */
 export function registerDashboardEvents(
   ui: Hono<DashboardEnv>,
@@ -19,7 +19,8 @@ export function registerDashboardEvents(
 
   ui.get('/ui/events', requireUser(), async (c) => {
     const user = c.get('user')!;
-    return accountEventsResponse(streams, user.accountId, {
+    // An instance admin's list shows every account's calls, so their stream follows every account.
+    return accountEventsResponse(streams, user.instanceAdmin ? null : user.accountId, {
       lastEventIdHeader: c.req.header('last-event-id'),
       lastEventIdQuery: c.req.query('lastEventId'),
       baseUrl: baseUrl(c.req.url),
