@@ -118,6 +118,8 @@ export const configSchema = z.object({
   MODELS_AUTO_FETCH: bool.default(true),
 
   /** Dashboard: a session unused this long ends (minutes; default 12 hours). */
+  /** The dashboard owner the first start creates (with the first account), signed in by a one-time link. */
+  FIRST_OWNER_EMAIL: z.string().trim().email().default('admin@agentline.local'),
   DASHBOARD_SESSION_IDLE_MINUTES: int(5, 525_600).default(720),
   /** Dashboard: a session ends this long after its sign-in however busy it is (hours; default 7 days). */
   DASHBOARD_SESSION_MAX_HOURS: int(1, 8760).default(168),

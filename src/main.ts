@@ -4,11 +4,12 @@ import { AccountService } from './accounts/account-service.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { createApp } from './api/app.js';
 import { startHttpServer } from './api/http-server.js';
-import { CallStore } from './calls/call-store.js';
+import type { CallStore } from './calls/call-store.js';
 import { watchEventLoopLag } from './calls/event-loop-lag.js';
 import { loadIrsfList } from './calls/guardrails.js';
 import { createCallWorker } from './calls/worker.js';
 import { type Config, loadConfig } from './config.js';
+import { createUser, signInLinkUrl } from './dashboard/auth/users.js';
 import { createListenEndpoint, sessionUserResolver } from './dashboard/routes/listen.js';
 import { type Database, openDatabase } from './db/client.js';
 import { acquireEmbeddedLock } from './db/embedded-lock.js';
@@ -89,7 +90,9 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     // This process's own registry: several servers in one process (tests) never share counters.
     const metrics = createMetrics();
     // openDatabase's pool holds at most 10 connections (src/db/client.ts); PGlite is one in-process connection.
-    registerDatabaseGauges(metrics.registry, db, { poolMaxConnections: database.kind === 'postgres' ? 10 : 1 });
+    registerDatabaseGauges(metrics.registry, db, {
+      poolMaxConnections: database.kind === 'postgres' ? 10 : 1,
+    });
     const store: CallStore = new ObservedCallStore(db, config.publicBaseUrl, metrics);
     // One bus per process: the worker's stored writes and the callee's partials wake the live event streams.
     const bus = await createLiveBus(database, logger.child({ part: 'events' }));
@@ -380,13 +383,27 @@ async function bootstrapFirstAccount(
   const { accountId } = await service.createAccount('default');
   await service.addNumber(accountId, '+14155550199', true);
   const { key } = await service.createApiKey(accountId);
-  const file = path.join(config.dataDir, 'first-api-key.json');
-  fs.writeFileSync(file, `${JSON.stringify({ accountId, key, callerId: '+14155550199' }, null, 2)}\n`, {
-    mode: 0o600,
+  // A person with only a browser gets in too: an owner who is also the instance admin, whose one-time link
+  // (a credential, so in the private file and never in the log) sets the password.
+  const owner = await createUser(db, {
+    accountId,
+    email: config.FIRST_OWNER_EMAIL,
+    role: 'owner',
+    instanceAdmin: true,
   });
+  const dashboard = {
+    email: owner.email,
+    signInLink: signInLinkUrl(config.publicBaseUrl, owner.signInToken ?? ''),
+  };
+  const file = path.join(config.dataDir, 'first-api-key.json');
+  fs.writeFileSync(
+    file,
+    `${JSON.stringify({ accountId, key, callerId: '+14155550199', dashboard }, null, 2)}\n`,
+    { mode: 0o600 },
+  );
   logger.info(
-    { file, accountId },
-    `created the first account; its agent key is in this file, readable only by this user. Save the key, then delete the file: rm ${file}`,
+    { file, accountId, dashboardUser: owner.email },
+    `created the first account; its agent key and the dashboard owner's one-time sign-in link (48 hours) are in this file, readable only by this user. Save the key, sign in, then delete the file: rm ${file}`,
   );
 }
 
