@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { CallService } from '../../calls/call-service.js';
+import { recordingResponse } from '../../calls/recording-response.js';
 import type { Config } from '../../config.js';
 import { ApiError } from '../errors.js';
-import { parseRange } from '../range.js';
 import {
   CallIdParamSchema,
   CallListSchema,
@@ -169,32 +167,21 @@ export function registerCallRoutes(app: OpenAPIHono<AppEnv>, service: CallServic
   });
 
   app.openapi(getRecording, async (c) => {
-    const file = await service.recording(c.get('accountId'), c.req.valid('param').id);
-    const headers: Record<string, string> = {
-      'Content-Type': file.contentType,
-      'Accept-Ranges': 'bytes',
-      'Last-Modified': file.modified.toUTCString(),
-      'Cache-Control': 'private, no-store',
-      'Content-Disposition': `inline; filename="call-${c.req.valid('param').id.toLowerCase()}${file.path.slice(file.path.lastIndexOf('.'))}"`,
-      'X-Request-Id': c.get('requestId'),
-    };
-    const range = parseRange(c.req.header('range'), file.size);
-    if (range.kind === 'unsatisfiable') {
-      throw new ApiError(
-        'range_not_satisfiable',
-        `The requested range is outside the recording, which is ${file.size} bytes.`,
-        { size: file.size },
-        { 'Content-Range': `bytes */${file.size}`, 'Accept-Ranges': 'bytes' },
-      );
-    }
-    const [start, end, status] =
-      range.kind === 'partial' ? [range.start, range.end, 206] : [0, Math.max(0, file.size - 1), 200];
-    if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
-    headers['Content-Length'] = String(file.size === 0 ? 0 : end - start + 1);
-    const body =
-      c.req.method === 'HEAD' || file.size === 0
-        ? null
-        : (Readable.toWeb(fs.createReadStream(file.path, { start, end })) as ReadableStream<Uint8Array>);
-    return new Response(body, { status, headers });
+    const { id } = c.req.valid('param');
+    const file = await service.recording(c.get('accountId'), id);
+    return recordingResponse(file, {
+      callId: id,
+      range: c.req.header('range'),
+      head: c.req.method === 'HEAD',
+      headers: { 'X-Request-Id': c.get('requestId') },
+      unsatisfiable: (headers) => {
+        throw new ApiError(
+          'range_not_satisfiable',
+          `The requested range is outside the recording, which is ${file.size} bytes.`,
+          { size: file.size },
+          headers,
+        );
+      },
+    });
   });
 }

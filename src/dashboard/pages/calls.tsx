@@ -1,5 +1,6 @@
 import type { Context, Hono } from 'hono';
 import { CallError } from '../../calls/errors.js';
+import { recordingResponse } from '../../calls/recording-response.js';
 import { isTerminal } from '../../calls/status.js';
 import type { CallRow } from '../../db/schema.js';
 import { redeliverWebhooks } from '../../webhooks/redeliver.js';
@@ -7,7 +8,6 @@ import { requireUser } from '../auth/require-user.js';
 import { canActOnCall, findVisibleCall } from '../calls/call-access.js';
 import { callDeliveries } from '../calls/deliveries.js';
 import { callMatchesQuery, parseListFilters } from '../calls/list-filters.js';
-import { recordingResponse } from '../calls/recording-response.js';
 import { createWaveformReader } from '../calls/waveform.js';
 import { renderNotFound } from '../components/error-pages.js';
 import { setFlash, takeFlash } from '../components/flash.js';
@@ -122,9 +122,9 @@ export function registerCallPages(ui: Hono<DashboardEnv>, deps: DashboardDeps): 
     const file = await deps.service.recording(call.accountId, call.id).catch(noRecording);
     if (!file) return c.text('This call has no recording.', 404);
     return recordingResponse(file, {
+      callId: call.id,
       range: c.req.header('range'),
       head: c.req.method === 'HEAD',
-      fileName: `call-${call.id}${file.path.slice(file.path.lastIndexOf('.'))}`,
     });
   };
   ui.get(`/calls/${ID}/recording`, serveRecording);
