@@ -8,7 +8,7 @@ const WIDTH = 600;
  * Per-turn latency as inline SVG bars: each stage a segment from the stage before it, so the bar's end
  * is when the callee first heard the agent. Drawn by hand on the server: a chart library would be a
  * bundle to ship (no CDN) for four rectangles a row. The SVG is hidden from screen readers; the
- * table beside it carries the same numbers for them.
+ * table beside it carries the same numbers for them, and for everyone on a phone's narrow screen.
  */
 export function LatencyChart(props: { rows: TurnLatencyRow[] }) {
   const { rows } = props;
@@ -60,8 +60,9 @@ export function LatencyChart(props: { rows: TurnLatencyRow[] }) {
           );
         })}
       </svg>
-      {/* The wrapper clips it: a table ignores width and overflow, and alone would widen a phone's page. */}
-      <div class="visually-hidden">
+      {/* For screen readers; shown instead of the chart on a phone, where the chart's text would be
+          too small to read (calls.css). The wrapper clips it: a table ignores width and overflow. */}
+      <div class="latency-numbers visually-hidden">
         <table>
           <caption>Latency of each turn, in milliseconds after the callee stopped speaking</caption>
           <thead>
