@@ -167,6 +167,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
           <button id="unreachable" tabindex="-1">Mouse only</button>
           <button id="hidden-shown" hidden>Secret</button>
           <svg id="chart" width="20" height="20"><rect width="20" height="20"/></svg>
+          <svg aria-hidden="true" viewBox="0 0 600 20" width="300"><text id="shrunk" y="15" font-size="12">Turn 1</text></svg>
           <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" id="photo">
         </main></body></html>`;
     await page.setContent(faulty);
@@ -179,6 +180,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       'not reached by Tab',
       'overflow',
       'structure',
+      'text too small',
       'unnamed controls',
       'visible label not in name',
     ]);
@@ -196,6 +198,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       'the page has no <title>',
     ]);
     expect(f.contrast).toEqual([expect.stringMatching(/^p\.pale "pale text": 2\.32:1 \(need 4\.5\)/)]);
+    expect(f['text too small']).toEqual(['text#shrunk "Turn 1" is drawn at 6.0px']);
     expect(f['not reached by Tab']).toEqual(['button#unreachable "Mouse only"']);
     expect(f['no visible focus']).toEqual(['button.quiet "Quiet"']);
     expect(f['hidden but shown']).toEqual([
@@ -234,6 +237,35 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       .evaluateAll((as) => as.map((a) => a.getAttribute('href') as string));
     expect(links).toEqual(['/calls', '/settings']);
     for (const href of links) expect((await page.goto(href))?.status(), href).toBe(200);
+  });
+
+  it('on a phone, the calls list keeps rows short and scrolls in its box; a call shows latency as a table', async () => {
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, con.owner.email, con.owner.password);
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.goto('/calls');
+    const rows = (await page.evaluate(
+      `[...document.querySelectorAll('#calls-rows tr')].map((tr) => tr.getBoundingClientRect().height / parseFloat(getComputedStyle(tr).lineHeight))`,
+    )) as number[];
+    expect(rows.length).toBe(4);
+    // Each row at most about three lines (the date wraps once), not a column of one-word lines.
+    for (const lines of rows) expect(lines).toBeLessThan(3.5);
+    expect(
+      await page.evaluate(
+        `(() => { const s = document.querySelector('.table-scroll'); return s.scrollWidth > s.clientWidth; })()`,
+      ),
+    ).toBe(true);
+
+    const latency = `({ chart: !!document.querySelector('.latency-chart').getClientRects().length,
+      table: document.querySelector('.latency-numbers').getBoundingClientRect().width })`;
+    await page.goto(`/calls/${endedCallId}`);
+    const phone = (await page.evaluate(latency)) as { chart: boolean; table: number };
+    expect(phone.chart).toBe(false);
+    expect(phone.table).toBeGreaterThan(200);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const desktop = (await page.evaluate(latency)) as { chart: boolean; table: number };
+    expect(desktop.chart).toBe(true);
+    expect(desktop.table).toBeLessThanOrEqual(1);
   });
 
   it('the sign-in page, and its refusal', async () => {

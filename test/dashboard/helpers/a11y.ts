@@ -106,6 +106,28 @@ const PRELUDE = String.raw`
     if (tag === 'input' && type === 'image' && (el.alt || '').trim()) return el.alt.trim();
     return (el.getAttribute('title') || '').trim();
   };
+  /** Elements that show text on screen now: text nodes' parents, SVG text, filled form fields. */
+  const shownText = () => {
+    const seen = new Set();
+    const candidates = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      if (!t.textContent.trim()) continue;
+      const el = t.parentElement;
+      if (el && !seen.has(el)) { seen.add(el); candidates.push(el); }
+    }
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (el.type !== 'hidden' && (el.value || '').trim() && !['checkbox', 'radio', 'range', 'color', 'file'].includes(el.type)) candidates.push(el);
+    }
+    return candidates.filter((el) => {
+      const tag = el.tagName.toLowerCase();
+      if (['script', 'style', 'noscript', 'title', 'option', 'optgroup', 'template'].includes(tag)) return false;
+      if (el.closest('svg') && tag !== 'text' && tag !== 'tspan') return false;
+      if (!rendered(el) || clippedAway(el)) return false;
+      const r = el.getBoundingClientRect();
+      return r.bottom > 0 && r.right > 0; // not parked off screen until focused (skip link)
+    });
+  };
   /** Everything that draws focus on screen, to compare a control focused and not. */
   const focusLook = (el) => {
     const cs = getComputedStyle(el);
@@ -224,26 +246,10 @@ export function lowContrast(page: Page): Promise<string[]> {
     page,
     String.raw`
     const problems = [];
-    const seen = new Set();
-    const candidates = [];
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
-      if (!t.textContent.trim()) continue;
-      const el = t.parentElement;
-      if (el && !seen.has(el)) { seen.add(el); candidates.push(el); }
-    }
-    for (const el of document.querySelectorAll('input, select, textarea')) {
-      if (el.type !== 'hidden' && (el.value || '').trim() && !['checkbox', 'radio', 'range', 'color', 'file'].includes(el.type)) candidates.push(el);
-    }
-    for (const el of candidates) {
-      const tag = el.tagName.toLowerCase();
-      if (['script', 'style', 'noscript', 'title', 'option', 'optgroup', 'template'].includes(tag)) continue;
-      if (el.closest('svg') && tag !== 'text' && tag !== 'tspan') continue;
-      if (!rendered(el) || clippedAway(el)) continue;
-      const r = el.getBoundingClientRect();
-      if (r.bottom <= 0 || r.right <= 0) continue; // parked off screen until focused (skip link)
+    for (const el of shownText()) {
       if (el.closest(':disabled, [aria-disabled=true]')) continue;
       const cs = getComputedStyle(el);
+      const tag = el.tagName.toLowerCase();
       const inSvg = tag === 'text' || tag === 'tspan';
       const fg = rgba(inSvg ? cs.fill : cs.color);
       const bg = backgroundOf(el);
@@ -259,6 +265,29 @@ export function lowContrast(page: Page): Promise<string[]> {
           (inSvg ? cs.fill : cs.color) + ' on rgb(' + bg.slice(0, 3).map(Math.round).join(', ') + ')' +
           (alpha < 1 ? ' at opacity ' + alpha.toFixed(2) : ''));
       }
+    }
+    return problems;
+  `,
+  );
+}
+
+/**
+ * Text drawn smaller than 10px as it lands on screen, scaling included: SVG text shrinks with its
+ * picture, so a chart drawn for a desktop can end up unreadable on a phone.
+ */
+export function tinyText(page: Page): Promise<string[]> {
+  return run(
+    page,
+    String.raw`
+    const problems = [];
+    for (const el of shownText()) {
+      const tag = el.tagName.toLowerCase();
+      const svg = tag === 'text' || tag === 'tspan' ? el.ownerSVGElement : null;
+      let px = parseFloat(getComputedStyle(el).fontSize);
+      if (svg && svg.viewBox && svg.viewBox.baseVal && svg.viewBox.baseVal.width) {
+        px *= svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+      }
+      if (px < 10 - 0.05) problems.push(describe(el) + ' is drawn at ' + px.toFixed(1) + 'px');
     }
     return problems;
   `,
@@ -383,6 +412,7 @@ export interface PageAudit {
   structure: string[];
   hiddenShown: string[];
   contrast: string[];
+  tinyText: string[];
   graphics: string[];
   keyboard: KeyboardReport;
 }
@@ -396,6 +426,7 @@ export async function auditPage(page: Page): Promise<PageAudit> {
     structure: await pageStructure(page),
     hiddenShown: await shownDespiteHidden(page),
     contrast: await lowContrast(page),
+    tinyText: await tinyText(page),
     graphics: await graphicsWithoutText(page),
     keyboard: await keyboardWalk(page),
   };
@@ -413,6 +444,7 @@ export function failures(audit: PageAudit): Record<string, string[]> {
   add('structure', audit.structure);
   add('hidden but shown', audit.hiddenShown);
   add('contrast', audit.contrast);
+  add('text too small', audit.tinyText);
   add('graphics', audit.graphics);
   add('not reached by Tab', audit.keyboard.unreached);
   add('no visible focus', audit.keyboard.noFocusIndicator);
