@@ -47,19 +47,25 @@ export class CallFeed implements Feed {
 
   async read(): Promise<FeedRead> {
     if (this.finished) return { messages: [], done: true };
-    // Events first: turns stored before the terminal event are then visible to the turns' read.
-    const events = await this.db
-      .select()
-      .from(callEvents)
-      .where(and(eq(callEvents.callId, this.callId), gt(callEvents.id, this.cursor.events)))
-      .orderBy(asc(callEvents.id))
-      .limit(READ_BATCH);
-    const turns = await this.db
-      .select()
-      .from(callTurns)
-      .where(and(eq(callTurns.callId, this.callId), gt(callTurns.id, this.cursor.turns)))
-      .orderBy(asc(callTurns.id))
-      .limit(READ_BATCH);
+    // Both tables in one snapshot: with two, a status and the turn after it could both commit between
+    // the reads, and the turn would be sent first (and under another id than a later reader gets).
+    const { events, turns } = await this.db.transaction(
+      async (tx) => ({
+        events: await tx
+          .select()
+          .from(callEvents)
+          .where(and(eq(callEvents.callId, this.callId), gt(callEvents.id, this.cursor.events)))
+          .orderBy(asc(callEvents.id))
+          .limit(READ_BATCH),
+        turns: await tx
+          .select()
+          .from(callTurns)
+          .where(and(eq(callTurns.callId, this.callId), gt(callTurns.id, this.cursor.turns)))
+          .orderBy(asc(callTurns.id))
+          .limit(READ_BATCH),
+      }),
+      { isolationLevel: 'repeatable read', accessMode: 'read only' },
+    );
     let rows = mergeRows(events, turns);
     const terminalAt = rows.findIndex((r) => r.kind === 'event' && isTerminalEvent(r.row));
     // More turns than one read holds: the end waits until they are all sent.
