@@ -117,13 +117,19 @@ export function dataOf<T = Record<string, unknown>>(m: SseMessage): T {
 }
 
 /**
- * Without the call's first event (from null to `queued`, written when the call is placed), for
- * assertions about what the call did after that.
+ * One call's messages after its first, the placement (from null to `queued`, written with the call),
+ * which must lead and come once: the rest is what the call did after it was placed.
  */
 export function afterPlacement(ms: SseMessage[]): SseMessage[] {
-  return ms.filter((m) => {
-    if (m.event !== 'status') return true;
+  const isPlacement = (m: SseMessage) => {
+    if (m.event !== 'status') return false;
     const d = dataOf<{ from: string | null; to: string }>(m);
-    return !(d.from === null && d.to === 'queued');
-  });
+    return d.from === null && d.to === 'queued';
+  };
+  const [first, ...rest] = ms;
+  if (!first || !isPlacement(first)) {
+    throw new Error(`expected the call's placement (null → queued) first, got ${JSON.stringify(first)}`);
+  }
+  if (rest.some(isPlacement)) throw new Error('the placement was sent more than once');
+  return rest;
 }
