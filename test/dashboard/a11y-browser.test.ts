@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWav } from '../../src/audio/wav.js';
+import { issueSignInLink } from '../../src/dashboard/auth/users.js';
 import { calls } from '../../src/db/schema.js';
 import { auditPage, failures, keyboardWalk } from './helpers/a11y.js';
 import { launchBrowser, noBrowserReason, type TestBrowser } from './helpers/browser.js';
@@ -156,12 +157,14 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
         button { display: inline-block; }
         .pale { color: #aaaaaa; }
         .quiet:focus { outline: none; }
+        .tiny { width: 16px; height: 16px; padding: 0; }
       </style></head><body>
         <nav aria-label="Main"><a href="#a">Calls</a></nav>
         <main><h1>One</h1><h1>Two</h1>
           <div style="width: 600px">wide</div>
           <input id="nameless"><button id="empty"></button>
           <button id="renamed" aria-label="Delete the row">Remove</button>
+          <p><button class="tiny">x</button><button class="tiny">y</button></p>
           <p class="pale">pale text</p>
           <button class="quiet">Quiet</button>
           <button id="unreachable" tabindex="-1">Mouse only</button>
@@ -180,6 +183,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       'not reached by Tab',
       'overflow',
       'structure',
+      'target too small',
       'text too small',
       'unnamed controls',
       'visible label not in name',
@@ -198,6 +202,10 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       'the page has no <title>',
     ]);
     expect(f.contrast).toEqual([expect.stringMatching(/^p\.pale "pale text": 2\.32:1 \(need 4\.5\)/)]);
+    expect(f['target too small']).toEqual([
+      'button.tiny "x" is 16×16px with another target within reach',
+      'button.tiny "y" is 16×16px with another target within reach',
+    ]);
     expect(f['text too small']).toEqual(['text#shrunk "Turn 1" is drawn at 6.0px']);
     expect(f['not reached by Tab']).toEqual(['button#unreachable "Mouse only"']);
     expect(f['no visible focus']).toEqual(['button.quiet "Quiet"']);
@@ -278,6 +286,48 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       await p.getByRole('alert').waitFor();
     });
     expect(refused).toEqual({});
+  });
+
+  it('the set-password page of a one-time link, its refusal, and a dead link', async () => {
+    const invited = await con.addUser({ role: 'viewer' });
+    const token = await issueSignInLink(con.db, invited.email);
+    const { page } = await browser.newPage(con.url);
+    const found: Record<string, unknown> = {};
+    for (const v of [
+      { url: `/sign-in/link/${token}`, shot: 'set-password' },
+      {
+        url: `/sign-in/link/${token}`,
+        shot: 'set-password-refused',
+        act: async (p: Page) => {
+          await p.getByLabel('New password').fill('one long password');
+          await p.getByLabel('Repeat the password').fill('another long password');
+          await submit(p, 'Set password and sign in');
+          await p.locator('.field-error').waitFor();
+        },
+      },
+      { url: '/sign-in/link/no-such-token', shot: 'dead-link' },
+    ]) {
+      const f = await auditAtBothWidths(page, v.url, v.shot, v.act);
+      if (Object.keys(f).length) found[v.shot] = f;
+    }
+    expect(found).toEqual({});
+  });
+
+  it('every page a viewer sees', { timeout: 300_000 }, async () => {
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, viewer.email, viewer.password);
+    const found: Record<string, unknown> = {};
+    for (const v of [
+      { url: '/calls', shot: 'calls' },
+      { url: `/calls/${endedCallId}`, shot: 'call-ended' },
+      { url: `/calls/${liveCallId}`, shot: 'call-live' },
+      { url: '/settings', shot: 'settings' },
+      { url: '/developers', shot: 'forbidden' },
+    ]) {
+      const f = await auditAtBothWidths(page, v.url, `viewer-${v.shot}`);
+      if (Object.keys(f).length) found[v.shot] = f;
+    }
+    expect(found).toEqual({});
   });
 
   const ownerPages = (): PageVisit[] => [

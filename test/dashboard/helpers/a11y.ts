@@ -272,6 +272,43 @@ export function lowContrast(page: Page): Promise<string[]> {
 }
 
 /**
+ * (e') Target size (WCAG 2.5.8): controls are at least 24×24 px, or have room around them (a 24 px
+ * circle on an undersized one touches no other target). Links inside a sentence are exempt, as the
+ * criterion says; a link standing alone (nav, a table cell, a pager) is a target like a button.
+ */
+export function smallTargets(page: Page): Promise<string[]> {
+  return run(
+    page,
+    String.raw`
+    const inSentence = (a) => {
+      const parent = a.parentElement;
+      if (!parent) return false;
+      const own = [...parent.childNodes].filter((n) => n !== a).map((n) => n.textContent || '').join('').trim();
+      return own.length > 0 && getComputedStyle(a).display === 'inline';
+    };
+    const targets = [...document.querySelectorAll('button, input, select, textarea, summary, a[href]')].filter((el) =>
+      el.type !== 'hidden' && rendered(el) && !clippedAway(el) && !(el.tagName === 'A' && inSentence(el)) &&
+      el.getBoundingClientRect().bottom > 0);
+    const boxes = targets.map((el) => el.getBoundingClientRect());
+    const small = boxes.map((r) => r.width < 24 - 0.01 || r.height < 24 - 0.01);
+    const centre = (r) => [r.left + r.width / 2, r.top + r.height / 2];
+    const toRect = (p, r) => Math.hypot(Math.max(r.left - p[0], 0, p[0] - r.right), Math.max(r.top - p[1], 0, p[1] - r.bottom));
+    const problems = [];
+    targets.forEach((el, i) => {
+      if (!small[i]) return;
+      const c = centre(boxes[i]);
+      const crowded = targets.some((other, j) => {
+        if (j === i || other.contains(el) || el.contains(other)) return false;
+        return small[j] ? Math.hypot(c[0] - centre(boxes[j])[0], c[1] - centre(boxes[j])[1]) < 24 : toRect(c, boxes[j]) < 12;
+      });
+      if (crowded) problems.push(describe(el) + ' is ' + Math.round(boxes[i].width) + '×' + Math.round(boxes[i].height) + 'px with another target within reach');
+    });
+    return problems;
+  `,
+  );
+}
+
+/**
  * Text drawn smaller than 10px as it lands on screen, scaling included: SVG text shrinks with its
  * picture, so a chart drawn for a desktop can end up unreadable on a phone.
  */
@@ -413,6 +450,7 @@ export interface PageAudit {
   hiddenShown: string[];
   contrast: string[];
   tinyText: string[];
+  smallTargets: string[];
   graphics: string[];
   keyboard: KeyboardReport;
 }
@@ -427,6 +465,7 @@ export async function auditPage(page: Page): Promise<PageAudit> {
     hiddenShown: await shownDespiteHidden(page),
     contrast: await lowContrast(page),
     tinyText: await tinyText(page),
+    smallTargets: await smallTargets(page),
     graphics: await graphicsWithoutText(page),
     keyboard: await keyboardWalk(page),
   };
@@ -445,6 +484,7 @@ export function failures(audit: PageAudit): Record<string, string[]> {
   add('hidden but shown', audit.hiddenShown);
   add('contrast', audit.contrast);
   add('text too small', audit.tinyText);
+  add('target too small', audit.smallTargets);
   add('graphics', audit.graphics);
   add('not reached by Tab', audit.keyboard.unreached);
   add('no visible focus', audit.keyboard.noFocusIndicator);
