@@ -1,9 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { CallService } from '../../calls/call-service.js';
-import { recordingResponse } from '../../calls/recording-response.js';
 import type { Config } from '../../config.js';
 import { ApiError } from '../errors.js';
+import { recordingResponse } from '../recording-response.js';
 import {
   CallIdParamSchema,
   CallListSchema,

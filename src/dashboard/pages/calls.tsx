@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono';
+import { recordingResponse } from '../../api/recording-response.js';
 import { CallError } from '../../calls/errors.js';
-import { recordingResponse } from '../../calls/recording-response.js';
 import { isTerminal } from '../../calls/status.js';
 import type { CallRow } from '../../db/schema.js';
 import { redeliverWebhooks } from '../../webhooks/redeliver.js';

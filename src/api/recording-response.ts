@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { parseRange } from '../api/range.js';
-import type { RecordingFile } from './call-service.js';
+import type { RecordingFile } from '../calls/call-service.js';
+import { parseRange } from './range.js';
 
 export interface RecordingRequest {
   callId: string;

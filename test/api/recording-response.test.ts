@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { recordingResponse } from '../../src/calls/recording-response.js';
+import { recordingResponse } from '../../src/api/recording-response.js';
 
 // The one answer both recording routes (API and dashboard) give; each adds its own headers and 416 format.
 
