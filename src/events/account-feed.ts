@@ -167,21 +167,28 @@ export class AccountFeed implements Feed {
     const settledTurns = this.turns.takeSettled(await this.stillOpen(this.turns.waitingXids), now);
 
     // Rows already sent above the watermark are not read again: only its gaps, and what is past them.
-    const eventRead = await readPast(this.events, (where) =>
-      this.db
-        .select({ row: callEvents, accountId: calls.accountId })
-        .from(callEvents)
-        .innerJoin(calls, eq(calls.id, callEvents.callId))
-        .where(where(callEvents.id))
-        .orderBy(asc(callEvents.id)),
-    );
-    const turnRead = await readPast(this.turns, (where) =>
-      this.db
-        .select({ row: callTurns, accountId: calls.accountId })
-        .from(callTurns)
-        .innerJoin(calls, eq(calls.id, callTurns.callId))
-        .where(where(callTurns.id))
-        .orderBy(asc(callTurns.id)),
+    // Both tables in one snapshot: with two, a status and the turn after it could both commit between
+    // the reads, and the turn would be sent first.
+    const { eventRead, turnRead } = await this.db.transaction(
+      async (tx) => ({
+        eventRead: await readPast(this.events, (where) =>
+          tx
+            .select({ row: callEvents, accountId: calls.accountId })
+            .from(callEvents)
+            .innerJoin(calls, eq(calls.id, callEvents.callId))
+            .where(where(callEvents.id))
+            .orderBy(asc(callEvents.id)),
+        ),
+        turnRead: await readPast(this.turns, (where) =>
+          tx
+            .select({ row: callTurns, accountId: calls.accountId })
+            .from(callTurns)
+            .innerJoin(calls, eq(calls.id, callTurns.callId))
+            .where(where(callTurns.id))
+            .orderBy(asc(callTurns.id)),
+        ),
+      }),
+      { isolationLevel: 'repeatable read', accessMode: 'read only' },
     );
     const eventRows: AccountRow<CallEventRow>[] = eventRead.rows;
     const turnRows: AccountRow<CallTurnRow>[] = turnRead.rows;

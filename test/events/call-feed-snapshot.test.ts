@@ -1,10 +1,13 @@
+import { max } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/client.js';
+import { callEvents, callTurns } from '../../src/db/schema.js';
+import { AccountFeed } from '../../src/events/account-feed.js';
 import { CallFeed } from '../../src/events/call-feed.js';
 import { START } from '../../src/events/messages.js';
 import { type EventsApi, startEventsApi } from './helpers/fixture.js';
 
-// A per-call stream reads call_events and call_turns; writes that commit while it reads must not come
+// The streams read call_events and call_turns; writes that commit while it reads must not come
 // out in another order than they happened. PostgreSQL only: PGlite's one connection runs no writer
 // while a read is under way.
 
@@ -52,7 +55,7 @@ function withWritesAfterFirstQuery(db: Db, between: () => Promise<void>): Db {
   return wrap(db);
 }
 
-describe('CallFeed', () => {
+describe('CallFeed and AccountFeed', () => {
   it.skipIf(!usePostgres)(
     'sends a status and the turn after it in order when both commit while it reads',
     async () => {
@@ -72,6 +75,30 @@ describe('CallFeed', () => {
         for (const m of (await feed.read()).messages) sent.push(`${m.event}:${m.data.to ?? m.data.seq}`);
       }
       expect(sent).toEqual(['status:queued', 'status:dialing', 'status:in_progress', 'turn:1']);
+    },
+  );
+
+  it.skipIf(!usePostgres)(
+    'the account stream too sends a status and the turn after it in order when both commit while it reads',
+    async () => {
+      const callId = await api.placeCall();
+      await api.store.transition(callId, 'dialing');
+      const [e] = await api.db.db.select({ m: max(callEvents.id) }).from(callEvents);
+      const [t] = await api.db.db.select({ m: max(callTurns.id) }).from(callTurns);
+      const feed = await AccountFeed.open({
+        db: withWritesAfterFirstQuery(api.db.db, async () => {
+          await api.store.transition(callId, 'in_progress');
+          await api.store.addTurn(callId, { speaker: 'agent', text: 'Hello.', startMs: 0, endMs: 500 });
+        }),
+        accountId: api.accountId,
+        from: { events: Number(e.m ?? 0), turns: Number(t.m ?? 0) },
+        publicBaseUrl: api.url,
+      });
+      const sent: string[] = [];
+      for (let i = 0; i < 3 && sent.length < 2; i++) {
+        for (const m of (await feed.read()).messages) sent.push(`${m.event}:${m.data.to ?? m.data.seq}`);
+      }
+      expect(sent).toEqual(['status:in_progress', 'turn:1']);
     },
   );
 });
