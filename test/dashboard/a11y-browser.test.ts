@@ -168,6 +168,8 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
           <div style="width: 600px">wide</div>
           <input id="nameless"><button id="empty"></button>
           <button id="renamed" aria-label="Delete the row">Remove</button>
+          <div class="field"><label for="bad">Count</label><input id="bad" aria-invalid="true">
+            <p class="field-error">must be a number</p></div>
           <p><button class="tiny">x</button><button class="tiny">y</button></p>
           <p class="pale">pale text</p>
           <button class="quiet">Quiet</button>
@@ -181,6 +183,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     const f = failures(await auditPage(page));
     expect(Object.keys(f).sort()).toEqual([
       'contrast',
+      'error not tied to its field',
       'graphics',
       'hidden but shown',
       'no visible focus',
@@ -206,6 +209,10 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       'the page has no <title>',
     ]);
     expect(f.contrast).toEqual([expect.stringMatching(/^p\.pale "pale text": 2\.32:1 \(need 4\.5\)/)]);
+    expect(f['error not tied to its field']).toEqual([
+      'input#bad is invalid but points at no message',
+      'p.field-error "must be a number" (in div.field "Count must be a number") is read by no control',
+    ]);
     expect(f['target too small']).toEqual([
       'button.tiny "x" is 16×16px with another target within reach',
       'button.tiny "y" is 16×16px with another target within reach',
@@ -222,10 +229,13 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     ]);
 
     // The same page without the faults passes every check; Tab starts at the top even past an autofocus.
-    await page.setContent(`<!doctype html><html lang="en"><head><title>Fine</title></head><body>
+    await page.setContent(`<!doctype html><html lang="en"><head><title>Fine</title><style>input, button { min-height: 24px; }</style></head><body>
         <nav aria-label="Main"><a href="#a">Calls</a></nav>
         <main><h1>One</h1>
           <label for="named">Name</label> <input id="named" autofocus> <button>Send</button>
+          <div class="field"><label for="fixed">Count</label>
+            <input id="fixed" aria-invalid="true" aria-describedby="fixed-error">
+            <p class="field-error" id="fixed-error">must be a number</p></div>
           <button aria-label="Remove row 3">Remove</button>
           <p>dark text</p>
           <section><svg aria-hidden="true" width="20" height="20"><rect width="20" height="20"/></svg>

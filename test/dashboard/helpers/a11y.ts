@@ -207,6 +207,34 @@ export function nameWithoutVisibleLabel(page: Page): Promise<string[]> {
   );
 }
 
+/**
+ * (b'') An error said at a field is tied to it: a control marked aria-invalid points at its message
+ * (aria-describedby or aria-errormessage), and each field's error message is pointed at by its
+ * control, so a screen reader reads the error when the field is reached.
+ */
+export function untiedErrors(page: Page): Promise<string[]> {
+  return run(
+    page,
+    String.raw`
+    const problems = [];
+    const refs = (el) => ((el.getAttribute('aria-describedby') || '') + ' ' + (el.getAttribute('aria-errormessage') || ''))
+      .split(/\s+/).filter(Boolean);
+    const controls = [...document.querySelectorAll('input, select, textarea')].filter((el) => el.type !== 'hidden');
+    for (const el of controls) {
+      if (el.getAttribute('aria-invalid') !== 'true') continue;
+      if (!refs(el).some((id) => textOf(document.getElementById(id)))) problems.push(describe(el) + ' is invalid but points at no message');
+    }
+    for (const msg of document.querySelectorAll('.field .field-error, .field-error[id]')) {
+      if (!rendered(msg) || !textOf(msg)) continue;
+      const field = msg.closest('.field, .filter, form');
+      const tied = msg.id && controls.some((el) => refs(el).includes(msg.id));
+      if (!tied) problems.push(describe(msg) + (field ? ' (in ' + describe(field).slice(0, 40) + ')' : '') + ' is read by no control');
+    }
+    return problems;
+  `,
+  );
+}
+
 /** (c) One h1, one main landmark, a language on <html> and a title. */
 export function pageStructure(page: Page): Promise<string[]> {
   return run(
@@ -446,6 +474,7 @@ export interface PageAudit {
   overflow: string[];
   unnamed: string[];
   labelNotInName: string[];
+  untiedErrors: string[];
   structure: string[];
   hiddenShown: string[];
   contrast: string[];
@@ -461,6 +490,7 @@ export async function auditPage(page: Page): Promise<PageAudit> {
     overflow: await horizontalOverflow(page),
     unnamed: await unnamedControls(page),
     labelNotInName: await nameWithoutVisibleLabel(page),
+    untiedErrors: await untiedErrors(page),
     structure: await pageStructure(page),
     hiddenShown: await shownDespiteHidden(page),
     contrast: await lowContrast(page),
@@ -480,6 +510,7 @@ export function failures(audit: PageAudit): Record<string, string[]> {
   add('overflow', audit.overflow);
   add('unnamed controls', audit.unnamed);
   add('visible label not in name', audit.labelNotInName);
+  add('error not tied to its field', audit.untiedErrors);
   add('structure', audit.structure);
   add('hidden but shown', audit.hiddenShown);
   add('contrast', audit.contrast);
