@@ -190,7 +190,6 @@ describe("a bridge's media: simple_bridge with two parties, softmix with the rec
     const mixed = f.pbx.calleeHearing(number)!;
     // softmix sends every member a frame each tick, silence included (the tick the recorder joined in may go either way).
     expect(mixed.frames - joined.frames).toBeGreaterThanOrEqual(mixed.ticks - joined.ticks - 1);
-    expect(joined.frames).toBeGreaterThan(quiet.frames - 1);
 
     await f.ari.call('POST', '/recordings/live/softmix/stop');
     await f.ari.waitFor((e) => e.type === 'RecordingFinished' && e.recording.name === 'softmix');
