@@ -164,7 +164,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
         .tiny { width: 16px; height: 16px; padding: 0; }
       </style></head><body>
         <nav aria-label="Main"><a href="#a">Calls</a></nav>
-        <main><h1>One</h1><h1>Two</h1>
+        <main><h1>One</h1><h1>Two</h1><h3>Three</h3>
           <div style="width: 600px">wide</div>
           <input id="nameless"><button id="empty"></button>
           <button id="renamed" aria-label="Delete the row">Remove</button>
@@ -207,6 +207,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       expect.stringMatching(/^2 h1 headings/),
       '<html> has no lang',
       'the page has no <title>',
+      'h3 "Three" follows an h1 (a level skipped)',
     ]);
     expect(f.contrast).toEqual([expect.stringMatching(/^p\.pale "pale text": 2\.32:1 \(need 4\.5\)/)]);
     expect(f['error not tied to its field']).toEqual([
@@ -288,6 +289,26 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     const desktop = (await page.evaluate(latency)) as { chart: boolean; table: number };
     expect(desktop.chart).toBe(true);
     expect(desktop.table).toBeLessThanOrEqual(1);
+  });
+
+  it('the first Tab shows the skip link, and Enter on it moves focus into the page’s main content', async () => {
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, con.owner.email, con.owner.password);
+    for (const w of WIDTHS) {
+      await page.setViewportSize({ width: w.width, height: w.height });
+      await page.goto('/calls');
+      await page.keyboard.press('Tab');
+      const skip = (await page.evaluate(
+        `(() => { const a = document.activeElement; const r = a.getBoundingClientRect(); return { text: a.textContent.trim(), top: r.top, bottom: r.bottom }; })()`,
+      )) as { text: string; top: number; bottom: number };
+      expect(skip.text).toBe('Skip to content');
+      expect(skip.top).toBeGreaterThanOrEqual(0);
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.evaluate('document.activeElement.id')).toBe('main');
+      await page.keyboard.press('Tab');
+      // The next stop is the page's first control, past the header and its nav.
+      expect(await page.evaluate('document.activeElement.closest("main") !== null')).toBe(true);
+    }
   });
 
   it('the sign-in page, and its refusal', async () => {

@@ -235,7 +235,7 @@ export function untiedErrors(page: Page): Promise<string[]> {
   );
 }
 
-/** (c) One h1, one main landmark, a language on <html> and a title. */
+/** (c) One h1, one main landmark, a language on <html>, a title, and headings that skip no level. */
 export function pageStructure(page: Page): Promise<string[]> {
   return run(
     page,
@@ -247,6 +247,14 @@ export function pageStructure(page: Page): Promise<string[]> {
     if (mains.length !== 1) problems.push(mains.length + ' main landmarks (want exactly one)');
     if (!(document.documentElement.getAttribute('lang') || '').trim()) problems.push('<html> has no lang');
     if (!document.title.trim()) problems.push('the page has no <title>');
+    // Headings are the page's outline for screen-reader users: no level skipped on the way down.
+    let level = 0;
+    for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
+      if (!rendered(h) && !clippedAway(h)) continue;
+      const l = Number(h.tagName[1]);
+      if (level && l > level + 1) problems.push(describe(h) + ' follows an h' + level + ' (a level skipped)');
+      level = l;
+    }
     return problems;
   `,
   );
