@@ -162,6 +162,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
         .pale { color: #aaaaaa; }
         .quiet:focus { outline: none; }
         .tiny { width: 16px; height: 16px; padding: 0; }
+        .faint:focus-visible { outline: 3px solid #f9ab00; outline-offset: 2px; }
       </style></head><body>
         <nav aria-label="Main"><a href="#a">Calls</a></nav>
         <main><h1>One</h1><h1>Two</h1><h3>Three</h3>
@@ -173,6 +174,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
           <p><button class="tiny">x</button><button class="tiny">y</button></p>
           <p class="pale">pale text</p>
           <button class="quiet">Quiet</button>
+          <button class="faint">Faint</button>
           <button id="unreachable" tabindex="-1">Mouse only</button>
           <button id="hidden-shown" hidden>Secret</button>
           <svg id="chart" width="20" height="20"><rect width="20" height="20"/></svg>
@@ -184,6 +186,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     expect(Object.keys(f).sort()).toEqual([
       'contrast',
       'error not tied to its field',
+      'focus ring too faint',
       'graphics',
       'hidden but shown',
       'no visible focus',
@@ -220,6 +223,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
     ]);
     expect(f['text too small']).toEqual(['text#shrunk "Turn 1" is drawn at 6.0px']);
     expect(f['not reached by Tab']).toEqual(['button#unreachable "Mouse only"']);
+    expect(f['focus ring too faint']).toEqual(['button.faint "Faint": 1.93:1']);
     expect(f['no visible focus']).toEqual(['button.quiet "Quiet"']);
     expect(f['hidden but shown']).toEqual([
       'button#hidden-shown "Secret" has the hidden attribute but is displayed',

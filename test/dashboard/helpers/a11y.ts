@@ -128,6 +128,21 @@ const PRELUDE = String.raw`
       return r.bottom > 0 && r.right > 0; // not parked off screen until focused (skip link)
     });
   };
+  /**
+   * How well the focus ring stands out from the page around it (WCAG 1.4.11, 3:1): the best of the
+   * outline's and the box-shadow's colour against the background the ring is drawn on. Null when
+   * neither is drawn (the focus shows some other way, compared by focusLook).
+   */
+  const ringContrast = (el) => {
+    const cs = getComputedStyle(el);
+    const around = backgroundOf(el.parentElement || el);
+    const colours = [];
+    if (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 1) colours.push(cs.outlineColor);
+    const shadow = cs.boxShadow !== 'none' && cs.boxShadow.match(/rgba?\([^)]*\)/);
+    if (shadow) colours.push(shadow[0]);
+    if (!colours.length) return null;
+    return Math.max(...colours.map((c) => ratio(over(rgba(c), around), around)));
+  };
   /** Everything that draws focus on screen, to compare a control focused and not. */
   const focusLook = (el) => {
     const cs = getComputedStyle(el);
@@ -417,6 +432,8 @@ export interface KeyboardReport {
   unreached: string[];
   /** Elements that looked the same focused as not. */
   noFocusIndicator: string[];
+  /** Elements whose focus ring is under 3:1 against the page around it. */
+  faintFocusRing: string[];
 }
 
 /**
@@ -433,7 +450,7 @@ export async function keyboardWalk(page: Page): Promise<KeyboardReport> {
     start.tabIndex = -1;
     document.body.prepend(start);
     start.focus();
-    window.__a11yKeys = { reached: [], looks: [], noIndicator: [], start };
+    window.__a11yKeys = { reached: [], looks: [], noIndicator: [], faintRing: [], start };
     return document.querySelectorAll('a[href], button, input, select, textarea, audio[controls], video[controls], summary, [tabindex]').length;
   })()`)) as number;
   // Native media controls take several stops (play, timeline, volume...) on one element.
@@ -454,6 +471,8 @@ export async function keyboardWalk(page: Page): Promise<KeyboardReport> {
       if (k.reached.includes(el)) return 'around';
       k.reached.push(el);
       k.looks.push(focusLook(el));
+      const ring = ringContrast(el);
+      if (ring !== null && ring < 3 - 0.005) k.faintRing.push(describe(el) + ': ' + ring.toFixed(2) + ':1');
       return 'next';
     })()`)) as string;
     if (state === 'left' || state === 'around') break;
@@ -474,7 +493,7 @@ export async function keyboardWalk(page: Page): Promise<KeyboardReport> {
       if (el.type === 'radio' && radioGroups.has(el.name)) continue;
       if (!reached.has(el)) unreached.push(describe(el));
     }
-    return { reached: k.reached.map(describe), unreached, noFocusIndicator: k.noIndicator };
+    return { reached: k.reached.map(describe), unreached, noFocusIndicator: k.noIndicator, faintFocusRing: k.faintRing };
   })()`)) as KeyboardReport;
 }
 
@@ -527,5 +546,6 @@ export function failures(audit: PageAudit): Record<string, string[]> {
   add('graphics', audit.graphics);
   add('not reached by Tab', audit.keyboard.unreached);
   add('no visible focus', audit.keyboard.noFocusIndicator);
+  add('focus ring too faint', audit.keyboard.faintFocusRing);
   return out;
 }
