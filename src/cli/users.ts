@@ -5,6 +5,7 @@ import {
   removeUserByEmail,
   SIGN_IN_LINK_TTL_MS,
   setInstanceAdmin,
+  setUserDisabled,
   signInLinkUrl,
   UserError,
 } from '../dashboard/auth/users.js';
@@ -22,6 +23,8 @@ const usage = `Usage:
                                       make a user an instance admin (every account, caps), or not
   agentline users reset --email EMAIL [--json]      a new one-time sign-in link (lost link, forgotten password)
   agentline users remove --email EMAIL [--json]     delete a user and end its sessions
+  agentline users disable --email EMAIL [--json]    refuse its sign-in and end its sessions (kept, for the record)
+  agentline users enable --email EMAIL [--json]     let a disabled user sign in again
 
 Users sign in to the dashboard at PUBLIC_BASE_URL. The role is owner (keys, numbers, webhook secret,
 users) or viewer (calls only; the default). A link works once, for ${SIGN_IN_LINK_TTL_MS / 3_600_000} hours, and is shown only
@@ -143,6 +146,7 @@ export const usersCommand: CliCommand = {
           instanceAdmin: u.instanceAdmin,
           hasPassword: u.hasPassword,
           locked: Boolean(u.lockedUntil && u.lockedUntil > now),
+          disabled: u.disabledAt !== null,
           createdAt: u.createdAt,
           lastSignInAt: u.lastSignInAt,
         }));
@@ -158,7 +162,7 @@ export const usersCommand: CliCommand = {
                   u.email,
                   u.role,
                   u.instanceAdmin,
-                  u.locked ? 'locked' : u.hasPassword ? 'active' : 'invited',
+                  u.disabled ? 'disabled' : u.locked ? 'locked' : u.hasPassword ? 'active' : 'invited',
                   u.createdAt,
                   u.lastSignInAt,
                 ]),
@@ -237,12 +241,44 @@ export const usersCommand: CliCommand = {
         );
         return 0;
       }
+      case 'disable':
+      case 'enable': {
+        const command = `users ${action}`;
+        const flags = parseFlags(rest, { email: { type: 'string' } }, command);
+        if (flags.help) return showUsage(io, usage);
+        const email = required(flags.email, 'email', command);
+        const disabled = action === 'disable';
+        const user = await withAdminContext(io.env, async (ctx) => {
+          try {
+            return await setUserDisabled(ctx.db, email, disabled);
+          } catch (err) {
+            throw asCliError(err, command);
+          }
+        });
+        emit(
+          io,
+          flags.json,
+          { email: user.email, disabled },
+          disabled
+            ? `${user.email} is disabled: it cannot sign in and its sessions have ended`
+            : `${user.email} may sign in again`,
+        );
+        return 0;
+      }
       case '--help':
       case '-h':
       case 'help':
         return showUsage(io, usage);
       default:
-        throw unknownAction('users', action, ['create', 'list', 'set-admin', 'reset', 'remove']);
+        throw unknownAction('users', action, [
+          'create',
+          'list',
+          'set-admin',
+          'reset',
+          'remove',
+          'disable',
+          'enable',
+        ]);
     }
   },
 };

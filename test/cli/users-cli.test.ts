@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCredentials } from '../../src/dashboard/auth/credentials.js';
+import { createSession, loadSession } from '../../src/dashboard/auth/sessions.js';
 import { findUserByEmail, peekSignInLink } from '../../src/dashboard/auth/users.js';
 import { type Db, openDatabase } from '../../src/db/client.js';
 import { acquireEmbeddedLock } from '../../src/db/embedded-lock.js';
@@ -235,6 +236,45 @@ describe('agentline users', { timeout: 180_000 }, () => {
 
     const missing = await run('users', 'reset', '--email', 'nobody@example.test');
     expect(missing.code).toBe(1);
+  });
+
+  it('disables a user (sign-in refused, sessions ended, listed as disabled) and enables it again', async () => {
+    const accountId = await newAccount('disable');
+    const password = 'a long enough passphrase';
+    const made = await runWithStdin(
+      ['users', 'create', '--account', accountId, '--email', 'zoe@example.test', '--password-stdin'],
+      `${password}\n`,
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const sessionToken = await withDb(async (db) => {
+      const ok = await checkCredentials(db, 'zoe@example.test', password, new Date());
+      if (!ok.ok) throw new Error('sign-in failed before disabling');
+      return (await createSession(db, ok.user.id, new Date())).token;
+    });
+
+    const off = await run('users', 'disable', '--email', 'zoe@example.test', '--json');
+    expect(off.code, off.stderr).toBe(0);
+    expect(jsonOf(off)).toEqual({ email: 'zoe@example.test', disabled: true });
+    await withDb(async (db) => {
+      expect(await checkCredentials(db, 'zoe@example.test', password, new Date())).toMatchObject({
+        ok: false,
+        reason: 'disabled',
+      });
+      expect(await loadSession(db, sessionToken, new Date())).toBeNull();
+    });
+    const listed = await run('users', 'list', '--account', accountId, '--json');
+    expect(jsonOf(listed).users).toEqual([
+      expect.objectContaining({ email: 'zoe@example.test', disabled: true }),
+    ]);
+
+    const on = await run('users', 'enable', '--email', 'zoe@example.test');
+    expect(on.code, on.stderr).toBe(0);
+    expect(on.stdout).toContain('may sign in again');
+    await withDb(async (db) => {
+      expect(await checkCredentials(db, 'zoe@example.test', password, new Date())).toMatchObject({
+        ok: true,
+      });
+    });
   });
 
   it('shows its usage, and says which action is unknown', async () => {

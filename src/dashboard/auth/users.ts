@@ -252,6 +252,22 @@ export async function useSignInLink(
   return findUserById(db, row.id);
 }
 
+/** Disables a user (sign-in refused, sessions ended) or enables it again; its history stays. */
+export async function setUserDisabled(
+  db: Db,
+  email: string,
+  disabled: boolean,
+  now = new Date(),
+): Promise<UserSummary> {
+  const user = await requireUserByEmail(db, email);
+  await db
+    .update(users)
+    .set({ disabledAt: disabled ? (user.disabledAt ?? now) : null })
+    .where(eq(users.id, user.id));
+  if (disabled) await deleteUserSessions(db, user.id);
+  return { ...user, disabledAt: disabled ? (user.disabledAt ?? now) : null };
+}
+
 export async function setInstanceAdmin(db: Db, email: string, on: boolean): Promise<UserSummary> {
   const user = await requireUserByEmail(db, email);
   await db.update(users).set({ instanceAdmin: on }).where(eq(users.id, user.id));
