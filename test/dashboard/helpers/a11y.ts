@@ -163,7 +163,7 @@ const run = async (page: Page, body: string): Promise<string[]> =>
 export function horizontalOverflow(page: Page): Promise<string[]> {
   return run(
     page,
-    String.raw`
+    `
     const width = window.innerWidth;
     const scrollWidth = document.scrollingElement.scrollWidth;
     if (scrollWidth <= width) return [];
@@ -190,7 +190,7 @@ export function horizontalOverflow(page: Page): Promise<string[]> {
 export function unnamedControls(page: Page): Promise<string[]> {
   return run(
     page,
-    String.raw`
+    `
     const problems = [];
     for (const el of document.querySelectorAll('input, select, textarea, button')) {
       if (el.type === 'hidden' || !rendered(el)) continue;
@@ -254,7 +254,7 @@ export function untiedErrors(page: Page): Promise<string[]> {
 export function pageStructure(page: Page): Promise<string[]> {
   return run(
     page,
-    String.raw`
+    `
     const problems = [];
     const h1s = [...document.querySelectorAll('h1')].filter(rendered);
     if (h1s.length !== 1) problems.push(h1s.length + ' h1 headings (want exactly one): ' + h1s.map(describe).join('; '));
@@ -295,7 +295,7 @@ export function shownDespiteHidden(page: Page): Promise<string[]> {
 export function lowContrast(page: Page): Promise<string[]> {
   return run(
     page,
-    String.raw`
+    `
     const problems = [];
     for (const el of shownText()) {
       if (el.closest(':disabled, [aria-disabled=true]')) continue;
@@ -330,7 +330,7 @@ export function lowContrast(page: Page): Promise<string[]> {
 export function smallTargets(page: Page): Promise<string[]> {
   return run(
     page,
-    String.raw`
+    `
     const inSentence = (a) => {
       const parent = a.parentElement;
       if (!parent) return false;
@@ -366,7 +366,7 @@ export function smallTargets(page: Page): Promise<string[]> {
 export function tinyText(page: Page): Promise<string[]> {
   return run(
     page,
-    String.raw`
+    `
     const problems = [];
     for (const el of shownText()) {
       const tag = el.tagName.toLowerCase();
@@ -443,7 +443,7 @@ export interface KeyboardReport {
  * than after focus left it.
  */
 export async function keyboardWalk(page: Page): Promise<KeyboardReport> {
-  const max = (await page.evaluate(String.raw`(() => {
+  const max = (await page.evaluate(`(() => {
     // Tab starts from the top of the page, ahead of any autofocused field: from a focused, unfocusable-
     // by-Tab marker at the start of <body> (a blur would leave Tab's starting point where focus was).
     const start = document.createElement('span');
