@@ -107,11 +107,7 @@ function UsersPage(p: UsersPageProps) {
                         owner
                       </option>
                     </select>
-                    <button
-                      type="submit"
-                      class="button-secondary"
-                      aria-label={`Change role of ${u.email}`}
-                    >
+                    <button type="submit" class="button-secondary" aria-label={`Change role of ${u.email}`}>
                       Change role
                     </button>
                   </form>
