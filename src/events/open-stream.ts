@@ -7,6 +7,7 @@ import { AccountFeed } from './account-feed.js';
 import { CallFeed } from './call-feed.js';
 import type { LiveBus } from './live-bus.js';
 import { type Cursor, parseCursor, START } from './messages.js';
+import { gatedFeed, readGateOf } from './read-gate.js';
 import { createSseStream, type SseStreamOptions, sseResponse } from './sse-stream.js';
 
 export interface EventStreamDeps {
@@ -59,7 +60,7 @@ export async function callEventsResponse(
   const feed = new CallFeed(deps.db, callId, from, req.baseUrl);
   return sseResponse(
     createSseStream({
-      feed,
+      feed: gatedFeed(feed, readGateOf(deps.db)),
       bus: deps.bus,
       concerns: (m) => m.callId === callId,
       logger: deps.logger.child({ callId }),
@@ -87,7 +88,7 @@ export async function accountEventsResponse(
   });
   return sseResponse(
     createSseStream({
-      feed,
+      feed: gatedFeed(feed, readGateOf(deps.db)),
       bus: deps.bus,
       concerns: (m) => accountId === null || m.accountId === accountId,
       logger: log,
