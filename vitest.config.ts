@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 10_000,
+    // Children spawned with this process's environment place calls at any hour (test/helpers/test-call-window.ts).
+    env: { DEFAULT_CALL_WINDOW: 'always' },
   },
 });

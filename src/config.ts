@@ -44,6 +44,31 @@ export const configSchema = z.object({
   DEFAULT_LANGUAGE: z.string().default('en-US'),
   DEFAULT_VOICE: z.string().optional(),
 
+  /**
+   * Calling hours of accounts that set none, in the callee's local time: "HH:MM-HH:MM" and optionally
+   * the days ("09:00-20:00 mon,tue,wed,thu,fri"), or "always". A default, not legal advice.
+   */
+  DEFAULT_CALL_WINDOW: z
+    .string()
+    .trim()
+    .regex(
+      /^(always|\d{2}:\d{2}-\d{2}:\d{2}( (mon|tue|wed|thu|fri|sat|sun)(,(mon|tue|wed|thu|fri|sat|sun))*)?)$/,
+      'must be "HH:MM-HH:MM", optionally followed by days such as "mon,tue,wed", or "always"',
+    )
+    .default('09:00-20:00'),
+  /** Hours when no call of this deployment rings, in the callee's local time ("21:00-08:00"); no account can override them. */
+  QUIET_HOURS: z
+    .string()
+    .trim()
+    .regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, 'must be "HH:MM-HH:MM" in the callee\'s local time')
+    .optional(),
+  /** A do-not-call list for every account: one E.164 number a line (# comments), read at start and on change. */
+  DNC_LIST_FILE: z.string().optional(),
+  /** Call attempts a second the SIP trunk accepts, across every worker of the database; unset: no limit. */
+  TRUNK_MAX_CPS: z.coerce.number().positive().max(1000).optional(),
+  /** Channels (calls dialing or live) the trunk carries at once, across every worker; unset: no limit. */
+  TRUNK_MAX_CHANNELS: int(1, 100_000).optional(),
+
   CAP_CALLS_PER_MINUTE: int(1, 1_000_000).default(10),
   CAP_CONCURRENT_CALLS: int(1, 100_000).default(5),
   CAP_CALLS_PER_DAY: int(1, 10_000_000).default(500),

@@ -22,6 +22,8 @@ export interface TransitionPatch {
   summary?: string | null;
   extracted?: Record<string, unknown> | null;
   recordingFile?: string | null;
+  /** The callee asked not to be called again: the number goes on the account's do-not-call list. */
+  optOut?: boolean;
 }
 
 export type TransitionResult = { ok: true; call: CallRow } | { ok: false; call: CallRow | null };

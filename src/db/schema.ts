@@ -30,6 +30,10 @@ export const accounts = pgTable('accounts', {
   /** Set by an instance admin: the account's keys and users stop working and its queued calls fail. */
   disabledAt: ts('disabled_at'),
   disabledReason: text('disabled_reason'),
+  /** The account's calling hours in the callee's local time; null: the deployment's DEFAULT_CALL_WINDOW. */
+  callWindow: jsonb('call_window').$type<CallWindow | null>(),
+  /** The account's default retry policy; null: no retries unless a call or batch asks. */
+  retryPolicy: jsonb('retry_policy').$type<RetryPolicy | null>(),
 });
 
 /** People who sign in to the dashboard; each belongs to one account. */
@@ -131,6 +135,73 @@ export const phoneNumbers = pgTable(
   ],
 );
 
+/** A set of calls placed from one template; its rows are calls with `batch_id`. */
+export const batches = pgTable(
+  'batches',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    name: text('name'),
+    /** running → completed; paused ↔ running; canceled (its queued calls were failed/canceled). */
+    status: text('status').$type<BatchStatus>().notNull().default('running'),
+    /** The shared call template as accepted (with its `{{variable}}` placeholders). */
+    template: jsonb('template').$type<Record<string, unknown>>().notNull(),
+    /** At most this many of the batch's calls dial or talk at once; null: no batch limit. */
+    concurrency: integer('concurrency'),
+    /** `batch.completed` goes here (the template's webhookUrl). */
+    webhookUrl: text('webhook_url'),
+    metadata: jsonb('metadata').$type<Record<string, unknown> | null>(),
+    totalRows: integer('total_rows').notNull(),
+    acceptedRows: integer('accepted_rows').notNull(),
+    /** Rows refused at acceptance: `[{ row, to, code, message, details }]`. */
+    refused: jsonb('refused').$type<BatchRefusal[]>().notNull().default([]),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    pausedAt: ts('paused_at'),
+    canceledAt: ts('canceled_at'),
+    completedAt: ts('completed_at'),
+  },
+  (t) => [index('batches_account_created_idx').on(t.accountId, t.createdAt, t.id)],
+);
+
+/** Numbers an account must never call; checked at placement and again before each dial. */
+export const doNotCall = pgTable(
+  'do_not_call',
+  {
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    /** E.164. */
+    number: text('number').notNull(),
+    /** api, cli, import, opt_out, dashboard. */
+    source: text('source').notNull(),
+    /** The call in which the callee opted out (source opt_out). */
+    callId: uuid('call_id'),
+    note: text('note'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.number] })],
+);
+
+/**
+ * Originates on the trunk, shared by every worker of the database: a dial is counted from when it
+ * starts until a second after its originate returned (`done_at`), which is how TRUNK_MAX_CPS holds
+ * across workers (see src/calls/trunk-pacer.ts).
+ */
+export const trunkDials = pgTable(
+  'trunk_dials',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    callId: uuid('call_id'),
+    workerId: text('worker_id').notNull(),
+    startedAt: ts('started_at').notNull(),
+    /** When its originate returned; null while it is in flight. */
+    doneAt: ts('done_at'),
+  },
+  (t) => [index('trunk_dials_started_idx').on(t.startedAt)],
+);
+
 export const calls = pgTable(
   'calls',
   {
@@ -171,10 +242,38 @@ export const calls = pgTable(
     /** The worker that claimed the call; null while it waits in the queue. */
     workerId: text('worker_id'),
     claimedAt: ts('claimed_at'),
+    /** The batch this call is a row of (null: placed on its own). */
+    batchId: uuid('batch_id').references(() => batches.id, { onDelete: 'set null' }),
+    /** The row's 1-based index in its batch. */
+    batchRow: integer('batch_row'),
+    /** As the client asked (`startAt`): not dialled before. */
+    startAt: ts('start_at'),
+    /** Not dialled by then: the call ends as failed/expired. */
+    expiresAt: ts('expires_at'),
+    /**
+     * The earliest time the next attempt may dial (startAt, the calling window's next opening, a
+     * retry's delay); null: now. The worker claims only calls that are due.
+     */
+    scheduledFor: ts('scheduled_for'),
+    /** The call's own calling hours (from the call or its batch); null: the account's, else the deployment's. */
+    callWindow: jsonb('call_window').$type<CallWindow | null>(),
+    /** IANA zones the callee may be in, from the number at placement (several where it is ambiguous). */
+    timeZones: jsonb('time_zones').$type<string[] | null>(),
+    /** The retry policy in force (call, else batch, else account, resolved at placement); null: none. */
+    retryPolicy: jsonb('retry_policy').$type<RetryPolicy | null>(),
+    /** The attempt in progress or last made, from 1. */
+    attempt: integer('attempt').notNull().default(1),
+    /** Attempts that ended and were retried, oldest first (the current one is the row itself). */
+    attempts: jsonb('attempts').$type<CallAttempt[]>().notNull().default([]),
+    /** The callee asked not to be called again; the number went on the account's do-not-call list. */
+    optOut: boolean('opt_out').notNull().default(false),
   },
   (t) => [
     index('calls_account_created_idx').on(t.accountId, t.createdAt, t.id),
-    index('calls_queue_idx').on(t.createdAt).where(sql`${t.status} = 'queued' and ${t.workerId} is null`),
+    index('calls_queue_idx')
+      .on(t.scheduledFor, t.createdAt)
+      .where(sql`${t.status} = 'queued' and ${t.workerId} is null`),
+    index('calls_batch_idx').on(t.batchId, t.batchRow).where(sql`${t.batchId} is not null`),
     index('calls_active_idx').on(t.accountId).where(sql`${t.status} in ('queued', 'dialing', 'in_progress')`),
     index('calls_pbx_recording_idx').on(t.id).where(sql`${t.pbxRecording} is not null`),
   ],
@@ -223,9 +322,11 @@ export const webhookDeliveries = pgTable(
     accountId: uuid('account_id')
       .notNull()
       .references(() => accounts.id, { onDelete: 'cascade' }),
-    callId: uuid('call_id')
-      .notNull()
-      .references(() => calls.id, { onDelete: 'cascade' }),
+    /** Null for a batch's event (`batch.completed`). */
+    callId: uuid('call_id').references(() => calls.id, { onDelete: 'cascade' }),
+    batchId: uuid('batch_id').references(() => batches.id, { onDelete: 'cascade' }),
+    /** The call's attempt this event is about (1 for calls without retries and for batch events). */
+    attempt: integer('attempt').notNull().default(1),
     event: text('event').notNull(),
     url: text('url').notNull(),
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
@@ -240,7 +341,10 @@ export const webhookDeliveries = pgTable(
   },
   (t) => [
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
-    uniqueIndex('webhook_deliveries_call_event_uq').on(t.callId, t.event),
+    uniqueIndex('webhook_deliveries_call_event_uq').on(t.callId, t.event, t.attempt),
+    uniqueIndex('webhook_deliveries_batch_event_uq')
+      .on(t.batchId, t.event)
+      .where(sql`${t.callId} is null`),
   ],
 );
 
@@ -294,7 +398,51 @@ export type TurnLatency = {
   firstVoicedFrameMs: number | null;
 };
 
+/**
+ * Calling hours in the callee's local time: `start`/`end` are "HH:MM" (24 h); `end` before `start`
+ * crosses midnight (the hours after midnight belong to the day the window started); `days` are the
+ * days a window may start on. `end` equal to `start` means all day.
+ */
+export type CallWindow = {
+  start: string;
+  end: string;
+  days: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+};
+/** Which attempt ends are retried, how often and after how long. */
+export type RetryPolicy = {
+  /** Attempts in all, including the first (1–10). */
+  maxAttempts: number;
+  /** Wait after an attempt ends before the next may dial (60–86,400 s). */
+  delaySeconds: number;
+  /**
+   * Outcomes that retry, as `status` or `status/endedReason`: default
+   * ["no_answer", "declined/busy", "failed/network_error"]; "voicemail" only when listed.
+   * Never "declined/rejected".
+   */
+  on: string[];
+};
+export type CallAttempt = {
+  attempt: number;
+  dialedAt: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  status: string;
+  endedReason: string | null;
+  durationSeconds: number | null;
+};
+export type BatchStatus = 'running' | 'paused' | 'canceled' | 'completed';
+export type BatchRefusal = {
+  /** 1-based row number (the CSV's data rows, header excluded). */
+  row: number;
+  to: string | null;
+  code: string;
+  message: string;
+  details?: unknown;
+};
+
 export type AccountRow = typeof accounts.$inferSelect;
+export type BatchRow = typeof batches.$inferSelect;
+export type DoNotCallRow = typeof doNotCall.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type CallRow = typeof calls.$inferSelect;
 export type CallTurnRow = typeof callTurns.$inferSelect;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 
 export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/agentline.js');
 
@@ -14,7 +15,7 @@ export interface CliResult {
 export function runAgentline(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: { PATH: process.env.PATH ?? '', ...TEST_CALL_WINDOW, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { BIN, runAgentline } from './run-agentline.js';
 
@@ -34,7 +35,7 @@ afterAll(async () => {
 /** Starts `agentline serve --role api` and resolves with its URL once it logs that it is serving. */
 function startServe(): Promise<{ child: ChildProcess; url: string; exit: Promise<number | null> }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--role', 'api'], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', ...TEST_CALL_WINDOW, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server = child;

@@ -8,6 +8,7 @@ import { createSession, loadSession } from '../../src/dashboard/auth/sessions.js
 import { findUserByEmail, peekSignInLink } from '../../src/dashboard/auth/users.js';
 import { type Db, openDatabase } from '../../src/db/client.js';
 import { acquireEmbeddedLock } from '../../src/db/embedded-lock.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { BIN, type CliResult, jsonOf, runAgentline } from './run-agentline.js';
 
@@ -51,7 +52,7 @@ const run = (...args: string[]) => runAgentline(args, env);
 function runWithStdin(args: string[], input: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: { PATH: process.env.PATH ?? '', ...TEST_CALL_WINDOW, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

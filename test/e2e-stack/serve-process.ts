@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { BIN } from '../cli/run-agentline.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -17,7 +18,7 @@ export interface ServeProcess {
 /** Starts `node bin/agentline.js serve --role <role>` with exactly `env` (plus PATH), as an operator would. */
 export function startServe(role: 'all' | 'api' | 'worker', env: Record<string, string>): ServeProcess {
   const child = spawn(process.execPath, [BIN, 'serve', '--role', role], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', ...TEST_CALL_WINDOW, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));

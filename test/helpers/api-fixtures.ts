@@ -12,6 +12,7 @@ import { loadIrsfList } from '../../src/calls/guardrails.js';
 import { loadConfig } from '../../src/config.js';
 import { Readiness, type ReadinessCheck } from '../../src/health.js';
 import { silentLogger } from '../../src/logger.js';
+import { TEST_CALL_WINDOW } from './test-call-window.js';
 import { createTestDatabase, type TestDatabase } from './test-db.js';
 
 /** A number of the US plan that libphonenumber accepts as valid; the test account's default caller ID. */
@@ -59,7 +60,13 @@ export async function startTestApi(opts: StartTestApiOptions = {}): Promise<Test
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentline-api-'));
   const recordingsDir = path.join(dataDir, 'recordings');
   fs.mkdirSync(recordingsDir, { recursive: true });
-  const config = loadConfig({ DATA_DIR: dataDir, RECORDINGS_DIR: recordingsDir, PORT: '0', ...opts.env });
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    RECORDINGS_DIR: recordingsDir,
+    PORT: '0',
+    ...TEST_CALL_WINDOW,
+    ...opts.env,
+  });
   const accounts = new AccountService(db.db, SecretBox.fromKey(crypto.randomBytes(32).toString('hex')));
   const readiness = new Readiness();
   for (const c of opts.checks ?? []) readiness.add(c);

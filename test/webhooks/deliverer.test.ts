@@ -500,7 +500,7 @@ describe('webhook deliverer', () => {
       const a = await canceledCallEvent();
       const b = await canceledCallEvent();
       await t.db.update(webhookDeliveries).set({ status: 'dead' });
-      expect(await redeliverWebhooks(t.db, { accountId, callId: a.callId, timeoutMs: 5000 })).toMatchObject({
+      expect(await redeliverWebhooks(t.db, { accountId, callId: a.callId!, timeoutMs: 5000 })).toMatchObject({
         redelivered: 1,
       });
       expect((await rowOf(a.id)).status).toBe('pending');

@@ -35,6 +35,17 @@ export function makeCallRow(overrides: Partial<CallRow> = {}): CallRow {
     durationSeconds: null,
     workerId: 'test',
     claimedAt: now,
+    batchId: null,
+    batchRow: null,
+    startAt: null,
+    expiresAt: null,
+    scheduledFor: null,
+    callWindow: null,
+    timeZones: null,
+    retryPolicy: null,
+    attempt: 1,
+    attempts: [],
+    optOut: false,
     ...overrides,
   };
 }

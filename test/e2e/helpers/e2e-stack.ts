@@ -37,6 +37,7 @@ import { createFliteTts } from '../../../src/voice/tts/flite.js';
 import type { SpeechToText, TextToSpeech } from '../../../src/voice/types.js';
 import { createSileroVad } from '../../../src/voice/vad/silero.js';
 import { createWebhookDeliverer, type WebhookDeliverer } from '../../../src/webhooks/deliverer.js';
+import { TEST_CALL_WINDOW } from '../../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db.js';
 import { createKnownWordsStt } from './known-words-stt.js';
 import { type MediaTap, tapMediaTransport } from './media-tap.js';
@@ -221,6 +222,7 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
     const port = await freePort();
     const rtpBase = 20000 + crypto.randomInt(0, 40) * 1000;
     const config = loadConfig({
+      ...TEST_CALL_WINDOW,
       DATA_DIR: dataDir,
       PORT: String(port),
       HOST: '127.0.0.1',

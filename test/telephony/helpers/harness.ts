@@ -27,6 +27,7 @@ import { createPortPool, type PortPool } from '../../../src/telephony/media/port
 import { createPocketsphinxStt } from '../../../src/voice/stt/pocketsphinx.js';
 import { createFliteTts } from '../../../src/voice/tts/flite.js';
 import type { SpeechToText, TextToSpeech } from '../../../src/voice/types.js';
+import { TEST_CALL_WINDOW } from '../../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db.js';
 
 export const CALLER_ID = '+14155550000';
@@ -141,6 +142,7 @@ export async function startHarness(opts: {
   });
   const base = 20000 + crypto.randomInt(0, 40) * 1000;
   const config = loadConfig({
+    ...TEST_CALL_WINDOW,
     DATA_DIR: dataDir,
     ARI_URL: sim.ariUrl,
     ARI_USERNAME: 'asterisk',
