@@ -32,29 +32,46 @@ export class Client {
   }
 
   async request(method, path, body, headers = {}) {
+    const text = await this.requestText(method, path, {
+      body: body === undefined ? undefined : JSON.stringify(body),
+      contentType: body === undefined ? undefined : 'application/json',
+      headers,
+    });
+    return parseJson(text);
+  }
+
+  /**
+   * One request whose body and answer are taken as text (CSV both ways); JSON requests go through `request`.
+   * @param {string} method
+   * @param {string} path
+   * @param {{ body?: string, contentType?: string, accept?: string, headers?: Record<string, string> }} [options]
+   * @returns {Promise<string>} the answer's body
+   */
+  async requestText(method, path, options = {}) {
     let res;
     try {
       res = await this.fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.apiKey}`,
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...headers,
+          accept: options.accept ?? 'application/json',
+          ...(options.contentType ? { 'content-type': options.contentType } : {}),
+          ...options.headers,
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: options.body,
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
     } catch (err) {
       throw new AgentlineError('network_error', `request failed: ${err?.message ?? err}`, 0);
     }
-    const text = await res.text();
-    if (!res.ok) throw this.errorFromResponse(res.status, text);
+    let text;
     try {
-      return text ? JSON.parse(text) : null;
-    } catch {
-      return null;
+      text = await res.text();
+    } catch (err) {
+      throw new AgentlineError('network_error', `reading the answer failed: ${err?.message ?? err}`, 0);
     }
+    if (!res.ok) throw this.errorFromResponse(res.status, text);
+    return text;
   }
 
   /** The AgentlineError for a non-2xx answer: the API's `{ error: { code, message, details } }` when it sent one. */
@@ -70,13 +87,14 @@ export class Client {
 
   /**
    * Places a call. `params` has the fields of POST /v1/agent/calls (to, objective, context, fields, webhookUrl, ...),
-   * including the `transfer` extension: `{ to: '+E164' | 'sip:user@host', mode?: 'cold' | 'warm', when?: '...' }`.
+   * including the `transfer` extension: `{ to: '+E164' | 'sip:user@host', mode?: 'cold' | 'warm', when?: '...' }`,
+   * and the outbound ones: `callWindow` ({ start: 'HH:MM', end: 'HH:MM', days: ['mon', ...] } in the callee's
+   * local time), `startAt` / `expiresAt` (ISO 8601 with an offset) and `retry` ({ maxAttempts, delaySeconds, on? }).
    * @param {object} params
    * @param {{ idempotencyKey?: string }} [options]
    */
   placeCall(params, options = {}) {
-    const headers = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
-    return this.request('POST', '/v1/agent/calls', params, headers);
+    return this.request('POST', '/v1/agent/calls', params, idempotencyHeader(options));
   }
 
   getCall(callId) {
@@ -85,14 +103,178 @@ export class Client {
 
   /** @param {{ limit?: number, cursor?: string, status?: string }} [query] */
   listCalls(query = {}) {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) q.set(k, String(v));
-    const s = q.toString();
-    return this.request('GET', `/v1/agent/calls${s ? `?${s}` : ''}`);
+    return this.request('GET', `/v1/agent/calls${queryString(query)}`);
   }
 
   cancelCall(callId) {
     return this.request('POST', `/v1/agent/calls/${encodeURIComponent(callId)}/cancel`);
+  }
+
+  /**
+   * Places a batch: `body` is the JSON of POST /v1/agent/batches, `{ name?, template, rows, concurrency?,
+   * callWindow?, startAt?, expiresAt?, retry?, metadata? }` (or `csv` instead of `rows`). Rows are checked one
+   * by one: the answer lists the `accepted` rows with their callId and the `refused` ones with the error a
+   * single call would have had. Every row refused is an AgentlineError `invalid_request` (422) whose
+   * `details.refused` lists them.
+   * @param {object} body
+   * @param {{ idempotencyKey?: string }} [options]
+   */
+  createBatch(body, options = {}) {
+    return this.request('POST', '/v1/agent/batches', body, idempotencyHeader(options));
+  }
+
+  /**
+   * Places a batch from CSV text: a header row, a `to` column, every other column a template variable
+   * (`metadata.<key>` columns go to the row's metadata). `batchOptions` is the rest of the batch
+   * (`template`, `name`, `concurrency`, ...); it is sent as JSON with the CSV in its `csv` field.
+   * @param {string} csvText
+   * @param {object} batchOptions
+   * @param {{ idempotencyKey?: string }} [options]
+   */
+  createBatchFromCsv(csvText, batchOptions, options = {}) {
+    return this.createBatch({ ...batchOptions, csv: String(csvText) }, options);
+  }
+
+  /**
+   * One batch: counts by status, progress, the rows refused at acceptance and one page of its calls
+   * (in row order; `nextCursor` leads to the next page).
+   * @param {string} batchId
+   * @param {{ limit?: number, cursor?: string }} [query]
+   */
+  getBatch(batchId, query = {}) {
+    return this.request('GET', `/v1/agent/batches/${encodeURIComponent(batchId)}${queryString(query)}`);
+  }
+
+  /** @param {{ limit?: number, cursor?: string }} [query] */
+  listBatches(query = {}) {
+    return this.request('GET', `/v1/agent/batches${queryString(query)}`);
+  }
+
+  /** Its queued calls are held (not dialled) until resumeBatch; calls already live go on. */
+  pauseBatch(batchId) {
+    return this.request('POST', `/v1/agent/batches/${encodeURIComponent(batchId)}/pause`);
+  }
+
+  resumeBatch(batchId) {
+    return this.request('POST', `/v1/agent/batches/${encodeURIComponent(batchId)}/resume`);
+  }
+
+  /** Its queued calls end failed/canceled and never dial; live calls finish. */
+  cancelBatch(batchId) {
+    return this.request('POST', `/v1/agent/batches/${encodeURIComponent(batchId)}/cancel`);
+  }
+
+  /**
+   * The batch's results as CSV text: one row per call (row, callId, to, status, endedReason, attempts,
+   * durationSeconds, optOut, summary, the variables, `extracted.<field>`).
+   * @param {string} batchId
+   * @returns {Promise<string>}
+   */
+  batchResultsCsv(batchId) {
+    return this.requestText('GET', `/v1/agent/batches/${encodeURIComponent(batchId)}/results.csv`, {
+      accept: 'text/csv',
+    });
+  }
+
+  /**
+   * Every call of a batch, page after page, in row order.
+   * @param {string} batchId
+   * @param {{ pageSize?: number }} [options] calls fetched per request (1–1000; default 100)
+   */
+  async *iterateBatchCalls(batchId, options = {}) {
+    let cursor;
+    do {
+      const page = await this.getBatch(batchId, { limit: options.pageSize ?? 100, cursor });
+      yield* page.calls;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
+  /**
+   * Polls the batch until every call of it has ended (`completedAt` set: status completed, or canceled
+   * once its last live call ended) and returns it as getBatch answers with `limit`. Throws
+   * AgentlineError `timeout` when `timeoutSeconds` (default 3600) runs out.
+   * @param {string} batchId
+   * @param {{ timeoutSeconds?: number, intervalSeconds?: number, limit?: number, signal?: AbortSignal }} [options]
+   */
+  async waitForBatch(batchId, options = {}) {
+    const timeoutMs = (options.timeoutSeconds ?? 3600) * 1000;
+    const intervalMs = (options.intervalSeconds ?? 10) * 1000;
+    const deadline = Date.now() + timeoutMs;
+    const signal = options.signal;
+    for (;;) {
+      signal?.throwIfAborted();
+      const batch = await this.getBatch(batchId, { limit: options.limit });
+      if (batch.completedAt) return batch;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new AgentlineError(
+          'timeout',
+          `batch ${batchId} still ${batch.status} (${batch.progress?.ended ?? '?'} of ${batch.progress?.total ?? '?'} calls ended) after ${timeoutMs / 1000} s`,
+          0,
+        );
+      }
+      await new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(intervalMs, left));
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
+  /**
+   * Puts numbers (E.164) on the account's do-not-call list: `{ added, alreadyListed, invalid }`.
+   * @param {string[]} numbers
+   * @param {{ note?: string }} [options]
+   */
+  addDoNotCall(numbers, options = {}) {
+    const body = { numbers };
+    if (options.note !== undefined) body.note = options.note;
+    return this.request('POST', '/v1/agent/do-not-call', body);
+  }
+
+  /**
+   * Imports a CSV of numbers (the first column, or the column `number`) to the do-not-call list.
+   * @param {string} csvText
+   */
+  async importDoNotCallCsv(csvText) {
+    const text = await this.requestText('POST', '/v1/agent/do-not-call', {
+      body: String(csvText),
+      contentType: 'text/csv',
+    });
+    return parseJson(text);
+  }
+
+  /** Takes a number off the account's list; not on it: not_found (404); on the deployment's list: dnc_deployment_list (409). */
+  async removeDoNotCall(number) {
+    await this.requestText('DELETE', `/v1/agent/do-not-call/${encodeURIComponent(number)}`);
+  }
+
+  /** `{ number, listed, list: 'account' | 'deployment' | null, source, createdAt }`. */
+  checkDoNotCall(number) {
+    return this.request('GET', `/v1/agent/do-not-call/${encodeURIComponent(number)}`);
+  }
+
+  /** @param {{ limit?: number, cursor?: string }} [query] */
+  listDoNotCall(query = {}) {
+    return this.request('GET', `/v1/agent/do-not-call${queryString(query)}`);
+  }
+
+  /** The account's defaults: `{ callWindow, retryPolicy }` (null: the deployment's). */
+  getSettings() {
+    return this.request('GET', '/v1/agent/settings');
+  }
+
+  /**
+   * Changes the account's defaults; a field left out stays, null clears it.
+   * @param {{ callWindow?: object | null, retryPolicy?: object | null }} patch
+   */
+  updateSettings(patch) {
+    return this.request('PATCH', '/v1/agent/settings', patch);
   }
 
   /**
@@ -191,6 +373,26 @@ export class Client {
       await watcher;
     }
   }
+}
+
+function parseJson(text) {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+function idempotencyHeader(options) {
+  return options?.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+}
+
+/** `?a=1&b=2` of the set values, or '' when none is set. */
+function queryString(query = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
 }
 
 /**

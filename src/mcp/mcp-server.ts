@@ -1,13 +1,24 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AgentlineError, type Client } from '../../sdk/node/agentline.js';
 import {
+  addDoNotCallInput,
+  addDoNotCallOutput,
+  batchIdInput,
+  batchOutput,
+  batchWithCallsOutput,
   callOutput,
   cancelCallInput,
+  checkDoNotCallOutput,
+  createBatchInput,
+  createBatchOutput,
+  doNotCallNumberInput,
+  getBatchInput,
   getCallInput,
   listCallsInput,
   listCallsOutput,
   placeCallInput,
   placeCallOutput,
+  removeDoNotCallOutput,
   WAIT_DEFAULT_SECONDS,
   WAIT_HEARTBEAT_SECONDS,
   WAIT_INTERVAL_DEFAULT_SECONDS,
@@ -21,7 +32,21 @@ import { waitForCall } from './wait-for-call.js';
  * The part of the Node SDK client the tools use; the tools speak the REST API and nothing else. With
  * `callEvents`, wait_for_call follows the call's live event stream.
  */
-export type CallsApi = Pick<Client, 'placeCall' | 'getCall' | 'listCalls' | 'cancelCall'> &
+export type CallsApi = Pick<
+  Client,
+  | 'placeCall'
+  | 'getCall'
+  | 'listCalls'
+  | 'cancelCall'
+  | 'createBatch'
+  | 'getBatch'
+  | 'pauseBatch'
+  | 'resumeBatch'
+  | 'cancelBatch'
+  | 'addDoNotCall'
+  | 'checkDoNotCall'
+  | 'removeDoNotCall'
+> &
   Partial<Pick<Client, 'callEvents'>>;
 
 function ok(value: object, note?: string) {
@@ -55,7 +80,10 @@ async function guard(fn: () => Promise<ReturnType<typeof ok>>) {
   }
 }
 
-/** An MCP server with the five call tools of the spec, backed by the REST API through `api`. */
+/**
+ * An MCP server with the five call tools of the spec, and the batch and do-not-call tools of the
+ * outbound extension (docs/outbound.md), backed by the REST API through `api`.
+ */
 export function createMcpServer(api: CallsApi, version = '0.1.0'): McpServer {
   const server = new McpServer({ name: 'agentline', version });
   server.registerTool(
@@ -152,5 +180,144 @@ export function createMcpServer(api: CallsApi, version = '0.1.0'): McpServer {
     },
     ({ callId }) => guard(async () => ok(await api.cancelCall(callId))),
   );
+  registerBatchTools(server, api);
+  registerDoNotCallTools(server, api);
   return server;
+}
+
+function registerBatchTools(server: McpServer, api: CallsApi) {
+  server.registerTool(
+    'create_batch',
+    {
+      title: 'Place a batch of phone calls',
+      description:
+        'Places many calls that share one template (objective, context, fields, voicemail, transfer, ...) with {{variable}} placeholders filled from each row, and returns at once. ' +
+        'Each row is checked as a single call would be: the answer lists the accepted rows with their callId and the refused ones with the error code (a bad row does not stop the others; all rows refused is an invalid_request error). ' +
+        'Calls ring only inside their calling window and never to numbers on a do-not-call list. Follow progress with get_batch.',
+      inputSchema: createBatchInput,
+      outputSchema: createBatchOutput,
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+      },
+    },
+    ({ idempotencyKey, ...body }) =>
+      guard(async () => {
+        const res = await api.createBatch(body as never, { idempotencyKey });
+        return ok(
+          res,
+          res.refusedRows > 0
+            ? `${res.refusedRows} of ${res.totalRows} rows were refused; see refused[] for each row's error.`
+            : undefined,
+        );
+      }),
+  );
+  server.registerTool(
+    'get_batch',
+    {
+      title: 'Get a batch',
+      description:
+        'A batch as it stands: status (running, paused, canceled, completed), counts of its calls by status, progress { ended, total }, the rows refused when it was placed, and one page of its calls (row, callId, to, status, endedReason, attempt, scheduledFor). completedAt is set once every call has ended. Does not wait.',
+      inputSchema: getBatchInput,
+      outputSchema: batchWithCallsOutput,
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    ({ batchId, limit, cursor }) => guard(async () => ok(await api.getBatch(batchId, { limit, cursor }))),
+  );
+  server.registerTool(
+    'pause_batch',
+    {
+      title: 'Pause a batch',
+      description:
+        'Holds the batch’s queued calls (they do not dial until resume_batch); calls already ringing or live go on. A batch that has ended is a batch_already_ended error.',
+      inputSchema: batchIdInput,
+      outputSchema: batchOutput,
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      },
+    },
+    ({ batchId }) => guard(async () => ok(await api.pauseBatch(batchId))),
+  );
+  server.registerTool(
+    'resume_batch',
+    {
+      title: 'Resume a batch',
+      description:
+        'Lets a paused batch’s queued calls dial again (still only inside their calling windows). A batch that has ended is a batch_already_ended error.',
+      inputSchema: batchIdInput,
+      outputSchema: batchOutput,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    },
+    ({ batchId }) => guard(async () => ok(await api.resumeBatch(batchId))),
+  );
+  server.registerTool(
+    'cancel_batch',
+    {
+      title: 'Cancel a batch',
+      description:
+        'Cancels a batch: its queued calls end failed with endedReason canceled and never dial; calls already ringing or live finish. A batch that has ended is a batch_already_ended error.',
+      inputSchema: batchIdInput,
+      outputSchema: batchOutput,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    },
+    ({ batchId }) => guard(async () => ok(await api.cancelBatch(batchId))),
+  );
+}
+
+function registerDoNotCallTools(server: McpServer, api: CallsApi) {
+  server.registerTool(
+    'add_do_not_call',
+    {
+      title: 'Add numbers to the do-not-call list',
+      description:
+        'Puts numbers on this account’s do-not-call list: placing a call or batch row to one is refused (destination_blocked, details.category do_not_call), and a queued call to one never dials. Answers { added, alreadyListed, invalid[] }.',
+      inputSchema: addDoNotCallInput,
+      outputSchema: addDoNotCallOutput,
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      },
+    },
+    ({ numbers, note }) => guard(async () => ok(await api.addDoNotCall(numbers, { note }))),
+  );
+  server.registerTool(
+    'check_do_not_call',
+    {
+      title: 'Check the do-not-call list',
+      description:
+        'Whether a number may not be called: { number, listed, list: "account" | "deployment" | null, source, createdAt }. The deployment’s own list counts too.',
+      inputSchema: doNotCallNumberInput,
+      outputSchema: checkDoNotCallOutput,
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    ({ number }) => guard(async () => ok(await api.checkDoNotCall(number))),
+  );
+  server.registerTool(
+    'remove_do_not_call',
+    {
+      title: 'Remove a number from the do-not-call list',
+      description:
+        'Takes a number off this account’s do-not-call list, so it may be called again. A number not on the list is not_found; one on the deployment’s list cannot be removed here (dnc_deployment_list).',
+      inputSchema: doNotCallNumberInput,
+      outputSchema: removeDoNotCallOutput,
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: true,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
+    },
+    ({ number }) =>
+      guard(async () => {
+        await api.removeDoNotCall(number);
+        return ok({ number, removed: true });
+      }),
+  );
 }

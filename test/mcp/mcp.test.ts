@@ -64,11 +64,26 @@ describe('MCP server', () => {
   });
   afterAll(() => api.close());
 
-  it('over streamable HTTP: lists the five tools and runs them with the caller key', async () => {
+  it('over streamable HTTP: lists the five call tools (and the outbound ones) and runs them with the caller key', async () => {
     const c = await connectHttp(api.url, api.key);
     try {
       const tools = (await c.listTools()).tools.map((t) => t.name).sort();
-      expect(tools).toEqual(['cancel_call', 'get_call', 'list_calls', 'place_call', 'wait_for_call']);
+      // The batch and do-not-call tools are tested in mcp-outbound.test.ts.
+      expect(tools).toEqual([
+        'add_do_not_call',
+        'cancel_batch',
+        'cancel_call',
+        'check_do_not_call',
+        'create_batch',
+        'get_batch',
+        'get_call',
+        'list_calls',
+        'pause_batch',
+        'place_call',
+        'remove_do_not_call',
+        'resume_batch',
+        'wait_for_call',
+      ]);
       const placed = await call(c, 'place_call', {
         to: TEST_DESTINATION,
         objective: 'Confirm the delivery slot',

@@ -41,17 +41,24 @@ class Client:
 
     def _request(self, method, path, body=None, headers=None):
         data = None
-        h = {"Authorization": "Bearer " + self.api_key, "Accept": "application/json"}
+        content_type = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
-            h["Content-Type"] = "application/json"
+            content_type = "application/json"
+        raw = self._send(method, path, data, content_type, headers)
+        return json.loads(raw.decode("utf-8")) if raw else None
+
+    def _send(self, method, path, data=None, content_type=None, headers=None, accept="application/json"):
+        """One request; the answer's body as bytes. API and network failures raise AgentlineError."""
+        h = {"Authorization": "Bearer " + self.api_key, "Accept": accept}
+        if content_type:
+            h["Content-Type"] = content_type
         if headers:
             h.update(headers)
         req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=h)
         try:
             with urllib.request.urlopen(req, timeout=self.request_timeout) as res:
-                raw = res.read()
-                return json.loads(raw.decode("utf-8")) if raw else None
+                return res.read()
         except urllib.error.HTTPError as e:
             raise self._error_from_http(e)
         except (urllib.error.URLError, OSError) as e:
@@ -76,9 +83,13 @@ class Client:
 
     def place_call(self, to, objective, idempotency_key=None, **fields):
         """Places a call. Keyword arguments are the other fields of POST /v1/agent/calls
-        (context, fields, webhookUrl, callerId, language, voice, maxDurationSeconds, voicemail, transfer, metadata).
+        (context, fields, webhookUrl, callerId, language, voice, maxDurationSeconds, voicemail, transfer, metadata,
+        callWindow, startAt, expiresAt, retry).
         transfer (extension): {"to": "+E164" or "sip:user@host", "mode": "cold"|"warm", "when": "<condition>"};
-        a call handed over ends "completed" with endedReason "transferred"."""
+        a call handed over ends "completed" with endedReason "transferred".
+        callWindow: {"start": "HH:MM", "end": "HH:MM", "days": ["mon", ...]} in the callee's local time;
+        startAt / expiresAt: ISO 8601 with an offset (not dialled before / not after; an expired call ends
+        failed/expired); retry: {"maxAttempts": 1-10, "delaySeconds": 60-86400, "on": [...]}."""
         body = dict(fields)
         body["to"] = to
         body["objective"] = objective
@@ -91,12 +102,124 @@ class Client:
         return self._request("GET", "/v1/agent/calls/" + urllib.parse.quote(call_id, safe=""))
 
     def list_calls(self, limit=None, cursor=None, status=None):
-        q = {k: v for k, v in (("limit", limit), ("cursor", cursor), ("status", status)) if v is not None}
-        suffix = ("?" + urllib.parse.urlencode(q)) if q else ""
-        return self._request("GET", "/v1/agent/calls" + suffix)
+        return self._request("GET", "/v1/agent/calls" + _query(limit=limit, cursor=cursor, status=status))
 
     def cancel_call(self, call_id):
         return self._request("POST", "/v1/agent/calls/" + urllib.parse.quote(call_id, safe="") + "/cancel")
+
+    # Batches
+
+    def create_batch(self, template, rows, idempotency_key=None, **options):
+        """Places a batch: ``template`` is the shared call (objective with {{variable}} placeholders, context,
+        fields, voicemail, transfer, maxDurationSeconds, webhookUrl, callerId, language, voice, metadata);
+        ``rows`` a list of {"to", "variables"?, "metadata"?}. Keyword arguments are the rest of
+        POST /v1/agent/batches (name, concurrency, callWindow, startAt, expiresAt, retry, metadata). The
+        answer lists the accepted rows with their callId and the refused ones with the error a single call
+        would have had; every row refused raises AgentlineError invalid_request (422) with details["refused"]."""
+        body = dict(options)
+        body["template"] = template
+        body["rows"] = rows
+        return self._request("POST", "/v1/agent/batches", body, _idempotency(idempotency_key))
+
+    def create_batch_from_csv(self, csv_text, template, idempotency_key=None, **options):
+        """Places a batch from CSV text: a header row, a ``to`` column, every other column a template variable
+        (``metadata.<key>`` columns go to the row's metadata). Sent as JSON with the CSV in ``csv``."""
+        body = dict(options)
+        body["template"] = template
+        body["csv"] = csv_text
+        return self._request("POST", "/v1/agent/batches", body, _idempotency(idempotency_key))
+
+    def get_batch(self, batch_id, limit=None, cursor=None):
+        """One batch: counts by status, progress, the rows refused at acceptance, and one page of its calls
+        (row order; ``nextCursor`` leads to the next page)."""
+        return self._request("GET", "/v1/agent/batches/" + _quote(batch_id) + _query(limit=limit, cursor=cursor))
+
+    def list_batches(self, limit=None, cursor=None):
+        return self._request("GET", "/v1/agent/batches" + _query(limit=limit, cursor=cursor))
+
+    def pause_batch(self, batch_id):
+        """Its queued calls are held (not dialled) until resume_batch; live calls go on."""
+        return self._request("POST", "/v1/agent/batches/" + _quote(batch_id) + "/pause")
+
+    def resume_batch(self, batch_id):
+        return self._request("POST", "/v1/agent/batches/" + _quote(batch_id) + "/resume")
+
+    def cancel_batch(self, batch_id):
+        """Its queued calls end failed/canceled and never dial; live calls finish."""
+        return self._request("POST", "/v1/agent/batches/" + _quote(batch_id) + "/cancel")
+
+    def batch_results_csv(self, batch_id):
+        """The results as CSV text (str): one row per call with row, callId, to, status, endedReason, attempts,
+        durationSeconds, optOut, summary, the variables and extracted.<field>."""
+        raw = self._send("GET", "/v1/agent/batches/" + _quote(batch_id) + "/results.csv", accept="text/csv")
+        return raw.decode("utf-8")
+
+    def iter_batch_calls(self, batch_id, page_size=100):
+        """Every call of the batch, in row order, ``page_size`` (1-1000) per request."""
+        cursor = None
+        while True:
+            page = self.get_batch(batch_id, limit=page_size, cursor=cursor)
+            for call in page.get("calls") or []:
+                yield call
+            cursor = page.get("nextCursor")
+            if not cursor:
+                return
+
+    def wait_for_batch(self, batch_id, timeout=3600, interval=10, limit=None):
+        """Polls until every call of the batch has ended (``completedAt`` set: completed, or canceled once
+        its last live call ended) and returns the batch; raises AgentlineError(code="timeout") when time
+        runs out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            batch = self.get_batch(batch_id, limit=limit)
+            if batch.get("completedAt"):
+                return batch
+            left = deadline - time.monotonic()
+            if left <= 0:
+                progress = batch.get("progress") or {}
+                raise AgentlineError(
+                    "timeout",
+                    "batch %s still %s (%s of %s calls ended) after %s s"
+                    % (batch_id, batch.get("status"), progress.get("ended"), progress.get("total"), timeout),
+                    0,
+                )
+            time.sleep(min(interval, left))
+
+    # Do-not-call list
+
+    def add_do_not_call(self, numbers, note=None):
+        """Puts E.164 numbers on the account's do-not-call list: {"added", "alreadyListed", "invalid"}."""
+        body = {"numbers": list(numbers)}
+        if note is not None:
+            body["note"] = note
+        return self._request("POST", "/v1/agent/do-not-call", body)
+
+    def import_do_not_call_csv(self, csv_text):
+        """Imports CSV text (the first column, or the column ``number``) to the do-not-call list."""
+        raw = self._send("POST", "/v1/agent/do-not-call", csv_text.encode("utf-8"), "text/csv")
+        return json.loads(raw.decode("utf-8")) if raw else None
+
+    def remove_do_not_call(self, number):
+        """Takes a number off the account's list. Not on it: not_found (404); on the deployment's list:
+        dnc_deployment_list (409)."""
+        self._send("DELETE", "/v1/agent/do-not-call/" + _quote(number))
+
+    def check_do_not_call(self, number):
+        """{"number", "listed", "list": "account"|"deployment"|None, "source", "createdAt"}."""
+        return self._request("GET", "/v1/agent/do-not-call/" + _quote(number))
+
+    def list_do_not_call(self, limit=None, cursor=None):
+        return self._request("GET", "/v1/agent/do-not-call" + _query(limit=limit, cursor=cursor))
+
+    # Account defaults
+
+    def get_settings(self):
+        """The account's defaults: {"callWindow", "retryPolicy"} (None: the deployment's)."""
+        return self._request("GET", "/v1/agent/settings")
+
+    def update_settings(self, **fields):
+        """Changes the account's defaults: callWindow=..., retryPolicy=...; a field left out stays, None clears it."""
+        return self._request("PATCH", "/v1/agent/settings", fields)
 
     def call_events(self, call_id, last_event_id=None, idle_timeout=DEFAULT_IDLE_TIMEOUT, max_backoff=DEFAULT_MAX_BACKOFF):
         """The live events of one call (Server-Sent Events), a generator of Event(type, id, data): the call's
@@ -147,6 +270,19 @@ class Client:
                 )
             time.sleep(min(interval, left))
             call = self.get_call(call_id)
+
+
+def _quote(segment):
+    return urllib.parse.quote(str(segment), safe="")
+
+
+def _query(**params):
+    q = [(k, v) for k, v in params.items() if v is not None]
+    return ("?" + urllib.parse.urlencode(q)) if q else ""
+
+
+def _idempotency(key):
+    return {"Idempotency-Key": key} if key else None
 
 
 def verify_webhook(raw_body, signature_header, secret, tolerance_seconds=300):
