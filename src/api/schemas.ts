@@ -1,6 +1,9 @@
 import { z } from '@hono/zod-openapi';
+import { START_AT_MAX_DAYS } from '../calls/placement-limits.js';
+import { retryPolicySchema } from '../calls/retry-policy.js';
 import { CALL_STATUSES } from '../calls/status.js';
 import { TRANSFER_WHEN_DEFAULT } from '../calls/transfer-defaults.js';
+import { callWindowSchema } from '../scheduling/call-window.js';
 import { ERROR_STATUS } from './errors.js';
 import { nestsDeeperThan } from './storable-json.js';
 
@@ -23,7 +26,18 @@ export const LIMITS = {
   bodyBytes: 64 * 1024,
   listMax: 100,
   listDefault: 20,
+  /** How far ahead `startAt` may lie. */
+  startAtMaxDays: START_AT_MAX_DAYS,
 } as const;
+
+/** startAt / expiresAt: ISO 8601 date-time with `Z` or a UTC offset (a local time without one is ambiguous). */
+const placementTime = z
+  .string()
+  .datetime({
+    offset: true,
+    message: 'must be an ISO 8601 date-time with a UTC offset, e.g. 2030-03-15T09:30:00-05:00',
+  })
+  .openapi({ format: 'date-time', example: '2030-03-15T09:30:00-05:00' });
 
 const FIELD_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
 /** Strict E.164 as the guardrails check it (`isStrictE164`), for the OpenAPI document. */
@@ -180,13 +194,36 @@ export const PlaceCallBodySchema = z
     voicemail: VoicemailSchema.optional(),
     transfer: TransferSchema.optional(),
     metadata: MetadataSchema.optional(),
+    callWindow: callWindowSchema.optional().openapi({
+      description:
+        "*Extension.* When the call may ring, in the callee's local time (the zones of `to`; where a number may lie in several zones, the window must hold in every one). Default: the account's window (PATCH /v1/agent/settings), else the deployment's DEFAULT_CALL_WINDOW (09:00–20:00 every day unless the operator changed it; a default, not legal advice). The deployment's QUIET_HOURS apply on top and cannot be overridden. A call placed outside its window is stored queued with `scheduledFor` at the next opening.",
+    }),
+    startAt: placementTime.optional().openapi({
+      description: `*Extension.* Not dialled before this time (ISO 8601 with a UTC offset, e.g. 2030-03-15T09:30:00-05:00); at most ${LIMITS.startAtMaxDays} days ahead. A time in the past means now.`,
+    }),
+    expiresAt: placementTime.optional().openapi({
+      description:
+        '*Extension.* Give up if the call has not dialled by then (ISO 8601 with a UTC offset): it ends failed with endedReason expired. Must be later than now and than startAt; a call whose calling hours leave no time before it is refused with 422 outside_calling_hours.',
+    }),
+    retry: retryPolicySchema.optional().openapi({
+      description:
+        "*Extension.* Retry an unanswered or failed attempt (same callId; each attempt inside the calling window). Default: the account's retry policy, else no retries.",
+    }),
   })
   .strict()
   .openapi('PlaceCallRequest');
 export type PlaceCallBody = z.output<typeof PlaceCallBodySchema>;
 
 export const PlaceCallResponseSchema = z
-  .object({ callId: z.string().uuid(), status: z.literal('queued') })
+  .object({
+    callId: z.string().uuid(),
+    status: z.literal('queued'),
+    scheduledFor: z.string().nullable().openapi({
+      format: 'date-time',
+      description:
+        '*Extension.* When the call will dial at the earliest (its startAt or the next opening of its calling hours); null: as soon as a worker is free.',
+    }),
+  })
   .openapi('PlaceCallResponse');
 
 const StatusSchema = z.enum(CALL_STATUSES).openapi('CallStatus');
@@ -222,6 +259,62 @@ const CallEventSchema = z
     reason: z.string().nullable(),
   })
   .openapi('CallEvent');
+
+const CallAttemptSchema = z
+  .object({
+    attempt: z.number().int().openapi({ description: 'From 1.' }),
+    dialedAt: isoTime.nullable(),
+    startedAt: isoTime.nullable().openapi({ description: 'When it was answered; null if it never was.' }),
+    endedAt: isoTime.nullable(),
+    status: StatusSchema,
+    endedReason: z.string().nullable(),
+    durationSeconds: z.number().int().nullable(),
+  })
+  .openapi('CallAttempt', { description: '*Extension.* One attempt of a call: one dial of its number.' });
+
+/** Scheduling, retries and opt-out: in the call (GET) and in every call webhook (see call-view.ts). */
+const CallOutboundFields = {
+  attempt: z.number().int().openapi({
+    description:
+      '*Extension.* The attempt in progress, or the last one (from 1). A retried call is queued again with the next number; webhooks say which attempt they are about.',
+  }),
+  attempts: z.array(CallAttemptSchema).openapi({
+    description:
+      "*Extension.* Each attempt that dialed, oldest first: the retried ones, then the current one once it has dialed (the call's status and endedReason are the last attempt's).",
+  }),
+  scheduledFor: isoTime.nullable().openapi({
+    description:
+      "*Extension.* While queued: the earliest time the next attempt may dial (startAt, the next opening of the calling hours, or a retry's delay); null: as soon as a worker is free.",
+  }),
+  startAt: isoTime
+    .nullable()
+    .openapi({ description: '*Extension.* Not dialled before this time (as placed).' }),
+  expiresAt: isoTime.nullable().openapi({
+    description:
+      '*Extension.* Not dialled after this time: it ends failed with endedReason expired, and no retry is scheduled past it.',
+  }),
+  callWindow: callWindowSchema.nullable().openapi({
+    description:
+      "*Extension.* The call's own calling hours (callee-local); null: the account's, else the deployment's.",
+  }),
+  timeZones: z.array(z.string()).nullable().openapi({
+    description:
+      '*Extension.* IANA zones the callee may be in, from the number (several where it is ambiguous: the window must hold in each).',
+  }),
+  retryPolicy: retryPolicySchema.nullable().openapi({
+    description:
+      "*Extension.* The retry policy in force (the call's, else its batch's, else the account's); null: no retries.",
+  }),
+  batchId: z
+    .string()
+    .uuid()
+    .nullable()
+    .openapi({ description: '*Extension.* The batch this call is a row of.' }),
+  optOut: z.boolean().openapi({
+    description:
+      "*Extension.* The callee asked not to be called again; the number was put on the account's do-not-call list.",
+  }),
+};
 
 export const CallSchema = z
   .object({
@@ -260,6 +353,7 @@ export const CallSchema = z
     startedAt: isoTime.nullable(),
     endedAt: isoTime.nullable(),
     durationSeconds: z.number().int().nullable(),
+    ...CallOutboundFields,
     events: z.array(CallEventSchema).openapi({
       description:
         "*Extension.* The call's history, oldest first: its placing (null → `queued`), each status change (`from` → `to`, with the ended reason on the terminal one), and events that change no status (`from` = `to`), such as why the call failed: `ari_request_failed: POST /bridges/…/addChannel → 422 Channel not in Stasis application`.",

@@ -3,9 +3,26 @@ import path from 'node:path';
 import { and, desc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { PlaceCallBody } from '../api/schemas.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/client.js';
-import { accounts, type CallRow, calls, phoneNumbers } from '../db/schema.js';
+import type { Db, Tx } from '../db/client.js';
+import {
+  type AccountRow,
+  accounts,
+  type CallRow,
+  type CallWindow,
+  calls,
+  phoneNumbers,
+} from '../db/schema.js';
+import type { DncLookup } from '../dnc/deployment-list.js';
+import { blockedBy, blockedByMany, type DncListName } from '../dnc/do-not-call.js';
 import type { Readiness } from '../health.js';
+import {
+  type CallingRules,
+  nextCallableAt,
+  parseQuietHours,
+  parseWindowSpec,
+  type QuietHours,
+} from '../scheduling/call-window.js';
+import { timeZonesOf } from '../scheduling/number-time-zones.js';
 import { webhookHostProblem } from '../webhooks/ssrf.js';
 import type { CallStore } from './call-store.js';
 import { type CallView, callListItem, callView } from './call-view.js';
@@ -13,6 +30,7 @@ import { countCreatedCall, effectiveCaps, enforceCaps } from './caps.js';
 import { CallError, invalidField } from './errors.js';
 import { checkDestination, checkNumberFormat, type GuardrailOptions } from './guardrails.js';
 import { IdempotencyKeys, requestHash } from './idempotency.js';
+import { PLACEMENT_HORIZON_DAYS, START_AT_MAX_DAYS } from './placement-limits.js';
 import { type CallStatus, isTerminal } from './status.js';
 import { TRANSFER_WHEN_DEFAULT } from './transfer-defaults.js';
 
@@ -27,7 +45,45 @@ export interface CallServiceDeps {
   voices?: readonly string[];
   /** Told after a new call is committed as queued (not on a replay); a throw here never fails the request. */
   onCallQueued?: (callId: string) => void;
+  /** The deployment-wide do-not-call list (DNC_LIST_FILE); without it only the accounts' own lists apply. */
+  dncList?: DncLookup | null;
 }
+
+/**
+ * What placing calls for one account needs to know once, not per call: the account row, its caller ID
+ * numbers, the time of placement and the deployment's default window and quiet hours. A batch builds
+ * one and prepares every row with it. Built by `CallService.createPlacementContext`.
+ */
+export interface PlacementContext {
+  readonly account: AccountRow;
+  readonly numbers: readonly { number: string; isDefault: boolean }[];
+  readonly now: Date;
+  /** Where the per-call lookups (do-not-call) run: the caller's transaction or the pool. */
+  readonly db: Db | Tx;
+  readonly defaultWindow: CallWindow;
+  readonly quiet: QuietHours | null;
+  /**
+   * Numbers looked up on the do-not-call lists ahead of time (`preloadDnc`), and the list of each one
+   * that is listed; a number outside `dncChecked` is looked up on its own.
+   */
+  readonly dncChecked: ReadonlySet<string>;
+  readonly dncListed: ReadonlyMap<string, DncListName>;
+}
+
+export interface PlacementContextOptions {
+  /** Destination numbers to look up on the account's do-not-call list in one query (a batch's rows). */
+  preloadDnc?: Iterable<string>;
+}
+
+/** The row prepareCall builds for `calls` (no id); the caller may add batchId/batchRow and insert it. */
+export type NewCallValues = typeof calls.$inferInsert & {
+  accountId: string;
+  toNumber: string;
+  callerId: string;
+  createdAt: Date;
+  scheduledFor: Date | null;
+  timeZones: string[];
+};
 
 export interface PlaceCallOptions {
   idempotencyKey?: string;
@@ -108,11 +164,8 @@ export class CallService {
       if (prior) return this.replay(prior);
     }
 
-    this.checkDeploymentRules(body);
-    const to = checkDestination(body.to, this.deps.guardrails);
-    if (to) throw new CallError(to.code, to.message, to.details);
-    this.checkTransferTarget(body.transfer?.to);
-    const callerId = await this.resolveCallerId(accountId, body.callerId);
+    const ctx = await this.createPlacementContext(db, accountId);
+    const values = await this.prepareCall(accountId, body, ctx);
 
     const report = await this.deps.readiness.report();
     if (!report.canPlaceCalls) {
@@ -132,41 +185,24 @@ export class CallService {
         const prior = await this.idempotency.reserve(tx, accountId, key, hash);
         if (prior) return this.replay(prior);
       }
+      // Taken under the lock, so created_at follows the order in which the caps saw the calls.
       const now = this.now();
-      await enforceCaps(tx, accountId, effectiveCaps(account, config), now);
+      const scheduledFor = values.scheduledFor && values.scheduledFor > now ? values.scheduledFor : null;
+      // A call that waits for later holds no line now, so only one due now meets the concurrent cap.
+      await enforceCaps(tx, accountId, effectiveCaps(account, config), now, {
+        concurrent: scheduledFor === null,
+      });
       const [row] = await tx
         .insert(calls)
-        .values({
-          accountId,
-          status: 'queued',
-          toNumber: body.to,
-          callerId,
-          objective: body.objective.trim(),
-          context: body.context ?? null,
-          fields: (body.fields ?? []).map((f) =>
-            f.description === undefined
-              ? { name: f.name, type: f.type }
-              : { name: f.name, type: f.type, description: f.description },
-          ),
-          language: body.language ? Intl.getCanonicalLocales(body.language)[0] : config.DEFAULT_LANGUAGE,
-          voice: body.voice ?? config.DEFAULT_VOICE ?? null,
-          metadata: body.metadata ?? null,
-          webhookUrl: body.webhookUrl ?? null,
-          maxDurationSeconds: body.maxDurationSeconds ?? 600,
-          voicemail: body.voicemail ?? { action: 'hangup' },
-          transfer: body.transfer
-            ? {
-                to: body.transfer.to,
-                mode: body.transfer.mode,
-                when: body.transfer.when?.trim() ?? TRANSFER_WHEN_DEFAULT,
-              }
-            : null,
-          createdAt: now,
-        })
+        .values({ ...values, scheduledFor, createdAt: now })
         .returning({ id: calls.id });
       await this.deps.calls.recordPlaced(tx, row.id, now);
       await countCreatedCall(tx, accountId, now);
-      const answer = { statusCode: 201, body: { callId: row.id, status: 'queued' }, callId: row.id };
+      const answer = {
+        statusCode: 201,
+        body: { callId: row.id, status: 'queued', scheduledFor: scheduledFor?.toISOString() ?? null },
+        callId: row.id,
+      };
       if (key) await this.idempotency.complete(tx, accountId, key, answer);
       return { statusCode: 201, body: answer.body, location: `/v1/agent/calls/${row.id}`, replayed: false };
     });
@@ -179,6 +215,106 @@ export class CallService {
       }
     }
     return answer;
+  }
+
+  /**
+   * Loads what placing calls for this account needs once (see PlacementContext). `db` may be a
+   * transaction: the do-not-call lookups of prepareCall then run in it. Throws account_not_found.
+   */
+  async createPlacementContext(
+    db: Db | Tx,
+    accountId: string,
+    now: Date = this.now(),
+    opts: PlacementContextOptions = {},
+  ): Promise<PlacementContext> {
+    const { config } = this.deps;
+    const [account] = await db.select().from(accounts).where(eq(accounts.id, accountId));
+    if (!account) throw new CallError('account_not_found', 'The account of this key no longer exists.');
+    const numbers = await db
+      .select({ number: phoneNumbers.number, isDefault: phoneNumbers.isDefault })
+      .from(phoneNumbers)
+      .where(eq(phoneNumbers.accountId, accountId));
+    const dncChecked = new Set(opts.preloadDnc ?? []);
+    const dncListed =
+      dncChecked.size > 0
+        ? await blockedByMany(db, accountId, [...dncChecked], this.deps.dncList)
+        : new Map<string, DncListName>();
+    return {
+      account,
+      numbers,
+      now,
+      db,
+      defaultWindow: parseWindowSpec(config.DEFAULT_CALL_WINDOW),
+      quiet: parseQuietHours(config.QUIET_HOURS),
+      dncChecked,
+      dncListed,
+    };
+  }
+
+  /**
+   * Every check of one call, without storing it: the deployment's rules for webhookUrl and voice,
+   * the destination guardrails (for `to` and `transfer.to`), the caller ID, the do-not-call lists,
+   * startAt/expiresAt, and the calling hours in the callee's zones, which give `scheduledFor` (null:
+   * callable now). Returns the values to insert; throws a CallError. Caps, idempotency and readiness
+   * are the caller's (placeCall, or a batch).
+   */
+  async prepareCall(accountId: string, body: PlaceCallBody, ctx: PlacementContext): Promise<NewCallValues> {
+    const { config } = this.deps;
+    const now = ctx.now;
+    this.checkDeploymentRules(body);
+    const to = checkDestination(body.to, this.deps.guardrails);
+    if (to) throw new CallError(to.code, to.message, to.details);
+    this.checkTransferTarget(body.transfer?.to);
+    const callerId = this.resolveCallerId(ctx, body.callerId);
+    const startAt = body.startAt === undefined ? null : new Date(body.startAt);
+    const expiresAt = body.expiresAt === undefined ? null : new Date(body.expiresAt);
+    this.checkTimes(startAt, expiresAt, now);
+    await this.checkDoNotCall(accountId, body.to, ctx);
+
+    const zones = await timeZonesOf(body.to);
+    const rules: CallingRules = {
+      zones,
+      window: body.callWindow ?? ctx.account.callWindow ?? ctx.defaultWindow,
+      quiet: ctx.quiet,
+    };
+    const from = startAt && startAt > now ? startAt : now;
+    const next = nextCallableAt(from, rules, PLACEMENT_HORIZON_DAYS);
+    if (!next || (expiresAt && next >= expiresAt)) throw outsideCallingHours(rules, from, expiresAt, next);
+
+    return {
+      accountId,
+      status: 'queued',
+      toNumber: body.to,
+      callerId,
+      objective: body.objective.trim(),
+      context: body.context ?? null,
+      fields: (body.fields ?? []).map((f) =>
+        f.description === undefined
+          ? { name: f.name, type: f.type }
+          : { name: f.name, type: f.type, description: f.description },
+      ),
+      language: body.language ? Intl.getCanonicalLocales(body.language)[0] : config.DEFAULT_LANGUAGE,
+      voice: body.voice ?? config.DEFAULT_VOICE ?? null,
+      metadata: body.metadata ?? null,
+      webhookUrl: body.webhookUrl ?? null,
+      maxDurationSeconds: body.maxDurationSeconds ?? 600,
+      voicemail: body.voicemail ?? { action: 'hangup' },
+      transfer: body.transfer
+        ? {
+            to: body.transfer.to,
+            mode: body.transfer.mode,
+            when: body.transfer.when?.trim() ?? TRANSFER_WHEN_DEFAULT,
+          }
+        : null,
+      createdAt: now,
+      startAt,
+      expiresAt,
+      scheduledFor: next > now ? next : null,
+      // The call's own window only: null follows the account's (and the deployment's) when it changes.
+      callWindow: body.callWindow ?? null,
+      timeZones: zones,
+      retryPolicy: body.retry ?? ctx.account.retryPolicy ?? null,
+    };
   }
 
   async getCall(accountId: string, id: string, baseUrl: string): Promise<CallView> {
@@ -329,24 +465,18 @@ export class CallService {
     });
   }
 
-  private async resolveCallerId(accountId: string, wanted: string | undefined): Promise<string> {
+  private resolveCallerId(ctx: PlacementContext, wanted: string | undefined): string {
     if (wanted !== undefined) {
       const bad = checkNumberFormat(wanted, 'callerId');
       if (bad) throw new CallError(bad.code, bad.message, bad.details);
-    }
-    const owned = await this.deps.db
-      .select({ number: phoneNumbers.number, isDefault: phoneNumbers.isDefault })
-      .from(phoneNumbers)
-      .where(eq(phoneNumbers.accountId, accountId));
-    if (wanted !== undefined) {
-      if (!owned.some((n) => n.number === wanted)) {
+      if (!ctx.numbers.some((n) => n.number === wanted)) {
         throw new CallError('caller_id_not_owned', `${wanted} is not a caller ID number of this account.`, {
           callerId: wanted,
         });
       }
       return wanted;
     }
-    const def = owned.find((n) => n.isDefault);
+    const def = ctx.numbers.find((n) => n.isDefault);
     if (!def) {
       throw new CallError(
         'no_caller_id',
@@ -355,6 +485,57 @@ export class CallService {
     }
     return def.number;
   }
+
+  /** startAt and expiresAt against the time of placement (the schema checked their form). */
+  private checkTimes(startAt: Date | null, expiresAt: Date | null, now: Date): void {
+    const maxStart = now.getTime() + START_AT_MAX_DAYS * 86_400_000;
+    if (startAt && startAt.getTime() > maxStart) {
+      throw invalidField('startAt', `must be at most ${START_AT_MAX_DAYS} days ahead`);
+    }
+    if (expiresAt && expiresAt <= now) throw invalidField('expiresAt', 'must be later than now');
+    if (expiresAt && startAt && expiresAt <= startAt) {
+      throw invalidField('expiresAt', 'must be later than startAt');
+    }
+  }
+
+  private async checkDoNotCall(accountId: string, number: string, ctx: PlacementContext): Promise<void> {
+    const list = ctx.dncChecked.has(number)
+      ? (ctx.dncListed.get(number) ?? null)
+      : await blockedBy(ctx.db, accountId, number, this.deps.dncList);
+    if (!list) return;
+    throw new CallError(
+      'destination_blocked',
+      list === 'account'
+        ? `${number} is on this account's do-not-call list.`
+        : `${number} is on this deployment's do-not-call list.`,
+      { category: 'do_not_call', list },
+    );
+  }
+}
+
+/** No opening of the calling hours within the horizon, or none before expiresAt. */
+function outsideCallingHours(
+  rules: CallingRules,
+  from: Date,
+  expiresAt: Date | null,
+  next: Date | null,
+): CallError {
+  const why = next
+    ? `its first opening (${next.toISOString()}) is not before expiresAt (${expiresAt?.toISOString()})`
+    : `they leave no time to call in the ${PLACEMENT_HORIZON_DAYS} days from ${from.toISOString()}`;
+  return new CallError(
+    'outside_calling_hours',
+    `The call cannot be placed within its calling hours in the callee's time zone${rules.zones.length > 1 ? 's' : ''} (${rules.zones.join(', ')}): ${why}.`,
+    {
+      timeZones: rules.zones,
+      callWindow: rules.window,
+      quietHours: rules.quiet,
+      from: from.toISOString(),
+      expiresAt: expiresAt?.toISOString() ?? null,
+      nextOpening: next?.toISOString() ?? null,
+      horizonDays: PLACEMENT_HORIZON_DAYS,
+    },
+  );
 }
 
 export function createCallService(deps: CallServiceDeps): CallService {

@@ -36,12 +36,29 @@ const utcDay = (d: Date) => d.toISOString().slice(0, 10);
 const utcMonthStart = (d: Date) => `${d.toISOString().slice(0, 7)}-01`;
 
 /**
- * Checks every cap of the account for one more call. Must run inside the create transaction after
+ * Checks every cap of the account for one more call. The concurrent cap counts the account's calls
+ * that hold or are about to take a line: dialing and live ones, and queued ones due now; calls of
+ * batches (bounded by their batch's concurrency and the worker's cap at dial time) and calls waiting
+ * for a later time (startAt, calling hours, a retry's delay) do not count. Must run inside the create transaction after
  * the account row is locked (`for update`): the lock serialises creators of one account across all API
  * processes, so counts cannot be raced past a cap. Throws `rate_limited` or `usage_cap_reached`;
  * `details.cap` says which.
  */
-export async function enforceCaps(tx: Tx, accountId: string, caps: CapLimits, now: Date): Promise<void> {
+export interface EnforceCapsOptions {
+  /**
+   * Whether the new call meets the concurrent cap: false for a call placed for later (it holds no line
+   * until it is due, and the worker keeps the account's cap at dial time). Default true.
+   */
+  concurrent?: boolean;
+}
+
+export async function enforceCaps(
+  tx: Tx,
+  accountId: string,
+  caps: CapLimits,
+  now: Date,
+  opts: EnforceCapsOptions = {},
+): Promise<void> {
   const since = new Date(now.getTime() - WINDOW_MS);
   // One round trip for all four counts: this runs while the account row is locked.
   const [u] = rowsOf<{ recent: number; active: number; today: number; month_seconds: number }>(
@@ -52,7 +69,10 @@ export async function enforceCaps(tx: Tx, accountId: string, caps: CapLimits, no
          and ${calls.status} in (${sql.join(
            ACTIVE_STATUSES.map((s) => sql`${s}`),
            sql`, `,
-         )}))::int as active,
+         )})
+         and ${calls.batchId} is null
+         and (${calls.status} <> 'queued' or ${calls.scheduledFor} is null
+              or ${calls.scheduledFor} <= ${now.toISOString()}::timestamptz))::int as active,
       (select coalesce(sum(${usageCounters.calls}), 0) from ${usageCounters}
          where ${usageCounters.accountId} = ${accountId} and ${usageCounters.day} = ${utcDay(now)})::int as today,
       (select coalesce(sum(${usageCounters.callSeconds}), 0) from ${usageCounters}
@@ -78,7 +98,7 @@ export async function enforceCaps(tx: Tx, accountId: string, caps: CapLimits, no
       retryAfter,
     );
   }
-  if (Number(u.active) >= caps.concurrentCalls) {
+  if (opts.concurrent !== false && Number(u.active) >= caps.concurrentCalls) {
     throw new CallError(
       'usage_cap_reached',
       `At most ${caps.concurrentCalls} calls may be active at once; wait for one to end.`,

@@ -10,11 +10,13 @@ export type CallErrorCode =
   | 'account_disabled'
   | 'idempotency_conflict'
   | 'call_already_ended'
+  | 'batch_already_ended'
   | 'invalid_number'
   | 'destination_not_allowed'
   | 'destination_blocked'
   | 'caller_id_not_owned'
   | 'no_caller_id'
+  | 'outside_calling_hours'
   | 'rate_limited'
   | 'usage_cap_reached'
   | 'service_unavailable';

@@ -37,7 +37,7 @@ const placeCall = createRoute({
   tags: ['calls'],
   summary: 'Place a call',
   description:
-    'Validates the body, runs the guardrails and caps, stores the call as queued and answers at once; the call runs in the background.',
+    "Validates the body, runs the guardrails, the do-not-call lists and the caps, stores the call as queued and answers at once; the call runs in the background. *Extension:* a call with a `startAt` in the future, or placed outside its calling hours (`callWindow`, else the account's, else the deployment's, in the callee's local time; the deployment's quiet hours always apply), is stored queued with `scheduledFor` set to when it may dial first; it does not count against the concurrent-calls cap until then.",
   security,
   request: {
     headers: IdempotencyHeaderSchema,
@@ -45,18 +45,18 @@ const placeCall = createRoute({
   },
   responses: {
     201: {
-      description: 'The call is queued. Location names it.',
+      description: 'The call is queued (scheduledFor: when it may dial first; null: now). Location names it.',
       headers: z.object({ Location: z.string().openapi({ example: '/v1/agent/calls/…' }) }),
       content: { 'application/json': { schema: PlaceCallResponseSchema } },
     },
     400: error(
-      'invalid_request: the body is not JSON, or a field is missing, of the wrong type or out of its limits.',
+      'invalid_request: the body is not JSON, or a field is missing, of the wrong type or out of its limits (startAt more than 30 days ahead, expiresAt not after now and startAt, a bad callWindow or retry); details.fields names it.',
     ),
     ...common,
     409: error('idempotency_conflict: the Idempotency-Key was used with another body.'),
     413: error('payload_too_large: the body is over 64 KB.'),
     422: error(
-      'invalid_number, destination_not_allowed, destination_blocked, caller_id_not_owned or no_caller_id.',
+      'invalid_number, destination_not_allowed, destination_blocked (details.category do_not_call with details.list account or deployment: the number is on a do-not-call list), caller_id_not_owned, no_caller_id, or outside_calling_hours (no time inside the calling hours in the next 14 days, or none before expiresAt; details names the zones, window and quiet hours).',
     ),
     429: error('rate_limited (Retry-After set) or usage_cap_reached; details.cap names the cap.'),
     503: error('service_unavailable: the deployment cannot place calls now; details.missing names what.'),
