@@ -112,7 +112,14 @@ export interface ConversationAgent {
    * Runs until the agent decides to end (it says goodbye first), or `session.signal` aborts.
    * `onTurn` is called as each turn completes so it can be persisted live.
    */
-  converse(session: CallSession, onTurn: (turn: ConversationTurn) => void): Promise<{ end: ConversationEnd }>;
+  converse(
+    session: CallSession,
+    onTurn: (turn: ConversationTurn) => void,
+  ): Promise<{
+    end: ConversationEnd;
+    /** The callee asked not to be called again: the call's end puts the number on the account's do-not-call list. */
+    optOut?: boolean;
+  }>;
   /**
    * The post-call summary and the `extracted` object for `call.fields`, from the whole transcript.
    * It runs after the line is down, so it must stay within `opts`: at the model's lowest priority,

@@ -148,6 +148,8 @@ export class CallConversation {
   private readonly voice: string | undefined;
   private lastPartial = '';
   private lastPartialAt = Number.NEGATIVE_INFINITY;
+  /** The model ended (or tried to) with an opt-out: see `run`. */
+  private optOut = false;
 
   constructor(private readonly deps: CallConversationDeps) {
     const o = deps.settings;
@@ -593,8 +595,17 @@ export class CallConversation {
       : 'The caller asked to speak with a person.';
   }
 
-  /** Holds the conversation until the agent ends it or the session is aborted. */
-  async run(): Promise<{ end: ConversationEnd }> {
+  /**
+   * Holds the conversation until the agent ends it or the session is aborted. `optOut`: the model chose
+   * an end action carrying an opt-out at some point of the call (the callee asked not to be called
+   * again); it stands however the call then ends (the callee hanging up during the goodbye included).
+   */
+  async run(): Promise<{ end: ConversationEnd; optOut?: boolean }> {
+    const result = await this.converse();
+    return this.optOut ? { ...result, optOut: true } : result;
+  }
+
+  private async converse(): Promise<{ end: ConversationEnd }> {
     const o = this.o;
     const onAbort = () => {
       this.session.audio.flush();
@@ -627,6 +638,11 @@ export class CallConversation {
         const r = await this.reply(heardText, after);
         after = null;
         heardText = null;
+        // Asked for even if the goodbye was cut: the callee said they do not want to be called again.
+        if (r.action?.action === 'end' && r.action.optOut) {
+          if (!this.optOut) this.log.info('the callee asked not to be called again');
+          this.optOut = true;
+        }
         if (this.signal.aborted) {
           if (r.spoken) this.commit(r.action, r.spoken, true);
           return await this.endOnSignal();
@@ -673,6 +689,8 @@ export class CallConversation {
           const decision = await this.gate.objectiveMet(this.signal);
           if (this.signal.aborted) return await this.endOnSignal();
           if (decision.allowed) return { end: 'objective_met' };
+          // A callee who asked not to be called again is not kept on the line to establish facts.
+          if (r.action.optOut) return { end: 'objective_impossible' };
           this.log.warn(
             { reason: decision.reason },
             'the model ended the call as objective_met without the facts',

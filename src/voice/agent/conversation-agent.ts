@@ -131,7 +131,7 @@ export function createConversationAgent(deps: ConversationAgentDeps): Conversati
   async function converse(
     session: CallSession & WrapUpRequest,
     onTurn: (turn: ConversationTurn) => void,
-  ): Promise<{ end: ConversationEnd }> {
+  ): Promise<{ end: ConversationEnd; optOut?: boolean }> {
     // The logger is already the agent's (part: agent): a second `part` would repeat the key in each line.
     const log = deps.logger.child({ callId: session.call.id });
     const { vad, release: releaseVad } = await acquireVad();

@@ -44,6 +44,11 @@ export const AGENT_ACTION_SCHEMA = {
         say: { type: 'string', description: 'A short goodbye.' },
         action: { const: 'end' },
         outcome: { enum: [...OUTCOMES] },
+        optOut: {
+          const: true,
+          description:
+            'Only when the callee asked not to be called again or to be taken off the list; leave it out otherwise.',
+        },
       },
       required: ['say', 'action', 'outcome'],
       additionalProperties: false,
@@ -85,7 +90,7 @@ export function actionContinuationGrammar(
   const branches: Record<AgentAction['action'], string> = {
     speak: String.raw`"\"speak\""`,
     dtmf: String.raw`"\"dtmf\",\"digits\":\"" [0-9*#] [0-9*#]{0,31} "\""`,
-    end: String.raw`"\"end\",\"outcome\":\"" ("objective_met" | "objective_impossible") "\""`,
+    end: String.raw`"\"end\",\"outcome\":\"" ("objective_met" | "objective_impossible") "\"" (",\"optOut\":true")?`,
     transfer: String.raw`"\"transfer\",\"summary\":\"" text "\""`,
   };
   const chosen = (['speak', 'dtmf', 'end', 'transfer'] as const).filter((a) => actions.includes(a));
@@ -109,7 +114,12 @@ export function actionToJson(action: AgentAction): string {
     case 'dtmf':
       return JSON.stringify({ say: action.say, action: 'dtmf', digits: action.digits });
     case 'end':
-      return JSON.stringify({ say: action.say, action: 'end', outcome: action.outcome });
+      return JSON.stringify({
+        say: action.say,
+        action: 'end',
+        outcome: action.outcome,
+        ...(action.optOut ? { optOut: true } : {}),
+      });
     case 'transfer':
       return JSON.stringify({ say: action.say, action: 'transfer', summary: action.summary });
   }
@@ -125,7 +135,8 @@ export const ACTION_FORMAT_HINT = [
   '- {"say":"...","action":"speak"} to say something and then listen.',
   '- {"say":"","action":"dtmf","digits":"1"} to press keypad digits (0-9, *, #) in an automated phone menu; "say" may be empty.',
   '- {"say":"<short goodbye>","action":"end","outcome":"objective_met"} once the objective is achieved, or' +
-    ' {"say":"<short goodbye>","action":"end","outcome":"objective_impossible"} once it clearly cannot be achieved on this call.',
+    ' {"say":"<short goodbye>","action":"end","outcome":"objective_impossible"} once it clearly cannot be achieved on this call.' +
+    ' Add "optOut":true to the end action (e.g. {"say":"<short goodbye>","action":"end","outcome":"objective_impossible","optOut":true}) only when the callee asks not to be called again or to be removed from the calling list.',
   '- {"say":"<short handover line>","action":"transfer","summary":"<who the callee is and what they want>"} to hand the call to a person, only when this call names a person to transfer to and its condition is met.',
 ].join('\n');
 
@@ -169,7 +180,15 @@ export function parseAgentAction(value: unknown, raw?: string): AgentAction {
           raw,
         );
       }
-      return { action: 'end', outcome, say };
+      if (v.optOut !== undefined && typeof v.optOut !== 'boolean') {
+        throw new DialogueOutputError(
+          `the model ended with a non-boolean optOut ${JSON.stringify(v.optOut)}`,
+          raw,
+        );
+      }
+      return v.optOut === true
+        ? { action: 'end', outcome, say, optOut: true }
+        : { action: 'end', outcome, say };
     }
     case 'transfer': {
       const summary = typeof v.summary === 'string' ? v.summary.trim().slice(0, SUMMARY_MAX) : '';

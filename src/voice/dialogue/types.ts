@@ -9,7 +9,11 @@ export interface DialogueMessage {
 export type AgentAction =
   | { action: 'speak'; say: string }
   | { action: 'dtmf'; digits: string; say: string }
-  | { action: 'end'; outcome: 'objective_met' | 'objective_impossible'; say: string }
+  /**
+   * End the call after `say` (a goodbye). `optOut`: the callee asked not to be called again (or to be
+   * taken off the list): the number goes on the account's do-not-call list when the call ends.
+   */
+  | { action: 'end'; outcome: 'objective_met' | 'objective_impossible'; say: string; optOut?: true }
   /**
    * Hand the call to a person (only on a call with a transfer target): `say` is the handover line the
    * callee hears, `summary` the brief the person hears first on a warm transfer.
