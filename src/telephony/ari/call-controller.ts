@@ -267,6 +267,8 @@ export class CallController {
   private transfer: CallTransfer | null = null;
   private voicemailOutcome: 'voicemail_detected' | 'voicemail_message_left' | null = null;
   private agentEnd: ConversationEnd | null = null;
+  /** The agent reported that the callee asked not to be called again. */
+  private agentOptOut = false;
   private preparation: CallPreparation | null = null;
   private closing: Closing = 'none';
   /** The call's max duration, and the grace given to the agent's goodbye once closing. */
@@ -746,6 +748,7 @@ export class CallController {
     };
     this.agentRun = this.deps.agent.converse(session, onTurn).then((result) => {
       this.agentEnd = result.end;
+      this.agentOptOut = result.optOut === true;
     });
     // A failure is dealt with where the run is awaited (converse, stopAgent, finish).
     this.agentRun.catch(() => {});
@@ -1015,6 +1018,8 @@ export class CallController {
     this.eventsOff = null;
     const outcome = await this.outcome(stateAtEnd);
     if (outcome) {
+      // The callee's request stands however the call ended: the store lists the number (do-not-call).
+      if (this.agentOptOut) outcome.optOut = true;
       if (outcome.status === 'completed' || (outcome.status === 'failed' && this.reportedAnswered)) {
         await this.summarize(outcome);
       }
