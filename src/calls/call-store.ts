@@ -1,19 +1,31 @@
 import crypto from 'node:crypto';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { completeBatchIfDone } from '../batches/batch-completion.js';
 import type { Db, Tx } from '../db/client.js';
 import {
+  accounts,
+  batches,
+  type CallAttempt,
   type CallEventRow,
   type CallRow,
   type CallTurnRow,
   callEvents,
   calls,
   callTurns,
+  doNotCall,
   type TurnLatency,
   usageCounters,
   webhookDeliveries,
 } from '../db/schema.js';
 import { transcriptOf, webhookPayload } from './call-view.js';
-import { type CallStatus, canTransition, isTerminal, webhookEventFor } from './status.js';
+import { retryDecision } from './retry-policy.js';
+import {
+  type CallStatus,
+  canTransition,
+  isTerminal,
+  type TerminalStatus,
+  webhookEventFor,
+} from './status.js';
 
 export type Clock = () => Date;
 
@@ -186,12 +198,18 @@ export class CallStore {
     opts: Parameters<CallStore['transition']>[2] & {},
   ): Promise<TransitionResult> {
     return this.db.transaction(async (tx) => {
+      // An end may complete the call's batch: its row is locked before the call's, the order a batch's
+      // cancel takes them in too, so the two never wait on each other.
+      let ctx: EndContext | null = null;
+      if (isTerminal(to)) ctx = await this.endContext(tx, callId);
       const [cur] = await tx.select().from(calls).where(eq(calls.id, callId)).for('update');
       if (!cur) return { ok: false, call: null };
       if (!canTransition(cur.status as CallStatus, to)) return { ok: false, call: cur };
       if (opts.onlyFrom && cur.status !== opts.onlyFrom) return { ok: false, call: cur };
       const at = opts.at ?? this.now();
-      const set: Partial<typeof calls.$inferInsert> = { status: to, ...opts.patch };
+      const { optOut, ...fields } = opts.patch ?? {};
+      const set: Partial<typeof calls.$inferInsert> = { status: to, ...fields };
+      if (optOut) set.optOut = true;
       if (to === 'dialing') set.dialedAt = at;
       // Never placed: unclaimed and undialed again, for any worker.
       // The hangup time of that attempt goes too, or the next attempt's end would take it.
@@ -202,12 +220,26 @@ export class CallStore {
       let endedAt = at;
       if (isTerminal(to)) {
         endedAt = cur.endedAt ?? opts.endedAt ?? at;
-        set.endedAt = endedAt;
-        set.endedReason = opts.reason ?? null;
+        const reason = opts.reason ?? null;
         // Answer to hangup only: the summary written after the line went down is not call time.
-        set.durationSeconds = cur.startedAt
+        const durationSeconds = cur.startedAt
           ? Math.max(0, Math.round((endedAt.getTime() - cur.startedAt.getTime()) / 1000))
           : 0;
+        const nextAttemptAt = this.retryAt(cur, to, reason, endedAt, optOut === true, ctx);
+        if (nextAttemptAt) {
+          const call = await this.retry(tx, cur, set, {
+            to,
+            reason,
+            at,
+            endedAt,
+            durationSeconds,
+            nextAttemptAt,
+          });
+          return { ok: true, call };
+        }
+        set.endedAt = endedAt;
+        set.endedReason = reason;
+        set.durationSeconds = durationSeconds;
         turns = await this.turns(callId, tx);
         set.transcript = transcriptOf(turns);
       }
@@ -215,36 +247,226 @@ export class CallStore {
       await tx
         .insert(callEvents)
         .values({ callId, fromStatus: cur.status, toStatus: to, reason: opts.reason ?? null, at });
+      if (optOut) await this.optOut(tx, call, at);
       if (isTerminal(to) && call.durationSeconds) {
-        await tx
-          .insert(usageCounters)
-          .values({
-            accountId: call.accountId,
-            day: endedAt.toISOString().slice(0, 10),
-            callSeconds: call.durationSeconds,
-          })
-          .onConflictDoUpdate({
-            target: [usageCounters.accountId, usageCounters.day],
-            set: { callSeconds: sql`${usageCounters.callSeconds} + ${call.durationSeconds}` },
-          });
+        await countUsage(tx, call.accountId, endedAt, { callSeconds: call.durationSeconds });
       }
       const event = webhookEventFor(to);
       if (event && call.webhookUrl) {
-        const eventId = crypto.randomUUID();
-        await tx
-          .insert(webhookDeliveries)
-          .values({
-            id: eventId,
-            accountId: call.accountId,
-            callId,
-            event,
-            url: call.webhookUrl,
-            payload: webhookPayload(event, eventId, at, call, turns, this.publicBaseUrl),
-            nextAttemptAt: at,
-          })
-          .onConflictDoNothing();
+        await this.outbox(tx, call, event, at, webhookPayloadFor(event, at, call, turns, this.publicBaseUrl));
+      }
+      if (isTerminal(to) && call.batchId) {
+        await completeBatchIfDone(tx, call.batchId, at, this.publicBaseUrl);
       }
       return { ok: true, call };
     });
   }
+
+  /**
+   * What an end needs to know besides the call: its batch (locked, see `transact`) and whether its
+   * account was disabled. Read before the call's row is locked; a call's batch never changes.
+   */
+  private async endContext(tx: Tx, callId: string): Promise<EndContext | null> {
+    const [ref] = await tx
+      .select({ batchId: calls.batchId, accountDisabledAt: accounts.disabledAt })
+      .from(calls)
+      .innerJoin(accounts, eq(accounts.id, calls.accountId))
+      .where(eq(calls.id, callId))
+      .limit(1);
+    if (!ref) return null;
+    let batchStatus: string | null = null;
+    if (ref.batchId) {
+      const [b] = await tx
+        .select({ status: batches.status })
+        .from(batches)
+        .where(eq(batches.id, ref.batchId))
+        .for('update');
+      batchStatus = b?.status ?? null;
+    }
+    return { batchStatus, accountDisabled: ref.accountDisabledAt !== null };
+  }
+
+  /**
+   * When the next attempt may dial if this end is retried, else null. Only an attempt that dialed is
+   * retried, under the call's policy (`retryDecision`), never after an opt-out, past `expiresAt`, in a
+   * canceled batch or for a disabled account.
+   */
+  private retryAt(
+    cur: CallRow,
+    to: TerminalStatus,
+    reason: string | null,
+    endedAt: Date,
+    optingOut: boolean,
+    ctx: EndContext | null,
+  ): Date | null {
+    const policy = cur.retryPolicy;
+    if (!policy || !cur.dialedAt || optingOut || cur.optOut) return null;
+    if (!retryDecision(policy, to, reason, cur.attempt)) return null;
+    if (!ctx || ctx.accountDisabled || ctx.batchStatus === 'canceled') return null;
+    const next = new Date(endedAt.getTime() + policy.delaySeconds * 1000);
+    if (cur.expiresAt && next.getTime() >= cur.expiresAt.getTime()) return null;
+    return next;
+  }
+
+  /**
+   * The end of a retried attempt: the attempt goes into `attempts`, and the call is queued for the next
+   * one (`scheduledFor` after the policy's delay; the worker also waits for the calling window). Its
+   * events read `…→ <status>` as a note (`attempt_ended: …`), then `<status> → queued` with reason
+   * `retry`: no terminal status is recorded, so live streams stay open for the next attempt. The
+   * attempt's call time and the new attempt count as usage; `call.retrying` (webhook attempt = the one
+   * that ended) says how it ended and when the next may dial.
+   */
+  private async retry(
+    tx: Tx,
+    cur: CallRow,
+    set: Partial<typeof calls.$inferInsert>,
+    end: {
+      to: TerminalStatus;
+      reason: string | null;
+      at: Date;
+      endedAt: Date;
+      durationSeconds: number;
+      nextAttemptAt: Date;
+    },
+  ): Promise<CallRow> {
+    const ended: CallAttempt = {
+      attempt: cur.attempt,
+      dialedAt: cur.dialedAt?.toISOString() ?? null,
+      startedAt: cur.startedAt?.toISOString() ?? null,
+      endedAt: end.endedAt.toISOString(),
+      status: end.to,
+      endedReason: end.reason,
+      durationSeconds: end.durationSeconds,
+    };
+    const [call] = await tx
+      .update(calls)
+      .set({
+        ...set,
+        status: 'queued',
+        attempt: cur.attempt + 1,
+        attempts: [...(cur.attempts ?? []), ended],
+        scheduledFor: end.nextAttemptAt,
+        workerId: null,
+        claimedAt: null,
+        dialedAt: null,
+        startedAt: null,
+        endedAt: null,
+        endedReason: null,
+        durationSeconds: null,
+      })
+      .where(eq(calls.id, cur.id))
+      .returning();
+    const outcome = end.reason ? `${end.to}/${end.reason}` : end.to;
+    await tx.insert(callEvents).values([
+      {
+        callId: cur.id,
+        fromStatus: cur.status,
+        toStatus: cur.status,
+        reason: `attempt_ended: attempt ${cur.attempt} of ${cur.retryPolicy?.maxAttempts}, ${outcome}`,
+        at: end.at,
+      },
+      { callId: cur.id, fromStatus: cur.status, toStatus: 'queued', reason: 'retry', at: end.at },
+    ]);
+    await countUsage(tx, call.accountId, end.endedAt, { callSeconds: end.durationSeconds });
+    await countUsage(tx, call.accountId, end.at, { calls: 1 });
+    if (call.webhookUrl) {
+      // The payload describes the attempt that ended, as the call's row read at that end.
+      const asEnded: CallRow = {
+        ...call,
+        status: end.to,
+        endedReason: end.reason,
+        dialedAt: cur.dialedAt,
+        startedAt: cur.startedAt,
+        endedAt: end.endedAt,
+        durationSeconds: end.durationSeconds,
+        attempt: cur.attempt,
+        attempts: cur.attempts ?? [],
+      };
+      const turns = await this.turns(cur.id, tx);
+      await this.outbox(
+        tx,
+        asEnded,
+        'call.retrying',
+        end.at,
+        webhookPayloadFor('call.retrying', end.at, asEnded, turns, this.publicBaseUrl, end.nextAttemptAt),
+      );
+    }
+    return call;
+  }
+
+  /** The callee asked not to be called again: the number goes on the account's do-not-call list. */
+  private async optOut(tx: Tx, call: CallRow, at: Date): Promise<void> {
+    await tx
+      .insert(doNotCall)
+      .values({
+        accountId: call.accountId,
+        number: call.toNumber,
+        source: 'opt_out',
+        callId: call.id,
+        createdAt: at,
+      })
+      .onConflictDoNothing();
+  }
+
+  /** A call webhook into the outbox; `attempt` is the call's attempt the event is about. */
+  private async outbox(
+    tx: Tx,
+    call: CallRow,
+    event: string,
+    at: Date,
+    payload: { eventId: string } & Record<string, unknown>,
+  ): Promise<void> {
+    await tx
+      .insert(webhookDeliveries)
+      .values({
+        id: payload.eventId,
+        accountId: call.accountId,
+        callId: call.id,
+        attempt: call.attempt,
+        event,
+        url: call.webhookUrl as string,
+        payload,
+        nextAttemptAt: at,
+      })
+      .onConflictDoNothing();
+  }
+}
+
+interface EndContext {
+  /** The call's batch's status (its row locked for this transaction); null: no batch. */
+  batchStatus: string | null;
+  accountDisabled: boolean;
+}
+
+function webhookPayloadFor(
+  event: string,
+  at: Date,
+  call: CallRow,
+  turns: readonly CallTurnRow[],
+  publicBaseUrl: string,
+  nextAttemptAt?: Date,
+) {
+  return webhookPayload(event, crypto.randomUUID(), at, call, turns, publicBaseUrl, { nextAttemptAt });
+}
+
+/** Adds to the account's usage of the UTC day of `at`. */
+async function countUsage(
+  tx: Tx,
+  accountId: string,
+  at: Date,
+  add: { calls?: number; callSeconds?: number },
+): Promise<void> {
+  const callsAdded = add.calls ?? 0;
+  const secondsAdded = add.callSeconds ?? 0;
+  if (callsAdded === 0 && secondsAdded === 0) return;
+  await tx
+    .insert(usageCounters)
+    .values({ accountId, day: at.toISOString().slice(0, 10), calls: callsAdded, callSeconds: secondsAdded })
+    .onConflictDoUpdate({
+      target: [usageCounters.accountId, usageCounters.day],
+      set: {
+        calls: sql`${usageCounters.calls} + ${callsAdded}`,
+        callSeconds: sql`${usageCounters.callSeconds} + ${secondsAdded}`,
+      },
+    });
 }

@@ -1,4 +1,4 @@
-import type { CallEventRow, CallRow, CallTurnRow, TurnLatency } from '../db/schema.js';
+import type { CallAttempt, CallEventRow, CallRow, CallTurnRow, TurnLatency } from '../db/schema.js';
 
 /** The public shape of one turn (`turns[]` on a call). */
 export interface TurnView {
@@ -48,6 +48,45 @@ export function recordingUrlOf(call: CallRow, publicBaseUrl: string): string | n
   return call.recordingFile ? `${publicBaseUrl}/v1/agent/calls/${call.id}/recording` : null;
 }
 
+/**
+ * The call's attempts, oldest first: those that ended and were retried (stored in `attempts`), then
+ * the current one once it has dialed (still running, or the call's last). An attempt that never
+ * dialed (the call is queued for it, or it ended before dialing: expired, canceled, do-not-call) is
+ * not listed.
+ */
+export function attemptsOf(call: CallRow): CallAttempt[] {
+  const done = call.attempts ?? [];
+  if (!call.dialedAt) return [...done];
+  return [
+    ...done,
+    {
+      attempt: call.attempt,
+      dialedAt: iso(call.dialedAt),
+      startedAt: iso(call.startedAt),
+      endedAt: iso(call.endedAt),
+      status: call.status,
+      endedReason: call.endedReason ?? null,
+      durationSeconds: call.durationSeconds ?? null,
+    },
+  ];
+}
+
+/** Scheduling, retries and opt-out: the same fields in the call view and in every call webhook. */
+function outboundFields(call: CallRow) {
+  return {
+    attempt: call.attempt,
+    attempts: attemptsOf(call),
+    scheduledFor: iso(call.scheduledFor),
+    startAt: iso(call.startAt),
+    expiresAt: iso(call.expiresAt),
+    callWindow: call.callWindow ?? null,
+    timeZones: call.timeZones ?? null,
+    retryPolicy: call.retryPolicy ?? null,
+    batchId: call.batchId ?? null,
+    optOut: call.optOut,
+  };
+}
+
 /** `GET /v1/agent/calls/{id}`. */
 export function callView(
   call: CallRow,
@@ -83,6 +122,7 @@ export function callView(
     startedAt: iso(call.startedAt),
     endedAt: iso(call.endedAt),
     durationSeconds: call.durationSeconds ?? null,
+    ...outboundFields(call),
     events: events.map(callEventView),
   };
 }
@@ -100,7 +140,11 @@ export function callListItem(call: CallRow) {
   };
 }
 
-/** The webhook body of the spec; `timestamp` is when the event happened, not when it is sent. */
+/**
+ * The webhook body of the spec; `timestamp` is when the event happened, not when it is sent.
+ * `call.retrying` describes the attempt that ended (its status, endedReason and times, `attempt` its
+ * number; pass that attempt's row) and adds `nextAttemptAt`.
+ */
 export function webhookPayload(
   event: string,
   eventId: string,
@@ -108,6 +152,7 @@ export function webhookPayload(
   call: CallRow,
   turns: readonly CallTurnRow[],
   publicBaseUrl: string,
+  extra: { nextAttemptAt?: Date } = {},
 ) {
   return {
     event,
@@ -125,5 +170,7 @@ export function webhookPayload(
     transcript: call.transcript ?? transcriptOf(turns),
     recordingUrl: recordingUrlOf(call, publicBaseUrl),
     endedReason: call.endedReason ?? null,
+    ...outboundFields(call),
+    ...(extra.nextAttemptAt ? { nextAttemptAt: extra.nextAttemptAt.toISOString() } : {}),
   };
 }
