@@ -136,6 +136,7 @@ describe('errors and service routes', () => {
         '/v1/agent/calls/{id}/events',
         '/v1/agent/calls/{id}/recording',
         '/v1/agent/events',
+        '/v1/agent/settings',
         '/v1/agent/webhooks/redeliver',
         '/v1/admin/accounts',
         '/v1/admin/accounts/{accountId}',
