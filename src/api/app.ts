@@ -3,6 +3,7 @@ import { AccountAdmin } from '../accounts/account-admin.js';
 import { AdminKeys } from '../accounts/admin-keys.js';
 import { createCallService } from '../calls/call-service.js';
 import { registerDashboard } from '../dashboard/index.js';
+import { DoNotCallService } from '../dnc/do-not-call.js';
 import { adminAuth, isAdminPath } from './admin-auth.js';
 import { bearerAuth } from './auth.js';
 import { invalidRequest, notFound, onError, renderError, zodProblems } from './error-handler.js';
@@ -10,6 +11,7 @@ import { jsonBody } from './json-body.js';
 import { requestContext } from './request-context.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerCallRoutes } from './routes/calls.js';
+import { doNotCallBody, isDoNotCallUpload, registerDoNotCallRoutes } from './routes/do-not-call.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -47,12 +49,16 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   const agentAuth = bearerAuth(deps.accounts, clock);
   app.use('/v1/*', (c, next) => (isAdminPath(c.req.path) ? next() : agentAuth(c, next)));
   app.use('/v1/admin/*', adminAuth(new AdminKeys(deps.db), clock));
-  app.use('/v1/*', jsonBody({ maxBytes: LIMITS.bodyBytes, maxDepth: LIMITS.jsonDepth }));
+  const body = jsonBody({ maxBytes: LIMITS.bodyBytes, maxDepth: LIMITS.jsonDepth });
+  // A do-not-call upload (2 MB, JSON or CSV) has its own reader.
+  const dncBody = doNotCallBody();
+  app.use('/v1/*', (c, next) => (isDoNotCallUpload(c) ? dncBody(c, next) : body(c, next)));
 
   registerHealthRoutes(app, deps.db, deps.readiness);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics, { token: deps.config.METRICS_TOKEN });
   registerCallRoutes(app, service, deps.config);
   registerWebhookRoutes(app, deps.db, deps.config);
+  registerDoNotCallRoutes(app, new DoNotCallService(deps.db, deps.doNotCallList));
   registerAdminRoutes(app, new AccountAdmin({ db: deps.db, config: deps.config, calls: deps.calls, clock }));
   registerEventRoutes(app, { db: deps.db, bus: deps.bus, logger: deps.logger }, deps.config);
 

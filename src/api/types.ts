@@ -4,6 +4,7 @@ import type { CallStore } from '../calls/call-store.js';
 import type { GuardrailOptions } from '../calls/guardrails.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
+import type { DncLookup } from '../dnc/deployment-list.js';
 import type { LiveBus } from '../events/live-bus.js';
 import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
@@ -26,6 +27,8 @@ export interface ApiDeps {
   metrics?: Metrics;
   /** Wakes the live event streams at once (and carries partials); without it they only poll. */
   bus?: LiveBus;
+  /** The deployment-wide do-not-call list (DNC_LIST_FILE), when configured. */
+  doNotCallList?: DncLookup | null;
   /** Mount point for routes built elsewhere (e.g. `/mcp`); runs after the API routes, before 404. */
   extraRoutes?: (app: OpenAPIHono<AppEnv>) => void;
 }
