@@ -174,7 +174,10 @@ export const PlaceCallBodySchema = z
       .max(2_048, 'must be at most 2048 characters')
       .refine((s) => URL.canParse(s), 'must be an absolute URL')
       .optional()
-      .openapi({ description: 'https URL (http only where the deployment allows it).' }),
+      .openapi({
+        description:
+          'https URL (http only where the deployment allows it). Receives, signed, `call.in_progress` when an attempt is answered, `call.retrying` when an attempt ends and another is scheduled (*extension*; the payload describes the attempt that ended: its `attempt`, `status`, `endedReason` and times, plus `nextAttemptAt`), and one `call.<terminal status>` at the end. Payload: `{ event, eventId, timestamp, callId, status, to, objective, metadata, startedAt, endedAt, summary, extracted, transcript, recordingUrl, endedReason }` and, as extensions, the `Call` fields `attempt`, `attempts`, `scheduledFor`, `startAt`, `expiresAt`, `callWindow`, `timeZones`, `retryPolicy`, `batchId` and `optOut`.',
+      }),
     callerId: z.string().optional().openapi({
       pattern: E164_PATTERN,
       description: "E.164 number of the account; default: the account's default.",
