@@ -5,15 +5,18 @@ import { SecretBox } from './accounts/secret-box.js';
 import { createApp } from './api/app.js';
 import { startHttpServer } from './api/http-server.js';
 import type { CallStore } from './calls/call-store.js';
+import { createDialGate } from './calls/dial-gate.js';
 import { watchEventLoopLag } from './calls/event-loop-lag.js';
 import { loadIrsfList } from './calls/guardrails.js';
-import { createCallWorker } from './calls/worker.js';
+import { createTrunkPacer } from './calls/trunk-pacer.js';
+import { createCallWorker, newWorkerId } from './calls/worker.js';
 import { type Config, loadConfig } from './config.js';
 import { createUser, signInLinkUrl } from './dashboard/auth/users.js';
 import { createListenEndpoint, sessionUserResolver } from './dashboard/routes/listen.js';
 import { type Database, openDatabase } from './db/client.js';
 import { acquireEmbeddedLock } from './db/embedded-lock.js';
 import { accounts } from './db/schema.js';
+import { DeploymentDncList } from './dnc/deployment-list.js';
 import { createLiveBus } from './events/live-bus.js';
 import { Readiness } from './health.js';
 import { ListenHub } from './listen/listen-hub.js';
@@ -85,6 +88,11 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     const database = await openConfiguredDatabase(config, logger, stops);
     restrictDataDirs(config, logger);
     const { db } = database;
+    // DNC_LIST_FILE: refused at placement and checked again right before each dial; one copy, re-read on change.
+    const dncList = config.DNC_LIST_FILE
+      ? await DeploymentDncList.open(config.DNC_LIST_FILE, { logger: logger.child({ part: 'dnc' }) })
+      : null;
+    if (dncList) stops.push(() => dncList.close());
     const secrets = SecretBox.load({ secretKey: config.SECRET_KEY, dataDir: config.dataDir });
     const accountService = new AccountService(db, secrets);
     // This process's own registry: several servers in one process (tests) never share counters.
@@ -227,10 +235,12 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         logger: logger.child({ part: 'worker' }),
       });
       stops.push(() => lag.stop());
+      const workerId = newWorkerId();
       const worker = createCallWorker({
         db,
         store,
         runner,
+        workerId,
         logger: logger.child({ part: 'worker' }),
         concurrency: config.WORKER_CONCURRENCY,
         pollMs: config.WORKER_POLL_MS,
@@ -240,6 +250,19 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         canClaim: () => ari.connected && agent !== null && runner.claimable() && !lag.behind(),
         // A status change wrote an outbox row: send it now rather than on the deliverer's next poll.
         onTransition: () => deliverer.wake(),
+        // The account's concurrent-call cap and TRUNK_MAX_CHANNELS, across every worker (src/calls/worker.ts).
+        limits: config,
+        // Expired, do-not-call, calling hours: decided right before each dial (src/calls/dial-gate.ts).
+        gate: createDialGate({ db, config, deploymentDnc: dncList }),
+        // TRUNK_MAX_CPS across every worker of the database (src/calls/trunk-pacer.ts).
+        pacer: config.TRUNK_MAX_CPS
+          ? createTrunkPacer({
+              db,
+              maxCps: config.TRUNK_MAX_CPS,
+              workerId,
+              logger: logger.child({ part: 'trunk' }),
+            })
+          : undefined,
       });
       await worker.start();
       metrics.watchWorker(() => worker.activeCalls().length);
@@ -281,6 +304,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         onCallQueued: () => wakeWorker?.(),
         metrics,
         bus,
+        doNotCallList: dncList,
         extraRoutes: (a) => {
           const mcp = createMcpHttpHandler((req) => a.fetch(req));
           a.all('/mcp', (c) => mcp(c.req.raw));

@@ -4,6 +4,7 @@ import type { AbortCause, CallControl, CallOutcome } from './call-runner.js';
 import type { CallStore, NewTurn, TransitionPatch, TransitionResult } from './call-store.js';
 import { retryUntilStored } from './retry-until-stored.js';
 import { type CallStatus, isTerminal } from './status.js';
+import type { DialSlot, TrunkPacer } from './trunk-pacer.js';
 
 /**
  * Turns a live call may hold in memory while the database is unreachable; a 10-minute call has a few
@@ -46,6 +47,8 @@ export class WorkerCallControl implements CallControl {
   private bufferedChars = 0;
   private isSettled = false;
   private isReleased = false;
+  private readonly pacer: TrunkPacer | null;
+  private slot: DialSlot | null = null;
 
   constructor(
     call: CallRow,
@@ -53,8 +56,13 @@ export class WorkerCallControl implements CallControl {
     private readonly logger: Logger,
     /** Told after each accepted transition (e.g. to wake the webhook deliverer at once). */
     private readonly onTransition?: (call: CallRow) => void,
+    opts: {
+      /** TRUNK_MAX_CPS: `dialing` first waits for a slot on the trunk (the call stays queued meanwhile). */
+      pacer?: TrunkPacer | null;
+    } = {},
   ) {
     this.current = call;
+    this.pacer = opts.pacer ?? null;
   }
 
   /** The latest row this control saw (the claimed row, updated by each accepted transition). */
@@ -120,6 +128,7 @@ export class WorkerCallControl implements CallControl {
    * worker, and this control lets go of it. False when the state machine refused (e.g. canceled).
    */
   async requeue(reason: string): Promise<boolean> {
+    this.closeDialSlot();
     if (this.isReleased || this.isSettled) return false;
     const res = await this.store.transition(this.current.id, 'queued', { reason });
     if (!res.ok) {
@@ -135,10 +144,43 @@ export class WorkerCallControl implements CallControl {
   /**
    * Stored before anything rings: a call dialed without its `dialing` row could be requeued and rung
    * twice. Retried until stored; an abort (cancel, shutdown) ends the wait with nobody called.
+   *
+   * With a trunk pacer, a slot on the trunk comes first: the call waits for it claimed and `queued`
+   * (nothing rings yet), and an abort ends that wait too. The slot is held until `originated` (or any
+   * later report, or the end) says the originate returned.
    */
   async dialing(): Promise<void> {
+    if (this.pacer && !this.slot && !this.isReleased && !this.isSettled) {
+      this.slot = await this.pacer.acquire(
+        this.current.id,
+        AbortSignal.any([this.giveUp.signal, this.signal]),
+      );
+    }
     const at = new Date();
-    await this.write('dialing', () => this.report('dialing', at), { stopOnAbort: true });
+    try {
+      await this.write('dialing', () => this.report('dialing', at), { stopOnAbort: true });
+    } catch (err) {
+      this.closeDialSlot();
+      throw err;
+    }
+    // Refused (canceled meanwhile): nothing will be originated.
+    if (this.current.status !== 'dialing') this.closeDialSlot();
+  }
+
+  /** The originate request answered or failed: the trunk slot frees (a second later; see trunk-pacer.ts). */
+  originated(): void {
+    this.closeDialSlot();
+  }
+
+  /**
+   * Lets go of the trunk slot (once; later calls do nothing). The worker calls it when the runner
+   * returned, so a runner that never reported `originated` holds it no longer than its call.
+   */
+  closeDialSlot(): void {
+    const slot = this.slot;
+    if (!slot) return;
+    this.slot = null;
+    void slot.done();
   }
 
   /**
@@ -146,6 +188,7 @@ export class WorkerCallControl implements CallControl {
    * first failed try, with the write kept queued (turns and the end follow it in order).
    */
   answered(): Promise<void> {
+    this.closeDialSlot();
     // Timed now: a write that waits out an outage must not move the answer, and the duration, later.
     const at = new Date();
     return new Promise<void>((resolve) => {
@@ -183,6 +226,7 @@ export class WorkerCallControl implements CallControl {
   }
 
   lineDown(at: Date = new Date()): void {
+    this.closeDialSlot();
     if (this.hungUpAt || this.isReleased || this.isSettled) return;
     this.hungUpAt = at;
     // One try: the end carries the same time, so a lost write here only delays when readers see it.
@@ -200,6 +244,7 @@ export class WorkerCallControl implements CallControl {
   }
 
   end(outcome: CallOutcome): Promise<void> {
+    this.closeDialSlot();
     if (!this.endPromise) {
       const endedAt = this.hungUpAt ?? new Date();
       this.endPromise = this.write('end', () => this.finish(outcome, endedAt)).catch((err) => {
@@ -255,6 +300,8 @@ export class WorkerCallControl implements CallControl {
     if (summary !== undefined) patch.summary = summary;
     if (extracted !== undefined) patch.extracted = extracted;
     if (recordingFile !== undefined) patch.recordingFile = recordingFile;
+    // The callee asked not to be called again: the store lists the number (do-not-call) with the end.
+    if (outcome.optOut) patch.optOut = true;
     if (!isTerminal(status)) {
       this.logger.error(
         { callId: this.current.id, status },

@@ -22,6 +22,12 @@ export interface CallControl {
   readonly signal: AbortSignal;
   dialing(): Promise<void>;
   /**
+   * The originate request answered or failed (the PBX has it, or never will): with TRUNK_MAX_CPS the
+   * dial's trunk slot frees one window later. Call it right then, before waiting for the callee; later
+   * reports and the end free it too.
+   */
+  originated?(): void;
+  /**
    * After `dialing`, the call was never placed: the originate never reached the PBX, so nobody was
    * called. Puts it back in the queue (status `queued`, for any worker) and resolves true; the runner
    * then returns without `end`. False when that is refused (e.g. it was canceled meanwhile).

@@ -1,14 +1,18 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { and, asc, eq, inArray, isNotNull, isNull, ne, notInArray, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { and, eq, inArray, isNotNull, isNull, ne, notInArray, sql } from 'drizzle-orm';
+import type { Config } from '../config.js';
+import { type Db, rowsOf } from '../db/client.js';
 import { type CallRow, calls, workers } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { WorkerCallControl } from './call-control.js';
 import type { AbortCause, CallRunner } from './call-runner.js';
 import type { CallStore } from './call-store.js';
+import { effectiveCaps } from './caps.js';
+import type { DialGate, GateResult } from './dial-gate.js';
 import { retryUntilStored } from './retry-until-stored.js';
 import { isTerminal } from './status.js';
+import type { TrunkPacer } from './trunk-pacer.js';
 
 export interface CallWorkerDeps {
   db: Db;
@@ -34,7 +38,29 @@ export interface CallWorkerDeps {
    * the composition root can wake the webhook deliverer instead of waiting for its next poll.
    */
   onTransition?: (call: CallRow) => void;
+  /**
+   * Limits that hold at dial time across every worker of the database: the account's concurrent-call
+   * cap (its override, else CAP_CONCURRENT_CALLS) and TRUNK_MAX_CHANNELS. Without it only batch
+   * concurrency limits what is claimed.
+   */
+  limits?: Pick<
+    Config,
+    | 'CAP_CALLS_PER_MINUTE'
+    | 'CAP_CONCURRENT_CALLS'
+    | 'CAP_CALLS_PER_DAY'
+    | 'CAP_MINUTES_PER_MONTH'
+    | 'TRUNK_MAX_CHANNELS'
+  >;
+  /** Decides, for each claimed call before it dials: dial, end it (expired, do-not-call), or defer it (calling hours). */
+  gate?: DialGate;
+  /** TRUNK_MAX_CPS across workers: each call's `dialing` waits for a trunk slot (see trunk-pacer.ts). */
+  pacer?: TrunkPacer;
 }
+
+/** pg_advisory_xact_lock key that serialises claims across workers ("claimcal" in ASCII). */
+const CLAIM_LOCK_KEY = 0x636c_6169_6d63_616cn;
+/** A claimed call whose gate failed (a data or database error) is tried again this much later. */
+const GATE_FAILURE_DELAY_MS = 60_000;
 
 export interface RecoveryResult {
   /** Never-dialed calls of lost workers put back in the queue. */
@@ -61,9 +87,14 @@ interface Running {
   done: Promise<void>;
 }
 
+/** A worker id unique across hosts and restarts (the composition root shares it with the trunk pacer). */
+export function newWorkerId(): string {
+  return `${os.hostname()}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
 export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   const { db, store, runner, concurrency, pollMs, staleSeconds } = deps;
-  const id = deps.workerId ?? `${os.hostname()}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const id = deps.workerId ?? newWorkerId();
   const log = deps.logger.child({ workerId: id });
   const clock = deps.clock ?? (() => new Date());
   const canClaim = deps.canClaim ?? (() => true);
@@ -220,29 +251,116 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     }
   }
 
+  /** Calls that hold a line or a claim: dialing, in progress, or claimed and not yet dialing. */
+  const liveCalls = sql`${calls.status} in ('queued', 'dialing', 'in_progress')
+    and (${calls.status} <> 'queued' or ${calls.workerId} is not null)`;
+
+  /**
+   * Claims up to `n` due calls, fairly across accounts, within every concurrency limit.
+   *
+   * - Due: queued, unclaimed, `scheduled_for` null or passed (by the injected clock), and not a row
+   *   of a batch that is not running (paused; a canceled batch's queued calls were ended).
+   * - Fair share: the due calls are ranked within their account (by `scheduled_for` nulls first,
+   *   then age) and taken by that rank, then age: every account's oldest due call comes before any
+   *   account's second, so a batch of 10,000 rows does not hold up another account's single call.
+   * - Limits, counting calls that hold a line or a claim (dialing, in_progress, claimed queued): a
+   *   batch's `concurrency`, the account's concurrent-call cap (with `limits`), TRUNK_MAX_CHANNELS
+   *   (all accounts). A batch's calls are ranked within the batch first, so the rows over its limit
+   *   drop out before the account ranking (a full batch does not hide the account's other calls).
+   *
+   * One short transaction. Claims of all workers are serialised by an advisory lock: the counts
+   * above only grow through claims, so with claims in turn no limit can be raced past. Then two
+   * statements, not `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`: the planner may
+   * re-run that subquery per row, and rows the UPDATE already touched are then skipped as locked, so
+   * it claims far more than n. (FOR UPDATE cannot go on the ranking query itself, which has window
+   * functions: the chosen rows are locked by id, skipping any a transition holds, e.g. a cancel.)
+   */
   async function claim(n: number): Promise<CallRow[]> {
-    // Two statements in one transaction, not `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP
-    // LOCKED)`: the planner may re-run that subquery per row, and rows the UPDATE already touched are
-    // then skipped as locked, so it claims far more than n.
+    const now = clock();
+    const limits = deps.limits;
+    const accountCap = limits
+      ? effectiveCaps(
+          {
+            capCallsPerMinute: null,
+            capConcurrentCalls: null,
+            capCallsPerDay: null,
+            capMinutesPerMonth: null,
+          },
+          limits,
+        ).concurrentCalls
+      : null;
+    const maxChannels = limits?.TRUNK_MAX_CHANNELS ?? null;
     return db.transaction(async (tx) => {
-      const due = await tx
+      await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK_KEY.toString()}::bigint)`);
+      let take = n;
+      if (maxChannels !== null) {
+        const [c] = rowsOf<{ n: number }>(
+          await tx.execute(sql`select count(*)::int as n from ${calls} where ${liveCalls}`),
+        );
+        take = Math.min(take, maxChannels - Number(c.n));
+      }
+      if (take <= 0) return [];
+      // effectiveCaps in SQL: the account's override, else the deployment default.
+      const accountCapOk =
+        accountCap === null
+          ? sql`true`
+          : sql`coalesce(al.n, 0) + r.account_rank <= coalesce(a.cap_concurrent_calls, ${accountCap})`;
+      const picked = rowsOf<{ id: string }>(
+        await tx.execute(sql`
+          with live as (
+            select ${calls.accountId} as account_id, ${calls.batchId} as batch_id from ${calls} where ${liveCalls}
+          ),
+          account_live as (select account_id, count(*)::int as n from live group by account_id),
+          batch_live as (
+            select batch_id, count(*)::int as n from live where batch_id is not null group by batch_id
+          ),
+          due as (
+            select c.id, c.account_id, c.batch_id, c.scheduled_for, c.created_at, b.concurrency,
+              row_number() over (
+                partition by c.batch_id order by c.scheduled_for nulls first, c.created_at, c.id
+              ) as batch_rank
+            from ${calls} c left join batches b on b.id = c.batch_id
+            where c.status = 'queued' and c.worker_id is null
+              and (c.scheduled_for is null or c.scheduled_for <= ${now.toISOString()}::timestamptz)
+              and (c.batch_id is null or b.status = 'running')
+          ),
+          within_batch as (
+            select d.* from due d left join batch_live bl on bl.batch_id = d.batch_id
+            where d.batch_id is null or d.concurrency is null or coalesce(bl.n, 0) + d.batch_rank <= d.concurrency
+          ),
+          ranked as (
+            select w.*, row_number() over (
+                partition by w.account_id order by w.scheduled_for nulls first, w.created_at, w.id
+              ) as account_rank
+            from within_batch w
+          )
+          select r.id from ranked r
+            join accounts a on a.id = r.account_id
+            left join account_live al on al.account_id = r.account_id
+          where ${accountCapOk}
+          order by r.account_rank, r.created_at, r.id
+          limit ${take}`),
+      );
+      if (picked.length === 0) return [];
+      const order = new Map(picked.map((p, i) => [p.id, i]));
+      const locked = await tx
         .select({ id: calls.id })
         .from(calls)
-        .where(and(eq(calls.status, 'queued'), isNull(calls.workerId)))
-        .orderBy(asc(calls.createdAt))
-        .limit(n)
+        .where(and(inArray(calls.id, [...order.keys()]), eq(calls.status, 'queued'), isNull(calls.workerId)))
         .for('update', { skipLocked: true });
-      if (due.length === 0) return [];
-      return tx
+      if (locked.length === 0) return [];
+      const rows = await tx
         .update(calls)
-        .set({ workerId: id, claimedAt: clock() })
+        .set({ workerId: id, claimedAt: now })
         .where(
           inArray(
             calls.id,
-            due.map((d) => d.id),
+            locked.map((d) => d.id),
           ),
         )
         .returning();
+      // Launched in the fair order (pacing serves this worker's calls first come, first served).
+      return rows.sort((x, y) => (order.get(x.id) ?? 0) - (order.get(y.id) ?? 0));
     });
   }
 
@@ -256,14 +374,17 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
 
   function launch(call: CallRow): void {
     const callLog = log.child({ callId: call.id });
-    const ctl = new WorkerCallControl(call, store, callLog, deps.onTransition);
+    const ctl = new WorkerCallControl(call, store, callLog, deps.onTransition, { pacer: deps.pacer });
     const done = (async () => {
+      if (deps.gate && !(await passGate(deps.gate, ctl, callLog))) return;
       let runError: unknown = null;
       try {
         await runner.run(ctl);
       } catch (err) {
         runError = err;
       }
+      // The runner is done: no originate of this call is in flight any more.
+      ctl.closeDialSlot();
       try {
         await settle(ctl, runError, callLog);
       } catch (err) {
@@ -275,6 +396,58 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     });
     running.set(call.id, { ctl, done });
     ensureWatch();
+  }
+
+  /**
+   * Asks the gate about a claimed call; true: dial it. Otherwise the call was ended (expired,
+   * do-not-call) through the store, as any end (event, webhook), or put back in the queue unclaimed
+   * with `scheduledFor` at its next callable time. A gate that fails (the database, a number whose
+   * zones cannot be told) defers the call a minute rather than dialing it unchecked or failing it.
+   */
+  async function passGate(gate: DialGate, ctl: WorkerCallControl, callLog: Logger): Promise<boolean> {
+    const call = ctl.call;
+    let verdict: GateResult;
+    try {
+      verdict = await gate.check(call);
+    } catch (err) {
+      callLog.error({ err }, 'the dial gate failed; the call waits in the queue');
+      verdict = { action: 'defer', until: new Date(clock().getTime() + GATE_FAILURE_DELAY_MS) };
+    }
+    const stored = <T>(op: () => Promise<T>) =>
+      retryUntilStored(op, {
+        signal: ctl.giveUpSignal,
+        onError: (err, attempt) => {
+          if (attempt === 1 || attempt % 10 === 0)
+            callLog.warn({ err, attempt }, 'could not store the dial gate decision yet; retrying');
+        },
+      });
+    try {
+      if (verdict.action === 'dial') return true;
+      if (verdict.action === 'end') {
+        const res = await stored(() =>
+          store.transition(call.id, 'failed', { reason: verdict.reason, onlyFrom: 'queued' }),
+        );
+        if (res.ok) {
+          notify(res.call);
+          callLog.info({ reason: verdict.reason }, 'queued call ended before dialing');
+        } else if (res.call && res.call.status === 'queued') {
+          await stored(() => unclaim([call.id]));
+        }
+        return false;
+      }
+      await stored(() =>
+        db
+          .update(calls)
+          .set({ workerId: null, claimedAt: null, scheduledFor: verdict.until })
+          .where(and(eq(calls.id, call.id), eq(calls.workerId, id), eq(calls.status, 'queued'))),
+      );
+      callLog.info({ scheduledFor: verdict.until.toISOString() }, 'outside its calling hours; deferred');
+      return false;
+    } catch (err) {
+      // Only a release (this worker gave the call up at stop) ends the retries; recovery takes over.
+      callLog.error({ err }, 'could not store the dial gate decision');
+      return false;
+    }
   }
 
   /**

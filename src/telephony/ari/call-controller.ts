@@ -344,6 +344,9 @@ export class CallController {
       timeout: this.s.ringTimeoutSeconds,
       channelId: this.calleeChannelId,
     });
+    // TRUNK_MAX_CPS: the trunk slot frees (a second later) once the originate answered or failed.
+    const originated = () => this.ctl.originated?.();
+    this.originating.then(originated, originated);
     const placed = await this.guard(this.placed(this.originating));
     if (placed !== true) return this.putBack('pbx_unreachable', placed);
     if (this.stateValue === 'originating') this.go('ringing');
