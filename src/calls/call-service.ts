@@ -234,7 +234,8 @@ export class CallService {
       .select({ number: phoneNumbers.number, isDefault: phoneNumbers.isDefault })
       .from(phoneNumbers)
       .where(eq(phoneNumbers.accountId, accountId));
-    const dncChecked = new Set(opts.preloadDnc ?? []);
+    // Only strings: a batch hands its rows' `to` before they are validated.
+    const dncChecked = new Set([...(opts.preloadDnc ?? [])].filter((n) => typeof n === 'string'));
     const dncListed =
       dncChecked.size > 0
         ? await blockedByMany(db, accountId, [...dncChecked], this.deps.dncList)

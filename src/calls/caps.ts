@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import { rowsOf, type Tx } from '../db/client.js';
 import { type AccountRow, calls, usageCounters } from '../db/schema.js';
@@ -35,15 +35,6 @@ export function effectiveCaps(
 const utcDay = (d: Date) => d.toISOString().slice(0, 10);
 const utcMonthStart = (d: Date) => `${d.toISOString().slice(0, 7)}-01`;
 
-/**
- * Checks every cap of the account for one more call. The concurrent cap counts the account's calls
- * that hold or are about to take a line: dialing and live ones, and queued ones due now; calls of
- * batches (bounded by their batch's concurrency and the worker's cap at dial time) and calls waiting
- * for a later time (startAt, calling hours, a retry's delay) do not count. Must run inside the create transaction after
- * the account row is locked (`for update`): the lock serialises creators of one account across all API
- * processes, so counts cannot be raced past a cap. Throws `rate_limited` or `usage_cap_reached`;
- * `details.cap` says which.
- */
 export interface EnforceCapsOptions {
   /**
    * Whether the new call meets the concurrent cap: false for a call placed for later (it holds no line
@@ -52,6 +43,18 @@ export interface EnforceCapsOptions {
   concurrent?: boolean;
 }
 
+/**
+ * Checks every cap of the account for one more call. The concurrent cap counts the account's calls
+ * that hold or are about to take a line: dialing and live ones, and queued ones due now; calls of
+ * batches (bounded by their batch's concurrency and the worker's cap at dial time) and calls waiting
+ * for a later time (startAt, calling hours, a retry's delay) do not count. The per-minute cap counts
+ * single calls only: a batch's rows, created in one request, would otherwise hold it for a minute
+ * (a batch meets the daily and monthly caps; the worker paces its calls).
+ *
+ * Must run inside the create transaction after the account row is locked (`for update`): the lock
+ * serialises creators of one account across all API processes, so counts cannot be raced past a cap.
+ * Throws `rate_limited` or `usage_cap_reached`; `details.cap` says which.
+ */
 export async function enforceCaps(
   tx: Tx,
   accountId: string,
@@ -64,6 +67,7 @@ export async function enforceCaps(
   const [u] = rowsOf<{ recent: number; active: number; today: number; month_seconds: number }>(
     await tx.execute(sql`select
       (select count(*) from ${calls} where ${calls.accountId} = ${accountId}
+         and ${calls.batchId} is null
          and ${calls.createdAt} > ${since.toISOString()}::timestamptz)::int as recent,
       (select count(*) from ${calls} where ${calls.accountId} = ${accountId}
          and ${calls.status} in (${sql.join(
@@ -85,7 +89,7 @@ export async function enforceCaps(
     const [blocker] = await tx
       .select({ createdAt: calls.createdAt })
       .from(calls)
-      .where(and(eq(calls.accountId, accountId), gt(calls.createdAt, since)))
+      .where(and(eq(calls.accountId, accountId), isNull(calls.batchId), gt(calls.createdAt, since)))
       .orderBy(asc(calls.createdAt))
       .offset(recent - caps.callsPerMinute)
       .limit(1);

@@ -1,5 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PlaceCallBodySchema } from '../../src/api/schemas.js';
+import { createCallService } from '../../src/calls/call-service.js';
 import { accounts, batches, calls, doNotCall, usageCounters } from '../../src/db/schema.js';
 import { startTestApi, type TestApi } from '../helpers/api-fixtures.js';
 
@@ -43,7 +45,9 @@ beforeEach(async () => {
   await api.db.db.delete(batches);
   await api.db.db.delete(doNotCall);
   await api.db.db.delete(usageCounters);
-  await api.db.db.update(accounts).set({ callWindow: null, retryPolicy: null, capConcurrentCalls: null });
+  await api.db.db
+    .update(accounts)
+    .set({ callWindow: null, retryPolicy: null, capConcurrentCalls: null, capCallsPerMinute: null });
 });
 
 type Placed = { callId: string; status: string; scheduledFor: string | null };
@@ -405,5 +409,89 @@ describe('the concurrent-calls cap and calls for later', () => {
       .where(eq(calls.id, due.callId));
     now = new Date('2030-03-15T20:00:00.000Z');
     expect((await refused({ to: NEW_YORK }, 429)).details).toMatchObject({ cap: 'concurrent_calls' });
+  });
+
+  it("the per-minute cap counts single calls, not a batch's rows", async () => {
+    await api.db.db.update(accounts).set({ capCallsPerMinute: 2 }).where(eq(accounts.id, api.accountId));
+    try {
+      const [batch] = await api.db.db
+        .insert(batches)
+        .values({ accountId: api.accountId, template: {}, totalRows: 3, acceptedRows: 3 })
+        .returning({ id: batches.id });
+      await api.db.db.insert(calls).values(
+        [1, 2, 3].map((batchRow) => ({
+          accountId: api.accountId,
+          toNumber: LOS_ANGELES,
+          callerId: '+14155550100',
+          objective: 'Batch row',
+          language: 'en-US',
+          batchId: batch.id,
+          batchRow,
+          createdAt: now,
+        })),
+      );
+      await api.db.db
+        .update(accounts)
+        .set({ capConcurrentCalls: null })
+        .where(eq(accounts.id, api.accountId));
+      await placed({ to: NEW_YORK });
+      await placed({ to: NEW_YORK });
+      const err = await refused({ to: NEW_YORK }, 429);
+      expect(err).toMatchObject({ code: 'rate_limited', details: { cap: 'calls_per_minute', limit: 2 } });
+    } finally {
+      await api.db.db.update(accounts).set({ capCallsPerMinute: null }).where(eq(accounts.id, api.accountId));
+    }
+  });
+});
+
+describe('prepareCall with a context built once (as a batch uses it)', () => {
+  it('checks the do-not-call lists from the preloaded numbers and inserts nothing', async () => {
+    now = new Date('2030-03-15T12:00:00.000Z');
+    const service = createCallService({
+      db: api.db.db,
+      config: api.deps.config,
+      calls: api.deps.calls,
+      readiness: api.deps.readiness,
+      guardrails: api.deps.guardrails,
+      clock: () => now,
+      dncList: { has: (n: string) => n === CHICAGO },
+    });
+    await api.db.db.insert(doNotCall).values({ accountId: api.accountId, number: NEW_YORK, source: 'api' });
+    const ctx = await service.createPlacementContext(api.db.db, api.accountId, now, {
+      preloadDnc: [NEW_YORK, LOS_ANGELES, CHICAGO],
+    });
+    expect(ctx.dncListed).toEqual(
+      new Map([
+        [NEW_YORK, 'account'],
+        [CHICAGO, 'deployment'],
+      ]),
+    );
+    const body = (to: string) => PlaceCallBodySchema.parse({ to, objective: 'Row.' });
+    await expect(service.prepareCall(api.accountId, body(NEW_YORK), ctx)).rejects.toMatchObject({
+      code: 'destination_blocked',
+      details: { category: 'do_not_call', list: 'account' },
+    });
+    await expect(service.prepareCall(api.accountId, body(CHICAGO), ctx)).rejects.toMatchObject({
+      code: 'destination_blocked',
+      details: { category: 'do_not_call', list: 'deployment' },
+    });
+    // A number outside the preloaded ones is looked up on its own (here: listed after the context was built).
+    const other = '+13125550188';
+    await api.db.db.insert(doNotCall).values({ accountId: api.accountId, number: other, source: 'api' });
+    await expect(service.prepareCall(api.accountId, body(other), ctx)).rejects.toMatchObject({
+      details: { list: 'account' },
+    });
+    const values = await service.prepareCall(api.accountId, body(LOS_ANGELES), ctx);
+    expect(values).toMatchObject({
+      accountId: api.accountId,
+      status: 'queued',
+      toNumber: LOS_ANGELES,
+      callerId: '+14155550100',
+      timeZones: ['America/Los_Angeles'],
+      createdAt: now,
+      retryPolicy: null,
+    });
+    expect(values.scheduledFor?.toISOString()).toBe('2030-03-15T16:00:00.000Z');
+    expect(await callCount()).toBe(0);
   });
 });
