@@ -3,15 +3,14 @@ import { AccountAdmin } from '../accounts/account-admin.js';
 import { AdminKeys } from '../accounts/admin-keys.js';
 import { createCallService } from '../calls/call-service.js';
 import { registerDashboard } from '../dashboard/index.js';
-import { DoNotCallService } from '../dnc/do-not-call.js';
 import { adminAuth, isAdminPath } from './admin-auth.js';
 import { bearerAuth } from './auth.js';
 import { invalidRequest, notFound, onError, renderError, zodProblems } from './error-handler.js';
 import { jsonBody } from './json-body.js';
 import { requestContext } from './request-context.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { BATCH_LIMITS, isBatchUpload, registerBatchRoutes } from './routes/batches.js';
 import { registerCallRoutes } from './routes/calls.js';
-import { doNotCallBody, isDoNotCallUpload, registerDoNotCallRoutes } from './routes/do-not-call.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -50,15 +49,29 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.use('/v1/*', (c, next) => (isAdminPath(c.req.path) ? next() : agentAuth(c, next)));
   app.use('/v1/admin/*', adminAuth(new AdminKeys(deps.db), clock));
   const body = jsonBody({ maxBytes: LIMITS.bodyBytes, maxDepth: LIMITS.jsonDepth });
-  // A do-not-call upload (2 MB, JSON or CSV) has its own reader.
-  const dncBody = doNotCallBody();
-  app.use('/v1/*', (c, next) => (isDoNotCallUpload(c) ? dncBody(c, next) : body(c, next)));
+  // A batch's rows get their own limit (8 MB, JSON or multipart); every other request keeps 64 KB.
+  const batchBody = jsonBody({
+    maxBytes: BATCH_LIMITS.bodyBytes,
+    maxDepth: BATCH_LIMITS.jsonDepth,
+    multipart: true,
+  });
+  app.use('/v1/*', (c, next) =>
+    isBatchUpload(c.req.method, c.req.path) ? batchBody(c, next) : body(c, next),
+  );
 
   registerHealthRoutes(app, deps.db, deps.readiness);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics, { token: deps.config.METRICS_TOKEN });
   registerCallRoutes(app, service, deps.config);
+  registerBatchRoutes(app, {
+    db: deps.db,
+    config: deps.config,
+    calls: deps.calls,
+    service,
+    readiness: deps.readiness,
+    clock,
+    onCallQueued: deps.onCallQueued,
+  });
   registerWebhookRoutes(app, deps.db, deps.config);
-  registerDoNotCallRoutes(app, new DoNotCallService(deps.db, deps.doNotCallList));
   registerAdminRoutes(app, new AccountAdmin({ db: deps.db, config: deps.config, calls: deps.calls, clock }));
   registerEventRoutes(app, { db: deps.db, bus: deps.bus, logger: deps.logger }, deps.config);
 

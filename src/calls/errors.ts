@@ -11,6 +11,7 @@ export type CallErrorCode =
   | 'idempotency_conflict'
   | 'call_already_ended'
   | 'batch_already_ended'
+  | 'batch_already_ended'
   | 'invalid_number'
   | 'destination_not_allowed'
   | 'destination_blocked'

@@ -1,0 +1,98 @@
+import { stringify } from 'csv-stringify/sync';
+import type { CallRow } from '../db/schema.js';
+import type { StoredTemplate } from './batch-service.js';
+
+export const RESULT_COLUMNS = [
+  'row',
+  'callId',
+  'to',
+  'status',
+  'endedReason',
+  'attempts',
+  'durationSeconds',
+  'optOut',
+  'summary',
+] as const;
+
+export interface ResultsSource {
+  template: StoredTemplate;
+  /** Names of the template's extraction fields. */
+  fields: string[];
+  /** The batch's calls in row order, a page at a time. */
+  pages: () => AsyncGenerator<CallRow[]>;
+}
+
+/** A cell: text as is, numbers and booleans as JSON writes them, objects as JSON, nothing as empty. */
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}
+
+/** Attempts dialled so far: the retried ones, and the current one once it left the queue. */
+export function attemptsMade(
+  call: Pick<CallRow, 'attempts' | 'dialedAt' | 'status' | 'endedReason'>,
+): number {
+  const done = call.attempts?.length ?? 0;
+  return done + (call.dialedAt ? 1 : 0);
+}
+
+/** The header of results.csv: fixed columns, variables (renamed `variables.<name>` on a clash), extracted fields. */
+export function resultsHeader(variables: readonly string[], fields: readonly string[]): string[] {
+  const fixed = new Set<string>(RESULT_COLUMNS);
+  const vars = variables.map((v) => (fixed.has(v) ? `variables.${v}` : v));
+  return [...RESULT_COLUMNS, ...vars, ...fields.map((f) => `extracted.${f}`)];
+}
+
+/** One line of results.csv for a call. */
+export function resultsLine(call: CallRow, source: Pick<ResultsSource, 'template' | 'fields'>): string[] {
+  const vars = source.template.rowVariables?.[(call.batchRow ?? 0) - 1] ?? {};
+  const extracted = call.extracted ?? {};
+  return [
+    cell(call.batchRow),
+    call.id,
+    call.toNumber,
+    call.status,
+    cell(call.endedReason),
+    cell(attemptsMade(call)),
+    cell(call.durationSeconds),
+    cell(call.optOut),
+    cell(call.summary),
+    ...(source.template.variables ?? []).map((v) => cell(vars[v])),
+    ...source.fields.map((f) => cell(extracted[f])),
+  ];
+}
+
+/** results.csv as a stream: the header, then each page of calls as it is read (no whole-file buffer). */
+export function resultsCsvStream(source: ResultsSource): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  const opts = { record_delimiter: 'windows' as const };
+  let pages: AsyncGenerator<CallRow[]> | null = null;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(
+        enc.encode(stringify([resultsHeader(source.template.variables ?? [], source.fields)], opts)),
+      );
+    },
+    async pull(controller) {
+      pages ??= source.pages();
+      const next = await pages.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(
+        enc.encode(
+          stringify(
+            next.value.map((c) => resultsLine(c, source)),
+            opts,
+          ),
+        ),
+      );
+    },
+    async cancel() {
+      await pages?.return(undefined);
+    },
+  });
+}
