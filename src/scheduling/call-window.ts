@@ -34,7 +34,7 @@ export const callWindowSchema = z
     start: hhmm.openapi({ description: 'Opening time, callee-local, 24 h "HH:MM".', example: '09:00' }),
     end: hhmm.openapi({
       description:
-        'Closing time (exclusive), callee-local. Before `start`: the window crosses midnight and the hours after midnight belong to the day it started. Equal to `start`: the whole day.',
+        'Closing time (exclusive), callee-local. Before `start`: the window crosses midnight and the hours after midnight belong to the day it started. Equal to `start`: the whole of each listed day (00:00-24:00).',
       example: '20:00',
     }),
     days: z
@@ -43,7 +43,8 @@ export const callWindowSchema = z
       .refine(unique, 'must not name a day twice')
       .default(() => [...DAY_NAMES])
       .openapi({
-        description: 'Days a window may start on (callee-local). Default: every day.',
+        description: 'Days a window may start on (callee-local), each at most once. Default: every day.',
+        uniqueItems: true,
         example: ['mon', 'tue', 'wed', 'thu', 'fri'],
       }),
   })
