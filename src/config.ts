@@ -61,6 +61,10 @@ export const configSchema = z.object({
     .string()
     .trim()
     .regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, 'must be "HH:MM-HH:MM" in the callee\'s local time')
+    .refine(
+      (v) => v.slice(0, 5) !== v.slice(6),
+      'must not start and end at the same time (that would stop every call)',
+    )
     .optional(),
   /** A do-not-call list for every account: one E.164 number a line (# comments), read at start and on change. */
   DNC_LIST_FILE: z.string().optional(),
