@@ -120,6 +120,7 @@ export function createAriCallRunner(deps: AriCallRunnerDeps): AriCallRunner {
         },
         signal: abort.signal,
         dialing: () => ctl.dialing(),
+        originated: () => ctl.originated?.(),
         requeue: ctl.requeue ? (reason) => ctl.requeue?.(reason) ?? Promise.resolve(false) : undefined,
         answered: () => ctl.answered(),
         addTurn: (t) => ctl.addTurn(t),
