@@ -257,6 +257,23 @@ export interface Batch extends BatchSummary {
   nextCursor: string | null;
 }
 
+/** The body of the `batch.completed` webhook, sent once when the batch's last call ended. */
+export interface BatchCompletedEvent {
+  event: 'batch.completed';
+  eventId: string;
+  timestamp: string;
+  batchId: string;
+  name: string | null;
+  /** completed, or canceled for a canceled batch. */
+  status: BatchStatus;
+  totalRows: number;
+  acceptedRows: number;
+  refusedRows: number;
+  counts: BatchCounts;
+  metadata: Record<string, unknown> | null;
+  completedAt: string;
+}
+
 export type DoNotCallSource = 'api' | 'cli' | 'import' | 'opt_out' | 'dashboard';
 
 export interface DoNotCallEntry {
