@@ -23,6 +23,7 @@ import {
   type CallStatus,
   canTransition,
   isTerminal,
+  RETRYING_EVENT,
   type TerminalStatus,
   webhookEventFor,
 } from './status.js';
@@ -386,9 +387,9 @@ export class CallStore {
       await this.outbox(
         tx,
         asEnded,
-        'call.retrying',
+        RETRYING_EVENT,
         end.at,
-        webhookPayloadFor('call.retrying', end.at, asEnded, turns, this.publicBaseUrl, end.nextAttemptAt),
+        webhookPayloadFor(RETRYING_EVENT, end.at, asEnded, turns, this.publicBaseUrl, end.nextAttemptAt),
       );
     }
     return call;

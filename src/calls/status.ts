@@ -42,6 +42,12 @@ export function canTransition(from: CallStatus, to: CallStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/**
+ * Sent instead of `call.<status>` when an attempt ends and the call's retry policy queues another
+ * (the call goes back to `queued`, which sends nothing itself).
+ */
+export const RETRYING_EVENT = 'call.retrying';
+
 /** Statuses that send a webhook when entered. */
 export function webhookEventFor(to: CallStatus): string | null {
   if (to === 'in_progress') return 'call.in_progress';
