@@ -74,7 +74,10 @@ export function jsonBody({
     if (multipart && type.toLowerCase() === 'multipart/form-data') return next();
     if (!JSON_TYPE.test(type)) {
       throw invalidRequest([
-        { field: 'Content-Type', message: `must be application/json (got ${type ? `'${type}'` : 'none'})` },
+        {
+          field: 'Content-Type',
+          message: `must be application/json${multipart ? ' or multipart/form-data' : ''} (got ${type ? `'${type}'` : 'none'})`,
+        },
       ]);
     }
     let parsed: unknown;

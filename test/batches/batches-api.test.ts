@@ -421,6 +421,25 @@ describe('reading, pausing, canceling', () => {
     });
     const live = out.accepted[1].callId;
     expect((await api.deps.calls.transition(live, 'dialing')).ok).toBe(true);
+    // Row 4 waits for its second attempt: the store ends it, as a single cancel would.
+    const retried = out.accepted[3].callId;
+    await api.db.db
+      .update(calls)
+      .set({
+        attempt: 2,
+        attempts: [
+          {
+            attempt: 1,
+            dialedAt: '2030-01-01T10:00:00.000Z',
+            startedAt: null,
+            endedAt: '2030-01-01T10:00:30.000Z',
+            status: 'no_answer',
+            endedReason: 'no_answer_timeout',
+            durationSeconds: 0,
+          },
+        ],
+      })
+      .where(eq(calls.id, retried));
 
     const res = await api.request(`/v1/agent/batches/${out.batchId}/cancel`, { method: 'POST' });
     expect(res.status).toBe(200);
@@ -456,6 +475,12 @@ describe('reading, pausing, canceling', () => {
       status: 'failed',
       endedReason: 'canceled',
       batchId: out.batchId,
+    });
+    const retriedHook = hooks.find((h) => h.callId === retried);
+    expect(retriedHook?.attempt).toBe(2);
+    expect(retriedHook?.payload).toMatchObject({
+      attempt: 2,
+      attempts: [{ attempt: 1, status: 'no_answer' }],
     });
 
     // The live call finishes as usual and was not retried; its end completes the canceled batch.
