@@ -68,6 +68,8 @@ export interface PlacementContext {
    */
   readonly dncChecked: ReadonlySet<string>;
   readonly dncListed: ReadonlyMap<string, DncListName>;
+  /** nextCallableAt answers by zones, window and start: a batch's rows share a handful of each. */
+  readonly openings: Map<string, Date | null>;
 }
 
 export interface PlacementContextOptions {
@@ -249,6 +251,7 @@ export class CallService {
       quiet: parseQuietHours(config.QUIET_HOURS),
       dncChecked,
       dncListed,
+      openings: new Map(),
     };
   }
 
@@ -279,7 +282,7 @@ export class CallService {
       quiet: ctx.quiet,
     };
     const from = startAt && startAt > now ? startAt : now;
-    const next = nextCallableAt(from, rules, PLACEMENT_HORIZON_DAYS);
+    const next = nextOpening(ctx, from, rules);
     if (!next || (expiresAt && next >= expiresAt)) throw outsideCallingHours(rules, from, expiresAt, next);
 
     return {
@@ -512,6 +515,18 @@ export class CallService {
       { category: 'do_not_call', list },
     );
   }
+}
+
+/** nextCallableAt within the placement horizon, remembered in the context (its quiet hours are fixed). */
+function nextOpening(ctx: PlacementContext, from: Date, rules: CallingRules): Date | null {
+  const w = rules.window;
+  const key = `${from.getTime()} ${w.start} ${w.end} ${w.days.join(',')} ${rules.zones.join(',')}`;
+  let next = ctx.openings.get(key);
+  if (next === undefined) {
+    next = nextCallableAt(from, rules, PLACEMENT_HORIZON_DAYS);
+    ctx.openings.set(key, next);
+  }
+  return next;
 }
 
 /** No opening of the calling hours within the horizon, or none before expiresAt. */
