@@ -43,9 +43,16 @@ describe('retryPolicySchema', () => {
     const got = issues({
       maxAttempts: 2,
       delaySeconds: 60,
-      on: ['completed', 'busy', 'failed/canceled', 'failed/do_not_call', 'failed/expired'],
+      on: [
+        'completed',
+        'busy',
+        'failed/canceled',
+        'failed/do_not_call',
+        'failed/expired',
+        'failed/worker_lost',
+      ],
     });
-    expect(got).toHaveLength(5);
+    expect(got).toHaveLength(6);
     expect(got[0]).toBe("on.0: 'completed': a completed call is never retried");
     expect(got[1]).toMatch(/^on\.1: 'busy' is not an outcome/);
     expect(got.slice(2).every((m) => m.includes('is never retried'))).toBe(true);
@@ -80,14 +87,15 @@ describe('retryDecision', () => {
     expect(retryDecision(vm, 'no_answer', 'no_answer_timeout', 1)).toBe(false);
   });
 
-  it('never retries rejected, canceled, expired or do-not-call ends under a bare status', () => {
+  it('never retries rejected, canceled, expired, do-not-call or worker-lost ends under a bare status', () => {
     const wide = { maxAttempts: 5, delaySeconds: 60, on: ['declined', 'failed'] };
     expect(retryDecision(wide, 'declined', 'busy', 1)).toBe(true);
     expect(retryDecision(wide, 'declined', 'rejected', 1)).toBe(false);
     expect(retryDecision(wide, 'failed', 'canceled', 1)).toBe(false);
     expect(retryDecision(wide, 'failed', 'expired', 1)).toBe(false);
     expect(retryDecision(wide, 'failed', 'do_not_call', 1)).toBe(false);
-    expect(retryDecision(wide, 'failed', 'worker_lost', 1)).toBe(true);
+    expect(retryDecision(wide, 'failed', 'worker_lost', 1)).toBe(false);
+    expect(retryDecision(wide, 'failed', 'internal_error', 1)).toBe(true);
   });
 
   it('never retries without a policy', () => {

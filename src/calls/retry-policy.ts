@@ -20,14 +20,16 @@ export const RETRYABLE_STATUSES = ['no_answer', 'declined', 'voicemail', 'failed
 
 /**
  * Ended reasons that are never retried, even under a bare status such as `failed`: the callee refused
- * the call (`rejected`), the client or the batch canceled it, it ran past `expiresAt`, or its number is
- * on a do-not-call list. A pair naming one of them is refused by the schema.
+ * the call (`rejected`), the client or the batch canceled it, it ran past `expiresAt`, its number is
+ * on a do-not-call list, or its worker was lost while it was dialing or live (`worker_lost`: it may
+ * have reached the callee, and a retry could ring them twice). A pair naming one is refused by the schema.
  */
 export const NEVER_RETRIED_REASONS: ReadonlySet<string> = new Set([
   'rejected',
   'canceled',
   'expired',
   'do_not_call',
+  'worker_lost',
 ]);
 
 const ENTRY = /^(no_answer|declined|voicemail|failed)(?:\/([a-z][a-z0-9_]{0,63}))?$/;
@@ -82,7 +84,7 @@ export const retryPolicySchema = z
       .default([...RETRY_ON_DEFAULT])
       .openapi({
         example: [...RETRY_ON_DEFAULT],
-        description: `Which attempt outcomes are retried: a status (${RETRYABLE_STATUSES.join(', ')}) or a status/endedReason pair (declined/busy, failed/network_error, no_answer/no_answer_timeout, voicemail/voicemail_detected, …). Default ${JSON.stringify(RETRY_ON_DEFAULT)}. \`voicemail\` only when listed. Never retried whatever is listed: completed, declined/rejected (the callee refused the call), failed/canceled, failed/expired, failed/do_not_call, and a call whose callee opted out.`,
+        description: `Which attempt outcomes are retried: a status (${RETRYABLE_STATUSES.join(', ')}) or a status/endedReason pair (declined/busy, failed/network_error, no_answer/no_answer_timeout, voicemail/voicemail_detected, …). Default ${JSON.stringify(RETRY_ON_DEFAULT)}. \`voicemail\` only when listed. Never retried whatever is listed: completed, declined/rejected (the callee refused the call), failed/canceled, failed/expired, failed/do_not_call, failed/worker_lost (the call may have reached the callee), and a call whose callee opted out.`,
       }),
   })
   .strict()
