@@ -3,6 +3,7 @@ import { AccountAdmin } from '../accounts/account-admin.js';
 import { AdminKeys } from '../accounts/admin-keys.js';
 import { createCallService } from '../calls/call-service.js';
 import { registerDashboard } from '../dashboard/index.js';
+import { DoNotCallService } from '../dnc/do-not-call.js';
 import { adminAuth, isAdminPath } from './admin-auth.js';
 import { bearerAuth } from './auth.js';
 import { invalidRequest, notFound, onError, renderError, zodProblems } from './error-handler.js';
@@ -11,10 +12,12 @@ import { requestContext } from './request-context.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { BATCH_LIMITS, isBatchUpload, registerBatchRoutes } from './routes/batches.js';
 import { registerCallRoutes } from './routes/calls.js';
+import { doNotCallBody, isDoNotCallUpload, registerDoNotCallRoutes } from './routes/do-not-call.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
+import { registerSettingsRoutes } from './routes/settings.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { LIMITS } from './schemas.js';
 import type { ApiDeps, AppEnv } from './types.js';
@@ -41,6 +44,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     clock,
     voices: deps.voices,
     onCallQueued: deps.onCallQueued,
+    dncList: deps.doNotCallList,
   });
 
   app.use('*', requestContext(deps.logger));
@@ -55,8 +59,14 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     maxDepth: BATCH_LIMITS.jsonDepth,
     multipart: true,
   });
+  // A do-not-call upload (2 MB, JSON or CSV) has its own reader.
+  const dncBody = doNotCallBody();
   app.use('/v1/*', (c, next) =>
-    isBatchUpload(c.req.method, c.req.path) ? batchBody(c, next) : body(c, next),
+    isBatchUpload(c.req.method, c.req.path)
+      ? batchBody(c, next)
+      : isDoNotCallUpload(c)
+        ? dncBody(c, next)
+        : body(c, next),
   );
 
   registerHealthRoutes(app, deps.db, deps.readiness);
@@ -72,6 +82,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     onCallQueued: deps.onCallQueued,
   });
   registerWebhookRoutes(app, deps.db, deps.config);
+  registerDoNotCallRoutes(app, new DoNotCallService(deps.db, deps.doNotCallList));
+  registerSettingsRoutes(app, deps.db, deps.config);
   registerAdminRoutes(app, new AccountAdmin({ db: deps.db, config: deps.config, calls: deps.calls, clock }));
   registerEventRoutes(app, { db: deps.db, bus: deps.bus, logger: deps.logger }, deps.config);
 
@@ -101,6 +113,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     readiness: deps.readiness,
     clock,
     bus: deps.bus,
+    onCallQueued: deps.onCallQueued,
+    doNotCallList: deps.doNotCallList,
   });
 
   deps.extraRoutes?.(app);
