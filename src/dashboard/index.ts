@@ -5,8 +5,10 @@ import { isDashboardPath } from './auth/dashboard-paths.js';
 import { dashboardSession, wantsHtml } from './auth/middleware.js';
 import { renderNotFound } from './components/error-pages.js';
 import { registerAdmin } from './pages/admin.js';
+import { registerBatches } from './pages/batches.js';
 import { registerCallPages } from './pages/calls.js';
 import { registerDevelopers } from './pages/developers.js';
+import { registerDoNotCall } from './pages/do-not-call.js';
 import { registerPlaceCall } from './pages/place-call.js';
 import { registerSettings } from './pages/settings.js';
 import { registerSignIn } from './pages/sign-in.js';
@@ -34,6 +36,8 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: DashboardDeps)
   registerDashboardEvents(ui, deps);
   registerSettings(ui, deps);
   registerAdmin(ui, deps);
+  registerBatches(ui, deps);
+  registerDoNotCall(ui, deps);
   // Page groups: one register line each, above this comment.
 
   // Last: an unknown page a browser asked for gets the HTML 404; API clients keep the JSON one.

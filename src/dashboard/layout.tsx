@@ -10,7 +10,7 @@ export interface LayoutProps {
   title: string;
   user: DashboardUser | null;
   csrfToken: string;
-  /** The nav entry to mark current: its key (calls, place-call, developers, settings, users, admin) or href. */
+  /** The nav entry to mark current: its key (calls, place-call, batches, do-not-call, developers, settings, users, admin) or href. */
   active?: string;
   flash?: FlashMessage | null;
   /** Asset names of this page's scripts under /assets (loaded deferred, in order). */
@@ -32,6 +32,8 @@ export const NAV: readonly NavItem[] = [
   { key: 'calls', href: '/calls', label: 'Calls', show: everyone },
   // Viewers are refused /calls/new (403): a link they cannot follow is only noise to them.
   { key: 'place-call', href: '/calls/new', label: 'Place a call', show: owners },
+  { key: 'batches', href: '/batches', label: 'Batches', show: everyone },
+  { key: 'do-not-call', href: '/do-not-call', label: 'Do not call', show: everyone },
   { key: 'developers', href: '/developers', label: 'Developers', show: owners },
   { key: 'settings', href: '/settings', label: 'Settings', show: everyone },
   { key: 'users', href: '/users', label: 'Users', show: owners },

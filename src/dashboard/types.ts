@@ -4,6 +4,7 @@ import type { CallService } from '../calls/call-service.js';
 import type { CallStore } from '../calls/call-store.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
+import type { DncLookup } from '../dnc/deployment-list.js';
 import type { LiveBus } from '../events/live-bus.js';
 import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
@@ -40,4 +41,8 @@ export interface DashboardDeps {
   clock: () => Date;
   /** The live event streams' wake-ups (see ApiDeps.bus). */
   bus?: LiveBus;
+  /** Wakes the worker when calls are queued (a batch uploaded from the dashboard); it polls anyway. */
+  onCallQueued?: (callId: string) => void;
+  /** The deployment's do-not-call list file (see ApiDeps.doNotCallList). */
+  doNotCallList?: DncLookup | null;
 }

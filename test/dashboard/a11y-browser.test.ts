@@ -262,7 +262,7 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       .getByRole('navigation', { name: 'Main' })
       .getByRole('link')
       .evaluateAll((as) => as.map((a) => a.getAttribute('href') as string));
-    expect(links).toEqual(['/calls', '/settings']);
+    expect(links).toEqual(['/calls', '/batches', '/do-not-call', '/settings']);
     for (const href of links) expect((await page.goto(href))?.status(), href).toBe(200);
   });
 
@@ -407,6 +407,8 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       },
     },
     { url: '/settings', shot: 'settings' },
+    { url: '/batches', shot: 'batches' },
+    { url: '/do-not-call', shot: 'do-not-call' },
     { url: '/users', shot: 'users' },
     {
       url: '/users',

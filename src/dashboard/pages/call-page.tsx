@@ -130,6 +130,33 @@ function Facts(props: CallPageProps) {
         <dt>Ended</dt>
         <dd id="call-ended-at">{formatDateTime(call.endedAt)}</dd>
       </div>
+      <div>
+        <dt>Attempt</dt>
+        <dd id="call-attempt">
+          {call.attempt}
+          {call.retryPolicy ? ` of at most ${call.retryPolicy.maxAttempts}` : ''}
+        </dd>
+      </div>
+      {call.status === 'queued' ? (
+        <div>
+          <dt>Dials from</dt>
+          <dd id="call-scheduled-for">{call.scheduledFor ? formatDateTime(call.scheduledFor) : 'now'}</dd>
+        </div>
+      ) : null}
+      <div>
+        <dt>Opted out</dt>
+        <dd id="call-opt-out">
+          {call.optOut ? 'Yes: the callee asked not to be called again (on the do-not-call list)' : 'No'}
+        </dd>
+      </div>
+      {call.batchId ? (
+        <div>
+          <dt>Batch</dt>
+          <dd>
+            <a href={`/batches/${call.batchId}`}>Row {call.batchRow ?? '?'} of a batch</a>
+          </dd>
+        </div>
+      ) : null}
       {props.accountName !== null ? (
         <div>
           <dt>Account</dt>
@@ -141,6 +168,46 @@ function Facts(props: CallPageProps) {
         <dd>{call.objective}</dd>
       </div>
     </dl>
+  );
+}
+
+/** The finished attempts of a retried call (the current one is the call's own status above). */
+function Attempts(props: { call: CallRow }) {
+  const attempts = props.call.attempts ?? [];
+  if (attempts.length === 0) return null;
+  return (
+    <section class="panel" aria-labelledby="attempts-title">
+      <h2 id="attempts-title">Earlier attempts</h2>
+      <div class="table-wrap">
+        <table id="call-attempts">
+          <caption>Attempts that ended and were retried</caption>
+          <thead>
+            <tr>
+              <th scope="col">Attempt</th>
+              <th scope="col">Status</th>
+              <th scope="col">Ended reason</th>
+              <th scope="col">Dialed</th>
+              <th scope="col">Ended</th>
+              <th scope="col">Talk time</th>
+            </tr>
+          </thead>
+          <tbody>
+            {attempts.map((a) => (
+              <tr data-attempt={a.attempt}>
+                <th scope="row">{a.attempt}</th>
+                <td>
+                  <StatusBadge status={a.status} />
+                </td>
+                <td>{a.endedReason ?? '—'}</td>
+                <td>{formatDateTime(a.dialedAt)}</td>
+                <td>{formatDateTime(a.endedAt)}</td>
+                <td>{formatDuration(a.durationSeconds)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
 
@@ -236,6 +303,7 @@ export function CallPage(props: CallPageProps) {
         <section id="call-header" data-refresh aria-labelledby="call-title">
           <h1 id="call-title">Call to {call.toNumber}</h1>
           <Facts {...props} />
+          <Attempts call={call} />
           {live ? (
             <div class="call-actions">
               {props.canAct ? (
