@@ -186,6 +186,11 @@ export class CallStore {
       endedAt?: Date;
       /** Only from this status (e.g. fail a queued call but never one a worker began dialing meanwhile). */
       onlyFrom?: CallStatus;
+      /**
+       * Only while the call is on this attempt: a report about an attempt that was retried meanwhile
+       * (a write retried through an outage after it had in fact been stored) must not touch the next one.
+       */
+      attempt?: number;
     } = {},
   ): Promise<TransitionResult> {
     const res = await this.transact(callId, to, opts);
@@ -207,6 +212,7 @@ export class CallStore {
       if (!cur) return { ok: false, call: null };
       if (!canTransition(cur.status as CallStatus, to)) return { ok: false, call: cur };
       if (opts.onlyFrom && cur.status !== opts.onlyFrom) return { ok: false, call: cur };
+      if (opts.attempt !== undefined && cur.attempt !== opts.attempt) return { ok: false, call: cur };
       const at = opts.at ?? this.now();
       const { optOut, ...fields } = opts.patch ?? {};
       const set: Partial<typeof calls.$inferInsert> = { status: to, ...fields };

@@ -305,6 +305,19 @@ describe('retries in the call store', () => {
     });
   });
 
+  it('refuses a report about an attempt that was already retried', async () => {
+    const call = await placeCall({ maxAttempts: 2, delaySeconds: 60, on: DEFAULT_ON });
+    await attempt(call.id, { status: 'no_answer', reason: 'no_answer_timeout' });
+    advance(60);
+    // Attempt 2 is dialing when attempt 1's end, retried through an outage, arrives again.
+    expect((await store.transition(call.id, 'dialing', { attempt: 2 })).ok).toBe(true);
+    const late = await store.transition(call.id, 'no_answer', { reason: 'no_answer_timeout', attempt: 1 });
+    expect(late).toMatchObject({ ok: false, call: { status: 'dialing', attempt: 2 } });
+    expect(
+      (await store.transition(call.id, 'no_answer', { reason: 'no_answer_timeout', attempt: 2 })).ok,
+    ).toBe(true);
+  });
+
   it('writes no events for a retry it refused (a second end of the same attempt)', async () => {
     const call = await placeCall({ maxAttempts: 2, delaySeconds: 60, on: DEFAULT_ON });
     await attempt(call.id, { status: 'no_answer', reason: 'no_answer_timeout' });
