@@ -153,6 +153,48 @@ describe.skipIf(noBrowserReason)('the batches pages in a browser', () => {
     );
   });
 
+  it("shows a call's attempts, when it dials next and its opt-out on the call page", async () => {
+    const placed = await con.api.request('/v1/agent/calls', {
+      method: 'POST',
+      body: JSON.stringify({ to: '+14155552673', objective: 'Confirm the delivery.' }),
+    });
+    expect(placed.status).toBe(201);
+    const { callId } = (await placed.json()) as { callId: string };
+    // As the store leaves a call whose first attempt went unanswered and waits for its retry.
+    const next = new Date('2030-01-02T10:30:00Z');
+    await con.db
+      .update(calls)
+      .set({
+        attempt: 2,
+        scheduledFor: next,
+        retryPolicy: { maxAttempts: 3, delaySeconds: 600, on: ['no_answer'] },
+        attempts: [
+          {
+            attempt: 1,
+            dialedAt: '2030-01-02T10:19:00.000Z',
+            startedAt: null,
+            endedAt: '2030-01-02T10:20:00.000Z',
+            status: 'no_answer',
+            endedReason: 'no_answer_timeout',
+            durationSeconds: null,
+          },
+        ],
+      })
+      .where(eq(calls.id, callId));
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, con.owner.email, con.owner.password, `/calls/${callId}`);
+    expect(await text(page.locator('#call-attempt'))).toBe('2 of at most 3');
+    expect(await text(page.locator('#call-scheduled-for'))).toBe('2030-01-02 10:30:00 UTC');
+    expect(await text(page.locator('#call-attempts tr[data-attempt="1"]'))).toContain('no_answer_timeout');
+    expect(await text(page.locator('#call-opt-out'))).toBe('No');
+
+    await con.db.update(calls).set({ optOut: true }).where(eq(calls.id, callId));
+    await page.reload();
+    expect(await text(page.locator('#call-opt-out'))).toMatch(
+      /^Yes: the callee asked not to be called again/,
+    );
+  });
+
   it('shows a viewer the batches but no upload form and no buttons', async () => {
     const viewer = await con.addUser({ role: 'viewer' });
     const { page } = await browser.newPage(con.url);
