@@ -233,6 +233,27 @@ describe('calling hours at placement', () => {
   });
 });
 
+describe('Idempotency-Key and calls for later', () => {
+  it('replays the first answer, scheduledFor included, even after the window has opened', async () => {
+    now = new Date('2030-03-15T12:00:00.000Z'); // 08:00 in New York
+    const send = () =>
+      api.request('/v1/agent/calls', {
+        method: 'POST',
+        body: JSON.stringify({ to: NEW_YORK, objective: 'Once.' }),
+        headers: { 'idempotency-key': 'later-1' },
+      });
+    const first = await send();
+    expect(first.status).toBe(201);
+    const body = (await first.json()) as Placed;
+    expect(body.scheduledFor).toBe('2030-03-15T13:00:00.000Z');
+    now = new Date('2030-03-15T14:00:00.000Z');
+    const again = await send();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(body);
+    expect(await callCount()).toBe(1);
+  });
+});
+
 describe('startAt and expiresAt validation', () => {
   beforeEach(() => {
     now = new Date('2030-03-15T18:30:00.000Z');
@@ -285,6 +306,29 @@ describe('do-not-call at placement', () => {
       body: JSON.stringify({ to: NEW_YORK, objective: 'Another account.' }),
     });
     expect(res.status).toBe(201);
+  });
+
+  it("refuses a number on the deployment's list (DNC_LIST_FILE) with list: deployment", async () => {
+    const listed = '+13125550142';
+    const stack = await startTestApi({
+      db: api.db,
+      clock: () => now,
+      tweak: (deps) => ({ ...deps, doNotCallList: { has: (n: string) => n === listed } }),
+    });
+    try {
+      const res = await stack.request('/v1/agent/calls', {
+        method: 'POST',
+        body: JSON.stringify({ to: listed, objective: 'Listed by the operator.' }),
+      });
+      expect(res.status).toBe(422);
+      expect(((await res.json()) as ApiErr).error).toMatchObject({
+        code: 'destination_blocked',
+        details: { category: 'do_not_call', list: 'deployment' },
+      });
+      expect((await placedOn(stack, { to: CHICAGO })).scheduledFor).toBeNull();
+    } finally {
+      await stack.close();
+    }
   });
 
   it('checks do-not-call before the calling hours (a listed number is refused, not scheduled)', async () => {
