@@ -506,13 +506,33 @@ export class BatchService {
    * dialing and live calls finish. When none is left running the batch gets its completedAt.
    */
   async cancel(accountId: string, id: string): Promise<BatchView> {
-    const changed = await this.setStatus(accountId, id, (_b, now) => ({
-      status: 'canceled',
-      canceledAt: now,
-    }));
-    if (!changed) throw new Error('cancel changed nothing');
-    await this.cancelQueuedCalls(changed);
+    let batch: BatchRow | null;
+    try {
+      batch = await this.setStatus(accountId, id, (_b, now) => ({ status: 'canceled', canceledAt: now }));
+    } catch (err) {
+      // A cancel cut off half way (the process stopped) left queued calls in a canceled batch; the
+      // worker never claims them, and canceling again ends them. Otherwise an ended batch is a 409.
+      batch = await this.unfinishedCancel(err, accountId, id);
+    }
+    if (!batch) throw new Error('cancel changed nothing');
+    await this.cancelQueuedCalls(batch);
     return this.get(accountId, id);
+  }
+
+  private async unfinishedCancel(err: unknown, accountId: string, id: string): Promise<BatchRow> {
+    if (!(err instanceof CallError) || err.code !== 'batch_already_ended') throw err;
+    const [b] = await this.deps.db
+      .select()
+      .from(batches)
+      .where(and(eq(batches.id, id.toLowerCase()), eq(batches.accountId, accountId)));
+    if (b?.status !== 'canceled') throw err;
+    const [queued] = await this.deps.db
+      .select({ id: calls.id })
+      .from(calls)
+      .where(and(eq(calls.batchId, b.id), eq(calls.status, 'queued')))
+      .limit(1);
+    if (!queued) throw err;
+    return b;
   }
 
   private async cancelQueuedCalls(batch: BatchRow): Promise<void> {

@@ -491,6 +491,24 @@ describe('reading, pausing, canceling', () => {
     expect(b.status).toBe('canceled');
     expect(b.completedAt).not.toBeNull();
 
+    // A cancel cut off half way (a queued call left in the canceled batch) is finished by canceling again.
+    const [leftover] = await api.db.db
+      .insert(calls)
+      .values({
+        accountId: api.accountId,
+        toNumber: TEST_DESTINATION,
+        callerId: rows[0].callerId,
+        objective: 'left over',
+        language: 'en-US',
+        batchId: out.batchId,
+        batchRow: 5,
+      })
+      .returning();
+    const again = await api.request(`/v1/agent/batches/${out.batchId}/cancel`, { method: 'POST' });
+    expect(again.status).toBe(200);
+    const [after] = await api.db.db.select().from(calls).where(eq(calls.id, leftover.id));
+    expect([after.status, after.endedReason]).toEqual(['failed', 'canceled']);
+
     for (const a of ['cancel', 'pause', 'resume']) {
       const again = await api.request(`/v1/agent/batches/${out.batchId}/${a}`, { method: 'POST' });
       expect(again.status).toBe(409);

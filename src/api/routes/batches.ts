@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { BatchService, NoRowAccepted } from '../../batches/batch-service.js';
+import { BatchService, type CallBodyCheck, NoRowAccepted } from '../../batches/batch-service.js';
 import { resultsCsvStream } from '../../batches/results-csv.js';
 import { BATCH_MAX_ROWS, type BatchInputRow, parseCsvRows, variablesOfRows } from '../../batches/rows.js';
 import type { CallService } from '../../calls/call-service.js';
@@ -391,7 +391,7 @@ const getResults = createRoute({
 });
 
 /** A rendered row through the single call's schema: the same 400-style problems, as a row refusal. */
-function checkCallBody(raw: unknown) {
+export function checkCallBody(raw: unknown): ReturnType<CallBodyCheck> {
   const parsed = PlaceCallBodySchema.safeParse(raw);
   if (parsed.success) return { ok: true as const, body: parsed.data };
   const bad = invalidRequest(zodProblems(parsed.error));
