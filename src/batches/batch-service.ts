@@ -25,6 +25,7 @@ import {
 import type { Readiness } from '../health.js';
 import { completeBatchIfDone } from './batch-completion.js';
 import { insertJsonRows } from './bulk-insert.js';
+import type { ResultCall } from './results-csv.js';
 import type { BatchInputRow } from './rows.js';
 import { renderTemplate, type VariableValue } from './template.js';
 
@@ -685,7 +686,7 @@ export class BatchService {
   ): Promise<{
     template: StoredTemplate;
     fields: string[];
-    pages: () => AsyncGenerator<CallRow[]>;
+    pages: () => AsyncGenerator<ResultCall[]>;
   }> {
     if (!UUID.test(id)) throw notFound();
     const [b] = await this.deps.db
@@ -699,11 +700,23 @@ export class BatchService {
       ? (template.fields as { name: string }[]).map((f) => f.name)
       : [];
     const db = this.deps.db;
-    async function* pages(): AsyncGenerator<CallRow[]> {
+    async function* pages(): AsyncGenerator<ResultCall[]> {
       let after = 0;
       for (;;) {
         const rows = await db
-          .select()
+          .select({
+            id: calls.id,
+            batchRow: calls.batchRow,
+            toNumber: calls.toNumber,
+            status: calls.status,
+            endedReason: calls.endedReason,
+            attempts: calls.attempts,
+            dialedAt: calls.dialedAt,
+            durationSeconds: calls.durationSeconds,
+            optOut: calls.optOut,
+            summary: calls.summary,
+            extracted: calls.extracted,
+          })
           .from(calls)
           .where(and(eq(calls.batchId, b.id), gt(calls.batchRow, after)))
           .orderBy(asc(calls.batchRow))

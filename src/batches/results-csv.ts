@@ -14,12 +14,28 @@ export const RESULT_COLUMNS = [
   'summary',
 ] as const;
 
+/** What a line of results.csv reads of a call (not its transcript or turns). */
+export type ResultCall = Pick<
+  CallRow,
+  | 'id'
+  | 'batchRow'
+  | 'toNumber'
+  | 'status'
+  | 'endedReason'
+  | 'attempts'
+  | 'dialedAt'
+  | 'durationSeconds'
+  | 'optOut'
+  | 'summary'
+  | 'extracted'
+>;
+
 export interface ResultsSource {
   template: StoredTemplate;
   /** Names of the template's extraction fields. */
   fields: string[];
   /** The batch's calls in row order, a page at a time. */
-  pages: () => AsyncGenerator<CallRow[]>;
+  pages: () => AsyncGenerator<ResultCall[]>;
 }
 
 /** A cell: text as is, numbers and booleans as JSON writes them, objects as JSON, nothing as empty. */
@@ -46,7 +62,7 @@ export function resultsHeader(variables: readonly string[], fields: readonly str
 }
 
 /** One line of results.csv for a call. */
-export function resultsLine(call: CallRow, source: Pick<ResultsSource, 'template' | 'fields'>): string[] {
+export function resultsLine(call: ResultCall, source: Pick<ResultsSource, 'template' | 'fields'>): string[] {
   const vars = source.template.rowVariables?.[(call.batchRow ?? 0) - 1] ?? {};
   const extracted = call.extracted ?? {};
   return [
@@ -68,7 +84,7 @@ export function resultsLine(call: CallRow, source: Pick<ResultsSource, 'template
 export function resultsCsvStream(source: ResultsSource): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   const opts = { record_delimiter: 'windows' as const };
-  let pages: AsyncGenerator<CallRow[]> | null = null;
+  let pages: AsyncGenerator<ResultCall[]> | null = null;
   return new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(
