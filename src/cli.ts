@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { accountsCommand } from './cli/accounts.js';
 import { adminKeysCommand } from './cli/admin-keys.js';
+import { dncCommand } from './cli/dnc.js';
 import { keysCommand } from './cli/keys.js';
 import { mcpCommand } from './cli/mcp.js';
 import { modelsCommand } from './cli/models.js';
@@ -24,6 +25,7 @@ const commands: readonly CliCommand[] = [
   keysCommand,
   adminKeysCommand,
   numbersCommand,
+  dncCommand,
   webhookSecretCommand,
   webhooksCommand,
   modelsCommand,
