@@ -18,6 +18,9 @@ const ANSWER_WAIT_MS = 1000;
 /** A turn the database refuses (not an outage: e.g. its call row is gone) is given up after this many tries (about 2.5 minutes). */
 const TURN_REFUSALS = 20;
 
+/** What a last check before dialing decided: go on, the call was ended, or it went back to the queue. */
+export type DialVerdict = 'dial' | 'ended' | 'requeued';
+
 export class TurnBufferFull extends Error {
   constructor() {
     super(`more than ${MAX_BUFFERED_TURNS} turns wait for the database; this turn is dropped`);
@@ -48,6 +51,7 @@ export class WorkerCallControl implements CallControl {
   private isSettled = false;
   private isReleased = false;
   private readonly pacer: TrunkPacer | null;
+  private readonly beforeDial: (() => Promise<DialVerdict>) | null;
   private slot: DialSlot | null = null;
 
   constructor(
@@ -59,10 +63,17 @@ export class WorkerCallControl implements CallControl {
     opts: {
       /** TRUNK_MAX_CPS: `dialing` first waits for a slot on the trunk (the call stays queued meanwhile). */
       pacer?: TrunkPacer | null;
+      /**
+       * Asked again once the trunk slot is taken, right before `dialing` is stored: the wait for the
+       * slot may have carried the call past its window or expiry, or its number onto a list. Whatever
+       * it answers other than `dial` it has stored itself (the call ended, or went back to the queue).
+       */
+      beforeDial?: (() => Promise<DialVerdict>) | null;
     } = {},
   ) {
     this.current = call;
     this.pacer = opts.pacer ?? null;
+    this.beforeDial = opts.beforeDial ?? null;
   }
 
   /** The latest row this control saw (the claimed row, updated by each accepted transition). */
@@ -155,6 +166,18 @@ export class WorkerCallControl implements CallControl {
         this.current.id,
         AbortSignal.any([this.giveUp.signal, this.signal]),
       );
+      const verdict = this.beforeDial ? await this.beforeDial() : 'dial';
+      if (verdict !== 'dial') {
+        // Nothing is dialed: the runner learns it from the signal, as from a cancel or a shutdown.
+        this.closeDialSlot();
+        if (verdict === 'ended') {
+          this.isSettled = true;
+          this.abort('canceled');
+        } else {
+          this.release();
+        }
+        return;
+      }
     }
     const at = new Date();
     try {

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { type Db, rowsOf } from '../db/client.js';
 import { type CallRow, calls, workers } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { WorkerCallControl } from './call-control.js';
+import { type DialVerdict, WorkerCallControl } from './call-control.js';
 import type { AbortCause, CallRunner } from './call-runner.js';
 import type { CallStore } from './call-store.js';
 import { effectiveCaps } from './caps.js';
@@ -374,9 +374,14 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
 
   function launch(call: CallRow): void {
     const callLog = log.child({ callId: call.id });
-    const ctl = new WorkerCallControl(call, store, callLog, deps.onTransition, { pacer: deps.pacer });
+    const gate = deps.gate;
+    const ctl: WorkerCallControl = new WorkerCallControl(call, store, callLog, deps.onTransition, {
+      pacer: deps.pacer,
+      // The wait for a trunk slot can outlast the gate's answer: asked again once the slot is taken.
+      beforeDial: gate && deps.pacer ? () => passGate(gate, ctl, callLog) : null,
+    });
     const done = (async () => {
-      if (deps.gate && !(await passGate(deps.gate, ctl, callLog))) return;
+      if (gate && (await passGate(gate, ctl, callLog)) !== 'dial') return;
       let runError: unknown = null;
       try {
         await runner.run(ctl);
@@ -399,12 +404,12 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   }
 
   /**
-   * Asks the gate about a claimed call; true: dial it. Otherwise the call was ended (expired,
-   * do-not-call) through the store, as any end (event, webhook), or put back in the queue unclaimed
-   * with `scheduledFor` at its next callable time. A gate that fails (the database, a number whose
-   * zones cannot be told) defers the call a minute rather than dialing it unchecked or failing it.
+   * Asks the gate about a claimed call: `dial` it, or it was `ended` (expired, do-not-call) through
+   * the store, as any end (event, webhook), or `requeued`: put back in the queue unclaimed with
+   * `scheduledFor` at its next callable time. A gate that fails (the database, a number whose zones
+   * cannot be told) defers the call a minute rather than dialing it unchecked or failing it.
    */
-  async function passGate(gate: DialGate, ctl: WorkerCallControl, callLog: Logger): Promise<boolean> {
+  async function passGate(gate: DialGate, ctl: WorkerCallControl, callLog: Logger): Promise<DialVerdict> {
     const call = ctl.call;
     let verdict: GateResult;
     try {
@@ -422,7 +427,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
         },
       });
     try {
-      if (verdict.action === 'dial') return true;
+      if (verdict.action === 'dial') return 'dial';
       if (verdict.action === 'end') {
         const res = await stored(() =>
           store.transition(call.id, 'failed', { reason: verdict.reason, onlyFrom: 'queued' }),
@@ -430,10 +435,13 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
         if (res.ok) {
           notify(res.call);
           callLog.info({ reason: verdict.reason }, 'queued call ended before dialing');
-        } else if (res.call && res.call.status === 'queued') {
-          await stored(() => unclaim([call.id]));
+          return 'ended';
         }
-        return false;
+        if (res.call && res.call.status === 'queued') {
+          await stored(() => unclaim([call.id]));
+          return 'requeued';
+        }
+        return 'ended';
       }
       await stored(() =>
         db
@@ -442,11 +450,11 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
           .where(and(eq(calls.id, call.id), eq(calls.workerId, id), eq(calls.status, 'queued'))),
       );
       callLog.info({ scheduledFor: verdict.until.toISOString() }, 'outside its calling hours; deferred');
-      return false;
+      return 'requeued';
     } catch (err) {
       // Only a release (this worker gave the call up at stop) ends the retries; recovery takes over.
       callLog.error({ err }, 'could not store the dial gate decision');
-      return false;
+      return 'requeued';
     }
   }
 

@@ -11,6 +11,7 @@ import {
   accounts,
   batches,
   type CallRow,
+  type CallWindow,
   callEvents,
   calls,
   doNotCall,
@@ -418,6 +419,64 @@ describe('the queue: what is claimed, when it may dial, and trunk pacing across 
       w.wake();
       await until(() => allTerminal([c.id]));
       expect(trunk.ran.map((r) => r.id)).toEqual([c.id]);
+    });
+
+    it('a call whose wait for a trunk slot outlasts its window is asked again and goes back to the queue', async () => {
+      let now = new Date('2026-03-10T09:59:30Z');
+      const clock = () => now;
+      const window: CallWindow = {
+        start: '09:00',
+        end: '10:00',
+        days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+      };
+      const both = await insertCalls(2, { timeZones: ['Europe/London'], callWindow: window });
+      const lines: { msg: string; callId?: string }[] = [];
+      const logger = createLogger('debug', { write: (s: string) => void lines.push(JSON.parse(s)) });
+      let letOriginate!: () => void;
+      const originateReturns = new Promise<void>((r) => (letOriginate = r));
+      const dialed: string[] = [];
+      const w = worker({
+        workerId: 'late',
+        clock,
+        gate: createDialGate({ db: t.db, config, clock }),
+        pacer: createTrunkPacer({ db: t.db, maxCps: 1, workerId: 'late', logger }),
+        runner: {
+          async run(ctl) {
+            await ctl.dialing();
+            if (ctl.signal.aborted || ctl.call.status !== 'dialing') return;
+            dialed.push(ctl.call.id);
+            // The originate of the call that took the slot is in flight until the test lets it return.
+            await Promise.race([originateReturns, abortedWith(ctl.signal)]);
+            ctl.originated?.();
+            await ctl.answered();
+            await ctl.end({ status: 'completed', endedReason: 'objective_met' });
+          },
+        },
+      });
+      await w.start();
+      // One call took the slot; the other passed the gate at 09:59:30 and waits for the trunk.
+      const [held] = await until(() => dialed.length === 1 && dialed);
+      const waiting = both.find((c) => c.id !== held)!;
+      await until(() =>
+        lines.some((l) => l.msg === 'trunk at its dial rate; waiting' && l.callId === waiting.id),
+      );
+      now = new Date('2026-03-10T10:00:30Z');
+      letOriginate();
+      const deferred = await until(async () => {
+        const row = await callOf(waiting.id);
+        return row.scheduledFor !== null && row;
+      });
+      expect(deferred).toMatchObject({
+        status: 'queued',
+        workerId: null,
+        dialedAt: null,
+        scheduledFor: new Date('2026-03-11T09:00:00Z'),
+      });
+      await until(() => allTerminal([held]));
+      await until(() => w.activeCalls().length === 0);
+      expect(dialed).toEqual([held]);
+      const events = await t.db.select().from(callEvents).where(eq(callEvents.callId, waiting.id));
+      expect(events).toEqual([]);
     });
 
     it('a gate that fails defers the call instead of dialing it unchecked', async () => {
