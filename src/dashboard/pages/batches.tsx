@@ -1,7 +1,6 @@
 import type { Context, Hono } from 'hono';
-import { invalidRequest, zodProblems } from '../../api/error-handler.js';
-import { CreateBatchBodySchema } from '../../api/routes/batches.js';
-import { PlaceCallBodySchema } from '../../api/schemas.js';
+import { zodProblems } from '../../api/error-handler.js';
+import { CreateBatchBodySchema, checkCallBody } from '../../api/routes/batches.js';
 import {
   BATCH_COUNT_STATUSES,
   type BatchCallItem,
@@ -486,14 +485,6 @@ function BatchPage(p: DetailProps) {
       </section>
     </Layout>
   );
-}
-
-/** A rendered row through the single call's schema (as the API's batch route does). */
-function checkCallBody(raw: unknown) {
-  const parsed = PlaceCallBodySchema.safeParse(raw);
-  if (parsed.success) return { ok: true as const, body: parsed.data };
-  const bad = invalidRequest(zodProblems(parsed.error));
-  return { ok: false as const, error: new CallError('invalid_request', bad.message, bad.details) };
 }
 
 /**
