@@ -261,8 +261,11 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
    * - Due: queued, unclaimed, `scheduled_for` null or passed (by the injected clock), and not a row
    *   of a batch that is not running (paused; a canceled batch's queued calls were ended).
    * - Fair share: the due calls are ranked within their account (by `scheduled_for` nulls first,
-   *   then age) and taken by that rank, then age: every account's oldest due call comes before any
-   *   account's second, so a batch of 10,000 rows does not hold up another account's single call.
+   *   then age), the rank counted on from the account's calls already holding a line or a claim,
+   *   and taken by that, then age: the account with the fewest calls going gets the next slot, so a
+   *   batch of 10,000 rows does not hold up another account's single call, neither in one claim nor
+   *   when slots free one at a time (a plain per-claim rank would hand each freed slot to the
+   *   account whose next call is oldest, the batch's, again and again).
    * - Limits, counting calls that hold a line or a claim (dialing, in_progress, claimed queued): a
    *   batch's `concurrency`, the account's concurrent-call cap (with `limits`), TRUNK_MAX_CHANNELS
    *   (all accounts). A batch's calls are ranked within the batch first, so the rows over its limit
@@ -338,7 +341,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
             join accounts a on a.id = r.account_id
             left join account_live al on al.account_id = r.account_id
           where ${accountCapOk}
-          order by r.account_rank, r.created_at, r.id
+          order by coalesce(al.n, 0) + r.account_rank, r.created_at, r.id
           limit ${take}`),
       );
       if (picked.length === 0) return [];

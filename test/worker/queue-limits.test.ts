@@ -106,6 +106,14 @@ function fakeTrunk(opts: { hold?: boolean } = {}) {
       return peak;
     },
     peakOf: (key: string) => peaks.get(key) ?? 0,
+    /** Calls held right now, waiting for the test. */
+    isHeld: (id: string) => releases.has(id),
+    /** Lets one held call go (it must be held already). */
+    release(id: string) {
+      const r = releases.get(id);
+      if (!r) throw new Error(`call ${id} is not held`);
+      r();
+    },
     /** Lets every held call go, and every later one through without holding. */
     releaseAll() {
       holding = false;
@@ -269,6 +277,23 @@ describe('the queue: what is claimed, when it may dial, and trunk pacing across 
     // The bulk account's calls still go oldest first.
     const bulkOrder = trunk.launched.filter((id) => id !== single.id);
     expect(bulkOrder).toEqual(bulk.slice(0, bulkOrder.length).map((c) => c.id));
+  });
+
+  it('fair share holds when slots free one at a time: the next free slot goes to the account with fewer calls going', async () => {
+    const bulk = await insertCalls(50);
+    const trunk = fakeTrunk({ hold: true });
+    const w = worker({ runner: trunk.runner, workerId: 'fair-steady', concurrency: 2 });
+    await w.start();
+    await until(() => trunk.isHeld(bulk[0].id) && trunk.isHeld(bulk[1].id));
+    // The single call arrives while the bulk account holds every slot; its calls are all older.
+    const [single] = await insertCalls(1, { accountId: accountB });
+    expect(trunk.launched).toEqual([bulk[0].id, bulk[1].id]);
+    // One slot frees: it is the single call's, not the bulk account's next (older) one.
+    trunk.release(bulk[0].id);
+    await until(() => trunk.launched.length === 3);
+    expect(trunk.launched[2]).toBe(single.id);
+    trunk.releaseAll();
+    await until(() => allTerminal([single.id]));
   });
 
   it('a call scheduled for later is not claimed until the injected clock passes it', async () => {
