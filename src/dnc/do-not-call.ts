@@ -125,11 +125,12 @@ export class DoNotCallService {
   ): Promise<DncAddResult> {
     const invalid: DncInvalid[] = [];
     const valid: string[] = [];
-    numbers.forEach((value, index) => {
+    for (const [index, value] of numbers.entries()) {
+      await breather(index);
       const n = normaliseNumber(value);
       if (n.ok) valid.push(n.number);
       else invalid.push({ index, value, code: n.code, message: n.message });
-    });
+    }
     return this.store(accountId, valid, invalid, source, opts);
   }
 
@@ -137,8 +138,8 @@ export class DoNotCallService {
    * Imports a CSV: a header row with a column `number` (any case), or no header and the number in the
    * first column (a first line whose first cell has no digit is taken as a header of another name and
    * skipped). Blank lines are skipped; every other line that holds no valid number is reported with
-   * its 1-based line number. Each line is read on its own, so one bad line never sinks the rest (a
-   * quoted value cannot span lines).
+   * its 1-based line number; a line that is not CSV (a stray quote) is reported the same way and never
+   * sinks the rest.
    */
   async importCsv(
     accountId: string,
@@ -146,7 +147,7 @@ export class DoNotCallService {
     source: DncSource,
     opts: { note?: string | null } = {},
   ): Promise<DncAddResult> {
-    const { numbers, invalid } = parseDncCsv(csvText);
+    const { numbers, invalid } = await parseDncCsv(csvText);
     return this.store(accountId, numbers, invalid, source, opts);
   }
 
@@ -269,11 +270,12 @@ export class DoNotCallService {
 }
 
 /** The numbers of a do-not-call CSV (normalised, in file order) and the lines that hold none. */
-export function parseDncCsv(text: string): { numbers: string[]; invalid: DncInvalid[] } {
+export async function parseDncCsv(text: string): Promise<{ numbers: string[]; invalid: DncInvalid[] }> {
   const numbers: string[] = [];
   const invalid: DncInvalid[] = [];
   let column: number | null = null;
-  for (const rec of csvRecords(text)) {
+  for (const [i, rec] of csvRecords(text).entries()) {
+    await breather(i);
     if ('error' in rec) {
       invalid.push({ line: rec.line, value: rec.value, code: 'invalid_number', message: rec.error });
       column ??= 0;
@@ -302,6 +304,15 @@ export function parseDncCsv(text: string): { numbers: string[]; invalid: DncInva
       });
   }
   return { numbers, invalid };
+}
+
+/**
+ * Lets the event loop run between every few hundred numbers: checking a number against its country's
+ * plan takes 30-80 µs, and a 2 MB upload holds some 150,000 of them, which would otherwise stall the
+ * process (and the live calls of its worker) for seconds.
+ */
+async function breather(i: number): Promise<void> {
+  if (i > 0 && i % 500 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 type CsvRecord = { line: number; cells: string[] } | { line: number; value: string; error: string };
