@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BUFFERED_TURNS, TurnBufferFull, WorkerCallControl } from '../../src/calls/call-control.js';
 import type { CallRunner } from '../../src/calls/call-runner.js';
@@ -85,8 +85,16 @@ describe('writes that fail for a while', () => {
   const callOf = async (id: string) => (await t.db.select().from(calls).where(eq(calls.id, id)))[0];
   const eventsOf = async (id: string) =>
     (await t.db.select().from(callEvents).where(eq(callEvents.callId, id))).map((e) => e.toStatus);
+  // In the order they were written (each in its own transaction, one after another): without an
+  // order by, Postgres may return them in the unique index's order (call_id, event, attempt).
   const hooksOf = async (id: string) =>
-    (await t.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.callId, id))).map((h) => h.event);
+    (
+      await t.db
+        .select()
+        .from(webhookDeliveries)
+        .where(eq(webhookDeliveries.callId, id))
+        .orderBy(asc(webhookDeliveries.createdAt))
+    ).map((h) => h.event);
   /** answered() lets a live call go on after a short wait; tests that need the answer stored wait for it. */
   const answerStored = (id: string) =>
     expect.poll(async () => (await callOf(id)).status, { timeout: 30_000 }).toBe('in_progress');
