@@ -243,7 +243,8 @@ export class DoNotCallService {
     source: DncSource,
     opts: { note?: string | null; callId?: string | null },
   ): Promise<DncAddResult> {
-    const unique = [...new Set(numbers)];
+    // Sorted: two uploads that overlap take the rows' key locks in the same order, so they cannot deadlock.
+    const unique = [...new Set(numbers)].sort();
     let added = 0;
     if (unique.length > 0) {
       await this.db.transaction(async (tx) => {
