@@ -8,7 +8,6 @@ export const ERROR_STATUS = {
   not_found: 404,
   idempotency_conflict: 409,
   call_already_ended: 409,
-  batch_already_ended: 409,
   dnc_deployment_list: 409,
   batch_already_ended: 409,
   payload_too_large: 413,

@@ -11,7 +11,6 @@ export type CallErrorCode =
   | 'idempotency_conflict'
   | 'call_already_ended'
   | 'batch_already_ended'
-  | 'batch_already_ended'
   | 'invalid_number'
   | 'destination_not_allowed'
   | 'destination_blocked'
