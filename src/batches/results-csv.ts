@@ -38,12 +38,27 @@ export interface ResultsSource {
   pages: () => AsyncGenerator<ResultCall[]>;
 }
 
-/** A cell: text as is, numbers and booleans as JSON writes them, objects as JSON, nothing as empty. */
+/** A plain decimal number (`-3.5`, `42`, `1e3`) or an E.164 number (`+14155550100`): kept as is. */
+const PLAIN_NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const E164 = /^\+[1-9]\d{1,14}$/;
+/** What a spreadsheet may run as a formula when a cell starts with it (OWASP CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * Neutralises text a spreadsheet would run as a formula: a cell starting with `=`, `+`, `-`, `@`, tab
+ * or carriage return gets a leading single quote, unless it is plainly a number or an E.164 number.
+ */
+export function safeCell(text: string): string {
+  if (!FORMULA_START.test(text) || PLAIN_NUMBER.test(text) || E164.test(text)) return text;
+  return `'${text}`;
+}
+
+/** A cell: text as is, numbers and booleans as JSON writes them, objects as JSON, nothing as empty; then made safe. */
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return safeCell(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return JSON.stringify(v);
+  return safeCell(JSON.stringify(v));
 }
 
 /** Attempts dialled so far: the retried ones, and the current one once it left the queue. */
@@ -58,7 +73,7 @@ export function attemptsMade(
 export function resultsHeader(variables: readonly string[], fields: readonly string[]): string[] {
   const fixed = new Set<string>(RESULT_COLUMNS);
   const vars = variables.map((v) => (fixed.has(v) ? `variables.${v}` : v));
-  return [...RESULT_COLUMNS, ...vars, ...fields.map((f) => `extracted.${f}`)];
+  return [...RESULT_COLUMNS, ...vars.map(safeCell), ...fields.map((f) => `extracted.${f}`)];
 }
 
 /** One line of results.csv for a call. */
@@ -68,7 +83,7 @@ export function resultsLine(call: ResultCall, source: Pick<ResultsSource, 'templ
   return [
     cell(call.batchRow),
     call.id,
-    call.toNumber,
+    cell(call.toNumber),
     call.status,
     cell(call.endedReason),
     cell(attemptsMade(call)),

