@@ -10,6 +10,7 @@ import { IdempotencyKeys, requestHash } from '../calls/idempotency.js';
 import { CALL_STATUSES, isTerminal } from '../calls/status.js';
 import type { Config } from '../config.js';
 import { type Db, rowsOf, type Tx } from '../db/client.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../db/keyset-cursor.js';
 import {
   accounts,
   type BatchRefusal,
@@ -121,7 +122,6 @@ const CANCEL_CHUNK = 1_000;
 const PREPARE_PARALLEL = 16;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const utcDay = (d: Date) => d.toISOString().slice(0, 10);
@@ -418,7 +418,7 @@ export class BatchService {
     const last = page.at(-1);
     return {
       batches: page.map((r) => summaryView(r, counts.get(r.id))),
-      nextCursor: rows.length > q.limit && last ? encodeListCursor(last.at, last.id) : null,
+      nextCursor: rows.length > q.limit && last ? encodeKeysetCursor(last.at, last.id) : null,
     };
   }
 
@@ -832,29 +832,10 @@ async function insertCalls(
   return ids;
 }
 
-function encodeListCursor(at: string, id: string): string {
-  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
-}
-
 function decodeListCursor(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (
-      Array.isArray(v) &&
-      v.length === 2 &&
-      typeof v[0] === 'string' &&
-      typeof v[1] === 'string' &&
-      CURSOR_TIME.test(v[0]) &&
-      !Number.isNaN(Date.parse(v[0])) &&
-      new Date(Date.parse(v[0])).toISOString().slice(0, 23) === v[0].slice(0, 23) &&
-      UUID.test(v[1])
-    ) {
-      return [v[0], v[1]];
-    }
-  } catch {
-    // falls through
-  }
-  throw badCursor();
+  const decoded = decodeKeysetCursor(cursor, (id) => UUID.test(id));
+  if (!decoded) throw badCursor();
+  return decoded;
 }
 
 function encodeRowCursor(row: number): string {

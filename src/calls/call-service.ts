@@ -4,6 +4,7 @@ import { and, desc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { PlaceCallBody } from '../api/schemas.js';
 import type { Config } from '../config.js';
 import type { Db, Tx } from '../db/client.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../db/keyset-cursor.js';
 import {
   type AccountRow,
   accounts,
@@ -121,7 +122,6 @@ export interface RecordingFile {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 const AUDIO_TYPES: Record<string, string> = {
   '.wav': 'audio/wav',
@@ -367,7 +367,7 @@ export class CallService {
     const last = page.at(-1);
     return {
       rows: page.map((r) => r.call),
-      nextCursor: rows.length > q.limit && last ? encodeCursor(last.at, last.call.id) : null,
+      nextCursor: rows.length > q.limit && last ? encodeKeysetCursor(last.at, last.call.id) : null,
     };
   }
 
@@ -558,39 +558,8 @@ export function createCallService(deps: CallServiceDeps): CallService {
   return new CallService(deps);
 }
 
-function encodeCursor(at: string, id: string): string {
-  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
-}
-
-/**
- * A time as encodeCursor writes it, and one PostgreSQL takes: Date.parse rolls 2020-02-31 over to
- * March and accepts year 0, both of which timestamptz refuses.
- */
-function isCursorTime(s: string): boolean {
-  if (!CURSOR_TIME.test(s)) return false;
-  const ms = Date.parse(s);
-  return (
-    !Number.isNaN(ms) && ms >= Date.UTC(1, 0, 1) && new Date(ms).toISOString().slice(0, 23) === s.slice(0, 23)
-  );
-}
-
 function decodeCursor(cursor: string): [string, string] {
-  const bad = invalidField('cursor', 'is not a cursor this API returned');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw bad;
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 2 ||
-    typeof parsed[0] !== 'string' ||
-    typeof parsed[1] !== 'string' ||
-    !isCursorTime(parsed[0]) ||
-    !UUID.test(parsed[1])
-  ) {
-    throw bad;
-  }
-  return [parsed[0], parsed[1]];
+  const decoded = decodeKeysetCursor(cursor, (id) => UUID.test(id));
+  if (!decoded) throw invalidField('cursor', 'is not a cursor this API returned');
+  return decoded;
 }

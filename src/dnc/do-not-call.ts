@@ -1,6 +1,7 @@
 import { CsvError, type Options, parse } from 'csv-parse/sync';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../db/keyset-cursor.js';
 import { doNotCall } from '../db/schema.js';
 import type { DncLookup } from './deployment-list.js';
 import { DncError } from './errors.js';
@@ -202,7 +203,7 @@ export class DoNotCallService {
         callId: r.callId,
         createdAt: isoMillis(r.at),
       })),
-      nextCursor: rows.length > q.limit && last ? encodeCursor(last.at, last.number) : null,
+      nextCursor: rows.length > q.limit && last ? encodeKeysetCursor(last.at, last.number) : null,
     };
   }
 
@@ -371,44 +372,15 @@ function rowCount(result: unknown): number {
   return Array.isArray(rows) ? rows.length : 0;
 }
 
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
-/** A time as encodeCursor writes it and PostgreSQL takes (Date.parse would roll 02-31 over to March). */
-function isCursorTime(s: string): boolean {
-  if (!CURSOR_TIME.test(s)) return false;
-  const ms = Date.parse(s);
-  return (
-    !Number.isNaN(ms) && ms >= Date.UTC(1, 0, 1) && new Date(ms).toISOString().slice(0, 23) === s.slice(0, 23)
-  );
-}
-
 function isoMillis(micro: string): string {
   return `${micro.slice(0, 23)}Z`;
 }
 
-function encodeCursor(at: string, number: string): string {
-  return Buffer.from(JSON.stringify([at, number])).toString('base64url');
-}
-
 function decodeCursor(cursor: string): [string, string] {
-  const bad = new DncError('invalid_request', 'Invalid request: cursor is not a cursor this API returned.', {
-    fields: [{ field: 'cursor', message: 'is not a cursor this API returned' }],
-  });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw bad;
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 2 ||
-    typeof parsed[0] !== 'string' ||
-    typeof parsed[1] !== 'string' ||
-    !isCursorTime(parsed[0]) ||
-    !isStrictE164(parsed[1])
-  ) {
-    throw bad;
-  }
-  return [parsed[0], parsed[1]];
+  const decoded = decodeKeysetCursor(cursor, isStrictE164);
+  if (!decoded)
+    throw new DncError('invalid_request', 'Invalid request: cursor is not a cursor this API returned.', {
+      fields: [{ field: 'cursor', message: 'is not a cursor this API returned' }],
+    });
+  return decoded;
 }
