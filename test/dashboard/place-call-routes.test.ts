@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../../src/dashboard/auth/cookies.js';
 import { createSession } from '../../src/dashboard/auth/sessions.js';
 import { createUser } from '../../src/dashboard/auth/users.js';
+import { wallTimeToInstant } from '../../src/dashboard/pages/place-call.js';
 import { accounts, calls } from '../../src/db/schema.js';
 import { startTestApi, TEST_CALLER_ID, TEST_DESTINATION, type TestApi } from '../helpers/api-fixtures.js';
 
@@ -95,6 +96,15 @@ describe('GET /calls/new', () => {
       'transfer.to',
       'transfer.mode',
       'transfer.when',
+      'callWindow.start',
+      'callWindow.end',
+      'callWindow.days',
+      'timeZone',
+      'startAt',
+      'expiresAt',
+      'retry.maxAttempts',
+      'retry.delaySeconds',
+      'retry.on',
       'webhookUrl',
       'metadata',
       'idempotencyKey',
@@ -378,5 +388,190 @@ describe('POST /calls/new', () => {
     expect(html).toContain('role="alert"');
     expect(html).toMatch(/The daily cap of 1 calls is used up/);
     await api.db.db.update(accounts).set({ capCallsPerDay: null }).where(eq(accounts.id, api.accountId));
+  });
+});
+
+/** Posts repeated names as a browser does for ticked checkboxes; the form's marker says it had them. */
+function postPairs(who: { cookie: string; csrf: string }, pairs: [string, string][]) {
+  const body = new URLSearchParams([['_csrf', who.csrf], ['_choices', '1'], ...pairs]);
+  return fetch(`${api.url}/calls/new`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', cookie: who.cookie },
+    body,
+  });
+}
+
+const ALL_DAYS: [string, string][] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [
+  'callWindow.days',
+  d,
+]);
+
+/** HH:MM on the wall clock of `zone` at `at`. */
+function clockIn(zone: string, at: Date): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: zone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(at);
+}
+
+function plusMinutes(hhmm: string, minutes: number): string {
+  const [h, m] = hhmm.split(':').map(Number);
+  const t = (((h * 60 + m + minutes) % 1440) + 1440) % 1440;
+  return `${String(Math.floor(t / 60)).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
+}
+
+describe('calling hours, start, expiry and retries on the form', () => {
+  it("reads datetime-local values in the chosen zone, whatever the server's zone: DST gap forward, overlap earlier", () => {
+    expect(wallTimeToInstant('2027-01-15T09:30', 'UTC')?.toISOString()).toBe('2027-01-15T09:30:00.000Z');
+    expect(wallTimeToInstant('2027-01-15T09:30', 'America/New_York')?.toISOString()).toBe(
+      '2027-01-15T14:30:00.000Z',
+    );
+    expect(wallTimeToInstant('2027-07-15T09:30:15', 'Europe/Paris')?.toISOString()).toBe(
+      '2027-07-15T07:30:15.000Z',
+    );
+    // 02:30 does not exist in New York on 2026-03-08: it becomes 03:30 EDT.
+    expect(wallTimeToInstant('2026-03-08T02:30', 'America/New_York')?.toISOString()).toBe(
+      '2026-03-08T07:30:00.000Z',
+    );
+    // 01:30 happens twice on 2026-11-01: the first (EDT).
+    expect(wallTimeToInstant('2026-11-01T01:30', 'America/New_York')?.toISOString()).toBe(
+      '2026-11-01T05:30:00.000Z',
+    );
+    expect(wallTimeToInstant('2027-02-30T09:00', 'UTC')).toBeNull();
+    expect(wallTimeToInstant('tomorrow', 'UTC')).toBeNull();
+  });
+
+  it("queues a call whose window is closed now in the callee's zone until it opens, with its window, expiry and retry policy", async () => {
+    const now = new Date();
+    const zone = 'America/Los_Angeles'; // +1 415: San Francisco
+    const start = plusMinutes(clockIn(zone, now), 120);
+    const end = plusMinutes(start, 60);
+    const res = await postPairs(owner, [
+      ['to', TEST_DESTINATION],
+      ['objective', 'Remind Dana of the visit.'],
+      ['callWindow.start', start],
+      ['callWindow.end', end],
+      ...ALL_DAYS,
+      ['timeZone', 'UTC'],
+      ['expiresAt', new Date(now.getTime() + 3 * 86_400_000).toISOString().slice(0, 16)],
+      ['retry.maxAttempts', '3'],
+      ['retry.delaySeconds', '600'],
+      ['retry.on', 'no_answer'],
+      ['retry.on', 'voicemail'],
+    ]);
+    expect(res.status).toBe(303);
+    const callId = res.headers.get('location')?.split('/').pop() as string;
+    const [call] = await api.db.db.select().from(calls).where(eq(calls.id, callId));
+    expect(call.status).toBe('queued');
+    expect(call.timeZones).toEqual([zone]);
+    expect(call.callWindow).toEqual({ start, end, days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] });
+    expect(call.retryPolicy).toEqual({ maxAttempts: 3, delaySeconds: 600, on: ['no_answer', 'voicemail'] });
+    expect(call.expiresAt?.toISOString().slice(0, 16)).toBe(
+      new Date(now.getTime() + 3 * 86_400_000).toISOString().slice(0, 16),
+    );
+    // Not before the window opens: the next time San Francisco's clock reads `start`.
+    const scheduled = call.scheduledFor as Date;
+    expect(scheduled.getTime()).toBeGreaterThan(now.getTime() + 119 * 60_000);
+    expect(scheduled.getTime()).toBeLessThanOrEqual(now.getTime() + 120 * 60_000);
+    expect(clockIn(zone, scheduled)).toBe(start);
+    const page = await (
+      await fetch(`${api.url}/calls/${callId}`, { headers: { cookie: owner.cookie } })
+    ).text();
+    expect(page).toMatch(
+      new RegExp(
+        `id="call-scheduled-for">${scheduled.toISOString().slice(0, 10)} ${scheduled.toISOString().slice(11, 19)} UTC<`,
+      ),
+    );
+  });
+
+  it("sends startAt as the chosen zone's wall time", async () => {
+    const res = await postPairs(owner, [
+      ['to', TEST_DESTINATION],
+      ['objective', 'Call at half past nine in New York.'],
+      ...ALL_DAYS,
+      ['timeZone', 'America/New_York'],
+      ['startAt', '2026-12-20T09:30'],
+    ]);
+    expect(res.status).toBe(303);
+    const callId = res.headers.get('location')?.split('/').pop() as string;
+    const [call] = await api.db.db.select().from(calls).where(eq(calls.id, callId));
+    expect(call.startAt?.toISOString()).toBe('2026-12-20T14:30:00.000Z');
+    expect(call.callWindow).toBeNull();
+    expect(call.retryPolicy).toBeNull();
+  });
+
+  it('shows a bad window, no day, a bad retry and an unknown zone at their fields with the API messages', async () => {
+    const before = (await callsOfAccount()).length;
+    const res = await postPairs(owner, [
+      ['to', TEST_DESTINATION],
+      ['objective', 'Bad window.'],
+      ['callWindow.start', '24:00'],
+      ['callWindow.end', '20:00'],
+      ['timeZone', 'Mars/Olympus'],
+      ['retry.maxAttempts', '3'],
+      ['retry.delaySeconds', '5'],
+    ]);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    const api400 = await apiError({
+      to: TEST_DESTINATION,
+      objective: 'Bad window.',
+      callWindow: { start: '24:00', end: '20:00', days: [] },
+      retry: { maxAttempts: 3, delaySeconds: 5, on: [] },
+    });
+    const msg = (field: string) =>
+      (api400.error.details.fields as { field: string; message: string }[])
+        .filter((f) => f.field === field)
+        .map((f) => `${f.field} ${f.message}`)
+        .join(' ');
+    expect(errorText(html, 'f-callWindow-start')).toBe(msg('callWindow.start'));
+    expect(errorText(html, 'f-callWindow-days')).toBe(msg('callWindow.days'));
+    expect(errorText(html, 'f-retry-delaySeconds')).toBe(msg('retry.delaySeconds'));
+    expect(errorText(html, 'f-retry-on')).toBe(msg('retry.on'));
+    expect(errorText(html, 'f-timeZone')).toBe("timeZone 'Mars/Olympus' is not a time zone");
+    expect(inputTag(html, 'callWindow.start')).toContain('aria-invalid="true"');
+    expect(inputTag(html, 'callWindow.start')).toContain('autofocus');
+    // What was typed comes back, the unticked days stay unticked.
+    expect(inputTag(html, 'callWindow.end')).toContain('value="20:00"');
+    expect(html).not.toMatch(/name="callWindow.days" value="mon"[^>]*checked/);
+    expect((await callsOfAccount()).length).toBe(before);
+  });
+
+  it('shows outside_calling_hours at Expires at and destination_blocked (do-not-call) at To', async () => {
+    const now = new Date();
+    const zone = 'America/Los_Angeles';
+    const start = plusMinutes(clockIn(zone, now), 120);
+    const expires = new Date(now.getTime() + 60 * 60_000).toISOString().slice(0, 16);
+    const late = await postPairs(owner, [
+      ['to', TEST_DESTINATION],
+      ['objective', 'Expires before the window opens.'],
+      ['callWindow.start', start],
+      ['callWindow.end', plusMinutes(start, 60)],
+      ...ALL_DAYS,
+      ['expiresAt', expires],
+    ]);
+    expect(late.status).toBe(422);
+    expect(errorText(await late.text(), 'f-expiresAt')).toMatch(
+      /^The call cannot be placed within its calling hours in the callee's time zone \(America\/Los_Angeles\): its first opening/,
+    );
+
+    const listed = '+14155550177';
+    const add = await api.request('/v1/agent/do-not-call', {
+      method: 'POST',
+      body: JSON.stringify({ numbers: [listed] }),
+    });
+    expect(add.status).toBe(200);
+    const blocked = await postPairs(owner, [
+      ['to', listed],
+      ['objective', 'Call someone who asked not to be called.'],
+      ...ALL_DAYS,
+    ]);
+    expect(blocked.status).toBe(422);
+    const expected = await apiError({ to: listed, objective: 'x' });
+    expect(expected.error.code).toBe('destination_blocked');
+    expect(errorText(await blocked.text(), 'f-to')).toBe(expected.error.message);
   });
 });

@@ -6,6 +6,7 @@ import { IdempotencyHeaderSchema, LIMITS, PlaceCallBodySchema } from '../../api/
 import { unstorableProblems } from '../../api/storable-json.js';
 import { CallError } from '../../calls/errors.js';
 import { checkNumberFormat } from '../../calls/guardrails.js';
+import { RETRY_LIMITS, RETRY_ON_DEFAULT } from '../../calls/retry-policy.js';
 import { requireUser } from '../auth/require-user.js';
 import { CsrfField } from '../components/csrf-field.js';
 import { Layout } from '../layout.js';
@@ -36,7 +37,38 @@ export interface PlaceCallForm {
   webhookUrl: string;
   metadata: string;
   idempotencyKey: string;
+  /** Calling hours (callee-local): `HH:MM` from the time inputs and the ticked days. */
+  windowStart: string;
+  windowEnd: string;
+  windowDays: string[];
+  /** The IANA zone (or `UTC`) that startAt and expiresAt, typed as wall-clock times, are read in. */
+  timeZone: string;
+  /** `YYYY-MM-DDTHH:MM` from datetime-local inputs. */
+  startAt: string;
+  expiresAt: string;
+  retryMaxAttempts: string;
+  retryDelaySeconds: string;
+  retryOn: string[];
 }
+
+/** Days of a calling window, in the API's names and the order the form shows them. */
+export const WINDOW_DAYS = [
+  ['mon', 'Monday'],
+  ['tue', 'Tuesday'],
+  ['wed', 'Wednesday'],
+  ['thu', 'Thursday'],
+  ['fri', 'Friday'],
+  ['sat', 'Saturday'],
+  ['sun', 'Sunday'],
+] as const;
+
+/** Outcomes the form offers for retries (the API also takes other status/endedReason pairs). */
+export const RETRY_OUTCOMES = [
+  ['no_answer', 'No answer'],
+  ['declined/busy', 'Busy'],
+  ['failed/network_error', 'Network error'],
+  ['voicemail', 'Voicemail'],
+] as const;
 
 /** Field messages by input name (the API's field paths: `to`, `fields[0].name`, `voicemail.message`…). */
 export type FieldErrors = Record<string, string[]>;
@@ -64,6 +96,15 @@ const EMPTY_FORM: PlaceCallForm = {
   webhookUrl: '',
   metadata: '',
   idempotencyKey: '',
+  windowStart: '',
+  windowEnd: '',
+  windowDays: WINDOW_DAYS.map(([d]) => d),
+  timeZone: 'UTC',
+  startAt: '',
+  expiresAt: '',
+  retryMaxAttempts: '',
+  retryDelaySeconds: '',
+  retryOn: [...RETRY_ON_DEFAULT],
 };
 
 /** More rows than the API accepts still reach it (so its "at most 20" is shown), but not unbounded. */
@@ -76,6 +117,17 @@ function text(posted: Posted, name: string): string {
   const v = posted[name];
   const first = Array.isArray(v) ? v[0] : v;
   return typeof first === 'string' ? first : '';
+}
+
+/** A hidden input beside the checkboxes: present when the form that posted had them. */
+const CHOICES = '_choices';
+
+/** Every value posted under `name` (ticked checkboxes). */
+function texts(posted: Posted, name: string): string[] {
+  const v = posted[name];
+  return (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter(
+    (x): x is string => typeof x === 'string',
+  );
 }
 
 /** Reads the posted form; field rows are taken in index order and rows left blank are dropped. */
@@ -111,7 +163,88 @@ export function readPlaceCallForm(posted: Posted): PlaceCallForm {
     webhookUrl: text(posted, 'webhookUrl'),
     metadata: text(posted, 'metadata'),
     idempotencyKey: text(posted, 'idempotencyKey'),
+    windowStart: text(posted, 'callWindow.start'),
+    windowEnd: text(posted, 'callWindow.end'),
+    // Boxes left unticked post nothing: the marker tells "none ticked" from a post without the boxes.
+    windowDays: CHOICES in posted ? texts(posted, 'callWindow.days') : EMPTY_FORM.windowDays,
+    timeZone: text(posted, 'timeZone') || 'UTC',
+    startAt: text(posted, 'startAt'),
+    expiresAt: text(posted, 'expiresAt'),
+    retryMaxAttempts: text(posted, 'retry.maxAttempts'),
+    retryDelaySeconds: text(posted, 'retry.delaySeconds'),
+    retryOn: CHOICES in posted ? texts(posted, 'retry.on') : EMPTY_FORM.retryOn,
   };
+}
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** Whether `zone` is `UTC` or an IANA time zone this runtime knows. */
+export function isKnownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The zones the form offers: UTC first, then every IANA zone the runtime knows. */
+export function timeZoneChoices(): string[] {
+  const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
+  const zones = intl.supportedValuesOf?.('timeZone') ?? [];
+  return ['UTC', ...zones.filter((z) => z !== 'UTC')];
+}
+
+/** The wall-clock fields of instant `t` (ms) in `zone`, as if they were UTC (ms). */
+function wallAsUtc(t: number, zone: string): number {
+  let f = zoneFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    zoneFormats.set(zone, f);
+  }
+  const part: Record<string, number> = {};
+  for (const p of f.formatToParts(new Date(t))) if (p.type !== 'literal') part[p.type] = Number(p.value);
+  return Date.UTC(part.year, part.month - 1, part.day, part.hour, part.minute, part.second);
+}
+
+const WALL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
+
+/**
+ * A datetime-local value (`YYYY-MM-DDTHH:MM[:SS]`, as every browser posts it) read as a wall-clock
+ * time in `zone`, so the result never depends on the browser's or the server's own zone. Where the
+ * zone's clocks skip that time (the spring DST gap) it moves forward by the gap; where they show it
+ * twice (the autumn overlap) the earlier instant is taken (Temporal's "compatible" rule). Null when the
+ * text is not such a value or names no real date.
+ */
+export function wallTimeToInstant(wall: string, zone: string): Date | null {
+  const m = WALL_TIME.exec(wall);
+  if (!m) return null;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => Number(x ?? 0));
+  const asUtc = Date.UTC(y, mo - 1, d, h, mi, sec);
+  const check = new Date(asUtc);
+  if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59)
+    return null;
+  const day = 86_400_000;
+  const before = asUtc - (wallAsUtc(asUtc - day, zone) - (asUtc - day));
+  const after = asUtc - (wallAsUtc(asUtc + day, zone) - (asUtc + day));
+  const fits = [before, after].filter((t) => wallAsUtc(t, zone) === asUtc);
+  if (fits.length > 0) return new Date(Math.min(...fits));
+  // In the gap: the offset from before the change moves the time forward by the gap's length.
+  return new Date(before);
+}
+
+/** A number where the text reads as one; anything else goes as text so the schema's type message shows. */
+function numberOrText(s: string): number | string {
+  return /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : s;
 }
 
 /**
@@ -155,6 +288,31 @@ export function formToRequestBody(form: PlaceCallForm): {
     if (form.transferWhen.trim()) transfer.when = form.transferWhen;
     body.transfer = transfer;
   }
+  // Hours typed make a window (with the ticked days, none ticked being the API's refusal); no hours, none.
+  if (line(form.windowStart) || line(form.windowEnd)) {
+    const window: Record<string, unknown> = { days: form.windowDays };
+    if (line(form.windowStart)) window.start = line(form.windowStart);
+    if (line(form.windowEnd)) window.end = line(form.windowEnd);
+    body.callWindow = window;
+  }
+  const zone = line(form.timeZone) || 'UTC';
+  const zoneOk = isKnownTimeZone(zone);
+  if (!zoneOk) problems.push({ field: 'timeZone', message: `'${zone}' is not a time zone` });
+  for (const key of ['startAt', 'expiresAt'] as const) {
+    const wall = line(form[key]);
+    if (!wall) continue;
+    const at = zoneOk ? wallTimeToInstant(wall, zone) : null;
+    // A value no datetime-local input posts goes as typed, and the schema says what it must be.
+    body[key] = at ? at.toISOString() : wall;
+  }
+  const attempts = line(form.retryMaxAttempts);
+  const delay = line(form.retryDelaySeconds);
+  if (attempts || delay) {
+    const retry: Record<string, unknown> = { on: form.retryOn };
+    if (attempts) retry.maxAttempts = numberOrText(attempts);
+    if (delay) retry.delaySeconds = numberOrText(delay);
+    body.retry = retry;
+  }
   if (form.metadata.trim()) {
     try {
       body.metadata = JSON.parse(form.metadata);
@@ -186,6 +344,15 @@ export function inputNames(form: PlaceCallForm): string[] {
     'transfer.to',
     'transfer.mode',
     'transfer.when',
+    'callWindow.start',
+    'callWindow.end',
+    'callWindow.days',
+    'timeZone',
+    'startAt',
+    'expiresAt',
+    'retry.maxAttempts',
+    'retry.delaySeconds',
+    'retry.on',
     'webhookUrl',
     'metadata',
     'idempotencyKey',
@@ -221,7 +388,11 @@ export function mapApiError(err: ApiError, form: PlaceCallForm): FormOutcome {
     out.fieldErrors[name] ??= [];
     out.fieldErrors[name].push(message);
   };
-  const details = (err.details ?? {}) as { fields?: FieldProblem[]; field?: string };
+  const details = (err.details ?? {}) as {
+    fields?: FieldProblem[];
+    field?: string;
+    nextOpening?: string | null;
+  };
   switch (err.code) {
     case 'invalid_request':
       if (Array.isArray(details.fields) && details.fields.length > 0) {
@@ -241,6 +412,10 @@ export function mapApiError(err: ApiError, form: PlaceCallForm): FormOutcome {
       break;
     case 'idempotency_conflict':
       put('idempotencyKey', err.message);
+      break;
+    case 'outside_calling_hours':
+      // The hours open, but only after expiresAt: the expiry is what to move; else the hours themselves.
+      put(details.nextOpening && form.expiresAt.trim() ? 'expiresAt' : 'callWindow', err.message);
       break;
     default:
       out.formErrors.push(err.message);
@@ -352,6 +527,51 @@ function Labelled(props: {
       {props.children}
       <Errors name={props.name} outcome={props.outcome} />
     </div>
+  );
+}
+
+/** Ticked boxes under one name (days, retry outcomes): a fieldset whose legend names the group. */
+function CheckboxGroup(props: {
+  name: string;
+  legend: string;
+  hint: string;
+  options: readonly (readonly [string, string])[];
+  checked: readonly string[];
+  outcome: FormOutcome;
+  firstInvalid: string | null;
+}) {
+  const { name, outcome } = props;
+  const id = inputId(name);
+  const invalid = (outcome.fieldErrors[name]?.length ?? 0) > 0;
+  const described = [invalid ? `${id}-error` : null, `${id}-hint`].filter(Boolean).join(' ');
+  return (
+    <fieldset
+      class={`field checkbox-group${invalid ? ' field-invalid' : ''}`}
+      id={id}
+      aria-describedby={described}
+    >
+      <legend>{props.legend}</legend>
+      <p class="field-hint" id={`${id}-hint`}>
+        {props.hint}
+      </p>
+      <div class="checkbox-options">
+        {props.options.map(([value, label], i) => (
+          <label class="checkbox" for={`${id}-${value.replace(/[^a-z]+/g, '-')}`}>
+            <input
+              type="checkbox"
+              name={name}
+              value={value}
+              id={`${id}-${value.replace(/[^a-z]+/g, '-')}`}
+              checked={props.checked.includes(value)}
+              {...(invalid ? { 'aria-invalid': 'true' as const } : {})}
+              {...(props.firstInvalid === name && i === 0 ? { autofocus: true } : {})}
+            />{' '}
+            {label}
+          </label>
+        ))}
+      </div>
+      <Errors name={name} outcome={outcome} />
+    </fieldset>
   );
 }
 
@@ -602,6 +822,117 @@ export function PlaceCallFormView(props: PlaceCallPageProps & { csrfToken: strin
         >
           <input type="text" value={form.transferWhen} {...c('transfer.when', true)} />
         </Labelled>
+      </fieldset>
+
+      <input type="hidden" name={CHOICES} value="1" />
+      <fieldset class="stack" id="f-when">
+        <legend>When to call</legend>
+        <p class="field-hint">
+          Calling hours are in the callee's local time (from their number). Leave the hours empty for the
+          account's calling hours (the days then do not apply).
+        </p>
+        <Labelled
+          name="callWindow.start"
+          label="Calling hours from"
+          hint="24 h HH:MM, callee-local."
+          outcome={outcome}
+        >
+          <input type="time" value={form.windowStart} {...c('callWindow.start', true)} />
+        </Labelled>
+        <Labelled
+          name="callWindow.end"
+          label="Calling hours until"
+          hint="Before the start: the hours cross midnight. Equal to the start: the whole day."
+          outcome={outcome}
+        >
+          <input type="time" value={form.windowEnd} {...c('callWindow.end', true)} />
+        </Labelled>
+        <CheckboxGroup
+          name="callWindow.days"
+          legend="Days the calling hours start on"
+          hint="Callee-local days."
+          options={WINDOW_DAYS}
+          checked={form.windowDays}
+          outcome={outcome}
+          firstInvalid={firstInvalid}
+        />
+        <Labelled
+          name="timeZone"
+          label="Time zone of Start at and Expires at"
+          hint="The two times below are read as clock times in this zone (not your browser's). A time a DST change skips moves forward by the gap; a time shown twice is the earlier one."
+          outcome={outcome}
+        >
+          <select {...c('timeZone', true)}>
+            {timeZoneChoices().map((z) => (
+              <option value={z} selected={form.timeZone === z}>
+                {z}
+              </option>
+            ))}
+            {isKnownTimeZone(form.timeZone) ? null : (
+              <option value={form.timeZone} selected>
+                {form.timeZone}
+              </option>
+            )}
+          </select>
+        </Labelled>
+        <Labelled
+          name="startAt"
+          label="Start at"
+          hint={`Not dialled before this time; at most ${LIMITS.startAtMaxDays} days ahead. Empty: now.`}
+          outcome={outcome}
+        >
+          <input type="datetime-local" value={form.startAt} {...c('startAt', true)} />
+        </Labelled>
+        <Labelled
+          name="expiresAt"
+          label="Expires at"
+          hint="Give up if not dialled by then (the call ends failed/expired). Empty: never."
+          outcome={outcome}
+        >
+          <input type="datetime-local" value={form.expiresAt} {...c('expiresAt', true)} />
+        </Labelled>
+      </fieldset>
+
+      <fieldset class="stack">
+        <legend>Retries</legend>
+        <p class="field-hint">
+          Leave both numbers empty for the account's retry policy (or none); the outcomes apply with them.
+        </p>
+        <Labelled
+          name="retry.maxAttempts"
+          label="Attempts in all"
+          hint={`${RETRY_LIMITS.maxAttemptsMin} to ${RETRY_LIMITS.maxAttemptsMax}, the first included; 1 means no retry.`}
+          outcome={outcome}
+        >
+          <input
+            type="text"
+            inputmode="numeric"
+            value={form.retryMaxAttempts}
+            {...c('retry.maxAttempts', true)}
+          />
+        </Labelled>
+        <Labelled
+          name="retry.delaySeconds"
+          label="Seconds between attempts"
+          hint={`${RETRY_LIMITS.delaySecondsMin} to ${RETRY_LIMITS.delaySecondsMax}; each attempt also waits for the calling hours.`}
+          outcome={outcome}
+        >
+          <input
+            type="text"
+            inputmode="numeric"
+            value={form.retryDelaySeconds}
+            {...c('retry.delaySeconds', true)}
+          />
+        </Labelled>
+        <CheckboxGroup
+          name="retry.on"
+          legend="Retry when the attempt ended"
+          hint="A callee who rejected the call is never called again."
+          options={RETRY_OUTCOMES}
+          checked={form.retryOn}
+          outcome={outcome}
+          firstInvalid={firstInvalid}
+        />
       </fieldset>
 
       <fieldset class="stack">
