@@ -251,9 +251,11 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     }
   }
 
-  /** Calls that hold a line or a claim: dialing, in progress, or claimed and not yet dialing. */
-  const liveCalls = sql`${calls.status} in ('queued', 'dialing', 'in_progress')
-    and (${calls.status} <> 'queued' or ${calls.workerId} is not null)`;
+  /**
+   * Calls that hold a line or a claim: dialing, in progress, or claimed and not yet dialing. Written as
+   * the predicate of calls_live_idx (migration 0005), so counting them reads that small index.
+   */
+  const liveCalls = sql`(${calls.status} in ('dialing', 'in_progress') or (${calls.status} = 'queued' and ${calls.workerId} is not null))`;
 
   /**
    * Claims up to `n` due calls, fairly across accounts, within every concurrency limit.
@@ -261,15 +263,23 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
    * - Due: queued, unclaimed, `scheduled_for` null or passed (by the injected clock), and not a row
    *   of a batch that is not running (paused; a canceled batch's queued calls were ended).
    * - Fair share: the due calls are ranked within their account (by `scheduled_for` nulls first,
-   *   then age), the rank counted on from the account's calls already holding a line or a claim,
-   *   and taken by that, then age: the account with the fewest calls going gets the next slot, so a
-   *   batch of 10,000 rows does not hold up another account's single call, neither in one claim nor
-   *   when slots free one at a time (a plain per-claim rank would hand each freed slot to the
+   *   then age, then batch row), the rank counted on from the account's calls already holding a line
+   *   or a claim, and taken by that, then age: the account with the fewest calls going gets the next
+   *   slot, so a batch of 10,000 rows does not hold up another account's single call, neither in one
+   *   claim nor when slots free one at a time (a plain per-claim rank would hand each freed slot to the
    *   account whose next call is oldest, the batch's, again and again).
    * - Limits, counting calls that hold a line or a claim (dialing, in_progress, claimed queued): a
    *   batch's `concurrency`, the account's concurrent-call cap (with `limits`), TRUNK_MAX_CHANNELS
-   *   (all accounts). A batch's calls are ranked within the batch first, so the rows over its limit
-   *   drop out before the account ranking (a full batch does not hide the account's other calls).
+   *   (all accounts). A batch's calls are taken within the batch's free slots first, so the rows over
+   *   its limit drop out before the account ranking (a full batch does not hide the account's other
+   *   calls).
+   *
+   * Its cost does not grow with the queue: the calls are grouped (each running batch; each account's
+   * single calls, found by a skip scan of calls_due_single_idx), each group yields at most as many of
+   * its next due calls as it may start (`k`: the claim's size, the batch's and the account's free
+   * slots), read in order from the front of calls_due_batch_idx / calls_due_single_idx (a batch's rows
+   * by `batch_row`: its calls share `created_at`), and only those (groups × k rows) are ranked. The
+   * limits count live calls through calls_live_idx, which holds only them.
    *
    * One short transaction. Claims of all workers are serialised by an advisory lock: the counts
    * above only grow through claims, so with claims in turn no limit can be raced past. Then two
@@ -304,44 +314,78 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
       }
       if (take <= 0) return [];
       // effectiveCaps in SQL: the account's override, else the deployment default.
+      const accountFree =
+        accountCap === null
+          ? sql`${take}::int`
+          : sql`coalesce(a.cap_concurrent_calls, ${accountCap}::int) - coalesce(al.n, 0)`;
       const accountCapOk =
         accountCap === null
           ? sql`true`
-          : sql`coalesce(al.n, 0) + r.account_rank <= coalesce(a.cap_concurrent_calls, ${accountCap})`;
+          : sql`r.account_live + r.account_rank <= coalesce(r.account_cap, ${accountCap}::int)`;
+      const due = sql`coalesce(c.scheduled_for, '-infinity'::timestamptz)`;
+      const nowTs = sql`${now.toISOString()}::timestamptz`;
       const picked = rowsOf<{ id: string }>(
         await tx.execute(sql`
-          with live as (
-            select ${calls.accountId} as account_id, ${calls.batchId} as batch_id from ${calls} where ${liveCalls}
+          with recursive single_accounts as (
+            (select c.account_id from ${calls} c
+              where c.status = 'queued' and c.worker_id is null and c.batch_id is null
+              order by c.account_id limit 1)
+            union all
+            select (select c.account_id from ${calls} c
+                where c.status = 'queued' and c.worker_id is null and c.batch_id is null
+                  and c.account_id > s.account_id
+                order by c.account_id limit 1)
+            from single_accounts s where s.account_id is not null
           ),
+          live as (select ${calls.accountId} as account_id, ${calls.batchId} as batch_id from ${calls} where ${liveCalls}),
           account_live as (select account_id, count(*)::int as n from live group by account_id),
           batch_live as (
             select batch_id, count(*)::int as n from live where batch_id is not null group by batch_id
           ),
-          due as (
-            select c.id, c.account_id, c.batch_id, c.scheduled_for, c.created_at, b.concurrency,
-              row_number() over (
-                partition by c.batch_id order by c.scheduled_for nulls first, c.created_at, c.id
-              ) as batch_rank
-            from ${calls} c left join batches b on b.id = c.batch_id
-            where c.status = 'queued' and c.worker_id is null
-              and (c.scheduled_for is null or c.scheduled_for <= ${now.toISOString()}::timestamptz)
-              and (c.batch_id is null or b.status = 'running')
+          groups as (
+            select b.id as batch_id, b.account_id,
+              least(${take}::int, b.concurrency - coalesce(bl.n, 0)) as k
+            from batches b left join batch_live bl on bl.batch_id = b.id
+            where b.status = 'running'
+            union all
+            select null::uuid, s.account_id, ${take}::int from single_accounts s where s.account_id is not null
           ),
-          within_batch as (
-            select d.* from due d left join batch_live bl on bl.batch_id = d.batch_id
-            where d.batch_id is null or d.concurrency is null or coalesce(bl.n, 0) + d.batch_rank <= d.concurrency
+          capped as (
+            select g.batch_id, g.account_id, least(g.k, ${accountFree}) as k,
+              coalesce(al.n, 0) as account_live, a.cap_concurrent_calls as account_cap
+            from groups g join accounts a on a.id = g.account_id
+              left join account_live al on al.account_id = g.account_id
+          ),
+          candidates as (
+            select x.*, g.account_live, g.account_cap from capped g cross join lateral (
+              select c.id, c.account_id, c.scheduled_for, c.created_at, c.batch_row from ${calls} c
+              where c.batch_id = g.batch_id
+                and c.status = 'queued' and c.worker_id is null and c.batch_id is not null
+                and ${due} <= ${nowTs}
+              order by ${due}, c.batch_row
+              limit g.k
+            ) x
+            where g.batch_id is not null and g.k > 0
+            union all
+            select x.*, g.account_live, g.account_cap from capped g cross join lateral (
+              select c.id, c.account_id, c.scheduled_for, c.created_at, c.batch_row from ${calls} c
+              where c.account_id = g.account_id
+                and c.status = 'queued' and c.worker_id is null and c.batch_id is null
+                and ${due} <= ${nowTs}
+              order by ${due}, c.created_at
+              limit g.k
+            ) x
+            where g.batch_id is null and g.k > 0
           ),
           ranked as (
-            select w.*, row_number() over (
-                partition by w.account_id order by w.scheduled_for nulls first, w.created_at, w.id
+            select c.*, row_number() over (
+                partition by c.account_id order by ${due}, c.created_at, c.batch_row, c.id
               ) as account_rank
-            from within_batch w
+            from candidates c
           )
           select r.id from ranked r
-            join accounts a on a.id = r.account_id
-            left join account_live al on al.account_id = r.account_id
           where ${accountCapOk}
-          order by coalesce(al.n, 0) + r.account_rank, r.created_at, r.id
+          order by r.account_live + r.account_rank, r.created_at, r.batch_row, r.id
           limit ${take}`),
       );
       if (picked.length === 0) return [];

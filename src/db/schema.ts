@@ -162,7 +162,11 @@ export const batches = pgTable(
     canceledAt: ts('canceled_at'),
     completedAt: ts('completed_at'),
   },
-  (t) => [index('batches_account_created_idx').on(t.accountId, t.createdAt, t.id)],
+  (t) => [
+    index('batches_account_created_idx').on(t.accountId, t.createdAt, t.id),
+    /** The worker's claim starts from the running batches. */
+    index('batches_running_idx').on(t.accountId).where(sql`${t.status} = 'running'`),
+  ],
 );
 
 /** Numbers an account must never call; checked at placement and again before each dial. */
@@ -276,6 +280,24 @@ export const calls = pgTable(
     index('calls_batch_idx').on(t.batchId, t.batchRow).where(sql`${t.batchId} is not null`),
     index('calls_active_idx').on(t.accountId).where(sql`${t.status} in ('queued', 'dialing', 'in_progress')`),
     index('calls_pbx_recording_idx').on(t.id).where(sql`${t.pbxRecording} is not null`),
+    // The worker's claim (src/calls/worker.ts): each group's next due calls in claim order, read from
+    // the front of the index whatever the queue's length (null scheduled_for = due now, first).
+    index('calls_due_batch_idx')
+      .on(t.batchId, sql`coalesce("scheduled_for", '-infinity'::timestamptz)`, t.batchRow)
+      .where(sql`${t.status} = 'queued' and ${t.workerId} is null and ${t.batchId} is not null`),
+    index('calls_due_single_idx')
+      .on(t.accountId, sql`coalesce("scheduled_for", '-infinity'::timestamptz)`, t.createdAt)
+      .where(sql`${t.status} = 'queued' and ${t.workerId} is null and ${t.batchId} is null`),
+    // Calls holding a line or a claim (at most the workers' concurrency): the claim's limits count them.
+    index('calls_live_idx')
+      .on(t.accountId, t.batchId)
+      .where(
+        sql`${t.status} in ('dialing', 'in_progress') or (${t.status} = 'queued' and ${t.workerId} is not null)`,
+      ),
+    // A batch's calls not yet ended: whether the batch is done, without counting its ended calls.
+    index('calls_batch_active_idx')
+      .on(t.batchId)
+      .where(sql`${t.batchId} is not null and ${t.status} in ('queued', 'dialing', 'in_progress')`),
   ],
 );
 

@@ -334,6 +334,48 @@ describe('the queue: what is claimed, when it may dial, and trunk pacing across 
     expect(trunk.launched).toEqual([free.id, ...held.map((c) => c.id)]);
   });
 
+  it("a batch's rows are claimed in row order (they share created_at), a row not due yet waits, and the account's older single call goes first", async () => {
+    let now = new Date();
+    const later = new Date(now.getTime() + 3_600_000);
+    const b = await insertBatch();
+    const [older] = await insertCalls(1, { accountId: accountB });
+    // Stored in shuffled order with one created_at, as a batch's insert gives them; ids are random.
+    const order = [7, 2, 10, 4, 1, 9, 3, 6, 8, 5];
+    const createdAt = new Date();
+    const rows = await t.db
+      .insert(calls)
+      .values(
+        order.map((batchRow) => ({
+          accountId: accountB,
+          toNumber: '+14155550100',
+          callerId: '+14155550199',
+          objective: `row ${batchRow}`,
+          language: 'en-US',
+          createdAt,
+          batchId: b.id,
+          batchRow,
+          // Row 4's next attempt is due only later (the injected clock).
+          scheduledFor: batchRow === 4 ? later : null,
+        })),
+      )
+      .returning();
+    const rowOf = new Map(rows.map((c) => [c.id, c.batchRow]));
+    const trunk = fakeTrunk();
+    const w = worker({ runner: trunk.runner, workerId: 'rows', concurrency: 2, clock: () => now });
+    await w.start();
+    const waiting = rows.find((c) => c.batchRow === 4);
+    if (!waiting) throw new Error('row 4 missing');
+    await until(() => allTerminal([older.id, ...rows.filter((c) => c !== waiting).map((c) => c.id)]));
+    await morePolls(['rows']);
+    expect(await callOf(waiting.id)).toMatchObject({ status: 'queued', workerId: null });
+    expect(trunk.launched[0]).toBe(older.id);
+    expect(trunk.launched.slice(1).map((id) => rowOf.get(id))).toEqual([1, 2, 3, 5, 6, 7, 8, 9, 10]);
+    now = new Date(later.getTime() + 1000);
+    w.wake();
+    await until(() => allTerminal([waiting.id]));
+    expect(trunk.launched.at(-1)).toBe(waiting.id);
+  });
+
   it("a batch's concurrency holds across two workers, and a full batch does not hold up the account's other calls", async () => {
     const b = await insertBatch({ concurrency: 2 });
     const rows = await insertCalls(6, { batchId: b.id });

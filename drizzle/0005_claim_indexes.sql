@@ -1,0 +1,5 @@
+CREATE INDEX "batches_running_idx" ON "batches" USING btree ("account_id") WHERE "batches"."status" = 'running';--> statement-breakpoint
+CREATE INDEX "calls_due_batch_idx" ON "calls" USING btree ("batch_id",coalesce("scheduled_for", '-infinity'::timestamptz),"batch_row") WHERE "calls"."status" = 'queued' and "calls"."worker_id" is null and "calls"."batch_id" is not null;--> statement-breakpoint
+CREATE INDEX "calls_due_single_idx" ON "calls" USING btree ("account_id",coalesce("scheduled_for", '-infinity'::timestamptz),"created_at") WHERE "calls"."status" = 'queued' and "calls"."worker_id" is null and "calls"."batch_id" is null;--> statement-breakpoint
+CREATE INDEX "calls_live_idx" ON "calls" USING btree ("account_id","batch_id") WHERE "calls"."status" in ('dialing', 'in_progress') or ("calls"."status" = 'queued' and "calls"."worker_id" is not null);--> statement-breakpoint
+CREATE INDEX "calls_batch_active_idx" ON "calls" USING btree ("batch_id") WHERE "calls"."batch_id" is not null and "calls"."status" in ('queued', 'dialing', 'in_progress');
