@@ -174,4 +174,72 @@ describe.skipIf(noBrowserReason)('Place a call (full stack, chromium)', () => {
     expect(await page.evaluate('window.__notReloaded === true')).toBe(true);
     await browser.screenshot(page, 'place-call-finished');
   }, 180_000);
+
+  it("shows a bad calling window at its fields, then queues a call whose window is closed now in the callee's zone with its scheduled time", async () => {
+    const page = await openForm();
+    await page.getByLabel('To (required)').fill(CALLEE);
+    await page.getByLabel('Objective (required)').fill('Remind Dana of the visit.');
+    await page.getByLabel('Calling hours from').fill('09:00');
+    for (const day of ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']) {
+      await page.getByLabel(day).uncheck();
+    }
+    await page.getByRole('button', { name: 'Place the call' }).click();
+    await page.locator('#f-callWindow-end-error').waitFor();
+    expect(await page.locator('#f-callWindow-end-error').textContent()).toBe('callWindow.end is required');
+    expect(await page.locator('#f-callWindow-days-error').textContent()).toBe(
+      'callWindow.days must name at least one day',
+    );
+    expect(await page.getByLabel('Calling hours until').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.evaluate(focusedId)).toBe('f-callWindow-end');
+    expect(await page.getByLabel('Calling hours from').inputValue()).toBe('09:00');
+    await browser.screenshot(page, 'place-call-window-errors');
+
+    // Two hours from now on the callee's clock (San Francisco) the window opens: closed now.
+    const now = new Date();
+    const clock = (at: Date) =>
+      new Intl.DateTimeFormat('en-GB', {
+        timeZone: 'America/Los_Angeles',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }).format(at);
+    const start = clock(new Date(now.getTime() + 120 * 60_000));
+    const end = clock(new Date(now.getTime() + 180 * 60_000));
+    await page.getByLabel('Calling hours from').fill(start);
+    await page.getByLabel('Calling hours until').fill(end);
+    for (const day of ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']) {
+      await page.getByLabel(day).check();
+    }
+    await page.getByLabel('Time zone of Start at and Expires at').selectOption('America/New_York');
+    await page.getByLabel('Attempts in all').fill('2');
+    await page.getByLabel('Seconds between attempts').fill('900');
+    await page.getByRole('button', { name: 'Place the call' }).click();
+    await page.waitForURL((u) => /^\/calls\/[0-9a-f-]{36}$/.test(u.pathname), { timeout: 30_000 });
+    const callId = new URL(page.url()).pathname.split('/').pop() as string;
+    const call = (await (
+      await fetch(`${stack.url}/v1/agent/calls/${callId}`, {
+        headers: { Authorization: `Bearer ${stack.key}` },
+      })
+    ).json()) as Record<string, any>;
+    expect(call).toMatchObject({
+      status: 'queued',
+      callWindow: { start, end },
+      timeZones: ['America/Los_Angeles'],
+      retryPolicy: { maxAttempts: 2, delaySeconds: 900 },
+    });
+    const scheduled = new Date(call.scheduledFor);
+    expect(clock(scheduled)).toBe(start);
+    expect(scheduled.getTime()).toBeGreaterThan(now.getTime());
+    expect(await page.evaluate(statusText)).toBe('queued');
+    const iso = scheduled.toISOString();
+    expect((await page.locator('#call-scheduled-for').textContent())?.trim()).toBe(
+      `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`,
+    );
+    await browser.screenshot(page, 'place-call-scheduled');
+    // Cancel it: nothing is left waiting in the queue when the stack stops.
+    await fetch(`${stack.url}/v1/agent/calls/${callId}/cancel`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${stack.key}` },
+    });
+  }, 60_000);
 });

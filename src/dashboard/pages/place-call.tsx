@@ -834,7 +834,7 @@ export function PlaceCallFormView(props: PlaceCallPageProps & { csrfToken: strin
         <Labelled
           name="callWindow.start"
           label="Calling hours from"
-          hint="24 h HH:MM, callee-local."
+          hint="Callee-local; sent as 24 h HH:MM."
           outcome={outcome}
         >
           <input type="time" value={form.windowStart} {...c('callWindow.start', true)} />
