@@ -1,9 +1,10 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/api/errors.js';
 import { SESSION_COOKIE } from '../../src/dashboard/auth/cookies.js';
 import { createSession } from '../../src/dashboard/auth/sessions.js';
 import { createUser } from '../../src/dashboard/auth/users.js';
-import { wallTimeToInstant } from '../../src/dashboard/pages/place-call.js';
+import { mapApiError, readPlaceCallForm, wallTimeToInstant } from '../../src/dashboard/pages/place-call.js';
 import { accounts, calls } from '../../src/db/schema.js';
 import { startTestApi, TEST_CALLER_ID, TEST_DESTINATION, type TestApi } from '../helpers/api-fixtures.js';
 
@@ -538,6 +539,19 @@ describe('calling hours, start, expiry and retries on the form', () => {
     expect(inputTag(html, 'callWindow.end')).toContain('value="20:00"');
     expect(html).not.toMatch(/name="callWindow.days" value="mon"[^>]*checked/);
     expect((await callsOfAccount()).length).toBe(before);
+  });
+
+  it('puts outside_calling_hours at the calling hours when no expiry is what stops it', () => {
+    const err = new ApiError('outside_calling_hours', 'No time to call.', { nextOpening: null });
+    const noExpiry = readPlaceCallForm({ to: '+14155552671', objective: 'x' });
+    expect(mapApiError(err, noExpiry)).toEqual({
+      fieldErrors: { 'callWindow.start': ['No time to call.'] },
+      formErrors: [],
+    });
+    // Hours that open, but only after expiresAt: the expiry is the field to change.
+    const opens = new ApiError('outside_calling_hours', 'Too late.', { nextOpening: '2030-01-01T00:00:00Z' });
+    const expiring = readPlaceCallForm({ to: '+14155552671', objective: 'x', expiresAt: '2029-12-31T00:00' });
+    expect(mapApiError(opens, expiring).fieldErrors).toEqual({ expiresAt: ['Too late.'] });
   });
 
   it('shows outside_calling_hours at Expires at and destination_blocked (do-not-call) at To', async () => {
