@@ -141,9 +141,10 @@ export class WorkerCallControl implements CallControl {
   async requeue(reason: string): Promise<boolean> {
     this.closeDialSlot();
     if (this.isReleased || this.isSettled) return false;
-    const res = await this.store.transition(this.current.id, 'queued', { reason });
+    const attempt = this.current.attempt;
+    const res = await this.store.transition(this.current.id, 'queued', { reason, attempt });
     if (!res.ok) {
-      this.absorb(res, 'queued');
+      this.absorb(res, 'queued', attempt);
       return false;
     }
     this.current = res.call;
@@ -312,8 +313,9 @@ export class WorkerCallControl implements CallControl {
 
   private async report(to: CallStatus, at: Date): Promise<void> {
     if (this.isReleased || this.isSettled) return;
-    const res = await this.store.transition(this.current.id, to, { at });
-    this.absorb(res, to);
+    const attempt = this.current.attempt;
+    const res = await this.store.transition(this.current.id, to, { at, attempt });
+    this.absorb(res, to, attempt);
   }
 
   private async finish(outcome: CallOutcome, endedAt: Date): Promise<void> {
@@ -333,9 +335,15 @@ export class WorkerCallControl implements CallControl {
       await this.fail(patch, endedAt);
       return;
     }
-    const res = await this.store.transition(this.current.id, status, { reason: endedReason, patch, endedAt });
-    this.absorb(res, status);
-    if (!res.ok && res.call && !isTerminal(res.call.status)) {
+    const attempt = this.current.attempt;
+    const res = await this.store.transition(this.current.id, status, {
+      reason: endedReason,
+      patch,
+      endedAt,
+      attempt,
+    });
+    this.absorb(res, status, attempt);
+    if (!res.ok && res.call && !isTerminal(res.call.status) && !this.isSettled) {
       // A runner bug (e.g. `completed` straight from `dialing`); the call must still end, and keep its results.
       this.logger.error(
         { callId: this.current.id, from: res.call.status, to: status },
@@ -346,12 +354,14 @@ export class WorkerCallControl implements CallControl {
   }
 
   private async fail(patch: TransitionPatch, endedAt: Date): Promise<void> {
+    const attempt = this.current.attempt;
     const res = await this.store.transition(this.current.id, 'failed', {
       reason: 'internal_error',
       patch,
       endedAt,
+      attempt,
     });
-    this.absorb(res, 'failed');
+    this.absorb(res, 'failed', attempt);
   }
 
   private notify(call: CallRow): void {
@@ -363,10 +373,22 @@ export class WorkerCallControl implements CallControl {
     }
   }
 
-  private absorb(res: TransitionResult, to: CallStatus): void {
+  /**
+   * Takes in what the store answered to a report about `attempt` (the attempt this control runs).
+   * This control's part is over when the call is terminal, when its end was retried (the store queued
+   * the call for its next attempt, which any worker may run), or when the call is on another attempt
+   * already (this attempt's end was stored meanwhile, e.g. written twice through an outage).
+   */
+  private absorb(res: TransitionResult, to: CallStatus, attempt: number): void {
     if (res.ok) {
       this.current = res.call;
       if (isTerminal(res.call.status)) this.isSettled = true;
+      else if (isTerminal(to) && res.call.status === 'queued') {
+        // The end was retried: the attempt is stored as ended and the call is back in the queue,
+        // unclaimed. Settled for this control, and let go: nothing it still reports is about the call.
+        this.isSettled = true;
+        this.isReleased = true;
+      }
       this.notify(res.call);
       return;
     }
@@ -377,7 +399,17 @@ export class WorkerCallControl implements CallControl {
       return;
     }
     this.current = res.call;
-    this.logger.debug({ from: res.call.status, to }, 'transition refused');
+    this.logger.debug(
+      { from: res.call.status, to, attempt, callAttempt: res.call.attempt },
+      'transition refused',
+    );
+    if (res.call.attempt !== attempt) {
+      // The call moved on to a later attempt: this one ended (and was stored) meanwhile.
+      this.isSettled = true;
+      this.isReleased = true;
+      this.abort('canceled');
+      return;
+    }
     if (isTerminal(res.call.status)) {
       this.isSettled = true;
       this.abort('canceled');

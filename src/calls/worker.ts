@@ -186,7 +186,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     const orphaned = !judge
       ? []
       : await db
-          .select({ id: calls.id })
+          .select({ id: calls.id, attempt: calls.attempt })
           .from(calls)
           .where(
             and(
@@ -202,7 +202,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     if (!claiming) {
       const held = [...running.keys()];
       const unheld = await db
-        .select({ id: calls.id, status: calls.status })
+        .select({ id: calls.id, status: calls.status, attempt: calls.attempt })
         .from(calls)
         .where(
           and(
@@ -218,11 +218,14 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
         requeued.push(...queued.map((q) => ({ id: q })));
         log.warn({ count: queued.length }, 'requeued undialed calls this worker no longer runs');
       }
-      orphaned.push(...stillUnheld.filter((c) => c.status !== 'queued').map((c) => ({ id: c.id })));
+      orphaned.push(
+        ...stillUnheld.filter((c) => c.status !== 'queued').map((c) => ({ id: c.id, attempt: c.attempt })),
+      );
     }
     let failed = 0;
-    for (const { id: callId } of orphaned) {
-      const res = await store.transition(callId, 'failed', { reason: 'worker_lost' });
+    for (const { id: callId, attempt } of orphaned) {
+      // Only the attempt found orphaned: had it ended and been retried meanwhile, the next one is not lost.
+      const res = await store.transition(callId, 'failed', { reason: 'worker_lost', attempt });
       if (res.ok) {
         failed++;
         notify(res.call);

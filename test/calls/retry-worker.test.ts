@@ -1,11 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkerCallControl } from '../../src/calls/call-control.js';
 import type { CallRunner } from '../../src/calls/call-runner.js';
 import { CallStore } from '../../src/calls/call-store.js';
 import { attemptsOf } from '../../src/calls/call-view.js';
 import { type CallWorker, createCallWorker } from '../../src/calls/worker.js';
 import { accounts, callEvents, calls } from '../../src/db/schema.js';
-import { silentLogger } from '../../src/logger.js';
+import { createLogger, silentLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 
 async function until<T>(probe: () => Promise<T | null | undefined | false>): Promise<T> {
@@ -57,11 +58,12 @@ describe('a retried call in the worker', () => {
       },
     };
     const store = new CallStore(t.db, 'https://agentline.example');
+    const logged: { msg?: string }[] = [];
     worker = createCallWorker({
       db: t.db,
       store,
       runner,
-      logger: silentLogger(),
+      logger: createLogger('info', { write: (line: string) => void logged.push(JSON.parse(line)) }),
       concurrency: 2,
       pollMs: 10,
       staleSeconds: 30,
@@ -97,5 +99,46 @@ describe('a retried call in the worker', () => {
     );
     expect(reasons).not.toContain('internal_error');
     expect(reasons.filter((r) => r === 'retry')).toHaveLength(1);
+    // Nor for a call that was never dialed: its attempt ended and was stored.
+    expect(logged.map((l) => l.msg)).not.toContain('call returned to the queue undialed');
+    expect(logged.map((l) => l.msg)).not.toContain('call runner returned without ending the call');
+  });
+
+  it("an attempt's end stored late (after an outage) never lands on the next attempt", async () => {
+    const store = new CallStore(t.db, 'https://agentline.example');
+    const [a] = await t.db.insert(accounts).values({ name: 'late-end' }).returning();
+    const [call] = await t.db
+      .insert(calls)
+      .values({
+        accountId: a.id,
+        toNumber: '+14155550100',
+        callerId: '+14155550199',
+        objective: 'Confirm the appointment.',
+        language: 'en-US',
+        workerId: 'w-1',
+        retryPolicy: { maxAttempts: 3, delaySeconds: 60, on: ['no_answer'] },
+      })
+      .returning();
+    const ctl = new WorkerCallControl(call, store, silentLogger());
+    await ctl.dialing();
+    expect(ctl.call).toMatchObject({ status: 'dialing', attempt: 1 });
+    // Attempt 1's end was in fact stored (its reply lost in the outage): the call went back to the queue,
+    // and another worker claimed and dialed attempt 2.
+    expect((await store.transition(call.id, 'no_answer', { reason: 'no_answer_timeout' })).ok).toBe(true);
+    await t.db.update(calls).set({ workerId: 'w-2' }).where(eq(calls.id, call.id));
+    expect((await store.transition(call.id, 'dialing')).call).toMatchObject({
+      status: 'dialing',
+      attempt: 2,
+    });
+    // The first worker's retried write of attempt 1's end arrives now.
+    await ctl.end({ status: 'no_answer', endedReason: 'no_answer_timeout' });
+    const [row] = await t.db.select().from(calls).where(eq(calls.id, call.id));
+    expect(row).toMatchObject({ status: 'dialing', attempt: 2, workerId: 'w-2', endedReason: null });
+    expect(row.attempts).toHaveLength(1);
+    // The control's part is over: nothing it still reports touches attempt 2.
+    expect(ctl.settled).toBe(true);
+    expect(ctl.released).toBe(true);
+    await ctl.answered();
+    expect((await t.db.select().from(calls).where(eq(calls.id, call.id)))[0].status).toBe('dialing');
   });
 });
