@@ -452,7 +452,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     const stop = new AbortController();
     let written = '';
     let briefCut = false;
-    const { text, stopped } = await generate(conv, history, actionGrammar, {
+    const generated = generate(conv, history, actionGrammar, {
       signal: o.signal,
       stop: stop.signal,
       waitedMs,
@@ -472,7 +472,15 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
         }
         if (delta && o.onSay && !o.signal?.aborted) o.onSay(delta);
       },
+    }).catch((err: unknown) => {
+      // Out of tokens inside `say` (escapes and byte tokens make 512 tokens shorter than SAY_MAX
+      // characters): like a cut at SAY_MAX, what was said stands and the agent listens next.
+      if (err instanceof DialogueOutputError && !say.done && say.text.trim()) return null;
+      throw err;
     });
+    const result = await generated;
+    if (!result) return parseAgentAction({ action: 'speak', say: say.text.slice(0, SAY_MAX) }, written);
+    const { text, stopped } = result;
     const raw = ACTION_RESPONSE_PREFIX + text;
     if (stopped && briefCut) {
       return parseAgentAction({ action: 'transfer', say: say.text, summary: briefOf(written) }, raw);
