@@ -63,9 +63,12 @@ export function batchCompletedPayload(eventId: string, batch: BatchRow, counts: 
  * through the outbox, in the caller's transaction. Call it inside every terminal transition of one of
  * its calls, after the call's row is written.
  *
- * The batch row is locked first (`for update`), so of two last calls ending at once the second waits
- * for the first to commit and then counts both as ended: exactly one of them completes the batch.
- * A batch already completed (`completedAt` set) is left alone. Returns the batch it completed, or null.
+ * Checks of one batch take turns through a transaction-level advisory lock, so of two last calls
+ * ending at once the second looks only once the first committed, and sees both ended: exactly one of
+ * them completes the batch. Until a batch's calls are all ended, a check costs one index probe
+ * (calls_batch_active_idx); they are counted by status only then. The batch row is locked
+ * (`for update`) only to complete it. A batch already completed (`completedAt` set) is left alone.
+ * Returns the batch it completed, or null.
  */
 export async function completeBatchIfDone(
   tx: Tx,
@@ -75,11 +78,16 @@ export async function completeBatchIfDone(
 ): Promise<BatchRow | null> {
   // Part of the contract; batch.completed carries no links today.
   void publicBaseUrl;
-  const [batch] = await tx.select().from(batches).where(eq(batches.id, batchId)).for('update');
-  if (!batch || batch.completedAt) return null;
+  // Completion checks of one batch take turns (until their transactions end), whatever lock the
+  // caller holds on the batch row: of two last calls ending at once, the second looks only after the
+  // first committed, and sees both ended. (An advisory lock, so that ends may hold the batch row in
+  // share mode and not wait on each other for the whole of their transactions.)
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`batch-completion:${batchId}`}, 0))`);
   // Most ends leave calls of the batch to go: one look into calls_batch_active_idx (its calls not yet
   // ended) tells, whatever the batch's size. Its calls are counted only once none is left.
   if (await hasCallsToGo(tx, batchId)) return null;
+  const [batch] = await tx.select().from(batches).where(eq(batches.id, batchId)).for('update');
+  if (!batch || batch.completedAt) return null;
   const counts = await countBatchCalls(tx, batchId);
   if (ACTIVE_STATUSES.some((s) => counts[s] > 0)) return null;
   const status = batch.status === 'canceled' ? 'canceled' : 'completed';
