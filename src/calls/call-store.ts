@@ -287,7 +287,11 @@ export class CallStore {
         .select({ status: batches.status })
         .from(batches)
         .where(eq(batches.id, ref.batchId))
-        .for('update');
+        // Share: a cancel (for update) waits for ends in flight and they for it, but ends of one batch do
+        // not wait for each other. Exactly one batch.completed is the completion check's own lock (a
+        // per-batch advisory lock; it takes the row for update only when no call of the batch is live,
+        // which no other end in flight can be).
+        .for('share');
       batchStatus = b?.status ?? null;
     }
     return { batchStatus, accountDisabled: ref.accountDisabledAt !== null };
