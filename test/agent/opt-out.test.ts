@@ -89,7 +89,7 @@ async function setup(script: DialogueScript, row?: Parameters<typeof makeCallRow
   });
   const turns: ConversationTurn[] = [];
   const done = agent.converse(ts.session, (t) => turns.push(t));
-  return { callee, ts, turns, done, inputs, modelChose };
+  return { call, callee, ts, turns, done, inputs, modelChose };
 }
 
 describe('a callee who asks not to be called again', () => {
@@ -138,14 +138,17 @@ describe('a callee who asks not to be called again', () => {
       ...OPT_OUT_GOODBYE,
       say: 'I understand, and I am sorry for the trouble. I have noted that you do not want any more calls from us, so nobody will call this number again about this or anything else. Have a good day. Goodbye.',
     };
-    const { callee, ts, turns, done, modelChose } = await setup({
+    const { call, callee, ts, turns, done, modelChose } = await setup({
       opening: OPENING,
       rules: [{ ...OPT_OUT_RULE, action: longGoodbye }],
     });
     await callee.agentFinished();
     await callee.say(ASK);
-    // The agent started its goodbye and the model chose the opt-out: the callee hangs up on it.
+    // The agent started its goodbye and the model chose the opt-out: the callee hangs up on it once
+    // a second of it went out on the media clock (so its first words stand in the transcript, however
+    // late a loaded machine runs).
     await Promise.all([callee.agentSpeechStart(), modelChose((a) => a.action === 'end')]);
+    await call.voicedFrames(call.sent.filter((f) => f.voiced).length + 50);
     ts.end('callee_hung_up');
     const result = await done;
     expect(result, JSON.stringify(turns)).toEqual({ end: 'callee_hung_up', optOut: true });
