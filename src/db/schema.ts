@@ -364,9 +364,7 @@ export const webhookDeliveries = pgTable(
   (t) => [
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
     uniqueIndex('webhook_deliveries_call_event_uq').on(t.callId, t.event, t.attempt),
-    uniqueIndex('webhook_deliveries_batch_event_uq')
-      .on(t.batchId, t.event)
-      .where(sql`${t.callId} is null`),
+    uniqueIndex('webhook_deliveries_batch_event_uq').on(t.batchId, t.event).where(sql`${t.callId} is null`),
   ],
 );
 
