@@ -92,6 +92,9 @@ export function newWorkerId(): string {
   return `${os.hostname()}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
+/** At stop, how long runners still get once their calls were released. */
+const RELEASED_RUNNER_WAIT_MS = 10_000;
+
 export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   const { db, store, runner, concurrency, pollMs, staleSeconds } = deps;
   const id = deps.workerId ?? newWorkerId();
@@ -689,7 +692,15 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
         log.error({ callId: r.ctl.call.id }, 'stopping with the call end unstored; recovery will end it');
       r.ctl.release();
     }
-    await Promise.all([...running.values()].map((r) => r.done));
+    // A released runner touches nothing more, so the worker need not wait for it forever: one that does
+    // not return (a controller stuck on an event that never came) must not keep the process from exiting.
+    await waitForRunning(RELEASED_RUNNER_WAIT_MS);
+    for (const r of running.values()) {
+      log.error(
+        { callId: r.ctl.call.id, settled: r.ctl.settled },
+        'a call runner did not return after its call was released; stopping without it',
+      );
+    }
     if (watchTimer) clearInterval(watchTimer);
     watchTimer = null;
     await watchInFlight;

@@ -417,5 +417,9 @@ describe.skipIf(!usePostgres)('a batch of 1,000 calls, two workers, one killed',
     expect(await apiProc.stop(120_000)).toBe(0);
     const stopped = await workers[1].stop(120_000);
     expect(stopped, JSON.stringify(workers[1].lines.slice(-15))).toBe(0);
+    // Known and unexplained (see the issue's closing note): beside busy processes a runner or two may not
+    // return after its call ended; the worker stops without them after a bound, and says so.
+    const stuck = workers[1].lines.filter((l) => String(l.msg).startsWith('a call runner did not return'));
+    if (stuck.length) console.log(`runners that did not return at stop: ${JSON.stringify(stuck)}`);
   }, 600_000);
 });
