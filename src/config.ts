@@ -90,7 +90,12 @@ export const configSchema = z.object({
   /** How often a deliverer looks for due deliveries (it is also woken at once by each status change). */
   WEBHOOK_POLL_MS: int(50, 60_000).default(1000),
 
-  WORKER_CONCURRENCY: int(1, 1000).default(4),
+  /**
+   * Calls a worker carries at once. `auto` (default): as many as its engines, measured at start, keep
+   * at the voice quality aimed for, lowered while the machine is busy with other work or replies come
+   * late (src/capacity); a call beyond it waits in `queued`. A number: exactly that many, as before.
+   */
+  WORKER_CONCURRENCY: z.union([z.literal('auto'), int(1, 1000)]).default('auto'),
   WORKER_POLL_MS: int(10, 60_000).default(500),
   WORKER_STALE_SECONDS: int(5, 3600).default(30),
   /**

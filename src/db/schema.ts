@@ -368,6 +368,28 @@ export const webhookDeliveries = pgTable(
   ],
 );
 
+/** Each try of a webhook delivery: when, how long, and what the receiver answered (the call page lists them). */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: uuid('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    /** 1 for the first try of the delivery. */
+    attempt: integer('attempt').notNull(),
+    attemptedAt: ts('attempted_at').notNull().defaultNow(),
+    durationMs: integer('duration_ms').notNull(),
+    /** The receiver's HTTP status; null when no response came (refused, timed out, blocked address). */
+    statusCode: integer('status_code'),
+    /** Why the try failed, in words; null for a 2xx. */
+    error: text('error'),
+    /** The start of the receiver's response body (at most 512 characters), for the operator. */
+    responseExcerpt: text('response_excerpt'),
+  },
+  (t) => [uniqueIndex('webhook_attempts_delivery_attempt_uq').on(t.deliveryId, t.attempt)],
+);
+
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
@@ -404,6 +426,16 @@ export const workers = pgTable('workers', {
   pid: integer('pid').notNull(),
   startedAt: ts('started_at').notNull().defaultNow(),
   heartbeatAt: ts('heartbeat_at').notNull().defaultNow(),
+  /**
+   * Calls this worker would carry now at the voice quality it aims for (WORKER_CONCURRENCY, or with
+   * `auto` what its engines measured at start and its live load allow); written with each heartbeat.
+   * Null until it knows (a worker before its first measurement, or one older than this column).
+   */
+  capacity: integer('capacity'),
+  /** Calls it carried at its last heartbeat. */
+  liveCalls: integer('live_calls').notNull().default(0),
+  /** What bounds its capacity now (e.g. `dialogue`, `cpu`, `configured`), for /readyz and the dashboard. */
+  limitedBy: text('limited_by'),
 });
 
 export type CallField = { name: string; type: 'string' | 'boolean' | 'number'; description?: string };
