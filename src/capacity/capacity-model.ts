@@ -11,6 +11,17 @@ import type { EngineProfile } from './engine-profile.js';
  *   the headroom covers their bursts (several callees falling silent at once).
  * - dialogue (a local model only): replies are generated one after another by one model on shared
  *   cores, so a call's reply can wait for another call's. A queue, not an average, decides there.
+ *
+ * Worked through for issue 15's machine (2-core Xeon; 1B model at 15.9 generated / 99 prompt tokens/s;
+ * pocketsphinx RTF 0.35, flite 0.05, Silero 0.02):
+ * - per call: VAD 0.02 + STT 0.35 × 0.45 = 0.16 + TTS 0.05 × 0.4 = 0.02 + media 0.02 = 0.22 cores;
+ *   the model: a reply is 25/15.9 + 40/99 = 1.98 s, 6 a minute = 20 % of its time, on 2 spinning
+ *   threads = 0.40 cores. CPU bound 2 × 0.7 / 0.62 = 2.3 calls.
+ * - dialogue: first clause 12/99 + 8/15.9 = 0.62 s, leaving 0.23 s of the 0.85 s after the silence;
+ *   a second call's reply is busy 20 % of the time and a wait on it (up to 1.98 s) is late 88 % of the
+ *   time: 17 % late replies, over the 5 % allowed. Bound 1.29: one call, limited by the dialogue (the
+ *   bench: 1 call p95 913 ms, 4 calls p95 9 s).
+ * - the same with LLM_URL: 1.4 / 0.22 = 6.4: six calls, limited by the CPU (STT is 3/4 of it).
  */
 
 export type CapacityLimit = 'configured' | 'cpu' | 'dialogue' | 'load' | 'late_replies' | 'measuring';
