@@ -15,26 +15,40 @@ import { BENCH_CALLEE, benchCalleeScenario, runStep, type StepResult } from './l
 import { capReplies } from './lib/capped-dialogue.js';
 import { measureLlm, measureStt, measureTts, measureVad } from './lib/engine-floor.js';
 import { ensureModel } from './lib/models.js';
+import {
+  markStandin,
+  openRemoteDialogue,
+  printStandinTable,
+  type StandinMark,
+} from './lib/remote-dialogue.js';
 import { mean, percentile, table } from './lib/stats.js';
 
 const GOAL = { shape: 'llama3.2-1b', p50: 700, p95: 1200 };
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  // With --llm-url the calls' dialogue is elsewhere: no model shape is generated, measured or called.
+  if (args.llmUrl) args.shapes = [];
   const started = performance.now();
   const load = os
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(' ');
   console.log(`voice bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load average ${load}`);
+  const remote = args.llmUrl
+    ? await openRemoteDialogue(args, process.env.E2E_LOG ? createLogger(process.env.E2E_LOG) : silentLogger())
+    : null;
   console.log(
-    `shapes ${args.shapes.join(', ')}; concurrency ${args.concurrency.join(', ')}; ${args.turns} callee replies a call; ${args.transport}; llama.cpp threads ${args.threads}, ${args.turnThreads} while replying\n`,
+    `${remote ? remote.describe : `shapes ${args.shapes.join(', ')}`}; concurrency ${args.concurrency.join(', ')}; ${args.turns} callee replies a call; ${args.transport}${remote ? '' : `; llama.cpp threads ${args.threads}, ${args.turnThreads} while replying`}\n`,
   );
 
   const models = new Map<string, { file: string; bytes: number; quant: string }>();
   for (const shape of args.shapes) models.set(shape, await ensureModel(args.dataDir, shape));
 
-  const engines = await loadVoiceEngines();
+  const engines = await loadVoiceEngines().catch(async (err) => {
+    await remote?.close();
+    throw err;
+  });
   try {
     if (!args.skipEngines) {
       const tts = await measureTts(engines.agentTts);
@@ -70,9 +84,13 @@ async function main(): Promise<void> {
           s.firstTokenMs,
         ]);
       }
-      console.log('LLM floor (node-llama-cpp, CPU, one sequence)');
-      console.log(table(['model', 'prompt tok', 'prompt tok/s', 'gen tok/s', 'prompt+1st tok ms'], rows, 1));
-      console.log('');
+      if (rows.length) {
+        console.log('LLM floor (node-llama-cpp, CPU, one sequence)');
+        console.log(
+          table(['model', 'prompt tok', 'prompt tok/s', 'gen tok/s', 'prompt+1st tok ms'], rows, 1),
+        );
+        console.log('');
+      }
     }
 
     if (!args.skipCalls) {
@@ -84,7 +102,23 @@ async function main(): Promise<void> {
         env: { CAP_CALLS_PER_DAY: '100000' },
       });
       const results: { shape: string; step: StepResult }[] = [];
+      const standinRows: { step: StepResult; before: StandinMark; after: StandinMark }[] = [];
       try {
+        if (remote) {
+          for (const c of args.concurrency) {
+            process.stdout.write(`${remote.label}: ${c} concurrent call(s) to ${BENCH_CALLEE} ... `);
+            const before = remote.standin ? markStandin(remote.standin) : null;
+            const step = await runStep(stack, remote.dialogue, c, args.turns, {
+              endSilenceMs: args.endSilenceMs,
+            });
+            console.log(
+              `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
+            );
+            results.push({ shape: remote.label, step });
+            if (remote.standin && before)
+              standinRows.push({ step, before, after: markStandin(remote.standin) });
+          }
+        }
         for (const shape of args.shapes) {
           const engine = await createLlamaCppDialogue({
             modelPath: models.get(shape)!.file,
@@ -122,9 +156,11 @@ async function main(): Promise<void> {
         await stack.close();
       }
       printCallTables(results, args.endSilenceMs);
+      if (standinRows.length) printStandinTable(standinRows);
     }
   } finally {
     await engines.close();
+    await remote?.close();
   }
   console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }

@@ -19,6 +19,15 @@ export interface VoiceBenchArgs {
   turnThreads: number;
   /** The agent's end-of-turn silence (ConversationAgentOptions.endSilenceMs). */
   endSilenceMs: number;
+  /**
+   * The calls' dialogue on an OpenAI-compatible server (LLM_URL) instead of the shapes: its base URL, or
+   * 'standin' for the streaming stand-in in this process (scripts/lib/llm-standin.ts). null: the shapes.
+   */
+  llmUrl: string | null;
+  /** The stand-in's time to first token, ms. */
+  standinTtftMs: number;
+  /** The stand-in's tokens per second after the first. */
+  standinRate: number;
 }
 
 export const USAGE = `npm run bench:voice -- [options]
@@ -26,10 +35,15 @@ export const USAGE = `npm run bench:voice -- [options]
   --concurrency 1,2,4,8  concurrent calls per sweep step (default 1,2,4,8)
   --turns N            callee replies per call (default 3)
   --transport T        websocket (slin16, default) or rtp (ulaw)
-  --max-words N        agent reply length in words before it is cut (default 12)
+  --max-words N        agent reply length in words before it is cut (default 12; shapes only)
   --threads N          llama.cpp CPU threads for read-ahead (default: cores - 1, as the server)
   --turn-threads N     llama.cpp CPU threads while a reply is generated (default: all cores, as the server)
   --end-silence MS     the agent's end-of-turn silence (default 650, as the server)
+  --llm-url URL|standin  the calls' dialogue on an OpenAI-compatible server (as LLM_URL), or on a streaming
+                       stand-in started in this process: the CPU side's own capacity. --shapes is then
+                       unused (no LLM floor; the engine floor still runs)
+  --standin-ttft MS    the stand-in's time to first token (default 150)
+  --standin-rate N     the stand-in's tokens per second (default 80)
   --data-dir DIR       where the GGUFs are generated once (default data/bench)
   --skip-engines       skip the engine floor table
   --skip-calls         skip the call sweep`;
@@ -52,6 +66,9 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
     // A reply is generated while the callee is silent and the recogniser idle (LLM_TURN_THREADS).
     turnThreads: os.availableParallelism(),
     endSilenceMs: 650,
+    llmUrl: null,
+    standinTtftMs: 150,
+    standinRate: 80,
   };
   const bad = (msg: string): never => {
     throw new Error(`${msg}\n\n${USAGE}`);
@@ -97,6 +114,18 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
         break;
       case '--end-silence':
         out.endSilenceMs = int(next(), '--end-silence', 100, 5000);
+        break;
+      case '--llm-url': {
+        const u = next();
+        if (u !== 'standin' && !URL.canParse(u)) bad(`--llm-url must be a URL or standin, got ${u}`);
+        out.llmUrl = u;
+        break;
+      }
+      case '--standin-ttft':
+        out.standinTtftMs = int(next(), '--standin-ttft', 0, 60_000);
+        break;
+      case '--standin-rate':
+        out.standinRate = int(next(), '--standin-rate', 1, 100_000);
         break;
       case '--data-dir':
         out.dataDir = next();
