@@ -1,10 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
+import { performance } from 'node:perf_hooks';
 import { and, asc, eq, inArray, lte } from 'drizzle-orm';
 import type { SecretBox } from '../accounts/secret-box.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { accounts, type WebhookDeliveryRow, webhookDeliveries } from '../db/schema.js';
+import { accounts, type WebhookDeliveryRow, webhookAttempts, webhookDeliveries } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { signWebhook } from './signature.js';
 import { createSsrfGuard, type ResolveAll, WebhookTargetError } from './ssrf.js';
@@ -80,12 +81,26 @@ export function defaultBackoff(attempt: number, random: () => number = Math.rand
   return exponentialBackoff(DEFAULT_BACKOFF, random)(attempt);
 }
 
-type AttemptResult =
+type AttemptResult = (
   | { ok: true; statusCode: number }
   /** `permanent`: trying again cannot succeed (the SSRF guard refused the target), so the delivery is dead at once. */
-  | { ok: false; statusCode: number | null; error: string; permanent?: boolean };
+  | { ok: false; statusCode: number | null; error: string; permanent?: boolean }
+) & {
+  /** The start of the receiver's response body, when it sent one. */
+  excerpt?: string | null;
+};
 
 const MAX_ERROR_CHARS = 500;
+/** Characters of the receiver's response body kept with an attempt, for the operator to read. */
+export const RESPONSE_EXCERPT_CHARS = 512;
+/** Bytes read from a response body at most: 512 characters of UTF-8 fit in four bytes each. */
+const RESPONSE_EXCERPT_BYTES = RESPONSE_EXCERPT_CHARS * 4;
+/**
+ * Attempt rows kept per delivery (the newest). Retries are bounded only by time: WEBHOOK_RETRY_HOURS up to
+ * 14 days with delays as short as 1 s would be a million rows for one event, and the default schedule
+ * (5 s × 3, capped at 1 h, for 48 h) makes about 55; redelivery adds more without limit.
+ */
+export const MAX_ATTEMPTS_KEPT = 100;
 /** Time a claimed row stays invisible to other deliverers beyond the request timeout. */
 const LEASE_MARGIN_MS = 30_000;
 
@@ -157,6 +172,10 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
     return new Promise((resolve) => {
       let settled = false;
       let deadline: NodeJS.Timeout | undefined;
+      /** The status once it came: a body that is slow to follow does not turn it into a timeout. */
+      let answered: AttemptResult | null = null;
+      const chunks: Buffer[] = [];
+      let bytes = 0;
       const finish = (r: AttemptResult) => {
         if (settled) return;
         settled = true;
@@ -172,20 +191,37 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
         agent: false,
       });
       deadline = setTimeout(() => {
-        finish({ ok: false, statusCode: null, error: `no response within ${timeoutMs} ms` });
+        finish(
+          answered
+            ? { ...answered, excerpt: excerptOf(Buffer.concat(chunks, bytes)) }
+            : { ok: false, statusCode: null, error: `no response within ${timeoutMs} ms` },
+        );
         req.destroy();
       }, timeoutMs);
       req.on('response', (res) => {
         const code = res.statusCode ?? 0;
-        // The status is the answer; the body is not needed, so the socket is closed without reading it
-        // (a receiver that streams forever must not hold the deliverer).
-        res.on('error', () => {});
-        res.resume();
-        if (code >= 200 && code < 300) finish({ ok: true, statusCode: code });
+        let outcome: AttemptResult;
+        if (code >= 200 && code < 300) outcome = { ok: true, statusCode: code };
         else if (code >= 300 && code < 400)
-          finish({ ok: false, statusCode: code, error: `redirect (${code}) not followed` });
-        else finish({ ok: false, statusCode: code, error: `receiver answered ${code}` });
-        req.destroy();
+          outcome = { ok: false, statusCode: code, error: `redirect (${code}) not followed` };
+        else outcome = { ok: false, statusCode: code, error: `receiver answered ${code}` };
+        answered = outcome;
+        // The status is the answer; of the body only the start is read, for the operator, and the socket
+        // is closed after it (a receiver that streams forever must not hold the deliverer).
+        const done = () => {
+          finish({ ...outcome, excerpt: excerptOf(Buffer.concat(chunks, bytes)) });
+          req.destroy();
+        };
+        res.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          chunks.push(chunk);
+          bytes += chunk.length;
+          if (bytes >= RESPONSE_EXCERPT_BYTES) done();
+        });
+        res.on('end', done);
+        // A body cut short still leaves the status as the answer.
+        res.on('error', done);
+        res.on('close', done);
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         // The guard's lookup refused every address the name resolved to.
@@ -230,9 +266,24 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
     });
   }
 
-  async function record(row: WebhookDeliveryRow, r: AttemptResult): Promise<void> {
-    const now = clock();
-    const attempts = row.attempts + 1;
+  /** When a try began and how long it took, for its attempt row. */
+  interface Timing {
+    startedAt: Date;
+    durationMs: number;
+  }
+
+  /**
+   * Writes the delivery's new state and the attempt's row in one transaction: the attempt count and the
+   * history never disagree, whether the process dies before, during or after the commit. Returns false when
+   * the attempt was not ours to record any more.
+   */
+  function store(
+    row: WebhookDeliveryRow,
+    attempts: number,
+    set: Partial<typeof webhookDeliveries.$inferInsert>,
+    r: AttemptResult,
+    timing: Timing,
+  ): Promise<boolean> {
     // Only the holder of this attempt may record it: if the lease ran out and another deliverer took
     // the row, its result wins and this one is dropped.
     const mine = and(
@@ -240,6 +291,40 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
       eq(webhookDeliveries.status, 'pending'),
       eq(webhookDeliveries.attempts, row.attempts),
     );
+    return db.transaction(async (tx) => {
+      const won = await tx
+        .update(webhookDeliveries)
+        .set({ ...set, attempts })
+        .where(mine)
+        .returning({ id: webhookDeliveries.id });
+      if (won.length === 0) return false;
+      // The count only grows (redelivery continues it), so the number is never taken twice.
+      await tx.insert(webhookAttempts).values({
+        deliveryId: row.id,
+        attempt: attempts,
+        attemptedAt: timing.startedAt,
+        durationMs: timing.durationMs,
+        statusCode: r.statusCode,
+        error: r.ok ? null : r.error.slice(0, MAX_ERROR_CHARS),
+        responseExcerpt: r.excerpt ?? null,
+      });
+      if (attempts > MAX_ATTEMPTS_KEPT) {
+        await tx
+          .delete(webhookAttempts)
+          .where(
+            and(
+              eq(webhookAttempts.deliveryId, row.id),
+              lte(webhookAttempts.attempt, attempts - MAX_ATTEMPTS_KEPT),
+            ),
+          );
+      }
+      return true;
+    });
+  }
+
+  async function record(row: WebhookDeliveryRow, r: AttemptResult, timing: Timing): Promise<void> {
+    const now = clock();
+    const attempts = row.attempts + 1;
     const target = {
       deliveryId: row.id,
       callId: row.callId,
@@ -248,16 +333,13 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
       attempts,
     };
     if (r.ok) {
-      await db
-        .update(webhookDeliveries)
-        .set({
-          status: 'delivered',
-          attempts,
-          deliveredAt: now,
-          lastStatusCode: r.statusCode,
-          lastError: null,
-        })
-        .where(mine);
+      await store(
+        row,
+        attempts,
+        { status: 'delivered', deliveredAt: now, lastStatusCode: r.statusCode, lastError: null },
+        r,
+        timing,
+      );
       log.info({ ...target, statusCode: r.statusCode }, 'webhook delivered');
       deps.onAttempt?.('delivered');
       return;
@@ -265,16 +347,18 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
     const deadline = row.createdAt.getTime() + retryHours * 3_600_000;
     const dead = r.permanent === true || now.getTime() >= deadline;
     const next = new Date(Math.min(deadline, now.getTime() + Math.max(0, backoff(attempts))));
-    await db
-      .update(webhookDeliveries)
-      .set({
+    await store(
+      row,
+      attempts,
+      {
         status: dead ? 'dead' : 'pending',
-        attempts,
         nextAttemptAt: dead ? now : next,
         lastError: r.error.slice(0, MAX_ERROR_CHARS),
         lastStatusCode: r.statusCode,
-      })
-      .where(mine);
+      },
+      r,
+      timing,
+    );
     deps.onAttempt?.(dead ? 'dead' : 'failed');
     if (r.permanent) log.error({ ...target, error: r.error }, 'webhook delivery refused: target not allowed');
     else if (dead) log.error({ ...target, error: r.error }, 'webhook delivery gave up: retry window is over');
@@ -296,7 +380,10 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
     await Promise.all(
       rows.map(async (row) => {
         try {
-          await record(row, await attempt(row, keys.get(row.accountId)));
+          const startedAt = clock();
+          const t0 = performance.now();
+          const r = await attempt(row, keys.get(row.accountId));
+          await record(row, r, { startedAt, durationMs: Math.round(performance.now() - t0) });
         } catch (err) {
           // The lease expires and the row is tried again: at-least-once, never lost.
           log.error({ err, deliveryId: row.id }, 'could not record a webhook attempt');
@@ -351,6 +438,20 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
     },
     drainOnce,
   };
+}
+
+/**
+ * The first RESPONSE_EXCERPT_CHARS characters of a body as text. A character cut at the end of the bytes
+ * read is dropped rather than shown broken; NUL, which Postgres text cannot hold, becomes U+FFFD.
+ */
+export function excerptOf(body: Buffer): string | null {
+  const text = new TextDecoder('utf-8').decode(body.subarray(0, RESPONSE_EXCERPT_BYTES), { stream: true });
+  // Array.from splits by code point, so a surrogate pair is never cut in half.
+  const excerpt = Array.from(text.slice(0, RESPONSE_EXCERPT_CHARS * 2))
+    .slice(0, RESPONSE_EXCERPT_CHARS)
+    .join('')
+    .replaceAll('\0', '\uFFFD');
+  return excerpt === '' ? null : excerpt;
 }
 
 function hostOf(url: string): string | null {

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWav } from '../../src/audio/wav.js';
 import { issueSignInLink } from '../../src/dashboard/auth/users.js';
-import { calls } from '../../src/db/schema.js';
+import { calls, webhookAttempts, webhookDeliveries } from '../../src/db/schema.js';
 import { auditPage, failures, horizontalOverflow, keyboardWalk } from './helpers/a11y.js';
 import { launchBrowser, noBrowserReason, type TestBrowser } from './helpers/browser.js';
 import { type ConsoleUser, signIn, startTestConsole } from './helpers/console.js';
@@ -107,6 +108,23 @@ describe.skipIf(noBrowserReason)('every dashboard page is accessible and fits a 
       },
     });
     expect(done.ok).toBe(true);
+    // Its webhook tried twice, as the deliverer records tries: no answer, then a long error page.
+    const [hook] = await con.db
+      .update(webhookDeliveries)
+      .set({ attempts: 2, lastStatusCode: 502, lastError: 'receiver answered 502' })
+      .where(eq(webhookDeliveries.callId, ended.id))
+      .returning();
+    await con.db.insert(webhookAttempts).values([
+      { deliveryId: hook.id, attempt: 1, durationMs: 10_000, error: 'no response within 10000 ms' },
+      {
+        deliveryId: hook.id,
+        attempt: 2,
+        durationMs: 38,
+        statusCode: 502,
+        error: 'receiver answered 502',
+        responseExcerpt: `<html><body><h1>502 Bad Gateway</h1>${'upstream_connect_error '.repeat(20)}</body></html>`,
+      },
+    ]);
     browser = await launchBrowser();
   }, 120_000);
 

@@ -8,8 +8,8 @@ export interface ReceivedRequest {
   body: string;
 }
 
-/** What the receiver does with the n-th request (0-based): answer a status, or never answer. */
-export type Reply = number | 'hang';
+/** What the receiver does with the n-th request (0-based): answer a status (with a body), or never answer. */
+export type Reply = number | 'hang' | { status: number; body: string };
 
 /** A real HTTP webhook receiver on 127.0.0.1 that records every request it gets. */
 export interface Receiver {
@@ -36,9 +36,10 @@ export async function startReceiver(): Promise<Receiver> {
       const n = received.push(r) - 1;
       const reply = plan(n, r);
       if (reply === 'hang') return;
-      if (reply >= 300 && reply < 400) res.setHeader('Location', '/elsewhere');
-      res.statusCode = reply;
-      res.end('{}');
+      const { status, body } = typeof reply === 'number' ? { status: reply, body: '{}' } : reply;
+      if (status >= 300 && status < 400) res.setHeader('Location', '/elsewhere');
+      res.statusCode = status;
+      res.end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

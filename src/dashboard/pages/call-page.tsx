@@ -1,6 +1,6 @@
 import { isTerminal } from '../../calls/status.js';
 import type { CallEventRow, CallRow, CallTurnRow } from '../../db/schema.js';
-import type { DeliveryRow } from '../calls/deliveries.js';
+import type { AttemptRow, DeliveryRow } from '../calls/deliveries.js';
 import {
   formatClock,
   formatDateTime,
@@ -211,6 +211,61 @@ function Attempts(props: { call: CallRow }) {
   );
 }
 
+function attemptResult(a: AttemptRow): string {
+  if (a.statusCode !== null) return `HTTP ${a.statusCode}`;
+  return a.error ?? '—';
+}
+
+/** One event's tries, oldest first, with what the receiver answered (its body is untrusted text). */
+function DeliveryAttempts(props: { delivery: DeliveryRow }) {
+  const d = props.delivery;
+  const missing = d.attempts - d.tries.length;
+  return (
+    // Open while the event is undelivered: that is when the receiver's answers matter.
+    <details class="attempts-of" open={d.status !== 'delivered'}>
+      <summary>
+        Attempts of {d.event} ({d.attempts})
+      </summary>
+      {missing > 0 ? (
+        <p class="muted">
+          {missing === 1 ? 'The first attempt is' : `The first ${missing} attempts are`} not kept.
+        </p>
+      ) : null}
+      {d.tries.length > 0 ? (
+        <div class="table-scroll">
+          <table class="attempts">
+            <caption class="visually-hidden">Attempts to deliver {d.event}, oldest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">Time</th>
+                <th scope="col">Result</th>
+                <th scope="col">Duration</th>
+                <th scope="col">Response</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.tries.map((a) => (
+                <tr data-attempt={a.attempt}>
+                  <td>{a.attempt}</td>
+                  <td>
+                    <time datetime={a.attemptedAt.toISOString()}>{formatDateTime(a.attemptedAt)}</time>
+                  </td>
+                  <td>{attemptResult(a)}</td>
+                  <td>{a.durationMs} ms</td>
+                  <td>
+                    {a.responseExcerpt ? <code class="response-excerpt">{a.responseExcerpt}</code> : '—'}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </details>
+  );
+}
+
 function Deliveries(props: CallPageProps) {
   const { deliveries, call } = props;
   if (!call.webhookUrl && deliveries.length === 0) {
@@ -236,7 +291,7 @@ function Deliveries(props: CallPageProps) {
               </tr>
             </thead>
             <tbody>
-              {deliveries.map((d) => (
+              {deliveries.flatMap((d) => [
                 <tr data-delivery={d.event}>
                   <td>{d.event}</td>
                   <td>
@@ -257,8 +312,15 @@ function Deliveries(props: CallPageProps) {
                         ? `next ${formatDateTime(d.nextAttemptAt)}`
                         : '—'}
                   </td>
-                </tr>
-              ))}
+                </tr>,
+                d.attempts > 0 || d.tries.length > 0 ? (
+                  <tr class="delivery-attempts" data-attempts-of={d.event}>
+                    <td colspan={6}>
+                      <DeliveryAttempts delivery={d} />
+                    </td>
+                  </tr>
+                ) : null,
+              ])}
             </tbody>
           </table>
         </div>
