@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { countPgliteUse } from './pglite-pool-stats.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -15,9 +16,25 @@ export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
+/** What the connection pool is doing now (postgres.js's `sql.stats`). */
+export interface PoolStats {
+  /** Connections open. */
+  connections: number;
+  /** Connections being opened. */
+  opening: number;
+  /** Open connections with nothing in flight and no lease. */
+  idle: number;
+  /** Connections held by a transaction (or reserved), whether or not a query runs on them now. */
+  leased: number;
+  /** Queries waiting for a connection. */
+  waiting: number;
+}
+
 export interface Database {
   db: Db;
   kind: 'postgres' | 'pglite';
+  /** The pool's state now (for PGlite, its one connection's, counted from the calls into it). */
+  poolStats(): PoolStats;
   /** Runs drizzle-kit's migrations in drizzle/; safe to call on every start. */
   migrate(): Promise<void>;
   /** Cheap round trip, for readiness. */
@@ -56,6 +73,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     return {
       db,
       kind: 'postgres',
+      poolStats: () => client.stats,
       migrate: () => migratePostgres(db as never, { migrationsFolder: MIGRATIONS_DIR }),
       ping: async () => {
         await client`select 1`;
@@ -70,10 +88,12 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.pgliteDir) fs.mkdirSync(opts.pgliteDir, { recursive: true });
   const client = opts.pgliteDir ? new PGlite(opts.pgliteDir) : new PGlite();
   await client.waitReady;
+  const poolStats = countPgliteUse(client);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     db,
     kind: 'pglite',
+    poolStats,
     migrate: () => migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR }),
     ping: async () => {
       await client.query('select 1');

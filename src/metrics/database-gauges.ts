@@ -1,12 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type Db, rowsOf } from '../db/client.js';
+import { type Db, type PoolStats, rowsOf } from '../db/client.js';
 
 export interface DatabaseGaugeOptions {
   /** A scrape within this long of the last one reuses its numbers (several Prometheus servers, a dashboard refresh). */
   cacheMs?: number;
   /** Connections the database client may hold at once (postgres.js's pool; 1 for the embedded database). */
   poolMaxConnections?: number;
+  /** The pool's state (Database.poolStats: postgres.js's own `sql.stats`, or PGlite's one connection). */
+  poolStats?: () => PoolStats;
 }
 
 interface Snapshot {
@@ -30,6 +32,36 @@ export function registerDatabaseGauges(registry: Registry, db: Db, opts: Databas
   const registers = [registry];
   const cacheMs = opts.cacheMs ?? 2000;
   let cached: { at: number; value: Promise<Snapshot | null> } | null = null;
+
+  // Registered before the gauges that query the database: prom-client starts collecting in
+  // registration order, so the pool is read before this scrape queues its own queries, and a scrape
+  // of an exhausted pool still shows the queries that were waiting when it came (it then waits too).
+  // The counts are postgres.js's own (`sql.stats`) rather than pg_stat_activity: they need no
+  // connection, and only the client knows which queries are waiting for one.
+  const poolStats = opts.poolStats;
+  if (poolStats) {
+    new Gauge({
+      name: 'agentline_database_connections',
+      help: "This process's database connections by state: active (running queries), leased (held by a transaction), idle, opening",
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const s = poolStats();
+        this.set({ state: 'active' }, Math.max(0, s.connections - s.idle - s.leased));
+        this.set({ state: 'leased' }, s.leased);
+        this.set({ state: 'idle' }, s.idle);
+        this.set({ state: 'opening' }, s.opening);
+      },
+    });
+    new Gauge({
+      name: 'agentline_database_pool_waiting_queries',
+      help: 'Queries of this process waiting for a free database connection (its pool is exhausted while above 0)',
+      registers,
+      collect() {
+        this.set(poolStats().waiting);
+      },
+    });
+  }
 
   const queryTime = new Histogram({
     name: 'agentline_metrics_database_query_seconds',

@@ -1,10 +1,13 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/api/app.js';
+import { type Database, openDatabase } from '../../src/db/client.js';
 import { calls, webhookDeliveries, workers } from '../../src/db/schema.js';
 import { registerDatabaseGauges } from '../../src/metrics/database-gauges.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { startTestApi, TEST_CALLER_ID, TEST_DESTINATION, type TestApi } from '../helpers/api-fixtures.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { Scrape, scrape } from './scrape.js';
 
 /** An API whose /metrics reads its own registry and database, as main.ts builds it. */
@@ -189,5 +192,153 @@ describe('GET /metrics with METRICS_TOKEN', () => {
   it('is never opened by an agent key', async () => {
     const res = await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${api.key}` } });
     expect(res.status).toBe(401);
+  });
+});
+
+/** A transaction that holds its connection (and an advisory lock) until `release()`. */
+async function holdConnection(database: Database, lock: number) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let locked!: () => void;
+  const taken = new Promise<void>((r) => {
+    locked = r;
+  });
+  const done = database.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${lock})`);
+    locked();
+    await released;
+  });
+  await Promise.race([taken, done]);
+  return {
+    release: async () => {
+      release();
+      await done;
+    },
+  };
+}
+
+// postgres.js's pool (PGlite's one connection is below).
+describe.skipIf(!process.env.DATABASE_URL)("GET /metrics: this process's database pool", () => {
+  let database: TestDatabase;
+  let api: TestApi;
+  let metrics: Metrics;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    metrics = createMetrics({ processMetrics: false });
+    api = await startTestApi({
+      db: database,
+      tweak: (deps) => {
+        registerDatabaseGauges(metrics.registry, deps.db, { cacheMs: 0, poolStats: database.poolStats });
+        return { ...deps, metrics };
+      },
+    });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await database?.close();
+  });
+
+  const connections = (s: Scrape, state: string) => s.value('agentline_database_connections', { state });
+
+  it('shows a connection held by a transaction as leased and one running a query as active, until they end', async () => {
+    const before = await scrape(api.url);
+    expect(connections(before, 'leased')).toBe(0);
+    expect(connections(before, 'active')).toBe(0);
+    expect(before.value('agentline_database_pool_waiting_queries')).toBe(0);
+
+    const held = await holdConnection(database, 7001);
+    let blocked: Promise<unknown> | null = null;
+    let during: Promise<string> | null = null;
+    try {
+      expect(connections(await scrape(api.url), 'leased')).toBe(1);
+      // Outside the transaction, waiting on its lock: a connection busy with a query that has not ended.
+      blocked = database.db.execute(sql`select pg_advisory_xact_lock(${7001})`).then((r) => r);
+      await vi.waitFor(
+        () => {
+          const p = database.poolStats();
+          expect(p && p.connections - p.idle - p.leased).toBe(1);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+      // The registry /metrics serves, which reads the pool as the scrape starts. Its own queries may be
+      // pipelined behind the blocked one (postgres.js keeps statements it has seen run slowly together),
+      // so the lock is released before the scrape is awaited.
+      during = metrics.registry.metrics();
+    } finally {
+      await held.release();
+      await blocked;
+    }
+    const s = new Scrape(await during);
+    expect(connections(s, 'active')).toBe(1);
+    expect(connections(s, 'leased')).toBe(1);
+    expect(s.value('agentline_database_pool_waiting_queries')).toBe(0);
+
+    const after = await scrape(api.url);
+    expect(connections(after, 'leased')).toBe(0);
+    expect(connections(after, 'active')).toBe(0);
+    // Both connections stay open for the next queries.
+    expect(connections(after, 'idle')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('counts the queries waiting for a connection while the pool is exhausted', async () => {
+    const small = await openDatabase({ url: database.url as string, maxConnections: 1 });
+    const registry = new Registry();
+    registerDatabaseGauges(registry, small.db, { cacheMs: 0, poolStats: small.poolStats });
+    const held = await holdConnection(small, 7002);
+    let waiting: Promise<unknown> | null = null;
+    try {
+      waiting = small.db.execute(sql`select 1`).then((r) => r);
+      await vi.waitFor(() => expect(small.poolStats().waiting).toBe(1), { timeout: 20_000, interval: 50 });
+      // The scrape reads the pool as it finds it, then waits for a connection like the query before it.
+      const text = registry.metrics();
+      await held.release();
+      const s = new Scrape(await text);
+      expect(s.value('agentline_database_pool_waiting_queries')).toBe(1);
+      expect(s.value('agentline_database_connections', { state: 'leased' })).toBe(1);
+      expect(s.value('agentline_database_up')).toBe(1);
+    } finally {
+      await held.release();
+      await waiting;
+      await small.close();
+    }
+    expect(small.poolStats().waiting).toBe(0);
+  });
+});
+
+describe('the database pool gauges over PGlite', () => {
+  it('shows its one connection leased by a transaction, and the calls waiting behind it', async () => {
+    const embedded = await openDatabase({ pgliteDir: null });
+    try {
+      await embedded.migrate();
+      const registry = new Registry();
+      registerDatabaseGauges(registry, embedded.db, { cacheMs: 0, poolStats: embedded.poolStats });
+      const idle = new Scrape(await registry.metrics());
+      expect(idle.value('agentline_database_connections', { state: 'idle' })).toBe(1);
+      expect(idle.value('agentline_database_connections', { state: 'leased' })).toBe(0);
+
+      const held = await holdConnection(embedded, 7003);
+      const queued = embedded.db.execute(sql`select 1`).then((r) => r);
+      let text: Promise<string> | null = null;
+      try {
+        await vi.waitFor(() => expect(embedded.poolStats().waiting).toBe(1), {
+          timeout: 20_000,
+          interval: 50,
+        });
+        text = registry.metrics();
+      } finally {
+        await held.release();
+        await queued;
+      }
+      const s = new Scrape(await text);
+      expect(s.value('agentline_database_connections', { state: 'leased' })).toBe(1);
+      expect(s.value('agentline_database_connections', { state: 'idle' })).toBe(0);
+      expect(s.value('agentline_database_pool_waiting_queries')).toBe(1);
+      expect(embedded.poolStats()).toMatchObject({ idle: 1, leased: 0, waiting: 0 });
+    } finally {
+      await embedded.close();
+    }
   });
 });
