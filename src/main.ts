@@ -100,6 +100,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     // openDatabase's pool holds at most 10 connections (src/db/client.ts); PGlite is one in-process connection.
     registerDatabaseGauges(metrics.registry, db, {
       poolMaxConnections: database.kind === 'postgres' ? 10 : 1,
+      poolStats: database.poolStats,
     });
     const store: CallStore = new ObservedCallStore(db, config.publicBaseUrl, metrics);
     // One bus per process: the worker's stored writes and the callee's partials wake the live event streams.
