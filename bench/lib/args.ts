@@ -117,7 +117,8 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
         break;
       case '--llm-url': {
         const u = next();
-        if (u !== 'standin' && !URL.canParse(u)) bad(`--llm-url must be a URL or standin, got ${u}`);
+        if (u !== 'standin' && !/^https?:\/\/[^/]/.test(u))
+          bad(`--llm-url must be a URL or standin, got ${u}`);
         out.llmUrl = u;
         break;
       }
