@@ -148,21 +148,25 @@ describe('measureEngineProfile', () => {
     expect(seen.vadsCreated).toBe(0);
   });
 
-  it('stops waiting for a model probe that takes no signal', async () => {
+  it('stops waiting for a model probe that does not stop when aborted', async () => {
     const controller = new AbortController();
     let probing!: () => void;
     const probed = new Promise<void>((r) => {
       probing = r;
     });
     const { engines } = fakes();
+    let given: AbortSignal | undefined;
     const slow = dialogue({
-      measureSpeed: () => {
+      measureSpeed: (o?: { signal?: AbortSignal }) => {
+        given = o?.signal;
         probing();
         return new Promise(() => {});
       },
     });
     const measuring = measureEngineProfile({ ...engines, dialogue: slow }, { signal: controller.signal });
     await probed;
+    // The probe is asked to stop too (llama.cpp's stops at its next step), but the profile does not wait.
+    expect(given).toBe(controller.signal);
     controller.abort(new Error('stop'));
     await expect(measuring).rejects.toThrow('stop');
   });

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Pcm } from '../audio/pcm.js';
 import { createResampler } from '../audio/resample.js';
-import type { DialogueEngine } from '../voice/dialogue/types.js';
+import type { DialogueEngine, DialogueSpeed } from '../voice/dialogue/types.js';
 import type { SpeechToText, TextToSpeech, VoiceActivityDetector } from '../voice/types.js';
 
 /** What this worker's engines cost on this machine, measured once at start; the capacity model's input. */
@@ -34,14 +34,6 @@ export interface ProfiledEngines {
   createVad(): Promise<VoiceActivityDetector>;
   dialogue: DialogueEngine | null;
 }
-
-/** The dialogue's speed probe (llama-cpp has it; a remote, OpenAI-compatible dialogue does not). */
-interface LlmSpeed {
-  genTokensPerSecond: number;
-  promptTokensPerSecond: number;
-  threads?: number;
-}
-type MeasurableDialogue = DialogueEngine & { measureSpeed?(): Promise<LlmSpeed> };
 
 /**
  * Two of the voice bench's callee lines (bench/lib/engine-floor.ts): a question and a statement,
@@ -135,12 +127,13 @@ export async function measureEngineProfile(
     }
   });
 
-  const dialogue = engines.dialogue as MeasurableDialogue | null;
+  const dialogue = engines.dialogue;
   let llm: EngineProfile['llm'] = null;
   if (dialogue?.measureSpeed) {
     const probe = dialogue.measureSpeed.bind(dialogue);
     llm = await stage('dialogue', dialogue.name, signal, async () => {
-      const speed = await untilAborted(probe(), signal);
+      // An engine may also say how many threads its model spins (not in DialogueSpeed: optional).
+      const speed: DialogueSpeed & { threads?: number } = await untilAborted(probe({ signal }), signal);
       if (!(speed.genTokensPerSecond > 0) || !(speed.promptTokensPerSecond > 0))
         throw new Error(
           `its speed probe gave ${speed.genTokensPerSecond} generated / ${speed.promptTokensPerSecond} prompt tokens/s`,
@@ -202,7 +195,7 @@ function resampleTo(pcm: Pcm, rate: number): Pcm {
   return { samples: createResampler(pcm.sampleRate, rate).process(pcm.samples), sampleRate: rate };
 }
 
-/** `p`, or the abort's reason as soon as `signal` aborts (the probe itself takes no signal). */
+/** `p`, or the abort's reason as soon as `signal` aborts (a probe may finish its step first). */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;
   return new Promise<T>((resolve, reject) => {
