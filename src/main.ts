@@ -4,12 +4,14 @@ import { AccountService } from './accounts/account-service.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { createApp } from './api/app.js';
 import { startHttpServer } from './api/http-server.js';
-import type { CallStore } from './calls/call-store.js';
 import { createDialGate } from './calls/dial-gate.js';
 import { watchEventLoopLag } from './calls/event-loop-lag.js';
 import { loadIrsfList } from './calls/guardrails.js';
 import { createTrunkPacer } from './calls/trunk-pacer.js';
 import { createCallWorker, newWorkerId } from './calls/worker.js';
+import { measureEngineProfile } from './capacity/engine-profile.js';
+import { watchMachineLoad } from './capacity/machine-load.js';
+import { createWorkerCapacity } from './capacity/worker-capacity.js';
 import { type Config, loadConfig } from './config.js';
 import { createUser, signInLinkUrl } from './dashboard/auth/users.js';
 import { createListenEndpoint, sessionUserResolver } from './dashboard/routes/listen.js';
@@ -42,6 +44,9 @@ import { createFliteTts } from './voice/tts/flite.js';
 import { createWebhookDeliverer, exponentialBackoff, webhookRetrySchedule } from './webhooks/deliverer.js';
 
 export type Role = 'all' | 'api' | 'worker';
+
+/** WORKER_CONCURRENCY=auto never claims beyond this many calls per worker, whatever was measured. */
+const AUTO_CONCURRENCY_MAX = 64;
 
 export interface StartOptions {
   role: Role;
@@ -102,7 +107,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       poolMaxConnections: database.kind === 'postgres' ? 10 : 1,
       poolStats: database.poolStats,
     });
-    const store: CallStore = new ObservedCallStore(db, config.publicBaseUrl, metrics);
+    const store = new ObservedCallStore(db, config.publicBaseUrl, metrics);
     // One bus per process: the worker's stored writes and the callee's partials wake the live event streams.
     const bus = await createLiveBus(database, logger.child({ part: 'events' }));
     stops.push(() => bus.close());
@@ -118,6 +123,32 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         await fetchMissingModels(config.modelsDir, logger.child({ part: 'models' }));
       const engines = await selectEngines(config, logger);
       stops.push(() => engines.close());
+      // WORKER_CONCURRENCY=auto: the engines' speed on this machine, measured in the background (the
+      // worker carries one call until it is known), sizes how many calls the worker takes. A fixed
+      // number needs no measurement, and a start spends no CPU on one.
+      const autoCapacity = config.WORKER_CONCURRENCY === 'auto';
+      const measuring = new AbortController();
+      const profile = autoCapacity
+        ? measureEngineProfile(engines, { signal: measuring.signal }).catch((err: Error) => {
+            if (!measuring.signal.aborted) logger.warn({ err }, 'measuring the voice engines failed');
+            return null;
+          })
+        : null;
+      // Before the engines close (stops run in reverse): a measurement must not outlive them.
+      stops.push(async () => {
+        measuring.abort();
+        await profile;
+      });
+      // Other work on the box (a busy neighbour, a build) lowers what auto claims.
+      const machine = autoCapacity ? watchMachineLoad() : undefined;
+      if (machine) stops.push(() => machine.stop());
+      const capacity = createWorkerCapacity({
+        configured: config.WORKER_CONCURRENCY,
+        profile,
+        machine,
+        max: AUTO_CONCURRENCY_MAX,
+      });
+      stops.push(() => capacity.stop());
       readiness.add({
         name: 'engines',
         requiredForCalls: true,
@@ -243,7 +274,10 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         runner,
         workerId,
         logger: logger.child({ part: 'worker' }),
-        concurrency: config.WORKER_CONCURRENCY,
+        // With auto the measured capacity bounds the claims; the ceiling only caps a wrong measurement.
+        concurrency:
+          typeof config.WORKER_CONCURRENCY === 'number' ? config.WORKER_CONCURRENCY : AUTO_CONCURRENCY_MAX,
+        capacity,
         pollMs: config.WORKER_POLL_MS,
         staleSeconds: config.WORKER_STALE_SECONDS,
         // Not while the PBX is unreachable or refusing originates, nor while this process lags behind:
@@ -267,6 +301,20 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       });
       await worker.start();
       metrics.watchWorker(() => worker.activeCalls().length);
+      metrics.watchCapacity(() => worker.capacity());
+      // How late the agent's replies come, with how many calls live, tells the capacity to back off.
+      store.onReply = (ms) => capacity.recordReply(ms, worker.activeCalls().length);
+      if (profile) {
+        void profile.then((measured) => {
+          if (measured && !measuring.signal.aborted)
+            logger.info(
+              { profile: measured, capacity: worker.capacity() },
+              'voice engines measured: the worker sizes its capacity from them',
+            );
+        });
+      } else {
+        logger.info({ capacity: worker.capacity() }, 'worker capacity is WORKER_CONCURRENCY');
+      }
       wakeWorker = () => worker.wake();
       // SIGTERM: claim nothing new, let live calls finish for DRAIN_SECONDS, then the agent wraps the
       // rest up (a goodbye, then hangup). Queued calls stay queued for the other workers.

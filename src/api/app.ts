@@ -69,7 +69,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
         : body(c, next),
   );
 
-  registerHealthRoutes(app, deps.db, deps.readiness);
+  registerHealthRoutes(app, deps.db, deps.readiness, {
+    workerStaleSeconds: deps.config.WORKER_STALE_SECONDS,
+  });
   if (deps.metrics) registerMetricsRoute(app, deps.metrics, { token: deps.config.METRICS_TOKEN });
   registerCallRoutes(app, service, deps.config);
   registerBatchRoutes(app, {

@@ -443,5 +443,22 @@ export const ReadySchema = z
     canPlaceCalls: z.boolean(),
     checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })),
     missing: z.array(z.object({ name: z.string(), detail: z.string().optional() })),
+    capacity: z
+      .object({
+        workers: z
+          .number()
+          .int()
+          .openapi({ description: 'Workers whose heartbeat is fresh (WORKER_STALE_SECONDS).' }),
+        liveCalls: z.number().int().openapi({ description: 'Calls they carry now.' }),
+        capacity: z.number().int().nullable().openapi({
+          description:
+            'Calls they may carry now at the voice quality aimed for (WORKER_CONCURRENCY, or with `auto` measured); null when no worker has said.',
+        }),
+        full: z.boolean().openapi({
+          description:
+            'Every worker carries as many calls as it may: a new call waits in `queued` until one ends.',
+        }),
+      })
+      .openapi({ description: "How full the deployment's workers are, from their last heartbeats." }),
   })
   .openapi('Readiness');

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { and, eq, inArray, isNotNull, isNull, ne, notInArray, sql } from 'drizzle-orm';
+import type { CapacitySnapshot, WorkerCapacity } from '../capacity/worker-capacity.js';
 import type { Config } from '../config.js';
 import { type Db, rowsOf } from '../db/client.js';
 import { type CallRow, calls, workers } from '../db/schema.js';
@@ -19,8 +20,14 @@ export interface CallWorkerDeps {
   store: CallStore;
   runner: CallRunner;
   logger: Logger;
-  /** Calls this worker runs at once. */
+  /** Calls this worker runs at once at most (with `capacity`, the ceiling above it). */
   concurrency: number;
+  /**
+   * How many calls this machine carries now at the voice quality aimed for (WORKER_CONCURRENCY=auto:
+   * measured engines, live load, late replies; src/capacity). A full worker claims nothing: the calls
+   * wait in `queued` for it or another worker. Without it, `concurrency` alone bounds the claims.
+   */
+  capacity?: WorkerCapacity;
   /** How often the queue is polled when nobody calls `wake()`. */
   pollMs: number;
   /** A worker whose heartbeat is older than this is presumed dead and its calls are recovered. */
@@ -78,6 +85,8 @@ export interface CallWorker {
   wake(): void;
   /** Ids of the calls this worker is running. */
   activeCalls(): string[];
+  /** How full this worker is now: what its heartbeat stores and /metrics exports. */
+  capacity(): CapacitySnapshot;
   /** Recovers the calls of workers that stopped heartbeating; runs on start and periodically. */
   recover(): Promise<RecoveryResult>;
 }
@@ -120,20 +129,64 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   let lastRecoveryAt = 0;
   let claiming = false;
   let lastHeartbeatFailureAt: number | null = null;
+  let heartbeatsStopped = false;
+  let heartbeatAgain = false;
+
+  /** The calls this worker may carry now: `concurrency`, lowered by the measured capacity. */
+  function snapshot(): CapacitySnapshot {
+    const live = running.size;
+    const measured = deps.capacity?.snapshot(live);
+    if (measured && measured.capacity <= concurrency) return measured;
+    return {
+      capacity: concurrency,
+      liveCalls: live,
+      full: live >= concurrency,
+      limitedBy: 'configured',
+      estimate: measured?.estimate ?? null,
+      otherLoadCores: measured?.otherLoadCores ?? 0,
+      lateReplies: measured?.lateReplies ?? 0,
+    };
+  }
+
+  /** The heartbeat's report of how full this worker is, for /readyz across the deployment. */
+  function load() {
+    const s = snapshot();
+    return { capacity: s.capacity, liveCalls: s.liveCalls, limitedBy: s.limitedBy };
+  }
 
   async function register(): Promise<void> {
     // The database's clock decides liveness, so workers on hosts with skewed clocks still agree.
+    const now = load();
     await db
       .insert(workers)
-      .values({ id, hostname: os.hostname(), pid: process.pid, startedAt: clock() })
-      .onConflictDoUpdate({ target: workers.id, set: { heartbeatAt: sql`now()` } });
+      .values({ id, hostname: os.hostname(), pid: process.pid, startedAt: clock(), ...now })
+      .onConflictDoUpdate({ target: workers.id, set: { heartbeatAt: sql`now()`, ...now } });
+  }
+
+  /**
+   * A heartbeat now, and one more after it when asked again meanwhile: a call starting or ending
+   * shows in the row at once, not a third of the stale period later.
+   */
+  function beat(): void {
+    if (heartbeatsStopped) return;
+    if (heartbeatInFlight) {
+      heartbeatAgain = true;
+      return;
+    }
+    heartbeatInFlight = heartbeat().finally(() => {
+      heartbeatInFlight = null;
+      if (heartbeatAgain) {
+        heartbeatAgain = false;
+        beat();
+      }
+    });
   }
 
   async function heartbeat(): Promise<void> {
     try {
       const rows = await db
         .update(workers)
-        .set({ heartbeatAt: sql`now()` })
+        .set({ heartbeatAt: sql`now()`, ...load() })
         .where(eq(workers.id, id))
         .returning({ id: workers.id });
       if (rows.length === 0) {
@@ -450,9 +503,11 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
       }
     })().finally(() => {
       running.delete(call.id);
+      beat();
       if (!stopping) wake();
     });
     running.set(call.id, { ctl, done });
+    beat();
     ensureWatch();
   }
 
@@ -555,7 +610,9 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
           log.error({ err }, 'recovery of lost workers failed');
         }
       }
-      const free = concurrency - running.size;
+      // A full worker claims nothing: the calls wait in `queued` for a slot here or another worker.
+      const live = running.size;
+      const free = Math.min(concurrency, deps.capacity?.limit(live) ?? concurrency) - live;
       if (stopping || free <= 0 || !canClaim()) return;
       claiming = true;
       let claimed: CallRow[];
@@ -658,10 +715,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
       started = true;
       await register();
       heartbeatTimer = setInterval(() => {
-        if (heartbeatInFlight) return;
-        heartbeatInFlight = heartbeat().finally(() => {
-          heartbeatInFlight = null;
-        });
+        if (!heartbeatInFlight) beat();
       }, heartbeatMs);
       log.info({ concurrency }, 'call worker started');
       runTick();
@@ -673,6 +727,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     },
     wake,
     activeCalls: () => [...running.keys()],
+    capacity: snapshot,
     recover,
   };
 
@@ -706,6 +761,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     await watchInFlight;
     if (heartbeatTimer) clearInterval(heartbeatTimer);
     heartbeatTimer = null;
+    heartbeatsStopped = true;
     // A heartbeat in flight could register the row again after it is deleted.
     await heartbeatInFlight;
     if (started) {

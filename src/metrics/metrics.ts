@@ -19,6 +19,13 @@ export type WebhookAttemptResult = 'delivered' | 'failed' | 'dead';
 
 export type EngineKind = 'stt' | 'tts' | 'dialogue';
 
+/** What the capacity gauges read from the worker (src/capacity's CapacitySnapshot fits it). */
+export interface WorkerCapacityReading {
+  capacity: number;
+  full: boolean;
+  limitedBy: string;
+}
+
 export interface StoredTurn {
   speaker: 'agent' | 'callee';
   interrupted?: boolean;
@@ -45,6 +52,8 @@ export interface Metrics {
   watchPbx(connected: () => boolean): void;
   /** Exports the calls this process's worker carries now, read at each scrape. */
   watchWorker(activeCalls: () => number): void;
+  /** Exports how many calls this process's worker may carry now, whether it is full, and why, read at each scrape. */
+  watchCapacity(snapshot: () => WorkerCapacityReading): void;
   /** The exposition text and its content type. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -172,6 +181,34 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         registers,
         collect() {
           this.set(activeCalls());
+        },
+      });
+    },
+    watchCapacity(snapshot) {
+      new Gauge({
+        name: 'agentline_worker_capacity_calls',
+        help: "Calls this process's worker may carry now at the voice quality it aims for",
+        registers,
+        collect() {
+          this.set(snapshot().capacity);
+        },
+      });
+      new Gauge({
+        name: 'agentline_worker_full',
+        help: "1 while this process's worker carries as many calls as it may (it claims no more), else 0",
+        registers,
+        collect() {
+          this.set(snapshot().full ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'agentline_worker_limited_by',
+        help: "1 for what bounds this process's worker capacity now (configured, cpu, dialogue, load, late_replies, measuring)",
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          this.set({ reason: snapshot().limitedBy }, 1);
         },
       });
     },

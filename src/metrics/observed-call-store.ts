@@ -15,8 +15,18 @@ export class ObservedCallStore extends CallStore {
     super(db, publicBaseUrl);
   }
 
+  /**
+   * Told of each stored agent reply that answered the callee: milliseconds from the callee's speech
+   * end to the agent's first voiced frame, the delay the callee hears (the worker's capacity watches it).
+   */
+  onReply?: (ms: number) => void;
+
   override async addTurn(callId: string, turn: NewTurn): Promise<void> {
     await super.addTurn(callId, turn);
     this.metrics.turnStored(turn);
+    const l = turn.latency;
+    if (turn.speaker !== 'agent' || !this.onReply || !l) return;
+    if (l.calleeSpeechEndMs === null || l.firstVoicedFrameMs === null) return;
+    this.onReply(Math.max(0, l.firstVoicedFrameMs - l.calleeSpeechEndMs));
   }
 }

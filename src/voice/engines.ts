@@ -46,6 +46,18 @@ type SelectConfig = Partial<Pick<Config, 'WORKER_CONCURRENCY' | 'LLM_TURN_THREAD
     | 'modelsDir'
   >;
 
+/**
+ * llama.cpp sequences for WORKER_CONCURRENCY. Each sequence reserves its share of the context's KV
+ * memory up front, so with `auto` there are only as many as the cores could plausibly carry calls
+ * (about two per core, at least two, at most eight); the capacity model keeps live calls within the
+ * dialogue's measured speed, and a call beyond them borrows the least recently used one (llama-cpp.ts).
+ */
+export function dialogueSequences(concurrency: Config['WORKER_CONCURRENCY'] | undefined): number {
+  if (typeof concurrency === 'number') return concurrency;
+  if (concurrency === undefined) return 4;
+  return Math.min(8, Math.max(2, 2 * os.availableParallelism()));
+}
+
 /** The first entry of `dir` (sorted by name) that `pick` accepts, as a full path; null when none. */
 async function firstEntry(dir: string, pick: (e: Dirent, dir: string) => boolean): Promise<string | null> {
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
@@ -138,7 +150,7 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
           logger,
           threads,
           turnThreads,
-          sequences: config.WORKER_CONCURRENCY ?? 4,
+          sequences: dialogueSequences(config.WORKER_CONCURRENCY),
         });
         // In the background: every call's prompt starts with these, and the first call would otherwise
         // wait for them (~550 tokens: ~9 s on one thread of these machines) before its first reply.

@@ -116,6 +116,8 @@ describe('errors and service routes', () => {
       canPlaceCalls: true,
       checks: { database: { ok: true } },
       missing: [],
+      // No worker in this test: nobody says how many calls the deployment carries.
+      capacity: { workers: 0, liveCalls: 0, capacity: null, full: false },
     });
   });
 

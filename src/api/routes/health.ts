@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import { type Db, rowsOf } from '../../db/client.js';
+import { workers } from '../../db/schema.js';
 import type { Readiness, ReadinessResult } from '../../health.js';
 import { ErrorSchema, HealthSchema, ReadySchema } from '../schemas.js';
 import type { AppEnv } from '../types.js';
@@ -44,11 +45,54 @@ const readyz = createRoute({
   },
 });
 
-export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, db: Db, readiness: Readiness): void {
+export interface HealthOptions {
+  /** WORKER_STALE_SECONDS: a worker whose heartbeat is older is not counted (30 s by default). */
+  workerStaleSeconds?: number;
+}
+
+/** How full the deployment's workers are, as their last heartbeats say. */
+interface DeploymentCapacity {
+  workers: number;
+  liveCalls: number;
+  /** Calls all of them may carry now; null when no live worker has said. */
+  capacity: number | null;
+  /** Every live worker is full: a new call waits in `queued`. */
+  full: boolean;
+}
+
+/**
+ * Read from the workers table, not from this process: an API-only process answers for the workers of
+ * the whole deployment. The database's clock decides freshness, as it does for the workers' recovery.
+ */
+async function deploymentCapacity(db: Db, staleSeconds: number): Promise<DeploymentCapacity> {
+  const [row] = rowsOf<{ workers: number; live: number; capacity: number | null; full: boolean }>(
+    await db.execute(sql`
+      select count(*)::int as workers,
+        coalesce(sum(${workers.liveCalls}), 0)::int as live,
+        sum(${workers.capacity})::int as capacity,
+        coalesce(bool_and(${workers.liveCalls} >= ${workers.capacity}), false) as full
+      from ${workers}
+      where ${workers.heartbeatAt} >= now() - make_interval(secs => ${staleSeconds})`),
+  );
+  return {
+    workers: Number(row?.workers ?? 0),
+    liveCalls: Number(row?.live ?? 0),
+    capacity: row?.capacity == null ? null : Number(row.capacity),
+    full: row?.full === true,
+  };
+}
+
+export function registerHealthRoutes(
+  app: OpenAPIHono<AppEnv>,
+  db: Db,
+  readiness: Readiness,
+  opts: HealthOptions = {},
+): void {
+  const staleSeconds = opts.workerStaleSeconds ?? 30;
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200));
 
   app.openapi(readyz, async (c) => {
-    const [report, database] = await Promise.all([
+    const [report, database, capacity] = await Promise.all([
       readiness.report(),
       db.execute(sql`select 1`).then(
         (): ReadinessResult => ({ ok: true }),
@@ -56,6 +100,10 @@ export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, db: Db, readiness
           ok: false,
           detail: `database unreachable: ${err instanceof Error ? err.message : String(err)}`,
         }),
+      ),
+      // Unknown while the database is unreachable (the database check says so).
+      deploymentCapacity(db, staleSeconds).catch(
+        (): DeploymentCapacity => ({ workers: 0, liveCalls: 0, capacity: null, full: false }),
       ),
     ]);
     const checks = { database, ...report.checks };
@@ -69,6 +117,7 @@ export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, db: Db, readiness
       canPlaceCalls,
       checks,
       missing,
+      capacity,
     };
     return canPlaceCalls ? c.json(body, 200) : c.json(body, 503);
   });
