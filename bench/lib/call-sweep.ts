@@ -5,6 +5,7 @@ import { VOICED_RMS } from '../../test/e2e/helpers/audio-checks.js';
 import type { CallJson, E2eStack } from '../../test/e2e/helpers/e2e-stack.js';
 import type { CallMediaLog } from '../../test/e2e/helpers/media-tap.js';
 import { FLOOR_SENTENCES } from './engine-floor.js';
+import { callWork, type StageCpuMeter, type StageCpuReport } from './stage-cpu.js';
 
 export const BENCH_CALLEE = '+14155550180';
 
@@ -81,6 +82,8 @@ export interface StepResult {
    */
   agentTurns: number;
   interruptedAgentTurns: number;
+  /** CPU by stage over the step (stage-cpu.ts), when a meter was given and threads could be read. */
+  stageCpu?: StageCpuReport | null;
 }
 
 /**
@@ -136,9 +139,11 @@ export async function runStep(
   concurrency: number,
   turnsPerCall: number,
   agentOptions: Parameters<E2eStack['useAgent']>[0]['options'],
+  startStageCpu?: () => StageCpuMeter,
 ): Promise<StepResult> {
   stack.useAgent({ dialogue: () => dialogue, options: agentOptions });
   const cpu0 = process.cpuUsage();
+  const stageCpu = startStageCpu?.();
   const t0 = performance.now();
   const ids = await Promise.all(
     Array.from({ length: concurrency }, (_, i) =>
@@ -162,6 +167,7 @@ export async function runStep(
   );
   const wallSeconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const stageCpuReport = stageCpu?.stop(calls.map((c) => callWork(c, stack.media.log(c.id)))) ?? null;
   const turns: TurnSample[] = [];
   const wireMs: number[] = [];
   const wireFirstMs: number[] = [];
@@ -203,5 +209,6 @@ export async function runStep(
     endings,
     agentTurns,
     interruptedAgentTurns,
+    stageCpu: stageCpuReport,
   };
 }

@@ -27,6 +27,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 import { createDecodeTiming } from './decode-timing.js';
 import { bindCmn, type CmnState } from './pocketsphinx-cmn.js';
+import { osThreadId } from './thread-id.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 export interface PocketsphinxWorkerData {
@@ -289,7 +290,7 @@ function main(): void {
 
   // The engine runs at 16 kHz only (see pocketsphinx.ts).
   const timing = createDecodeTiming(16_000);
-  send({ t: 'ready' });
+  send({ t: 'ready', tid: osThreadId() });
 
   port.on('message', (m: WorkerRequest) => {
     switch (m.t) {

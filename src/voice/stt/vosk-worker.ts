@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 import { createDecodeTiming } from './decode-timing.js';
+import { osThreadId } from './thread-id.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 export interface VoskWorkerData {
@@ -60,7 +61,7 @@ function main(): void {
   }
   const streams = new Map<number, Stream>();
   const timing = createDecodeTiming(data.sampleRate);
-  send({ t: 'ready' });
+  send({ t: 'ready', tid: osThreadId() });
 
   port.on('message', (m: WorkerRequest) => {
     switch (m.t) {

@@ -7,7 +7,8 @@ export type WorkerRequest =
   | { t: 'shutdown' };
 
 export type WorkerReply =
-  | { t: 'ready' }
+  /** `tid`: the decoder thread's OS thread id, where the OS has one to read (thread-id.ts). */
+  | { t: 'ready'; tid?: number }
   | { t: 'init-error'; message: string }
   /** `ended`: the utterance was decoded to its end in a pause; the finish returns this text unless speech resumes. */
   | { t: 'partial'; id: number; text: string; ended?: boolean }

@@ -8,6 +8,18 @@ interface WorkerSlot {
   open: number;
   dead?: Error;
   closed: Promise<void>;
+  /** The decoder thread's OS thread id, when its worker could read it. */
+  tid?: number;
+}
+
+const decoderSlots = new WeakMap<SpeechToText, readonly WorkerSlot[]>();
+
+/**
+ * The OS thread ids of an engine's decoder threads (empty for an engine that has none, or off
+ * Linux): the voice bench reads their CPU time to report what recognition costs.
+ */
+export function decoderThreadIds(stt: SpeechToText): number[] {
+  return (decoderSlots.get(stt) ?? []).flatMap((s) => (s.tid === undefined ? [] : [s.tid]));
 }
 
 export interface WorkerSttOptions {
@@ -50,6 +62,7 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
         switch (m.t) {
           case 'ready':
             ready = true;
+            slot.tid = m.tid;
             resolve(slot);
             return;
           case 'init-error':
@@ -106,7 +119,7 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
     slot.worker.postMessage(m, transfer);
   };
 
-  return {
+  const stt: SpeechToText = {
     name: engine,
     sampleRate: SAMPLE_RATE,
     createStream(): SttStream {
@@ -168,4 +181,6 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
       );
     },
   };
+  decoderSlots.set(stt, slots);
+  return stt;
 }
