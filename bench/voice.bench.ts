@@ -8,6 +8,7 @@ import os from 'node:os';
 import { createLogger, silentLogger } from '../src/logger.js';
 import { FIXED_INSTRUCTIONS } from '../src/voice/agent/prompt.js';
 import { createLlamaCppDialogue } from '../src/voice/dialogue/llama-cpp.js';
+import { decoderThreadIds } from '../src/voice/stt/worker-stt.js';
 import { createSileroVad } from '../src/voice/vad/silero.js';
 import { loadVoiceEngines, startE2eStack } from '../test/e2e/helpers/e2e-stack.js';
 import { parseArgs } from './lib/args.js';
@@ -21,6 +22,7 @@ import {
   printStandinTable,
   type StandinMark,
 } from './lib/remote-dialogue.js';
+import { calibrateStageCpu, countTtsAudio, stageCpuTable, startStageCpu } from './lib/stage-cpu.js';
 import { mean, percentile, table } from './lib/stats.js';
 
 const GOAL = { shape: 'llama3.2-1b', p50: 700, p95: 1200 };
@@ -94,8 +96,21 @@ async function main(): Promise<void> {
     }
 
     if (!args.skipCalls) {
+      // Before the stack starts, so that nothing but the engines runs while their unit costs are measured.
+      const cpuCalibration = await calibrateStageCpu({
+        tts: engines.agentTts,
+        createVad: () => createSileroVad(),
+      });
+      const ttsCounted = countTtsAudio(engines);
+      const stageCpu = () =>
+        startStageCpu({
+          calibration: cpuCalibration,
+          agentSttTids: decoderThreadIds(engines.agentStt),
+          calleeSttTids: decoderThreadIds(engines.calleeStt),
+          ttsCounts: ttsCounted.counts,
+        });
       const stack = await startE2eStack({
-        engines,
+        engines: ttsCounted.engines,
         transport: args.transport,
         scenarios: [benchCalleeScenario(args.turns)],
         concurrency: Math.max(...args.concurrency),
@@ -108,9 +123,14 @@ async function main(): Promise<void> {
           for (const c of args.concurrency) {
             process.stdout.write(`${remote.label}: ${c} concurrent call(s) to ${BENCH_CALLEE} ... `);
             const before = remote.standin ? markStandin(remote.standin) : null;
-            const step = await runStep(stack, remote.dialogue, c, args.turns, {
-              endSilenceMs: args.endSilenceMs,
-            });
+            const step = await runStep(
+              stack,
+              remote.dialogue,
+              c,
+              args.turns,
+              { endSilenceMs: args.endSilenceMs },
+              stageCpu,
+            );
             console.log(
               `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
             );
@@ -142,7 +162,14 @@ async function main(): Promise<void> {
           try {
             for (const c of args.concurrency) {
               process.stdout.write(`${shape}: ${c} concurrent call(s) to ${BENCH_CALLEE} ... `);
-              const step = await runStep(stack, dialogue, c, args.turns, { endSilenceMs: args.endSilenceMs });
+              const step = await runStep(
+                stack,
+                dialogue,
+                c,
+                args.turns,
+                { endSilenceMs: args.endSilenceMs },
+                stageCpu,
+              );
               console.log(
                 `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
               );
@@ -156,6 +183,10 @@ async function main(): Promise<void> {
         await stack.close();
       }
       printCallTables(results, args.endSilenceMs);
+      console.log(
+        "\nCPU seconds per call-minute by stage (the step's CPU, ringing and summaries included, over the calls' answered minutes; core per call = CPU s / call-min / 60)",
+      );
+      console.log(stageCpuTable(results));
       if (standinRows.length) printStandinTable(standinRows);
     }
   } finally {
