@@ -8,7 +8,9 @@ import { createSileroVad } from '../voice/vad/silero.js';
 import { measureEngineProfile, type ProfiledEngines } from './engine-profile.js';
 
 /** Engines that record what they were given; the TTS speaks 1 s of 8 kHz tone per sentence. */
-function fakes(over: { finish?: () => Promise<never>; synthesize?: TextToSpeech['synthesize'] } = {}) {
+function fakes(
+  over: { finish?: () => Promise<never>; synthesize?: TextToSpeech['synthesize']; vadFails?: boolean } = {},
+) {
   const seen = {
     sentences: 0,
     chunks: [] as number[],
@@ -58,6 +60,7 @@ function fakes(over: { finish?: () => Promise<never>; synthesize?: TextToSpeech[
       frameSamples: 512,
       process: async (s) => {
         if (s.length !== 512) throw new Error(`frame of ${s.length}`);
+        if (over.vadFails) throw new Error('onnx session lost');
         seen.vadFrames++;
         return 0.5;
       },
@@ -112,6 +115,12 @@ describe('measureEngineProfile', () => {
     await expect(measureEngineProfile(engines)).rejects.toThrow(/STT \(fake-stt\) failed: decoder crashed/);
     expect(seen.sttClosed).toBe(1);
     expect(seen.vadsCreated).toBe(0);
+  });
+
+  it('names a failing VAD by its name, and closes it', async () => {
+    const { seen, engines } = fakes({ vadFails: true });
+    await expect(measureEngineProfile(engines)).rejects.toThrow(/VAD \(fake-vad\) failed: onnx session lost/);
+    expect(seen.vadsClosed).toBe(1);
   });
 
   it('rejects when the model probe fails or gives no speed', async () => {

@@ -106,26 +106,33 @@ export async function measureEngineProfile(
     }
   });
 
-  const vadRtf = await stage('VAD', 'createVad', signal, async () => {
-    const vad = await engines.createVad();
-    try {
-      const vadAudio = tts.audio.map((p) => resampleTo(p, vad.sampleRate));
-      let seconds = 0;
-      const cost = await costOf(async () => {
-        for (const pcm of vadAudio) {
-          signal?.throwIfAborted();
-          for (let off = 0; off + vad.frameSamples <= pcm.samples.length; off += vad.frameSamples)
-            await vad.process(pcm.samples.subarray(off, off + vad.frameSamples));
-          // Only whole frames were judged: the rest of the sentence cost nothing.
-          seconds += (pcm.samples.length - (pcm.samples.length % vad.frameSamples)) / pcm.sampleRate;
-        }
-      });
-      if (!(seconds > 0)) throw new Error('the audio was shorter than one VAD frame');
-      return cost / 1000 / seconds;
-    } finally {
-      await vad.close().catch(() => undefined);
-    }
-  });
+  let vadName = 'createVad';
+  const vadRtf = await stage(
+    'VAD',
+    () => vadName,
+    signal,
+    async () => {
+      const vad = await engines.createVad();
+      vadName = vad.name;
+      try {
+        const vadAudio = tts.audio.map((p) => resampleTo(p, vad.sampleRate));
+        let seconds = 0;
+        const cost = await costOf(async () => {
+          for (const pcm of vadAudio) {
+            signal?.throwIfAborted();
+            for (let off = 0; off + vad.frameSamples <= pcm.samples.length; off += vad.frameSamples)
+              await vad.process(pcm.samples.subarray(off, off + vad.frameSamples));
+            // Only whole frames were judged: the rest of the sentence cost nothing.
+            seconds += (pcm.samples.length - (pcm.samples.length % vad.frameSamples)) / pcm.sampleRate;
+          }
+        });
+        if (!(seconds > 0)) throw new Error('the audio was shorter than one VAD frame');
+        return cost / 1000 / seconds;
+      } finally {
+        await vad.close().catch(() => undefined);
+      }
+    },
+  );
 
   const dialogue = engines.dialogue;
   let llm: EngineProfile['llm'] = null;
@@ -161,7 +168,7 @@ export async function measureEngineProfile(
 /** Runs one stage; an abort passes through as is, any other failure is named. */
 async function stage<T>(
   what: string,
-  engine: string,
+  engine: string | (() => string),
   signal: AbortSignal | undefined,
   run: () => Promise<T>,
 ): Promise<T> {
@@ -171,7 +178,8 @@ async function stage<T>(
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`measuring the engines: ${what} (${engine}) failed: ${message}`, { cause: err });
+    const name = typeof engine === 'function' ? engine() : engine;
+    throw new Error(`measuring the engines: ${what} (${name}) failed: ${message}`, { cause: err });
   }
 }
 
