@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isTerminal } from '../../src/calls/status.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
 import { launchBrowser, noBrowserReason, type TestBrowser } from './helpers/browser.js';
-import { signIn, startStackConsole } from './helpers/console.js';
+import { type ConsoleUser, signIn, startStackConsole, startTestConsole } from './helpers/console.js';
 
 // The whole product as `npm start` runs it, read by a viewer on /settings in a real browser: the
 // engines and models this deployment really loaded (pocketsphinx, flite, llama.cpp on a random-weight
@@ -93,5 +93,115 @@ describe.skipIf(noBrowserReason)('settings in chromium (full stack)', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await browser.screenshot(page, 'settings-phone');
     expect(await page.getByRole('heading', { name: 'Engines and models' }).isVisible()).toBe(true);
+  });
+});
+
+// The account's calling defaults (GET/PATCH /v1/agent/settings) in the browser, over the API and the
+// dashboard alone: an owner sets hours, days and retries with the form and the API reads them back; a
+// refusal is the API's message at its field; a viewer reads them without a form.
+describe.skipIf(noBrowserReason)('calling defaults on /settings in chromium', () => {
+  let con: Awaited<ReturnType<typeof startTestConsole>>;
+  let browser: TestBrowser;
+  let viewer: ConsoleUser;
+
+  beforeAll(async () => {
+    con = await startTestConsole();
+    viewer = await con.addUser({ role: 'viewer' });
+    browser = await launchBrowser();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await con?.close();
+  }, 60_000);
+
+  const apiSettings = async () => {
+    const res = await fetch(`${con.url}/v1/agent/settings`, {
+      headers: { authorization: `Bearer ${con.key}` },
+    });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { callWindow: unknown; retryPolicy: unknown };
+  };
+
+  it('lets an owner set the hours, days and retries that the API then reads', {
+    timeout: 90_000,
+  }, async () => {
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, con.owner.email, con.owner.password);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.waitForURL('**/settings');
+    expect(await page.locator('[data-default-window]').textContent()).toMatch(
+      /^Not set: the deployment's default/,
+    );
+    expect(await page.locator('[data-default-retry]').textContent()).toBe('None: a call is tried once');
+
+    await page.getByLabel('Calling hours from').fill('10:00');
+    await page.getByLabel('Calling hours until').fill('18:30');
+    await page.getByLabel('Saturday').uncheck();
+    await page.getByLabel('Sunday').uncheck();
+    await page.getByLabel('Attempts in all').fill('3');
+    await page.getByLabel('Seconds between attempts').fill('900');
+    await page.getByLabel('Voicemail').check();
+    await Promise.all([
+      page.waitForEvent('load'),
+      page.getByRole('button', { name: 'Save calling defaults' }).click(),
+    ]);
+    await expect(
+      page.getByRole('status').filter({ hasText: 'Saved the calling defaults.' }).count(),
+    ).resolves.toBe(1);
+    expect(await page.locator('[data-default-window]').textContent()).toBe(
+      '10:00–18:30, Monday, Tuesday, Wednesday, Thursday, Friday',
+    );
+    expect(await page.getByLabel('Calling hours from').inputValue()).toBe('10:00');
+    await browser.screenshot(page, 'settings-calling-defaults-saved');
+    expect(await apiSettings()).toEqual(
+      expect.objectContaining({
+        callWindow: { start: '10:00', end: '18:30', days: ['mon', 'tue', 'wed', 'thu', 'fri'] },
+        retryPolicy: {
+          maxAttempts: 3,
+          delaySeconds: 900,
+          on: ['no_answer', 'declined/busy', 'failed/network_error', 'voicemail'],
+        },
+      }),
+    );
+  });
+
+  it("shows the API's message at the field it is about, and keeps what was saved", {
+    timeout: 90_000,
+  }, async () => {
+    const before = await apiSettings();
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, con.owner.email, con.owner.password, '/settings');
+    await page.getByLabel('Calling hours until').fill('');
+    await page.getByLabel('Attempts in all').fill('11');
+    await Promise.all([
+      page.waitForEvent('load'),
+      page.getByRole('button', { name: 'Save calling defaults' }).click(),
+    ]);
+    const end = page.getByLabel('Calling hours until');
+    expect(await end.getAttribute('aria-invalid')).toBe('true');
+    const described = (await end.getAttribute('aria-describedby')) ?? '';
+    expect(described).toContain('field-callWindow-end-error');
+    expect(await page.locator('#field-callWindow-end-error').textContent()).toBe(
+      'callWindow.end is required',
+    );
+    expect(await page.locator('#field-retryPolicy-maxAttempts-error').textContent()).toBe(
+      'retryPolicy.maxAttempts must be at most 10',
+    );
+    // The first refused input has the focus, and the rest of the form is as typed.
+    expect(await page.evaluate('document.activeElement?.id')).toBe('field-callWindow-end');
+    expect(await page.getByLabel('Calling hours from').inputValue()).toBe('10:00');
+    await browser.screenshot(page, 'settings-calling-defaults-refused');
+    expect(await apiSettings()).toEqual(before);
+  });
+
+  it('shows a viewer the calling defaults without a form', { timeout: 90_000 }, async () => {
+    const { page } = await browser.newPage(con.url);
+    await signIn(page, viewer.email, viewer.password, '/settings');
+    expect(await page.locator('[data-default-window]').textContent()).toContain('10:00–18:30');
+    expect(await page.locator('[data-default-retry]').textContent()).toContain('3 attempts in all');
+    expect(await page.getByRole('button', { name: 'Save calling defaults' }).count()).toBe(0);
+    expect(await page.getByLabel('Calling hours from').count()).toBe(0);
+    await browser.screenshot(page, 'settings-calling-defaults-viewer');
   });
 });

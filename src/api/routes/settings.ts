@@ -1,10 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
+import { readAccountSettings, updateAccountSettings } from '../../accounts/account-settings.js';
 import { retryPolicySchema } from '../../calls/retry-policy.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
-import { type AccountRow, accounts } from '../../db/schema.js';
-import { callWindowSchema, parseQuietHours, parseWindowSpec } from '../../scheduling/call-window.js';
+import { callWindowSchema } from '../../scheduling/call-window.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import type { AppEnv } from '../types.js';
@@ -114,48 +113,19 @@ const patchSettings = createRoute({
 
 export type AccountSettings = z.infer<typeof AccountSettingsSchema>;
 
-/** The settings view of an account row under this deployment's config. */
-export function accountSettings(
-  account: Pick<AccountRow, 'callWindow' | 'retryPolicy'>,
-  config: Pick<Config, 'DEFAULT_CALL_WINDOW' | 'QUIET_HOURS'>,
-): AccountSettings {
-  const defaultCallWindow = parseWindowSpec(config.DEFAULT_CALL_WINDOW);
-  return {
-    callWindow: account.callWindow ?? null,
-    retryPolicy: account.retryPolicy ?? null,
-    effective: {
-      callWindow: account.callWindow ?? defaultCallWindow,
-      retryPolicy: account.retryPolicy ?? null,
-    },
-    deployment: { defaultCallWindow, quietHours: parseQuietHours(config.QUIET_HOURS) },
-  };
-}
-
 const gone = () => new ApiError('unauthorized', 'The account of this key no longer exists.');
 
 /** GET/PATCH /v1/agent/settings: the account's default calling hours and retry policy. */
 export function registerSettingsRoutes(app: OpenAPIHono<AppEnv>, db: Db, config: Config): void {
   app.openapi(getSettings, async (c) => {
-    const [account] = await db
-      .select({ callWindow: accounts.callWindow, retryPolicy: accounts.retryPolicy })
-      .from(accounts)
-      .where(eq(accounts.id, c.get('accountId')));
-    if (!account) throw gone();
-    return c.json(accountSettings(account, config), 200);
+    const settings = await readAccountSettings(db, config, c.get('accountId'));
+    if (!settings) throw gone();
+    return c.json(settings, 200);
   });
 
   app.openapi(patchSettings, async (c) => {
-    const body = c.req.valid('json');
-    const set: Partial<Pick<AccountRow, 'callWindow' | 'retryPolicy'>> = {};
-    if (body.callWindow !== undefined) set.callWindow = body.callWindow;
-    if (body.retryPolicy !== undefined) set.retryPolicy = body.retryPolicy;
-    const where = eq(accounts.id, c.get('accountId'));
-    const cols = { callWindow: accounts.callWindow, retryPolicy: accounts.retryPolicy };
-    const [account] =
-      Object.keys(set).length > 0
-        ? await db.update(accounts).set(set).where(where).returning(cols)
-        : await db.select(cols).from(accounts).where(where);
-    if (!account) throw gone();
-    return c.json(accountSettings(account, config), 200);
+    const settings = await updateAccountSettings(db, config, c.get('accountId'), c.req.valid('json'));
+    if (!settings) throw gone();
+    return c.json(settings, 200);
   });
 }

@@ -1,15 +1,30 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import {
   AccountAdmin,
   type AdminAccountView,
   CAP_FIELDS,
   type CapName,
 } from '../../accounts/account-admin.js';
+import {
+  type AccountSettingsView,
+  readAccountSettings,
+  updateAccountSettings,
+} from '../../accounts/account-settings.js';
 import type { ReadinessReport, ReadinessResult } from '../../health.js';
 import { requireUser } from '../auth/require-user.js';
-import { type FlashMessage, takeFlash } from '../components/flash.js';
+import { type FlashMessage, setFlash, takeFlash } from '../components/flash.js';
 import { Layout } from '../layout.js';
 import type { DashboardDeps, DashboardEnv, DashboardUser } from '../types.js';
+import {
+  type CallingDefaultsForm,
+  CallingDefaultsFormView,
+  type CallingDefaultsOutcome,
+  CallingDefaultsSummary,
+  formFromSettings,
+  outcomeOf,
+  readCallingDefaultsForm,
+  validateCallingDefaults,
+} from './calling-defaults.js';
 
 /** What each cap counts now, in the cap's own unit. */
 function usedOf(a: AdminAccountView, cap: CapName): number {
@@ -165,7 +180,13 @@ interface SettingsProps {
   account: AdminAccountView;
   report: ReadinessReport;
   flash: FlashMessage | null;
+  defaults: AccountSettingsView;
+  /** The calling-defaults form as last posted (a refused one), else the stored values. */
+  defaultsForm: CallingDefaultsForm;
+  defaultsOutcome: CallingDefaultsOutcome;
 }
+
+const canEdit = (u: DashboardUser) => u.role === 'owner' || u.instanceAdmin;
 
 function SettingsPage(p: SettingsProps) {
   const a = p.account;
@@ -194,6 +215,24 @@ function SettingsPage(p: SettingsProps) {
           </p>
         ) : null}
       </section>
+      <section class="panel" id="calling-defaults" aria-labelledby="defaults-title">
+        <h2 id="defaults-title">Calling defaults</h2>
+        <p class="muted">
+          What <code>GET/PATCH /v1/agent/settings</code> reads and changes: the calling hours and retries a
+          call or batch of this account gets when it sets none.
+        </p>
+        <CallingDefaultsSummary settings={p.defaults} />
+        {canEdit(p.user) ? (
+          <CallingDefaultsFormView
+            form={p.defaultsForm}
+            outcome={p.defaultsOutcome}
+            defaultWindow={p.defaults.deployment.defaultCallWindow}
+            csrfToken={p.csrfToken}
+          />
+        ) : (
+          <p data-defaults-read-only>Only an owner of the account can change them.</p>
+        )}
+      </section>
       <section class="panel" aria-labelledby="engines-title">
         <h2 id="engines-title">Engines and models</h2>
         <EnginesSection check={p.report.checks.engines} />
@@ -216,20 +255,68 @@ function SettingsPage(p: SettingsProps) {
   );
 }
 
-/** /settings: every signed-in user reads their account's caps and usage, the engines and the PBX link. */
+const NO_ERRORS: CallingDefaultsOutcome = { fieldErrors: {}, formErrors: [] };
+
+/**
+ * /settings: every signed-in user reads their account's caps and usage, its calling defaults, the
+ * engines and the PBX link; an owner changes the calling defaults through the API's own schema and
+ * service (PATCH /v1/agent/settings), its messages shown at the fields.
+ */
 export function registerSettings(ui: Hono<DashboardEnv>, deps: DashboardDeps): void {
   const admin = new AccountAdmin({ db: deps.db, config: deps.config, calls: deps.calls, clock: deps.clock });
-  ui.get('/settings', requireUser(), async (c) => {
+  const render = async (
+    c: Context<DashboardEnv>,
+    refused: { form: CallingDefaultsForm; outcome: CallingDefaultsOutcome; flash: FlashMessage } | null,
+    status: 200 | 400,
+  ) => {
     const user = c.get('user') as DashboardUser;
-    const [account, report] = await Promise.all([admin.getAccount(user.accountId), deps.readiness.report()]);
+    const [account, defaults, report] = await Promise.all([
+      admin.getAccount(user.accountId),
+      readAccountSettings(deps.db, deps.config, user.accountId),
+      deps.readiness.report(),
+    ]);
+    // The session's account exists (the session middleware checked it); a row gone since is a bug.
+    if (!defaults) throw new Error(`account ${user.accountId} has no settings row`);
+    c.header('Cache-Control', 'no-store');
     return c.html(
       <SettingsPage
         user={user}
         csrfToken={c.get('csrfToken')}
         account={account}
         report={report}
-        flash={takeFlash(c)}
+        flash={refused ? refused.flash : takeFlash(c)}
+        defaults={defaults}
+        defaultsForm={refused ? refused.form : formFromSettings(defaults)}
+        defaultsOutcome={refused ? refused.outcome : NO_ERRORS}
       />,
+      status,
     );
+  };
+
+  ui.get('/settings', requireUser(), (c) => render(c, null, 200));
+
+  ui.post('/settings/calling-defaults', requireUser({ role: 'owner' }), async (c) => {
+    const user = c.get('user') as DashboardUser;
+    const form = readCallingDefaultsForm(await c.req.parseBody({ all: true }));
+    const checked = validateCallingDefaults(form);
+    if ('error' in checked) {
+      const flash: FlashMessage = {
+        kind: 'error',
+        message: 'The calling defaults were not saved; see the fields below.',
+      };
+      return render(c, { form, outcome: outcomeOf(checked.error), flash }, 400);
+    }
+    const saved = await updateAccountSettings(deps.db, deps.config, user.accountId, checked.change);
+    deps.logger.info(
+      {
+        accountId: user.accountId,
+        by: user.id,
+        callWindow: saved?.callWindow,
+        retryPolicy: saved?.retryPolicy,
+      },
+      'calling defaults changed on the dashboard',
+    );
+    setFlash(c, { kind: 'success', message: 'Saved the calling defaults.' });
+    return c.redirect('/settings#calling-defaults', 303);
   });
 }
