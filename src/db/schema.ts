@@ -429,7 +429,8 @@ export const workers = pgTable('workers', {
   /**
    * Calls this worker would carry now at the voice quality it aims for (WORKER_CONCURRENCY, or with
    * `auto` what its engines measured at start and its live load allow); written with each heartbeat.
-   * Null until it knows (a worker before its first measurement, or one older than this column).
+   * While it measures its engines: what it accepts meanwhile, with limited_by `measuring`. Null only for a
+   * worker older than this column.
    */
   capacity: integer('capacity'),
   /** Calls it carried at its last heartbeat. */
