@@ -198,6 +198,96 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
   let closed = false;
   // Cuts evaluations that serve no turn (warm-up, read-ahead) at shutdown, between batches.
   const closing = new AbortController();
+  /**
+   * Read-ahead, warm-up and background work yield to replies at llama.cpp batch boundaries.
+   * node-llama-cpp puts whatever sequences have queued into one batch, and a batch cannot be cut:
+   * a read-ahead of another call queued beside a reply's next token made that step as long as the
+   * read-ahead (measured, 1B shape, 1 thread: the reply wrote 6.7 tokens/s alone, 3.6 beside a
+   * reader of 1-token chunks, 2.0 beside 4-token chunks, 0.6-0.9 beside 16-64). Its evaluation
+   * priority only orders what does not fit in a batch of 512 tokens, so it cannot do this. Instead
+   * every evaluation below reply priority is fed to the context in slices of READ_AHEAD_SLICE tokens,
+   * and a slice waits while any reply is being generated (`turnsGenerating`): a starting reply waits
+   * for at most the one slice already in llama.cpp, and no reply step shares a batch with read-ahead.
+   * A parked slice goes on when its own call's turn needs it (`urgent`: the turn's prompt is that
+   * read-ahead) and when a turn waits for a sequence (a parked slice holds one); a decode not started
+   * yet is dropped when its work is aborted (a summary's timeout), and all of them at shutdown.
+   */
+  const urgent = new Set<number>();
+  const sliceSignals = new Map<number, AbortSignal>();
+  const parked = new Set<() => void>();
+  const mayRun = (sequenceId: number) =>
+    closed || turnsGenerating === 0 || urgent.has(sequenceId) || waiting.some((w) => !w.background);
+  const wakeParked = () => {
+    for (const wake of [...parked]) wake();
+  };
+  const untilMayRun = (sequenceId: number, abortable: boolean): Promise<void> => {
+    const signal = abortable ? sliceSignals.get(sequenceId) : undefined;
+    if (signal?.aborted) return Promise.reject(abortError(signal.reason));
+    if (mayRun(sequenceId)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        parked.delete(check);
+        signal?.removeEventListener('abort', check);
+      };
+      const check = () => {
+        if (signal?.aborted) {
+          done();
+          reject(abortError(signal.reason));
+        } else if (mayRun(sequenceId)) {
+          done();
+          resolve();
+        }
+      };
+      parked.add(check);
+      signal?.addEventListener('abort', check, { once: true });
+    });
+  };
+  type QueuedDecode = {
+    sequenceId: number;
+    firstTokenSequenceIndex: number;
+    tokens: number[];
+    logits: (true | undefined)[];
+    evaluationPriority?: number;
+  };
+  // node-llama-cpp's internal entry point for every evaluation of every sequence (3.x): wrapping it
+  // is the one place where work can wait between batches. Reply-priority work passes untouched.
+  const internals = context as unknown as {
+    _decodeTokens(d: QueuedDecode, mapper: unknown): Promise<Array<[number, unknown]>>;
+  };
+  const decodeTokens = internals._decodeTokens.bind(context);
+  internals._decodeTokens = async (d, mapper) => {
+    if ((d.evaluationPriority ?? PRIORITY.reply) >= PRIORITY.reply) return decodeTokens(d, mapper);
+    const out: Array<[number, unknown]> = [];
+    for (let at = 0; at < d.tokens.length; at += READ_AHEAD_SLICE) {
+      // Only cut before the first slice: node-llama-cpp records the tokens of a decode when all of
+      // it returns, so a decode cut halfway would leave KV cells its sequence does not know of (and
+      // llama.cpp refuses the next decode of that sequence). Once started, it finishes, still yielding.
+      await untilMayRun(d.sequenceId, at === 0);
+      if (closed) throw abortError(closing.signal.reason);
+      const res = await decodeTokens(
+        {
+          ...d,
+          firstTokenSequenceIndex: d.firstTokenSequenceIndex + at,
+          tokens: d.tokens.slice(at, at + READ_AHEAD_SLICE),
+          logits: d.logits.slice(at, at + READ_AHEAD_SLICE),
+        },
+        mapper,
+      );
+      out.push(...res);
+    }
+    return out;
+  };
+  const sequenceIdOf = (slot: Slot) => (slot.seq as unknown as { _sequenceId: number })._sequenceId;
+  /** Runs `fn` with `slot`'s yielding work cut when `signal` aborts (see the gate above). */
+  const yieldingOn = async <T>(slot: Slot, signal: AbortSignal | undefined, fn: () => Promise<T>) => {
+    const id = sequenceIdOf(slot);
+    sliceSignals.set(id, signal ? AbortSignal.any([signal, closing.signal]) : closing.signal);
+    try {
+      return await fn();
+    } finally {
+      sliceSignals.delete(id);
+    }
+  };
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight.add(p);
@@ -248,6 +338,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       waiting.push(entry);
+      // A slice parked on a busy sequence may hold the one this turn waits for: it goes on.
+      if (!background) wakeParked();
     });
   };
   let clock = sequences;
@@ -306,13 +398,17 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       // changed. What comes before (a long prompt on a cold sequence) goes in one batch, which reads faster.
       let at = slot.seq.nextTokenIndex;
       const tail = tokens.length - REPLY_PREFILL_TAIL;
+      const readAhead = { evaluationPriority: PRIORITY.readAhead };
       if (at < tail) {
-        await slot.seq.evaluateWithoutGeneratingNewTokens(tokens.slice(at, tail));
+        await slot.seq.evaluateWithoutGeneratingNewTokens(tokens.slice(at, tail), readAhead);
         at = tail;
       }
       for (; at < tokens.length; at += REPLY_PREFILL_BATCH) {
         if (closing.signal.aborted || signal?.aborted) return;
-        await slot.seq.evaluateWithoutGeneratingNewTokens(tokens.slice(at, at + REPLY_PREFILL_BATCH));
+        await slot.seq.evaluateWithoutGeneratingNewTokens(
+          tokens.slice(at, at + REPLY_PREFILL_BATCH),
+          readAhead,
+        );
       }
     } finally {
       chat.dispose({ disposeSequence: false });
@@ -336,17 +432,21 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
         initialUserPrompt: open,
         maxTokens: 0,
         signal: closing.signal,
+        evaluationPriority: PRIORITY.readAhead,
       });
     } finally {
       chat.dispose({ disposeSequence: false });
     }
   };
 
-  /** Runs `evaluation` on a slot taken for it, then gives the slot back; never throws. */
+  /**
+   * Runs `evaluation` (read-ahead priority: it yields to replies) on a slot taken for it, then gives
+   * the slot back; never throws.
+   */
   const evaluateAndRelease = async (slot: Slot, what: string, evaluation: () => Promise<void>) => {
     const meterAtStart = slot.seq.tokenMeter.getState();
     try {
-      await evaluation();
+      await yieldingOn(slot, undefined, evaluation);
     } catch (err) {
       log.debug({ err }, `${what} failed`);
     } finally {
@@ -390,16 +490,18 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
     return track(
       (async () => {
         try {
-          const res = await chat.generateResponse(history, {
-            grammar,
-            signal: o.stop ? AbortSignal.any(o.signal ? [o.signal, o.stop] : [o.stop]) : o.signal,
-            stopOnAbortSignal: o.stop !== undefined,
-            maxTokens,
-            temperature: opts.temperature ?? 0,
-            onTextChunk: onText,
-            // In a batch with more tokens than fit, the live calls' tokens go first.
-            evaluationPriority: background ? 1 : 5,
-          });
+          const respond = () =>
+            chat.generateResponse(history, {
+              grammar,
+              signal: o.stop ? AbortSignal.any(o.signal ? [o.signal, o.stop] : [o.stop]) : o.signal,
+              stopOnAbortSignal: o.stop !== undefined,
+              maxTokens,
+              temperature: opts.temperature ?? 0,
+              onTextChunk: onText,
+              // Background work yields to replies between its tokens (see the gate above).
+              evaluationPriority: background ? PRIORITY.background : PRIORITY.reply,
+            });
+          const res = await (background ? yieldingOn(slot, o.signal, respond) : respond());
           if (o.signal?.aborted) throw abortError(o.signal.reason);
           if (o.stop?.aborted) return { text: res.response, stopped: true };
           if (res.metadata.stopReason === 'maxTokens') {
@@ -415,6 +517,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
         } finally {
           if (!background) turnsGenerating--;
           setThreads();
+          wakeParked();
           const used = slot.seq.tokenMeter.diff(meterAtStart);
           const ms = performance.now() - started;
           conv?.count(used, 'turn');
@@ -535,6 +638,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
           const evaluation = prefill
             ? () => evaluateReplyPrompt(slot, messages, prefill.signal)
             : () => evaluate(slot, messages);
+          // (A superseded prefill stops between its batches of the tail, not at the gate: what it
+          // reads up to there is mostly the next turn's prefix too.)
           this.count(await evaluateAndRelease(slot, 'preparing the prompt', evaluation), 'prepare');
           this.prefill = null;
         }
@@ -550,7 +655,20 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       // The evaluation in progress is this turn's prefix, so the turn waits for it; a barge-in or a
       // dropped early reply must not (the evaluation itself cannot be cut mid-batch).
       const started = performance.now();
-      if (this.preparing) await untilAborted(this.preparing, o.signal);
+      if (this.preparing) {
+        // A read-ahead parked behind another call's reply is this turn's own prefix now: it goes on
+        // at once instead of waiting for that reply to end.
+        const id = this.slot ? sequenceIdOf(this.slot) : null;
+        if (id !== null) {
+          urgent.add(id);
+          wakeParked();
+        }
+        try {
+          await untilAborted(this.preparing, o.signal);
+        } finally {
+          if (id !== null) urgent.delete(id);
+        }
+      }
       return nextAction(this, messages, o, performance.now() - started);
     }
 
@@ -605,6 +723,64 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
         })(),
       );
     },
+    measureSpeed(mo = {}) {
+      if (closed) return Promise.reject(new Error('llama-cpp: engine is closed'));
+      return track(
+        (async () => {
+          // A sequence no live call holds, taken as background work takes one: never a call's.
+          const slot = await acquire(null, mo.signal, true);
+          const seq = slot.seq;
+          try {
+            return await yieldingOn(slot, mo.signal, async () => {
+              // The probe goes after what the sequence holds (the warmed-up instructions) and is
+              // erased after, so the next call still finds them.
+              if (seq.contextSize - seq.nextTokenIndex < PROBE_PROMPT_TOKENS + PROBE_GEN_TOKENS + 8) {
+                await seq.clearHistory();
+              }
+              const start = seq.nextTokenIndex;
+              const text = 'Thank you for calling, we have a table free at seven thirty tonight. ';
+              const probe = model.tokenize(text.repeat(8)).slice(0, PROBE_PROMPT_TOKENS);
+              const background = { evaluationPriority: PRIORITY.background } as const;
+              try {
+                const p0 = performance.now();
+                await seq.evaluateWithoutGeneratingNewTokens(probe.slice(0, -1), background);
+                const promptMs = performance.now() - p0;
+                let made = 0;
+                let next = probe.at(-1)!;
+                const g0 = performance.now();
+                // Greedy; an end-of-text token ends an evaluation, so generation starts again after it.
+                while (made < PROBE_GEN_TOKENS) {
+                  const before = made;
+                  for await (const token of seq.evaluate([next], { temperature: 0, ...background })) {
+                    next = token;
+                    if (++made >= PROBE_GEN_TOKENS) break;
+                  }
+                  if (made === before) next = probe[0];
+                }
+                const genMs = performance.now() - g0;
+                const speed = {
+                  genTokensPerSecond: made / (genMs / 1000),
+                  promptTokensPerSecond: (probe.length - 1) / (promptMs / 1000),
+                };
+                log.info(
+                  {
+                    genTokensPerSecond: Math.round(speed.genTokensPerSecond * 10) / 10,
+                    promptTokensPerSecond: Math.round(speed.promptTokensPerSecond * 10) / 10,
+                    threads: llama.maxThreads,
+                  },
+                  'dialogue model speed measured',
+                );
+                return speed;
+              } finally {
+                await seq.eraseContextTokenRanges([{ start, end: seq.nextTokenIndex }]).catch(() => {});
+              }
+            });
+          } finally {
+            release(slot);
+          }
+        })(),
+      );
+    },
     async completeJson(messages, schema: JsonSchema, o = {}): Promise<unknown> {
       let grammar: ActionGrammar;
       try {
@@ -631,6 +807,7 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       if (closed) return;
       closed = true;
       closing.abort();
+      wakeParked();
       await Promise.allSettled([...inFlight]);
       await context.dispose();
       await model.dispose();
@@ -681,6 +858,22 @@ export function lengthBoundedSchema(schema: JsonSchema): JsonSchema {
  * 1.0-1.2 s, two calls 1.2 s against 1.7 s, four calls 2.8 s against 2.1 s.
  */
 const TURN_THREADS_MAX_CALLS = 2;
+
+/**
+ * node-llama-cpp evaluation priorities: replies (its default, 5) pass straight to the context;
+ * anything lower yields to them between slices (see the gate in createLlamaCppDialogue).
+ */
+const PRIORITY = { reply: 5, readAhead: 3, background: 1 } as const;
+/**
+ * Tokens of yielding work per llama.cpp batch: the longest a starting reply waits for read-ahead
+ * already in llama.cpp (~0.2-0.4 s for 16 tokens of the 1B shape on one core of these machines).
+ * Smaller slices read slower (each batch reads all the weights once), larger ones delay replies more.
+ */
+const READ_AHEAD_SLICE = 16;
+
+/** measureSpeed's probe: about a turn's new words read, and the start of a reply written. */
+const PROBE_PROMPT_TOKENS = 33;
+const PROBE_GEN_TOKENS = 16;
 
 /**
  * Tokens per batch of a reply prefill: a turn waits for at most one batch in progress (~100 ms for

@@ -53,7 +53,21 @@ export interface DialogueEngine {
    * Engines that keep no state between requests leave it out.
    */
   warmUp?(prefix: readonly DialogueMessage[]): Promise<void>;
+  /**
+   * The model's own speed on this machine, from a short probe (a few dozen prompt tokens read, a
+   * few generated) on a sequence no live call holds, at background priority: it never delays a
+   * call, and a reply that starts meanwhile makes the probe wait (and read slower). For sizing how
+   * many calls the worker takes. Engines whose model runs elsewhere leave it out.
+   */
+  measureSpeed?(opts?: { signal?: AbortSignal }): Promise<DialogueSpeed>;
   close(): Promise<void>;
+}
+
+export interface DialogueSpeed {
+  /** Tokens a second one sequence generates (a reply's writing). */
+  genTokensPerSecond: number;
+  /** Tokens a second one sequence reads (a turn's new words, a call's prompt). */
+  promptTokensPerSecond: number;
 }
 
 export interface CompleteJsonOptions {
