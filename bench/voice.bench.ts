@@ -14,7 +14,14 @@ import { loadVoiceEngines, startE2eStack } from '../test/e2e/helpers/e2e-stack.j
 import { parseArgs } from './lib/args.js';
 import { BENCH_CALLEE, benchCalleeScenario, runStep, type StepResult } from './lib/call-sweep.js';
 import { capReplies } from './lib/capped-dialogue.js';
-import { measureLlm, measureStt, measureTts, measureVad } from './lib/engine-floor.js';
+import {
+  measureLlm,
+  measureLlmBatching,
+  measureReplyBesideReadAhead,
+  measureStt,
+  measureTts,
+  measureVad,
+} from './lib/engine-floor.js';
 import { ensureModel } from './lib/models.js';
 import {
   markStandin,
@@ -91,6 +98,46 @@ async function main(): Promise<void> {
         console.log(
           table(['model', 'prompt tok', 'prompt tok/s', 'gen tok/s', 'prompt+1st tok ms'], rows, 1),
         );
+        console.log('');
+        // Several calls on one context: whether their steps share llama.cpp batches, and what a
+        // read-ahead beside a reply costs it (why read-ahead yields to replies, llama-cpp.ts).
+        const batching: (string | number)[][] = [];
+        const beside: (string | number)[][] = [];
+        for (const shape of args.shapes) {
+          const file = models.get(shape)!.file;
+          for (const r of await measureLlmBatching(file, {
+            sequences: [1, 2, 4],
+            genTokens: 24,
+            threads: args.threads,
+          })) {
+            batching.push([
+              shape,
+              String(r.sequences),
+              r.promptTokPerS,
+              r.promptTokPerSPerSequence,
+              r.genTokPerS,
+              r.genTokPerSPerSequence,
+              r.decodesPerStep,
+            ]);
+          }
+          for (const r of await measureReplyBesideReadAhead(file, {
+            chunks: [0, 1, 4, 16],
+            genTokens: 24,
+            threads: args.threads,
+          })) {
+            beside.push([shape, String(r.readAheadChunk), r.replyTokPerS, r.readAheadTokPerS]);
+          }
+        }
+        console.log('LLM batching: n sequences at once (each its own prompt, then generating together)');
+        console.log(
+          table(
+            ['model', 'n', 'prompt tok/s', 'per seq', 'gen tok/s', 'per seq', 'decodes per step'],
+            batching,
+            1,
+          ),
+        );
+        console.log("\nLLM: a reply beside another sequence's read-ahead (read in chunks of n tokens)");
+        console.log(table(['model', 'chunk', 'reply gen tok/s', 'read-ahead tok/s'], beside, 1));
         console.log('');
       }
     }
