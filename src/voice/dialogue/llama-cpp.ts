@@ -98,8 +98,10 @@ export interface LlamaCppDialogueOptions {
 
 /**
  * Dialogue on node-llama-cpp. ONE model is loaded and serves every call through one context with
- * several sequences; node-llama-cpp evaluates the sequences of concurrent calls together in one
- * batch, which costs far less memory than a context per call and keeps the weights loaded once.
+ * several sequences, which costs far less memory than a context per call and keeps the weights
+ * loaded once (node-llama-cpp batches what the sequences have queued together; concurrent replies'
+ * single tokens rarely meet, and on CPU would not gain from it: docs/performance.md). Replies come
+ * first: other work on the context yields to them (see the gate below).
  * A call keeps its sequence between turns (see `openConversation`), so a turn evaluates only what
  * is new; with more live calls than sequences, a turn takes the least recently used one (and pays
  * for re-reading its prompt), and waits when all are generating.
@@ -202,8 +204,9 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
    * Read-ahead, warm-up and background work yield to replies at llama.cpp batch boundaries.
    * node-llama-cpp puts whatever sequences have queued into one batch, and a batch cannot be cut:
    * a read-ahead of another call queued beside a reply's next token made that step as long as the
-   * read-ahead (measured, 1B shape, 1 thread: the reply wrote 6.7 tokens/s alone, 3.6 beside a
-   * reader of 1-token chunks, 2.0 beside 4-token chunks, 0.6-0.9 beside 16-64). Its evaluation
+   * read-ahead (bench, 1B shape, 1 thread, AMD EPYC: the reply wrote 13.1 tokens/s alone, 7.5
+   * beside a reader of 1-token chunks, 4.6 beside 4-token chunks, 1.8 beside 16), so reading in
+   * small chunks between reply steps costs the reply as much as waiting does. Its evaluation
    * priority only orders what does not fit in a batch of 512 tokens, so it cannot do this. Instead
    * every evaluation below reply priority is fed to the context in slices of READ_AHEAD_SLICE tokens,
    * and a slice waits while any reply is being generated (`turnsGenerating`): a starting reply waits
@@ -395,7 +398,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
       await slot.seq.adaptStateToTokens(tokens, false);
       // The end in small batches, so that a turn that starts meanwhile takes over after at most one of
       // them: it reads the rest itself, on more threads, or other words when the callee's final text
-      // changed. What comes before (a long prompt on a cold sequence) goes in one batch, which reads faster.
+      // changed. What comes before (a long prompt on a cold sequence) goes in one evaluation, which reads
+      // faster (in READ_AHEAD_SLICE batches: it yields to other calls' replies like all read-ahead).
       let at = slot.seq.nextTokenIndex;
       const tail = tokens.length - REPLY_PREFILL_TAIL;
       const readAhead = { evaluationPriority: PRIORITY.readAhead };
