@@ -208,7 +208,8 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
    * beside a reader of 1-token chunks, 4.6 beside 4-token chunks, 1.8 beside 16), so reading in
    * small chunks between reply steps costs the reply as much as waiting does. Its evaluation
    * priority only orders what does not fit in a batch of 512 tokens, so it cannot do this. Instead
-   * every evaluation below reply priority is fed to the context in slices of READ_AHEAD_SLICE tokens,
+   * every evaluation below reply priority is fed to the context in slices of READ_AHEAD_SLICE tokens
+   * (while any call is live),
    * and a slice waits while any reply is being generated (`turnsGenerating`): a starting reply waits
    * for at most the one slice already in llama.cpp, and no reply step shares a batch with read-ahead.
    * A parked slice goes on when its own call's turn needs it (`urgent`: the turn's prompt is that
