@@ -27,6 +27,7 @@ const data = (over: Partial<PocketsphinxWorkerData> = {}): PocketsphinxWorkerDat
   endSamples: ms(250),
   fwdflat: true,
   bestpath: true,
+  search: {},
   ...over,
 });
 

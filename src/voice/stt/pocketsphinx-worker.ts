@@ -48,6 +48,8 @@ export interface PocketsphinxWorkerData {
   fwdflat: boolean;
   /** pocketsphinx's best-path search of the word lattice at the utterance's end (-bestpath). */
   bestpath: boolean;
+  /** Further pocketsphinx search settings as flag → value (e.g. `-maxhmmpf` → `3000`); see PocketsphinxOptions.search. */
+  search: Record<string, string>;
 }
 
 const data = workerData as PocketsphinxWorkerData;
@@ -123,6 +125,7 @@ function main(): void {
     '-logfn',
     'str',
     '/dev/null',
+    ...Object.entries(data.search).flatMap(([flag, value]) => ['str', flag, 'str', value]),
     'void *',
     null,
   );
