@@ -5,6 +5,8 @@
  * beside it each engine's own speed on the same inputs. `npm run bench:voice -- --help` for flags.
  */
 import os from 'node:os';
+import { estimateCapacity } from '../src/capacity/capacity-model.js';
+import type { EngineProfile } from '../src/capacity/engine-profile.js';
 import { createLogger, silentLogger } from '../src/logger.js';
 import { FIXED_INSTRUCTIONS } from '../src/voice/agent/prompt.js';
 import { createLlamaCppDialogue } from '../src/voice/dialogue/llama-cpp.js';
@@ -81,10 +83,29 @@ async function main(): Promise<void> {
         ),
       );
       console.log(`STT read the first sentence as: "${stt.texts[0]}"\n`);
+      // What WORKER_CONCURRENCY=auto would carry on this machine with these floors (src/capacity).
+      const autoCapacity = (llm: EngineProfile['llm']) => {
+        const e = estimateCapacity({
+          cores: os.availableParallelism(),
+          cpuModel: os.cpus()[0]?.model ?? 'cpu',
+          vadRtf: vadRtf.rtf,
+          sttRtf: stt.result.rtf,
+          ttsRtf: tts.result.rtf,
+          llm,
+          measuredAt: new Date().toISOString(),
+          ms: 0,
+        });
+        return `${e.calls} (limited by ${e.limitedBy})`;
+      };
+      if (remote)
+        console.log(`WORKER_CONCURRENCY=auto with these floors and ${args.llmUrl}: ${autoCapacity(null)}\n`);
       const rows: (string | number)[][] = [];
       for (const shape of args.shapes) {
         const m = models.get(shape)!;
         const s = await measureLlm(m.file, { genTokens: 32, threads: args.threads });
+        console.log(
+          `WORKER_CONCURRENCY=auto with these floors and ${shape} on this machine: ${autoCapacity({ genTokensPerSecond: s.genTokPerS, promptTokensPerSecond: s.promptTokPerS, threads: args.threads })}`,
+        );
         rows.push([
           `${shape} (${m.quant}, ${(m.bytes / 2 ** 20).toFixed(0)} MiB)`,
           s.promptTokens,

@@ -258,33 +258,40 @@ export async function createLlamaCppDialogue(opts: LlamaCppDialogueOptions): Pro
   const internals = context as unknown as {
     _decodeTokens(d: QueuedDecode, mapper: unknown): Promise<Array<[number, unknown]>>;
   };
-  const decodeTokens = internals._decodeTokens.bind(context);
-  internals._decodeTokens = async (d, mapper) => {
-    if ((d.evaluationPriority ?? PRIORITY.reply) >= PRIORITY.reply) return decodeTokens(d, mapper);
-    const out: Array<[number, unknown]> = [];
-    for (let at = 0; at < d.tokens.length; ) {
-      // Only cut before the first slice: node-llama-cpp records the tokens of a decode when all of
-      // it returns, so a decode cut halfway would leave KV cells its sequence does not know of (and
-      // llama.cpp refuses the next decode of that sequence). Once started, it finishes, still yielding.
-      await untilMayRun(d.sequenceId, at === 0);
-      if (closed) throw abortError(closing.signal.reason);
-      // With no live call no reply can start soon (a new call rings first): the rest in one batch,
-      // which reads faster (the warm-up at start took 70 s for 4 sequences in slices, bench 1B shape).
-      const end = liveConversations > 0 ? at + READ_AHEAD_SLICE : d.tokens.length;
-      const res = await decodeTokens(
-        {
-          ...d,
-          firstTokenSequenceIndex: d.firstTokenSequenceIndex + at,
-          tokens: d.tokens.slice(at, end),
-          logits: d.logits.slice(at, end),
-        },
-        mapper,
-      );
-      out.push(...res);
-      at = end;
-    }
-    return out;
-  };
+  if (typeof internals._decodeTokens !== 'function') {
+    // node-llama-cpp is pinned (package.json); a version without this entry point still works, with
+    // read-ahead sharing batches with replies as before (test/voice-engines/llama-cpp-priority fails then).
+    log.warn('llama-cpp: this node-llama-cpp has no _decodeTokens; read-ahead will not yield to replies');
+  }
+  const decodeTokens =
+    typeof internals._decodeTokens === 'function' ? internals._decodeTokens.bind(context) : null;
+  if (decodeTokens)
+    internals._decodeTokens = async (d, mapper) => {
+      if ((d.evaluationPriority ?? PRIORITY.reply) >= PRIORITY.reply) return decodeTokens(d, mapper);
+      const out: Array<[number, unknown]> = [];
+      for (let at = 0; at < d.tokens.length; ) {
+        // Only cut before the first slice: node-llama-cpp records the tokens of a decode when all of
+        // it returns, so a decode cut halfway would leave KV cells its sequence does not know of (and
+        // llama.cpp refuses the next decode of that sequence). Once started, it finishes, still yielding.
+        await untilMayRun(d.sequenceId, at === 0);
+        if (closed) throw abortError(closing.signal.reason);
+        // With no live call no reply can start soon (a new call rings first): the rest in one batch,
+        // which reads faster (the warm-up at start took 70 s for 4 sequences in slices, bench 1B shape).
+        const end = liveConversations > 0 ? at + READ_AHEAD_SLICE : d.tokens.length;
+        const res = await decodeTokens(
+          {
+            ...d,
+            firstTokenSequenceIndex: d.firstTokenSequenceIndex + at,
+            tokens: d.tokens.slice(at, end),
+            logits: d.logits.slice(at, end),
+          },
+          mapper,
+        );
+        out.push(...res);
+        at = end;
+      }
+      return out;
+    };
   const sequenceIdOf = (slot: Slot) => (slot.seq as unknown as { _sequenceId: number })._sequenceId;
   /** Runs `fn` with `slot`'s yielding work cut when `signal` aborts (see the gate above). */
   const yieldingOn = async <T>(slot: Slot, signal: AbortSignal | undefined, fn: () => Promise<T>) => {
