@@ -14,14 +14,17 @@ import type { EngineProfile } from './engine-profile.js';
  *
  * Worked through for issue 15's machine (2-core Xeon; 1B model at 15.9 generated / 99 prompt tokens/s;
  * pocketsphinx RTF 0.35, flite 0.05, Silero 0.02):
- * - per call: VAD 0.02 + STT 0.35 × 0.45 = 0.16 + TTS 0.05 × 0.4 = 0.02 + media 0.02 = 0.22 cores;
- *   the model: a reply is 25/15.9 + 40/99 = 1.98 s, 6 a minute = 20 % of its time, on 2 spinning
- *   threads = 0.40 cores. CPU bound 2 × 0.7 / 0.62 = 2.3 calls.
+ * - per call: VAD 0.02 + STT 0.35 × 0.45 × 1.5 = 0.24 + TTS 0.05 × 0.4 = 0.02 + media 0.05 = 0.33
+ *   cores; the model: a reply is 25/15.9 + 40/99 = 1.98 s, 6 a minute = 20 % of its time, on 2
+ *   spinning threads = 0.40 cores. CPU bound 2 × 0.7 / 0.73 = 1.9 calls.
  * - dialogue: first clause 12/99 + 8/15.9 = 0.62 s, leaving 0.23 s of the 0.85 s after the silence;
  *   a second call's reply is busy 20 % of the time and a wait on it (up to 1.98 s) is late 88 % of the
  *   time: 17 % late replies, over the 5 % allowed. Bound 1.29: one call, limited by the dialogue (the
  *   bench: 1 call p95 913 ms, 4 calls p95 9 s).
- * - the same with LLM_URL: 1.4 / 0.22 = 6.4: six calls, limited by the CPU (STT is 3/4 of it).
+ * - the same with LLM_URL: 1.4 / 0.33 = 4.3: four calls, limited by the CPU (STT is 3/4 of it). On
+ *   this session's AMD EPYC with the pruned search (pocketsphinx RTF 0.17): 7 calls; the bench there
+ *   held 4 at p95 1.3 s and broke at 8 (p95 7.5 s, callees all speaking at once), so 7 leans on the
+ *   late-reply feedback (worker-capacity.ts) when callees' speech bunches up.
  */
 
 export type CapacityLimit = 'configured' | 'cpu' | 'dialogue' | 'load' | 'late_replies' | 'measuring';
@@ -79,13 +82,23 @@ export const END_OF_TURN_SILENCE_MS = 650;
 export const TARGET_CPU_UTILISATION = 0.7;
 
 /**
- * Media per call, in cores, measured in the same sense as the engines: 50 RTP frames a second each
- * way (µ-law ⇄ PCM, a UDP read and write per frame: ~100 syscalls a second), the polyphase 8 ⇄ 16 kHz
- * resampling (~0.5 M multiply-adds a second each way: about a millisecond of CPU per second), jitter
- * buffer and pacing timers. A few milliseconds of CPU per second of call: 2 % of a core is a round,
- * pessimistic figure.
+ * Media and the agent's own JS per call, in cores: 50 frames a second each way, resampling, pacing
+ * timers, VAD windows' bookkeeping, partials, the call's database writes. Calibrated on the voice bench's
+ * per-stage table (`bench:voice -- --llm-url standin`, AMD EPYC, 2 cores): the main thread minus VAD
+ * and TTS came to 4.0–4.8 CPU s per call-minute at 8–10 calls (0.07–0.08 cores), of which the simulated
+ * PBX on the same thread is a part; 0.05 is agentline's share, rounded up. (The first estimate, 0.02
+ * from the arithmetic of frames and syscalls alone, let `auto` claim 12 calls where 8 already broke.)
  */
-export const MEDIA_CORES_PER_CALL = 0.02;
+export const MEDIA_CORES_PER_CALL = 0.05;
+
+/**
+ * Recognition costs more on a call than the one-stream floor says: partial hypotheses every 250 ms,
+ * a cold stream's second pass, an utterance decoded again when the callee goes on after a pause, and
+ * decoder threads contending with the rest. Calibrated on the same bench: 6.7–7.3 CPU s per call-minute
+ * on the decoder threads at 8–10 calls with a floor RTF of 0.17 and the callee speaking ~45 % of the
+ * time, i.e. ~1.5× the floor over the callee's speech.
+ */
+export const STT_CALL_OVERHEAD = 1.5;
 
 /**
  * Dialogue queue. A reply that finds the model busy with another call's reply waits for the rest of
@@ -131,7 +144,7 @@ export function estimateCapacity(profile: EngineProfile, opts: EstimateOptions =
   const coresPerCall = {
     // The VAD judges every inbound frame, speech or not.
     vad: profile.vadRtf,
-    stt: profile.sttRtf * call.calleeSpeechShare,
+    stt: profile.sttRtf * call.calleeSpeechShare * STT_CALL_OVERHEAD,
     tts: profile.ttsRtf * call.agentSpeechShare,
     media: MEDIA_CORES_PER_CALL,
     // llama.cpp's threads spin for the whole of each evaluation: its core-seconds are its time × threads
