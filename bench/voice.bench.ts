@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     ? await openRemoteDialogue(args, process.env.E2E_LOG ? createLogger(process.env.E2E_LOG) : silentLogger())
     : null;
   console.log(
-    `${remote ? remote.describe : `shapes ${args.shapes.join(', ')}`}; concurrency ${args.concurrency.join(', ')}; ${args.turns} callee replies a call; ${args.transport}${remote ? '' : `; llama.cpp threads ${args.threads}, ${args.turnThreads} while replying`}\n`,
+    `${remote ? remote.describe : `shapes ${args.shapes.join(', ')}`}; concurrency ${args.concurrency.join(', ')}; ${args.turns} callee replies a call${args.staggerMs ? `, calls placed ${args.staggerMs} ms apart` : ', calls placed at once'}; ${args.transport}${remote ? '' : `; llama.cpp threads ${args.threads}, ${args.turnThreads} while replying`}\n`,
   );
 
   const models = new Map<string, { file: string; bytes: number; quant: string }>();
@@ -198,6 +198,7 @@ async function main(): Promise<void> {
               args.turns,
               { endSilenceMs: args.endSilenceMs },
               stageCpu,
+              args.staggerMs,
             );
             console.log(
               `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
@@ -237,6 +238,7 @@ async function main(): Promise<void> {
                 args.turns,
                 { endSilenceMs: args.endSilenceMs },
                 stageCpu,
+                args.staggerMs,
               );
               console.log(
                 `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,

@@ -19,6 +19,8 @@ export interface VoiceBenchArgs {
   turnThreads: number;
   /** The agent's end-of-turn silence (ConversationAgentOptions.endSilenceMs). */
   endSilenceMs: number;
+  /** Call i of a step is placed i × this many ms after the first (0: all at once, the worst case for bursts). */
+  staggerMs: number;
   /**
    * The calls' dialogue on an OpenAI-compatible server (LLM_URL) instead of the shapes: its base URL, or
    * 'standin' for the streaming stand-in in this process (scripts/lib/llm-standin.ts). null: the shapes.
@@ -39,6 +41,8 @@ export const USAGE = `npm run bench:voice -- [options]
   --threads N          llama.cpp CPU threads for read-ahead (default: cores - 1, as the server)
   --turn-threads N     llama.cpp CPU threads while a reply is generated (default: all cores, as the server)
   --end-silence MS     the agent's end-of-turn silence (default 650, as the server)
+  --stagger MS         place a step's calls MS apart (default 0: all at once, so every callee speaks at the
+                       same moments, the worst case for bursts; real traffic is spread)
   --llm-url URL|standin  the calls' dialogue on an OpenAI-compatible server (as LLM_URL), or on a streaming
                        stand-in started in this process: the CPU side's own capacity. --shapes is then
                        unused (no LLM floor; the engine floor still runs)
@@ -66,6 +70,7 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
     // A reply is generated while the callee is silent and the recogniser idle (LLM_TURN_THREADS).
     turnThreads: os.availableParallelism(),
     endSilenceMs: 650,
+    staggerMs: 0,
     llmUrl: null,
     standinTtftMs: 150,
     standinRate: 80,
@@ -111,6 +116,9 @@ export function parseArgs(argv: readonly string[]): VoiceBenchArgs {
         break;
       case '--turn-threads':
         out.turnThreads = int(next(), '--turn-threads', 1, 256);
+        break;
+      case '--stagger':
+        out.staggerMs = int(next(), '--stagger', 0, 60_000);
         break;
       case '--end-silence':
         out.endSilenceMs = int(next(), '--end-silence', 100, 5000);

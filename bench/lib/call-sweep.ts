@@ -140,21 +140,24 @@ export async function runStep(
   turnsPerCall: number,
   agentOptions: Parameters<E2eStack['useAgent']>[0]['options'],
   startStageCpu?: () => StageCpuMeter,
+  staggerMs = 0,
 ): Promise<StepResult> {
   stack.useAgent({ dialogue: () => dialogue, options: agentOptions });
   const cpu0 = process.cpuUsage();
   const stageCpu = startStageCpu?.();
   const t0 = performance.now();
   const ids = await Promise.all(
-    Array.from({ length: concurrency }, (_, i) =>
-      stack.placeCall({
+    Array.from({ length: concurrency }, async (_, i) => {
+      // A bench, not a test: spreading the calls on the wall clock is the point (--stagger).
+      if (staggerMs > 0 && i > 0) await new Promise((r) => setTimeout(r, i * staggerMs));
+      return stack.placeCall({
         to: BENCH_CALLEE,
         objective: 'Book a table for two at seven thirty tonight under the name Smith.',
         // Long enough for every line on a slow machine (replies ~1.5 s of writing at 9 tokens/s), so no call is cut.
         maxDurationSeconds: Math.max(90, turnsPerCall * 12),
         metadata: { bench: `c${concurrency}-${i}` },
-      }),
-    ),
+      });
+    }),
   );
   // A call still running after the limit is cancelled (and reported in endings) rather than sinking the run.
   const calls = await Promise.all(
