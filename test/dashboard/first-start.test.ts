@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { type Agentline, startAgentline } from '../../src/main.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 
 // `npm start` on an empty database must let a person with only a browser in: the first start writes the
@@ -16,7 +17,12 @@ let app: Agentline;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentline-first-'));
-  const env: Record<string, string> = { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' };
+  const env: Record<string, string> = {
+    ...TEST_CALL_WINDOW,
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+  };
   if (process.env.DATABASE_URL) {
     tdb = await createTestDatabase();
     env.DATABASE_URL = tdb.url!;

@@ -8,6 +8,7 @@ import { SecretBox } from '../../src/accounts/secret-box.js';
 import { type Database, openDatabase } from '../../src/db/client.js';
 import { acquireEmbeddedLock } from '../../src/db/embedded-lock.js';
 import { type Agentline, startAgentline } from '../../src/main.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 
 // The composition root (serve --role api) reads DNC_LIST_FILE once for the process: the API's check and
@@ -24,6 +25,7 @@ let app: Agentline | null = null;
 let key: string;
 
 const envOf = (extra: Record<string, string>) => ({
+  ...TEST_CALL_WINDOW,
   HOST: '127.0.0.1',
   PORT: '0',
   LOG_LEVEL: 'silent',

@@ -8,6 +8,7 @@ import { decodeWav } from '../../src/audio/wav.js';
 import { isTerminal } from '../../src/calls/status.js';
 import { type Agentline, startAgentline } from '../../src/main.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { type ServeProcess, startServe } from './serve-process.js';
 
@@ -52,6 +53,7 @@ afterAll(async () => {
 
 /** What a deployment sets to run on this box's engines with the test's callees and no model download. */
 const baseEnv = () => ({
+  ...TEST_CALL_WINDOW,
   MODELS_DIR: modelsDir,
   MODELS_AUTO_FETCH: 'false',
   SCENARIOS_DIR: scenariosDir,

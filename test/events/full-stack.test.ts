@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Agentline, startAgentline } from '../../src/main.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
 import { type ServeProcess, startServe } from '../e2e-stack/serve-process.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { dataOf, openSse, type SseMessage } from './helpers/sse.js';
 
@@ -46,6 +47,7 @@ beforeAll(async () => {
   app = await startAgentline({
     role: 'all',
     env: {
+      ...TEST_CALL_WINDOW,
       MODELS_DIR: modelsDir,
       MODELS_AUTO_FETCH: 'false',
       SCENARIOS_DIR: scenariosDir,

@@ -11,6 +11,7 @@ import { type Database, openDatabase } from '../../src/db/client.js';
 import { acquireEmbeddedLock } from '../../src/db/embedded-lock.js';
 import { type Agentline, startAgentline } from '../../src/main.js';
 import { addConsoleUser, type ConsoleUser } from '../dashboard/helpers/console.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 
 // `serve --role api` (the composition root with no worker in the process): the call's audio is in
@@ -49,6 +50,7 @@ beforeAll(async () => {
   app = await startAgentline({
     role: 'api',
     env: {
+      ...TEST_CALL_WINDOW,
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'silent',

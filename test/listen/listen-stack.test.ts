@@ -9,6 +9,7 @@ import { isTerminal } from '../../src/calls/status.js';
 import { LISTEN_CLOSE, listenUrlPath } from '../../src/dashboard/routes/listen.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
 import { addConsoleUser, type ConsoleUser, startStackConsole } from '../dashboard/helpers/console.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 
 // The whole product (startAgentline({ role: 'all' }) with the simulated PBX and this box's engines):
 // a signed-in browser session listens to a live call over the dashboard's WebSocket.
@@ -40,7 +41,11 @@ beforeAll(async () => {
   await fs.writeFile(path.join(dir, 'scenarios', 'talking.json'), JSON.stringify(talkingCallee));
   await writeSyntheticGguf(path.join(dir, 'models', 'tiny.gguf'), { shape: 'tiny', seed: 7 });
   stack = await startStackConsole({
-    env: { MODELS_DIR: path.join(dir, 'models'), SCENARIOS_DIR: path.join(dir, 'scenarios') },
+    env: {
+      ...TEST_CALL_WINDOW,
+      MODELS_DIR: path.join(dir, 'models'),
+      SCENARIOS_DIR: path.join(dir, 'scenarios'),
+    },
   });
 }, 180_000);
 afterAll(async () => {

@@ -8,6 +8,7 @@ import { isTerminal } from '../../src/calls/status.js';
 import { createLogger } from '../../src/logger.js';
 import { type Agentline, startAgentline } from '../../src/main.js';
 import { LATENCY_STAGES, latencyStagesOf } from '../../src/metrics/metrics.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { type Receiver, startReceiver } from '../webhooks/receiver.js';
 import { scrape } from './scrape.js';
@@ -86,6 +87,7 @@ beforeAll(async () => {
   app = await startAgentline({
     role: 'all',
     env: {
+      ...TEST_CALL_WINDOW,
       MODELS_DIR: modelsDir,
       MODELS_AUTO_FETCH: 'false',
       DIALOGUE_ENGINE: 'openai',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { type Agentline, startAgentline } from '../../src/main.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { scrape } from './scrape.js';
 
@@ -20,6 +21,7 @@ describe('a --role worker process with METRICS_PORT', () => {
     worker = await startAgentline({
       role: 'worker',
       env: {
+        ...TEST_CALL_WINDOW,
         DATA_DIR: dir,
         MODELS_DIR: path.join(dir, 'models'),
         MODELS_AUTO_FETCH: 'false',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { type Agentline, startAgentline } from '../../src/main.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { scrape } from '../metrics/scrape.js';
 
@@ -31,6 +32,7 @@ beforeAll(async () => {
   app = await startAgentline({
     role: 'all',
     env: {
+      ...TEST_CALL_WINDOW,
       WORKER_CONCURRENCY: 'auto',
       MODELS_DIR: path.join(dir, 'models'),
       MODELS_AUTO_FETCH: 'false',

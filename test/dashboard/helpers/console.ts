@@ -10,6 +10,7 @@ import { type Database, type Db, openDatabase } from '../../../src/db/client.js'
 import { acquireEmbeddedLock } from '../../../src/db/embedded-lock.js';
 import { type Agentline, startAgentline } from '../../../src/main.js';
 import { type StartTestApiOptions, startTestApi, type TestApi } from '../../helpers/api-fixtures.js';
+import { TEST_CALL_WINDOW } from '../../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-db.js';
 
 /** A scrypt cost low enough for tests that create many users; sign-in reads the cost from the hash. */
@@ -168,6 +169,7 @@ export async function startStackConsole(
     app = await startAgentline({
       role: 'all',
       env: {
+        ...TEST_CALL_WINDOW,
         HOST: '127.0.0.1',
         PORT: '0',
         LOG_LEVEL: 'silent',
