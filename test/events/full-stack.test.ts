@@ -48,6 +48,8 @@ beforeAll(async () => {
     role: 'all',
     env: {
       ...TEST_CALL_WINDOW,
+      // As the rest of the suite (vitest.config.ts): test/worker/auto-capacity.test.ts covers auto.
+      WORKER_CONCURRENCY: '4',
       MODELS_DIR: modelsDir,
       MODELS_AUTO_FETCH: 'false',
       SCENARIOS_DIR: scenariosDir,

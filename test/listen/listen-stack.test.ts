@@ -43,6 +43,8 @@ beforeAll(async () => {
   stack = await startStackConsole({
     env: {
       ...TEST_CALL_WINDOW,
+      // As the rest of the suite (vitest.config.ts): test/worker/auto-capacity.test.ts covers auto.
+      WORKER_CONCURRENCY: '4',
       MODELS_DIR: path.join(dir, 'models'),
       SCENARIOS_DIR: path.join(dir, 'scenarios'),
     },

@@ -22,6 +22,8 @@ describe('a --role worker process with METRICS_PORT', () => {
       role: 'worker',
       env: {
         ...TEST_CALL_WINDOW,
+        // As the rest of the suite (vitest.config.ts): test/worker/auto-capacity.test.ts covers auto.
+        WORKER_CONCURRENCY: '4',
         DATA_DIR: dir,
         MODELS_DIR: path.join(dir, 'models'),
         MODELS_AUTO_FETCH: 'false',

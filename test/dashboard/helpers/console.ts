@@ -170,6 +170,8 @@ export async function startStackConsole(
       role: 'all',
       env: {
         ...TEST_CALL_WINDOW,
+        // As the rest of the suite (vitest.config.ts): test/worker/auto-capacity.test.ts covers auto.
+        WORKER_CONCURRENCY: '4',
         HOST: '127.0.0.1',
         PORT: '0',
         LOG_LEVEL: 'silent',
