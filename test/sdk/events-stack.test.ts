@@ -46,6 +46,8 @@ beforeAll(async () => {
   app = await startAgentline({
     role: 'all',
     env: {
+      ...TEST_CALL_WINDOW,
+      WORKER_CONCURRENCY: '4',
       MODELS_DIR: modelsDir,
       MODELS_AUTO_FETCH: 'false',
       SCENARIOS_DIR: scenariosDir,
@@ -70,6 +72,7 @@ afterAll(async () => {
 function pythonFollows(callId: string) {
   const code = `
 import json, os
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 from agentline import Client
 c = Client(os.environ["KEY"], os.environ["URL"])
 events = [{"type": e.type, "id": e.id, "data": e.data} for e in c.call_events(os.environ["CALL"])]
