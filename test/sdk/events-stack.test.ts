@@ -11,6 +11,7 @@ import { type CallStreamEvent, Client } from '../../sdk/node/agentline.js';
 import { isTerminal } from '../../src/calls/status.js';
 import { type Agentline, startAgentline } from '../../src/main.js';
 import { writeSyntheticGguf } from '../../src/voice/models/synthetic-gguf.js';
+import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 
 // The SDKs' event iterators and MCP's wait_for_call against the real events routes: the whole product
@@ -72,7 +73,6 @@ afterAll(async () => {
 function pythonFollows(callId: string) {
   const code = `
 import json, os
-import { TEST_CALL_WINDOW } from '../helpers/test-call-window.js';
 from agentline import Client
 c = Client(os.environ["KEY"], os.environ["URL"])
 events = [{"type": e.type, "id": e.id, "data": e.data} for e in c.call_events(os.environ["CALL"])]
