@@ -5,6 +5,7 @@ import type { FieldProblem } from '../../api/field-path.js';
 import { PatchAccountSettingsBodySchema } from '../../api/routes/settings.js';
 import { RETRY_LIMITS, RETRY_ON_DEFAULT } from '../../calls/retry-policy.js';
 import type { CallWindow, RetryPolicy } from '../../db/schema.js';
+import { CheckboxGroup } from '../components/checkbox-group.js';
 import { CsrfField } from '../components/csrf-field.js';
 import { Field } from '../components/field.js';
 import { inputFor, RETRY_OUTCOMES, WINDOW_DAYS } from './place-call.js';
@@ -172,57 +173,13 @@ export function CallingDefaultsSummary(props: { settings: AccountSettingsView })
 
 const idOf = (name: string) => `field-${name.replace(/[^A-Za-z0-9_-]/g, '-')}`;
 
-function Choices(props: {
-  name: string;
-  legend: string;
-  hint: string;
-  options: readonly (readonly [string, string])[];
-  checked: readonly string[];
-  outcome: CallingDefaultsOutcome;
-  autofocus: boolean;
-}) {
-  const { name, outcome } = props;
-  const id = idOf(name);
-  const errors = outcome.fieldErrors[name];
-  // Outcomes set through the API that the form does not offer stay listed, so saving keeps them.
-  const known = new Set(props.options.map(([v]) => v));
-  const options = [
-    ...props.options,
-    ...props.checked.filter((v) => !known.has(v)).map((v) => [v, v] as const),
-  ];
-  return (
-    <fieldset
-      class={`field checkbox-group${errors ? ' field-invalid' : ''}`}
-      id={id}
-      aria-describedby={[`${id}-hint`, errors ? `${id}-error` : null].filter(Boolean).join(' ')}
-    >
-      <legend>{props.legend}</legend>
-      <p class="field-hint" id={`${id}-hint`}>
-        {props.hint}
-      </p>
-      <div class="checkbox-options">
-        {options.map(([value, label], i) => (
-          <label class="checkbox" for={`${id}-${value.replace(/[^a-z]+/g, '-')}`}>
-            <input
-              type="checkbox"
-              name={name}
-              value={value}
-              id={`${id}-${value.replace(/[^a-z]+/g, '-')}`}
-              checked={props.checked.includes(value)}
-              {...(errors ? { 'aria-invalid': 'true' as const } : {})}
-              {...(props.autofocus && i === 0 ? { autofocus: true } : {})}
-            />{' '}
-            {label}
-          </label>
-        ))}
-      </div>
-      {errors ? (
-        <p class="field-error" id={`${id}-error`}>
-          {errors.join(' ')}
-        </p>
-      ) : null}
-    </fieldset>
-  );
+/** A group with the outcomes set through the API that the form does not offer: saving keeps them. */
+function withUnoffered(
+  options: readonly (readonly [string, string])[],
+  checked: readonly string[],
+): (readonly [string, string])[] {
+  const known = new Set(options.map(([v]) => v));
+  return [...options, ...checked.filter((v) => !known.has(v)).map((v) => [v, v] as const)];
 }
 
 /** The owner's form: the same fields as the API's PATCH body, its messages at each field. */
@@ -269,13 +226,14 @@ export function CallingDefaultsFormView(props: {
           hint="Before the start: the hours cross midnight. Equal to the start: the whole day."
           attrs={focus('callWindow.end')}
         />
-        <Choices
+        <CheckboxGroup
+          id={idOf('callWindow.days')}
           name="callWindow.days"
           legend="Days the calling hours start on"
           hint="Callee-local days."
-          options={WINDOW_DAYS}
+          options={withUnoffered(WINDOW_DAYS, form.windowDays)}
           checked={form.windowDays}
-          outcome={outcome}
+          errors={outcome.fieldErrors['callWindow.days']}
           autofocus={firstInvalid === 'callWindow.days'}
         />
       </fieldset>
@@ -300,13 +258,14 @@ export function CallingDefaultsFormView(props: {
           hint={`${RETRY_LIMITS.delaySecondsMin} to ${RETRY_LIMITS.delaySecondsMax}; each attempt also waits for the calling hours.`}
           attrs={{ inputmode: 'numeric', ...focus('retryPolicy.delaySeconds') }}
         />
-        <Choices
+        <CheckboxGroup
+          id={idOf('retryPolicy.on')}
           name="retryPolicy.on"
           legend="Retry when the attempt ended"
           hint="A callee who rejected the call is never called again."
-          options={RETRY_OUTCOMES}
+          options={withUnoffered(RETRY_OUTCOMES, form.retryOn)}
           checked={form.retryOn}
-          outcome={outcome}
+          errors={outcome.fieldErrors['retryPolicy.on']}
           autofocus={firstInvalid === 'retryPolicy.on'}
         />
       </fieldset>

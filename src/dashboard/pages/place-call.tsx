@@ -8,6 +8,7 @@ import { CallError } from '../../calls/errors.js';
 import { checkNumberFormat } from '../../calls/guardrails.js';
 import { RETRY_LIMITS, RETRY_ON_DEFAULT } from '../../calls/retry-policy.js';
 import { requireUser } from '../auth/require-user.js';
+import { CheckboxGroup } from '../components/checkbox-group.js';
 import { CsrfField } from '../components/csrf-field.js';
 import { Layout } from '../layout.js';
 import type { DashboardDeps, DashboardEnv } from '../types.js';
@@ -530,51 +531,6 @@ function Labelled(props: {
   );
 }
 
-/** Ticked boxes under one name (days, retry outcomes): a fieldset whose legend names the group. */
-function CheckboxGroup(props: {
-  name: string;
-  legend: string;
-  hint: string;
-  options: readonly (readonly [string, string])[];
-  checked: readonly string[];
-  outcome: FormOutcome;
-  firstInvalid: string | null;
-}) {
-  const { name, outcome } = props;
-  const id = inputId(name);
-  const invalid = (outcome.fieldErrors[name]?.length ?? 0) > 0;
-  const described = [invalid ? `${id}-error` : null, `${id}-hint`].filter(Boolean).join(' ');
-  return (
-    <fieldset
-      class={`field checkbox-group${invalid ? ' field-invalid' : ''}`}
-      id={id}
-      aria-describedby={described}
-    >
-      <legend>{props.legend}</legend>
-      <p class="field-hint" id={`${id}-hint`}>
-        {props.hint}
-      </p>
-      <div class="checkbox-options">
-        {props.options.map(([value, label], i) => (
-          <label class="checkbox" for={`${id}-${value.replace(/[^a-z]+/g, '-')}`}>
-            <input
-              type="checkbox"
-              name={name}
-              value={value}
-              id={`${id}-${value.replace(/[^a-z]+/g, '-')}`}
-              checked={props.checked.includes(value)}
-              {...(invalid ? { 'aria-invalid': 'true' as const } : {})}
-              {...(props.firstInvalid === name && i === 0 ? { autofocus: true } : {})}
-            />{' '}
-            {label}
-          </label>
-        ))}
-      </div>
-      <Errors name={name} outcome={outcome} />
-    </fieldset>
-  );
-}
-
 function FieldRowInputs(props: {
   index: number;
   row: FieldRow;
@@ -848,13 +804,14 @@ export function PlaceCallFormView(props: PlaceCallPageProps & { csrfToken: strin
           <input type="time" value={form.windowEnd} {...c('callWindow.end', true)} />
         </Labelled>
         <CheckboxGroup
+          id={inputId('callWindow.days')}
           name="callWindow.days"
           legend="Days the calling hours start on"
           hint="Callee-local days."
           options={WINDOW_DAYS}
           checked={form.windowDays}
-          outcome={outcome}
-          firstInvalid={firstInvalid}
+          errors={outcome.fieldErrors['callWindow.days']}
+          autofocus={firstInvalid === 'callWindow.days'}
         />
         <Labelled
           name="timeZone"
@@ -925,13 +882,14 @@ export function PlaceCallFormView(props: PlaceCallPageProps & { csrfToken: strin
           />
         </Labelled>
         <CheckboxGroup
+          id={inputId('retry.on')}
           name="retry.on"
           legend="Retry when the attempt ended"
           hint="A callee who rejected the call is never called again."
           options={RETRY_OUTCOMES}
           checked={form.retryOn}
-          outcome={outcome}
-          firstInvalid={firstInvalid}
+          errors={outcome.fieldErrors['retry.on']}
+          autofocus={firstInvalid === 'retry.on'}
         />
       </fieldset>
 
