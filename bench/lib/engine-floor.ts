@@ -90,43 +90,29 @@ export async function measureLlm(
   modelPath: string,
   opts: { genTokens: number; threads?: number },
 ): Promise<LlmSpeed> {
-  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
-  try {
-    const model = await llama.loadModel({ modelPath });
-    try {
-      const context = await model.createContext({ contextSize: 2048, sequences: 1, threads: opts.threads });
-      try {
-        const seq = context.getSequence();
-        const prompt = FLOOR_SENTENCES.join(' ');
-        const tokens = model.tokenize(prompt);
-        const t0 = performance.now();
-        await seq.evaluateWithoutGeneratingNewTokens(tokens);
-        const promptMs = performance.now() - t0;
-        let n = 0;
-        let firstAt = 0;
-        const g0 = performance.now();
-        for await (const _tok of seq.evaluate([tokens.at(-1)!], { temperature: 0 })) {
-          if (n === 0) firstAt = performance.now();
-          if (++n >= opts.genTokens) break;
-        }
-        const genMs = performance.now() - g0;
-        return {
-          promptTokens: tokens.length,
-          promptTokPerS: tokens.length / (promptMs / 1000),
-          genTokens: n,
-          genTokPerS: n / (genMs / 1000),
-          firstTokenMs: promptMs + (firstAt - g0),
-        };
-      } finally {
-        await context.dispose();
-      }
-    } finally {
-      await model.dispose();
+  return withContext(modelPath, 1, opts.threads, async ({ model, context }) => {
+    const seq = context.getSequence();
+    const prompt = FLOOR_SENTENCES.join(' ');
+    const tokens = model.tokenize(prompt);
+    const t0 = performance.now();
+    await seq.evaluateWithoutGeneratingNewTokens(tokens);
+    const promptMs = performance.now() - t0;
+    let n = 0;
+    let firstAt = 0;
+    const g0 = performance.now();
+    for await (const _tok of seq.evaluate([tokens.at(-1)!], { temperature: 0 })) {
+      if (n === 0) firstAt = performance.now();
+      if (++n >= opts.genTokens) break;
     }
-  } finally {
-    await llama.dispose();
-  }
+    const genMs = performance.now() - g0;
+    return {
+      promptTokens: tokens.length,
+      promptTokPerS: tokens.length / (promptMs / 1000),
+      genTokens: n,
+      genTokPerS: n / (genMs / 1000),
+      firstTokenMs: promptMs + (firstAt - g0),
+    };
+  });
 }
 
 export interface LlmBatchingRow {
