@@ -33,7 +33,9 @@ const LONG_ANSWER = {
   required: ['text'],
 };
 
-describe('llama-cpp: replies first, read-ahead and background work yield', () => {
+// Each test waits on the engine's events, not the clock; the bound only catches a hang: beside busy
+// processes a real model's turns on a shared two-core box took over the default 30 s.
+describe('llama-cpp: replies first, read-ahead and background work yield', { timeout: 120_000 }, () => {
   let dir: string;
   let file: string;
   const engines: DialogueEngine[] = [];
