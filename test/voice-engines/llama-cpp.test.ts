@@ -42,7 +42,9 @@ function loggerInto(lines: Record<string, unknown>[]) {
   );
 }
 
-describe('llama-cpp dialogue on a synthetic tiny GGUF', () => {
+// The tests wait on the engine, not the clock; the bound only catches a hang: beside busy processes
+// a real model's turns on a shared two-core box passed the default 30 s.
+describe('llama-cpp dialogue on a synthetic tiny GGUF', { timeout: 120_000 }, () => {
   let dir: string;
   let engine: DialogueEngine;
   const logLines: Record<string, unknown>[] = [];
