@@ -152,10 +152,12 @@ describe('a callee who asks not to be called again', () => {
     ts.end('callee_hung_up');
     const result = await done;
     expect(result, JSON.stringify(turns)).toEqual({ end: 'callee_hung_up', optOut: true });
-    const goodbye = turns.find((t) => t.speaker === 'agent' && t.text !== OPENING);
-    expect(goodbye, JSON.stringify(turns)).toBeDefined();
-    expect(goodbye!.interrupted).toBe(true);
-    expect(longGoodbye.say.startsWith(goodbye!.text)).toBe(true);
+    // The goodbye is the agent's last turn (a loaded recogniser may have split the request, and the
+    // first half drawn a reply of its own).
+    const goodbye = turns.filter((t) => t.speaker === 'agent').at(-1);
+    expect(goodbye && goodbye.text !== OPENING, JSON.stringify(turns)).toBe(true);
+    expect(goodbye!.interrupted, JSON.stringify(turns)).toBe(true);
+    expect(longGoodbye.say.startsWith(goodbye!.text), JSON.stringify(turns)).toBe(true);
     expect(goodbye!.text.length).toBeLessThan(longGoodbye.say.length);
   }, 90_000);
 

@@ -185,6 +185,17 @@ describe('metrics and logs of a full stack with the simulated PBX', () => {
       },
       { timeout: 30_000, interval: 100 },
     );
+    // The receiver answers before the deliverer records the delivery and counts the attempt.
+    await vi.waitFor(
+      async () => {
+        const s = await scrape(app.url!);
+        const counted = s.value('agentline_webhook_attempts_total', { result: 'delivered' });
+        const pending = s.value('agentline_webhook_deliveries', { status: 'pending' });
+        if (counted !== receiver.received.length || pending !== 0)
+          throw new Error(`${counted} attempts counted, ${pending} pending, ${receiver.received.length} received`);
+      },
+      { timeout: 30_000, interval: 100 },
+    );
   }, 200_000);
 
   it('counts the calls by status and ended reason, the turns with latency and the webhooks, as the API tells them', async () => {

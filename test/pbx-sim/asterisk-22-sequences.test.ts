@@ -130,8 +130,9 @@ describe('snoop channels and recordings, as Asterisk 22.10.1 sends them', () => 
     ]);
     expect(snoop[1]).toMatchObject({ cause: 32, soft: true });
     expect((await f.ari.request('GET', '/channels/snoop-del')).status).toBe(404);
-    media.close();
+    // Hung up before its socket closes, which would end the channel by itself (and the DELETE 404).
     await f.ari.call('DELETE', `/channels/${ext.id}`);
+    media.close();
     await f.ari.call('DELETE', `/bridges/${bridge.id}`);
   }, 30_000);
 
@@ -163,9 +164,11 @@ describe('snoop channels and recordings, as Asterisk 22.10.1 sends them', () => 
     expect(done.recording.duration).toBe(Math.floor(wav.samples.length / 8000));
     expect(done.recording.duration).toBeGreaterThanOrEqual(2 * Math.floor(wav.samples.length / 16_000));
     await f.ari.call('DELETE', '/recordings/stored/double');
-    media.close();
+    // Hung up before its socket closes: a closed media socket ends the channel by itself, and a
+    // DELETE that came after it would find nothing (404).
     await f.ari.call('DELETE', `/channels/${ch.id}`);
     await f.ari.call('DELETE', `/channels/${ext.id}`);
+    media.close();
     await f.ari.call('DELETE', `/bridges/${bridge.id}`);
   }, 30_000);
 });
@@ -194,9 +197,11 @@ describe("a bridge's media: simple_bridge with two parties, softmix with the rec
     await f.ari.call('POST', '/recordings/live/softmix/stop');
     await f.ari.waitFor((e) => e.type === 'RecordingFinished' && e.recording.name === 'softmix');
     await f.ari.call('DELETE', '/recordings/stored/softmix');
-    media.close();
+    // Hung up before its socket closes: a closed media socket ends the channel by itself, and a
+    // DELETE that came after it would find nothing (404).
     await f.ari.call('DELETE', `/channels/${ch.id}`);
     await f.ari.call('DELETE', `/channels/${ext.id}`);
+    media.close();
     await f.ari.call('DELETE', `/bridges/${bridge.id}`);
   }, 30_000);
 });

@@ -118,7 +118,10 @@ describe('llama3.2-1b carries the real Llama 3 tokenizer', () => {
     const turn = await chatTurn(model);
     expect(turn.wrapper).toBeInstanceOf(Llama3ChatWrapper);
     expect(turn.stop).toBe('maxTokens');
-    expect(turn.generated).toBe(2);
+    // LlamaChat holds a token back from onToken while its text could begin a stop trigger, and the
+    // q4_0 weights are random on each run: the second token is sometimes one of those.
+    expect(turn.generated).toBeGreaterThanOrEqual(1);
+    expect(turn.generated).toBeLessThanOrEqual(2);
   });
 });
 
@@ -173,6 +176,9 @@ describe('smollm2-360m carries the cut Llama 3 vocabulary with ChatML', () => {
     const turn = await chatTurn(model);
     expect(turn.wrapper).toBeInstanceOf(ChatMLChatWrapper);
     expect(turn.stop).toBe('maxTokens');
-    expect(turn.generated).toBe(2);
+    // LlamaChat holds a token back from onToken while its text could begin a stop trigger, and the
+    // q4_0 weights are random on each run: the second token is sometimes one of those.
+    expect(turn.generated).toBeGreaterThanOrEqual(1);
+    expect(turn.generated).toBeLessThanOrEqual(2);
   });
 });
