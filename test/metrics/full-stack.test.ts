@@ -192,7 +192,9 @@ describe('metrics and logs of a full stack with the simulated PBX', () => {
         const counted = s.value('agentline_webhook_attempts_total', { result: 'delivered' });
         const pending = s.value('agentline_webhook_deliveries', { status: 'pending' });
         if (counted !== receiver.received.length || pending !== 0)
-          throw new Error(`${counted} attempts counted, ${pending} pending, ${receiver.received.length} received`);
+          throw new Error(
+            `${counted} attempts counted, ${pending} pending, ${receiver.received.length} received`,
+          );
       },
       { timeout: 30_000, interval: 100 },
     );
