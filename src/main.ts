@@ -32,6 +32,7 @@ import { ObservedCallStore } from './metrics/observed-call-store.js';
 import { timedDialogue, timedStt, timedTts } from './metrics/timed-engines.js';
 import { startSimulatedPbx } from './pbx-sim/index.js';
 import { makePrivateDir, restrictTree, restrictUmask } from './private-files.js';
+import { createStopSteps, type StopSteps } from './stop-steps.js';
 import { createConfiguredMediaTransport } from './telephony/ari/media-transport.js';
 import { connectAri, createAriCallRunner } from './telephony/ari-call-runner.js';
 import { createPortPool } from './telephony/media/port-pool.js';
@@ -72,17 +73,8 @@ export interface Agentline {
 export async function startAgentline(opts: StartOptions): Promise<Agentline> {
   const config = loadConfig(opts.env ?? process.env);
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT);
-  const stops: (() => Promise<void> | void)[] = [];
-  const stop = async () => {
-    for (const s of stops.reverse()) {
-      try {
-        await s();
-      } catch (err) {
-        logger.error({ err }, 'error while stopping');
-      }
-    }
-    stops.length = 0;
-  };
+  const stops = createStopSteps(logger);
+  const stop = () => stops.run();
   const runsApi = opts.role !== 'worker';
   const runsWorker = opts.role !== 'api';
 
@@ -97,7 +89,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     const dncList = config.DNC_LIST_FILE
       ? await DeploymentDncList.open(config.DNC_LIST_FILE, { logger: logger.child({ part: 'dnc' }) })
       : null;
-    if (dncList) stops.push(() => dncList.close());
+    if (dncList) stops.add('do-not-call list', () => dncList.close());
     const secrets = SecretBox.load({ secretKey: config.SECRET_KEY, dataDir: config.dataDir });
     const accountService = new AccountService(db, secrets);
     // This process's own registry: several servers in one process (tests) never share counters.
@@ -110,7 +102,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
     const store = new ObservedCallStore(db, config.publicBaseUrl, metrics);
     // One bus per process: the worker's stored writes and the callee's partials wake the live event streams.
     const bus = await createLiveBus(database, logger.child({ part: 'events' }));
-    stops.push(() => bus.close());
+    stops.add('live event bus', () => bus.close());
     store.onWrite = (w) => bus.publish({ kind: 'changed', ...w });
     // /readyz checks the database itself (src/api/routes/health.ts); a second check here listed it twice.
     const readiness = new Readiness();
@@ -122,7 +114,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       if (config.MODELS_AUTO_FETCH)
         await fetchMissingModels(config.modelsDir, logger.child({ part: 'models' }));
       const engines = await selectEngines(config, logger);
-      stops.push(() => engines.close());
+      stops.add('voice engines', () => engines.close());
       // WORKER_CONCURRENCY=auto: the engines' speed on this machine, measured in the background (the
       // worker carries one call until it is known), sizes how many calls the worker takes. A fixed
       // number needs no measurement, and a start spends no CPU on one.
@@ -135,20 +127,20 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
           })
         : null;
       // Before the engines close (stops run in reverse): a measurement must not outlive them.
-      stops.push(async () => {
+      stops.add('engine measurement', async () => {
         measuring.abort();
         await profile;
       });
       // Other work on the box (a busy neighbour, a build) lowers what auto claims.
       const machine = autoCapacity ? watchMachineLoad() : undefined;
-      if (machine) stops.push(() => machine.stop());
+      if (machine) stops.add('machine load watch', () => machine.stop());
       const capacity = createWorkerCapacity({
         configured: config.WORKER_CONCURRENCY,
         profile,
         machine,
         max: AUTO_CONCURRENCY_MAX,
       });
-      stops.push(() => capacity.stop());
+      stops.add('worker capacity', () => capacity.stop());
       readiness.add({
         name: 'engines',
         requiredForCalls: true,
@@ -168,7 +160,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         // The embedded default: an ARI-compatible PBX in-process, whose callees speak flite and hear pocketsphinx.
         const simTts = await createFliteTts();
         const simStt = await createPocketsphinxStt();
-        stops.push(async () => {
+        stops.add('simulated PBX engines', async () => {
           await simStt.close();
           await simTts.close();
         });
@@ -182,13 +174,13 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
           stt: simStt,
           logger: logger.child({ part: 'pbx-sim' }),
         });
-        stops.push(() => sim.stop());
+        stops.add('simulated PBX', () => sim.stop());
         ariUrl = sim.url;
         pbxUrl = sim.url;
         logger.info({ url: sim.url }, 'no ARI_URL: started the simulated PBX');
       }
       const ari = await connectAri({ ...config, ARI_URL: ariUrl }, logger.child({ part: 'ari' }));
-      stops.push(() => ari.close());
+      stops.add('ARI connection', () => ari.close());
       metrics.watchPbx(() => ari.connected);
       // Unset MEDIA_TRANSPORT with a real Asterisk: chan_websocket (slin16) from 22.6 on, RTP before, as
       // its version says (the media transport asks it and warns when that means 8 kHz).
@@ -205,7 +197,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         max: config.RTP_PORT_MAX,
         host: config.MEDIA_HOST,
       });
-      stops.push(() => portPool.close());
+      stops.add('RTP port pool', () => portPool.close());
       const media = createConfiguredMediaTransport({
         transport: config.MEDIA_TRANSPORT,
         simulated: !config.ARI_URL,
@@ -215,11 +207,11 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         ari,
         logger: logger.child({ part: 'media' }),
       });
-      stops.push(() => media.close?.());
+      stops.add('media transport', () => media.close?.());
       // Live listen: each answered call is offered to the dashboard, and mixed only while someone listens.
       const hub = new ListenHub({ logger: logger.child({ part: 'listen' }) });
       listenHub = hub;
-      stops.push(() => hub.close());
+      stops.add('listen hub', () => hub.close());
       // The call path's engines, timed at their boundary for the real-time-factor metrics.
       const callTts = timedTts(engines.tts, metrics);
       const agent = engines.dialogue
@@ -244,7 +236,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         // Recordings an Asterisk restart left behind are fetched after the reconnect.
         db,
       });
-      stops.push(() => runner.stop());
+      stops.add('call runner', () => runner.stop());
       readiness.add(runner.readiness);
 
       const deliverer = createWebhookDeliverer({
@@ -260,13 +252,13 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         onAttempt: (result) => metrics.webhookAttempt(result),
       });
       deliverer.start();
-      stops.push(() => deliverer.stop());
+      stops.add('webhook deliverer', () => deliverer.stop());
 
       const lag = watchEventLoopLag({
         maxLagMs: config.WORKER_MAX_LAG_MS,
         logger: logger.child({ part: 'worker' }),
       });
-      stops.push(() => lag.stop());
+      stops.add('event loop lag watch', () => lag.stop());
       const workerId = newWorkerId();
       const worker = createCallWorker({
         db,
@@ -318,16 +310,20 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       wakeWorker = () => worker.wake();
       // SIGTERM: claim nothing new, let live calls finish for DRAIN_SECONDS, then the agent wraps the
       // rest up (a goodbye, then hangup). Queued calls stay queued for the other workers.
-      stops.push(async () => {
-        const live = worker.activeCalls().length;
-        if (live > 0) {
-          logger.info(
-            { calls: live, drainSeconds: config.DRAIN_SECONDS },
-            'stopping: live calls may finish before the worker exits',
-          );
-        }
-        await worker.stop({ drainMs: config.DRAIN_SECONDS * 1000 });
-      });
+      stops.add(
+        'call worker',
+        async () => {
+          const live = worker.activeCalls().length;
+          if (live > 0) {
+            logger.info(
+              { calls: live, drainSeconds: config.DRAIN_SECONDS },
+              'stopping: live calls may finish before the worker exits',
+            );
+          }
+          await worker.stop({ drainMs: config.DRAIN_SECONDS * 1000 });
+        },
+        worker.stopPhase,
+      );
 
       const sweeper = createRecordingSweeper({
         db,
@@ -336,7 +332,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         logger: logger.child({ part: 'recordings' }),
       });
       sweeper.start();
-      stops.push(() => sweeper.stop());
+      stops.add('recording sweeper', () => sweeper.stop());
     }
 
     let url: string | null = null;
@@ -375,11 +371,11 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         host: config.HOST,
         onUpgrade: listen.handleUpgrade,
       });
-      stops.push(() => server.close());
+      stops.add('API server', () => server.close());
       // Stops run in reverse: the listening sockets close first, or the server would wait for them.
-      stops.push(() => listen.close());
+      stops.add('listen endpoint', () => listen.close());
       // Open event streams end with the bus, before the server waits for their sockets.
-      stops.push(() => bus.close());
+      stops.add('event streams', () => bus.close());
       url = server.url;
       logger.info({ url: server.url, role: opts.role }, 'agentline is serving');
     }
@@ -392,7 +388,7 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
         port: config.METRICS_PORT,
         host: config.HOST,
       });
-      stops.push(() => server.close());
+      stops.add('metrics server', () => server.close());
       metricsUrl = server.url;
       logger.info({ url: `${server.url}/metrics` }, 'serving metrics');
     }
@@ -421,22 +417,18 @@ function restrictDataDirs(config: Config, logger: Logger): void {
   }
 }
 
-async function openConfiguredDatabase(
-  config: Config,
-  logger: Logger,
-  stops: (() => Promise<void> | void)[],
-): Promise<Database> {
+async function openConfiguredDatabase(config: Config, logger: Logger, stops: StopSteps): Promise<Database> {
   let database: Database;
   if (config.DATABASE_URL) {
     database = await openDatabase({ url: config.DATABASE_URL });
   } else {
     const dir = path.join(config.dataDir, 'db');
     const lock = acquireEmbeddedLock(dir);
-    stops.push(() => lock.release());
+    stops.add('embedded database lock', () => lock.release());
     database = await openDatabase({ pgliteDir: dir });
     logger.info({ dir }, 'no DATABASE_URL: using the embedded database');
   }
-  stops.push(() => database.close());
+  stops.add('database', () => database.close());
   await database.migrate();
   return database;
 }

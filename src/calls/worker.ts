@@ -89,6 +89,8 @@ export interface CallWorker {
   capacity(): CapacitySnapshot;
   /** Recovers the calls of workers that stopped heartbeating; runs on start and periodically. */
   recover(): Promise<RecoveryResult>;
+  /** What a stop in progress is waiting for (null before stop()): named when a stop takes long. */
+  stopPhase(): string | null;
 }
 
 interface Running {
@@ -126,6 +128,8 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
   let watchInFlight: Promise<void> | null = null;
   let heartbeatInFlight: Promise<void> | null = null;
   let stopPromise: Promise<void> | null = null;
+  // What shutdown() is waiting for, for the log of a stop that takes long.
+  let stopPhase: string | null = null;
   let lastRecoveryAt = 0;
   let claiming = false;
   let lastHeartbeatFailureAt: number | null = null;
@@ -729,18 +733,22 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     activeCalls: () => [...running.keys()],
     capacity: snapshot,
     recover,
+    stopPhase: () => (stopPhase === null ? null : `${stopPhase} (${running.size} calls running)`),
   };
 
   async function shutdown(drainMs: number): Promise<void> {
     stopping = true;
     if (pollTimer) clearTimeout(pollTimer);
     pollTimer = null;
+    stopPhase = 'waiting for the claim in flight';
     await tickInFlight;
+    stopPhase = 'draining live calls';
     await waitForRunning(drainMs);
     const cause: AbortCause = 'shutdown';
     for (const r of running.values()) r.ctl.abort(cause);
     // Ends still waiting for an unreachable database get a grace period; then this worker gives them
     // up, and recovery by another worker ends them once this worker's heartbeat is stale.
+    stopPhase = 'ending the calls left';
     await waitForRunning(endGraceMs);
     for (const r of running.values()) {
       if (!r.ctl.settled)
@@ -749,6 +757,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     }
     // A released runner touches nothing more, so the worker need not wait for it forever: one that does
     // not return (a controller stuck on an event that never came) must not keep the process from exiting.
+    stopPhase = 'waiting for released call runners';
     await waitForRunning(RELEASED_RUNNER_WAIT_MS);
     for (const r of running.values()) {
       log.error(
@@ -758,12 +767,15 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
     }
     if (watchTimer) clearInterval(watchTimer);
     watchTimer = null;
+    stopPhase = 'waiting for the cancel watch in flight';
     await watchInFlight;
     if (heartbeatTimer) clearInterval(heartbeatTimer);
     heartbeatTimer = null;
     heartbeatsStopped = true;
     // A heartbeat in flight could register the row again after it is deleted.
+    stopPhase = 'waiting for the heartbeat in flight';
     await heartbeatInFlight;
+    stopPhase = 'removing the worker row';
     if (started) {
       try {
         await db.delete(workers).where(eq(workers.id, id));
@@ -771,6 +783,7 @@ export function createCallWorker(deps: CallWorkerDeps): CallWorker {
         log.error({ err }, 'could not remove the worker row');
       }
     }
+    stopPhase = 'stopped';
     log.info('call worker stopped');
   }
 }
