@@ -1,7 +1,9 @@
 import type { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createPocketsphinxStt } from '../../src/voice/stt/pocketsphinx.js';
 import type { PocketsphinxWorkerData } from '../../src/voice/stt/pocketsphinx-worker.js';
 import { startWorker } from '../../src/voice/stt/start-worker.js';
+import { createStreamControl, type StreamControl } from '../../src/voice/stt/stream-control.js';
 import type { WorkerReply, WorkerRequest } from '../../src/voice/stt/worker-protocol.js';
 import { createFliteTts } from '../../src/voice/tts/flite.js';
 import type { TextToSpeech } from '../../src/voice/types.js';
@@ -77,8 +79,11 @@ async function startDecoder(over: Partial<PocketsphinxWorkerData> = {}) {
   );
   const finals = new Map<number, (m: Final) => void>();
   const partials: string[] = [];
+  let onClosed = () => {};
+  const closed = new Promise<void>((r) => (onClosed = r));
   await new Promise<void>((resolve, reject) => {
     worker.on('message', (m: WorkerReply) => {
+      if (m.t === 'closed') onClosed();
       if (m.t === 'ready') resolve();
       else if (m.t === 'init-error') reject(new Error(m.message));
       else if (m.t === 'final') finals.get(m.req)?.(m);
@@ -91,6 +96,9 @@ async function startDecoder(over: Partial<PocketsphinxWorkerData> = {}) {
   return {
     worker,
     partials,
+    /** Resolves when the worker answered a shutdown. */
+    closed,
+    shutdown: () => post({ t: 'shutdown' }),
     open: (id: number) => post({ t: 'open', id }),
     /** Writes the audio in listener-sized windows, without ending the utterance. */
     write(id: number, audio: Int16Array): void {
@@ -113,6 +121,10 @@ async function startDecoder(over: Partial<PocketsphinxWorkerData> = {}) {
         const chunk = audio.slice(off, off + WINDOW);
         post({ t: 'write', id, pcm: chunk.buffer as ArrayBuffer }, [chunk.buffer as ArrayBuffer]);
       }
+      return this.finish(id);
+    },
+    /** Ends the utterance written so far. */
+    finish(id: number): Promise<Final> {
       const r = ++req;
       return new Promise<Final>((resolve) => {
         finals.set(r, resolve);
@@ -275,4 +287,82 @@ describe('pocketsphinx worker: decoding in the pause', { timeout: 180_000 }, () 
       expect(final.restarts).toBeGreaterThan(0);
     }
   });
+});
+
+// A decoder thread behind its queue (a loaded machine) must not decode audio nobody waits for: a
+// closed stream's, or any once the engine shuts down. At shutdown that backlog held close(), and so
+// the process's exit, for minutes after a batch of calls.
+describe('pocketsphinx worker: audio nobody waits for', { timeout: 180_000 }, () => {
+  const workers: Worker[] = [];
+  let tts: TextToSpeech;
+  const decoder = async (control: StreamControl) => {
+    const d = await startDecoder({ streamControl: control.buffer });
+    workers.push(d.worker);
+    return d;
+  };
+  beforeAll(async () => {
+    tts = await createFliteTts();
+  }, 180_000);
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.terminate()));
+  });
+  afterAll(async () => {
+    await tts?.close();
+  });
+
+  it("skips a closed stream's queued audio, and decodes the live stream beside it", async () => {
+    const control = createStreamControl();
+    const d = await decoder(control);
+    const speech = concat(
+      quiet(400),
+      (await tts.synthesize('Hello, who is this?', { voice: 'rms' })).samples,
+      quiet(650),
+    );
+    d.open(1);
+    d.open(2);
+    // The main thread closed stream 1 while its audio was still queued for the decoder.
+    control.markClosed(1);
+    d.write(1, speech);
+    const live = await d.say(2, speech);
+    expect(live.text).toBe('hello who is this');
+    expect(live.timing!.audioMs).toBeGreaterThan(2000);
+    const gone = await d.finish(1);
+    expect(gone.text).toBe('');
+    expect(gone.timing!.audioMs).toBe(0);
+  });
+
+  it('answers finishes without decoding once shutting down, and then shuts down', async () => {
+    const control = createStreamControl();
+    const d = await decoder(control);
+    d.open(1);
+    d.write(1, loud(3000));
+    control.markShutdown();
+    d.write(1, loud(3000));
+    const final = await d.finish(1);
+    expect(final).toMatchObject({ text: '' });
+    expect(final.timing).toBeUndefined();
+    d.shutdown();
+    await d.closed;
+  });
+
+  it('closes an engine at once with minutes of audio still queued for its decoder', async () => {
+    const stt = await createPocketsphinxStt({ threads: 1 });
+    const stream = stt.createStream();
+    // 10 minutes of a callee talking on: ~2.5 minutes of decoding on these machines (RTF 0.26), and
+    // more on a loaded one; the test's limit only catches a close that waits for it.
+    const line = concat(
+      (
+        await tts.synthesize('I would like to book a table for dinner tomorrow evening please.', {
+          voice: 'rms',
+        })
+      ).samples,
+      quiet(300),
+    );
+    for (let written = 0; written < ms(600_000); written += line.length)
+      for (let off = 0; off < line.length; off += WINDOW) stream.write(line.subarray(off, off + WINDOW));
+    const open = stt.createStream();
+    open.write(loud(1000));
+    await stt.close();
+    expect(() => stt.createStream()).toThrow(/closed/);
+  }, 60_000);
 });

@@ -27,6 +27,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 import { createDecodeTiming } from './decode-timing.js';
 import { bindCmn, type CmnState } from './pocketsphinx-cmn.js';
+import { readStreamControl } from './stream-control.js';
 import { osThreadId } from './thread-id.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -50,9 +51,12 @@ export interface PocketsphinxWorkerData {
   bestpath: boolean;
   /** Further pocketsphinx search settings as flag → value (e.g. `-maxhmmpf` → `3000`); see PocketsphinxOptions.search. */
   search: Record<string, string>;
+  /** Closed streams and the shutdown, ahead of the queue (stream-control.ts); set by worker-stt.ts. */
+  streamControl?: SharedArrayBuffer;
 }
 
 const data = workerData as PocketsphinxWorkerData;
+const control = readStreamControl(data.streamControl);
 const port = parentPort!;
 const send = (m: WorkerReply) => port.postMessage(m);
 
@@ -298,6 +302,7 @@ function main(): void {
   port.on('message', (m: WorkerRequest) => {
     switch (m.t) {
       case 'open': {
+        if (control.shuttingDown()) return;
         try {
           const dec = free.pop() ?? newDecoder();
           cmn.write(dec, freshCmn);
@@ -309,6 +314,8 @@ function main(): void {
         return;
       }
       case 'write': {
+        // Audio of a stream closed since, or queued before the shutdown, is not decoded.
+        if (control.skip(m.id)) return;
         const s = streams.get(m.id);
         if (s) {
           const pcm = new Int16Array(m.pcm);
@@ -317,6 +324,7 @@ function main(): void {
         return;
       }
       case 'finish': {
+        if (control.shuttingDown()) return send({ t: 'final', id: m.id, req: m.req, text: '' });
         const s = streams.get(m.id);
         const result = s ? timing.time(m.id, 0, () => endUtt(s, true)) : { text: '' };
         send({ t: 'final', id: m.id, req: m.req, ...result, timing: timing.take(m.id) });

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 import { createDecodeTiming } from './decode-timing.js';
+import { readStreamControl } from './stream-control.js';
 import { osThreadId } from './thread-id.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -12,9 +13,12 @@ export interface VoskWorkerData {
   libPath: string;
   modelDir: string;
   sampleRate: number;
+  /** Closed streams and the shutdown, ahead of the queue (stream-control.ts); set by worker-stt.ts. */
+  streamControl?: SharedArrayBuffer;
 }
 
 const data = workerData as VoskWorkerData;
+const control = readStreamControl(data.streamControl);
 const port = parentPort!;
 const send = (m: WorkerReply) => port.postMessage(m);
 
@@ -66,6 +70,7 @@ function main(): void {
   port.on('message', (m: WorkerRequest) => {
     switch (m.t) {
       case 'open': {
+        if (control.shuttingDown()) return;
         const rec = recNew(model, data.sampleRate);
         if (!rec)
           send({
@@ -77,6 +82,8 @@ function main(): void {
         return;
       }
       case 'write': {
+        // Audio of a stream closed since, or queued before the shutdown, is not decoded.
+        if (control.skip(m.id)) return;
         const s = streams.get(m.id);
         if (!s) return;
         const pcm = new Int16Array(m.pcm);
@@ -95,6 +102,7 @@ function main(): void {
         return;
       }
       case 'finish': {
+        if (control.shuttingDown()) return send({ t: 'final', id: m.id, req: m.req, text: '' });
         const s = streams.get(m.id);
         if (!s) return send({ t: 'final', id: m.id, req: m.req, text: '' });
         const last = timing.time(m.id, 0, () => textOf(finalResult(s.rec) as string, 'text'));

@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { SpeechToText, SttResult, SttStream } from '../types.js';
 import { startWorker } from './start-worker.js';
+import { createStreamControl } from './stream-control.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 interface WorkerSlot {
@@ -43,7 +44,6 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
   const engine = opts.name;
   const SAMPLE_RATE = opts.sampleRate;
   const threads = opts.threads;
-  const data = opts.workerData;
   const partials = new Map<number, string>();
   // Streams whose latest partial is their utterance's final text.
   const endedPartials = new Set<number>();
@@ -51,6 +51,9 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
   const streamErrors = new Map<number, Error>();
   let nextId = 1;
   let nextReq = 1;
+  // Closed streams and the shutdown, told to the decoder threads ahead of the audio queued for them.
+  const control = createStreamControl();
+  const data = { ...(opts.workerData as object), streamControl: control.buffer };
 
   const spawn = (): Promise<WorkerSlot> =>
     new Promise((resolve, reject) => {
@@ -166,6 +169,7 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
           endedPartials.delete(id);
           streamErrors.delete(id);
           slot.open--;
+          control.markClosed(id);
           if (!slot.dead && !closed) slot.worker.postMessage({ t: 'close', id } satisfies WorkerRequest);
         },
       };
@@ -173,6 +177,8 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      // The audio still queued is skipped: the threads reach the shutdown without decoding it.
+      control.markShutdown();
       await Promise.all(
         slots.map(async (slot) => {
           if (!slot.dead) slot.worker.postMessage({ t: 'shutdown' } satisfies WorkerRequest);
