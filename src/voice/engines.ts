@@ -77,11 +77,12 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
   const report: Record<string, string> = {};
   const missing: string[] = [];
   const opened: { close(): Promise<void> }[] = [];
-  const vads: VoiceActivityDetector[] = [];
+  // Detectors made for calls and not closed yet: a call closes its own at its end, the rest close here.
+  const vads = new Set<VoiceActivityDetector>();
   const closeAll = async () => {
     for (const e of opened.reverse())
       await e.close().catch((err) => log.warn({ err }, 'engine close failed'));
-    for (const v of vads) await v.close().catch(() => undefined);
+    for (const v of [...vads]) await v.close().catch(() => undefined);
     opened.length = 0;
   };
   try {
@@ -121,10 +122,21 @@ export async function selectEngines(config: SelectConfig, logger: Logger): Promi
     }
     opened.push(tts);
 
-    const createVad = async () => {
+    const createVad = async (): Promise<VoiceActivityDetector> => {
       const v = await createSileroVad();
-      vads.push(v);
-      return v;
+      vads.add(v);
+      // Forgotten once closed, so a long-running worker does not keep one per call it ever carried.
+      return {
+        name: v.name,
+        sampleRate: v.sampleRate,
+        frameSamples: v.frameSamples,
+        process: (samples) => v.process(samples),
+        reset: () => v.reset(),
+        close: () => {
+          vads.delete(v);
+          return v.close();
+        },
+      };
     };
     const vad = await createVad();
     report.vad = 'silero v5';
