@@ -414,13 +414,10 @@ describe.skipIf(!usePostgres)('a batch of 1,000 calls, two workers, one killed',
 
     expect(workers[1].alive()).toBe(true);
     expect(await apiProc.stop(120_000)).toBe(0);
-    // Known and not yet explained (see issue 14's closing note): beside busy processes the surviving
-    // worker can fail to exit on SIGTERM after a batch like this one (alone it exits at once). Not asserted
-    // here until it is found; what it printed last is shown, and it is killed after 60 s.
+    // The surviving worker exits on SIGTERM. It used not to, beside busy processes: its recogniser's
+    // thread decoded a backlog of ended calls' audio before it reached the shutdown. The bound only
+    // catches a hang; the worker's last lines (its stop names a slow step) say where.
     const stopped = await workers[1].stop(60_000);
-    if (stopped !== 0)
-      console.log(
-        `surviving worker did not stop (${stopped}): ${JSON.stringify(workers[1].lines.slice(-15))}`,
-      );
+    expect(stopped, JSON.stringify(workers[1].lines.slice(-15))).toBe(0);
   }, 600_000);
 });
