@@ -134,12 +134,16 @@ export async function startAgentline(opts: StartOptions): Promise<Agentline> {
       // Other work on the box (a busy neighbour, a build) lowers what auto claims.
       const machine = autoCapacity ? watchMachineLoad() : undefined;
       if (machine) stops.add('machine load watch', () => machine.stop());
+      // A recogniser behind the calls' audio makes every callee's turn end late.
+      const sttBacklogMs = engines.stt.backlogMs?.bind(engines.stt);
       const capacity = createWorkerCapacity({
         configured: config.WORKER_CONCURRENCY,
         profile,
         machine,
         max: AUTO_CONCURRENCY_MAX,
+        recognitionBacklogMs: sttBacklogMs,
       });
+      if (sttBacklogMs) metrics.watchRecognitionBacklog(sttBacklogMs);
       stops.add('worker capacity', () => capacity.stop());
       readiness.add({
         name: 'engines',

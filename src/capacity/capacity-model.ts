@@ -27,7 +27,14 @@ import type { EngineProfile } from './engine-profile.js';
  *   late-reply feedback (worker-capacity.ts) when callees' speech bunches up.
  */
 
-export type CapacityLimit = 'configured' | 'cpu' | 'dialogue' | 'load' | 'late_replies' | 'measuring';
+export type CapacityLimit =
+  | 'configured'
+  | 'cpu'
+  | 'dialogue'
+  | 'load'
+  | 'late_replies'
+  | 'recognition_backlog'
+  | 'measuring';
 
 export interface CapacityEstimate {
   calls: number;

@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { estimateCapacity } from './capacity-model.js';
 import type { EngineProfile } from './engine-profile.js';
 import type { MachineLoad } from './machine-load.js';
-import { createWorkerCapacity, UNMEASURED_CAPACITY, type WorkerCapacity } from './worker-capacity.js';
+import {
+  createWorkerCapacity,
+  RECOGNITION_BACKLOG_MS,
+  UNMEASURED_CAPACITY,
+  type WorkerCapacity,
+} from './worker-capacity.js';
 
 /** The Xeon of issue 15 with the dialogue elsewhere: several calls, limited by the CPU. */
 const REMOTE: EngineProfile = {
@@ -153,6 +158,56 @@ describe('createWorkerCapacity', () => {
     // Late even with one call live: one call, not zero.
     cap.recordReply(3000, 1);
     expect(cap.snapshot(1)).toMatchObject({ capacity: 1, limitedBy: 'late_replies', full: true });
+  });
+
+  it('takes fewer calls once the recogniser runs behind the audio for a second, until the window has passed', () => {
+    let now = 1_000_000;
+    let backlog = 0;
+    cap = createWorkerCapacity({
+      configured: 'auto',
+      profile: REMOTE,
+      machine: fakeMachine(),
+      clock: () => now,
+      lateWindowMs: 120_000,
+      recognitionBacklogMs: () => backlog,
+    });
+    const live = REMOTE_CALLS;
+    expect(cap.snapshot(live)).toMatchObject({ capacity: REMOTE_CALLS, limitedBy: 'cpu' });
+    // A moment behind (a finish's second pass), then caught up: nothing changes.
+    backlog = RECOGNITION_BACKLOG_MS + 100;
+    expect(cap.limit(live)).toBe(REMOTE_CALLS);
+    now += 900;
+    backlog = 200;
+    expect(cap.limit(live)).toBe(REMOTE_CALLS);
+    // Behind again, and still behind a second later: the live calls are too many.
+    backlog = 2000;
+    expect(cap.limit(live)).toBe(REMOTE_CALLS);
+    now += 1000;
+    expect(cap.snapshot(live)).toMatchObject({
+      capacity: live - 1,
+      limitedBy: 'recognition_backlog',
+      full: true,
+    });
+    // It catches up as calls end; the cap holds for the window, then the estimate is back.
+    backlog = 0;
+    now += 60_000;
+    expect(cap.limit(live - 2)).toBe(live - 1);
+    now += 61_000;
+    expect(cap.snapshot(live - 2)).toMatchObject({ capacity: REMOTE_CALLS, limitedBy: 'cpu' });
+  });
+
+  it('takes a configured number as is, however far the recogniser runs behind', () => {
+    let now = 0;
+    cap = createWorkerCapacity({
+      configured: 6,
+      profile: REMOTE,
+      machine: fakeMachine(),
+      clock: () => now,
+      recognitionBacklogMs: () => 10_000,
+    });
+    cap.limit(6);
+    now += 5000;
+    expect(cap.snapshot(6)).toMatchObject({ capacity: 6, limitedBy: 'configured' });
   });
 
   it('leaves a machine watcher it was given to its owner', () => {

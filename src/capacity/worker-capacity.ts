@@ -40,6 +40,12 @@ export interface WorkerCapacityOptions {
   max?: number;
   /** How long late replies count, and a cap they caused holds (ms, default 120 000). */
   lateWindowMs?: number;
+  /**
+   * How far (ms) the recogniser runs behind the calls' audio (SpeechToText.backlogMs). Behind by
+   * RECOGNITION_BACKLOG_MS for a second, the live calls are more audio than it decodes: every callee's
+   * turn then ends late, and calls that end before any reply (a batch's short calls) show no late reply.
+   */
+  recognitionBacklogMs?: () => number;
 }
 
 /**
@@ -56,6 +62,9 @@ const RECENT_REPLIES = 10;
 /** … that show the worker carries too much. */
 const LATE_REPLIES_TO_ACT = 2;
 const DEFAULT_LATE_WINDOW_MS = 120_000;
+/** A recogniser this far behind (ms) for RECOGNITION_BACKLOG_FOR_MS is not keeping up; jitter (a finish's second pass) stays under it. */
+export const RECOGNITION_BACKLOG_MS = 750;
+const RECOGNITION_BACKLOG_FOR_MS = 1000;
 
 /**
  * The calls a worker may carry now. A configured number is taken as is. With 'auto': 1 while the
@@ -106,6 +115,25 @@ export function createWorkerCapacity(opts: WorkerCapacityOptions): WorkerCapacit
   const replies: { at: number; late: boolean; liveCalls: number }[] = [];
   let capUntil = 0;
   let cap = Number.POSITIVE_INFINITY;
+  let capReason: CapacityLimit = 'late_replies';
+  /** Lowers the cap below `liveCalls` until the window has passed. */
+  const capBelow = (liveCalls: number, reason: CapacityLimit, now: number) => {
+    const next = Math.max(1, liveCalls - 1);
+    if (now >= capUntil || next <= cap) capReason = reason;
+    cap = now < capUntil ? Math.min(cap, next) : next;
+    capUntil = now + windowMs;
+  };
+  let behindSince: number | null = null;
+  const watchRecognition = (liveCalls: number) => {
+    if (!auto || !opts.recognitionBacklogMs) return;
+    const now = clock();
+    if (opts.recognitionBacklogMs() < RECOGNITION_BACKLOG_MS) {
+      behindSince = null;
+      return;
+    }
+    behindSince ??= now;
+    if (now - behindSince >= RECOGNITION_BACKLOG_FOR_MS) capBelow(liveCalls, 'recognition_backlog', now);
+  };
   const recent = () => {
     const since = clock() - windowMs;
     while (replies.length > 0 && (replies.length > RECENT_REPLIES || replies[0].at <= since)) replies.shift();
@@ -143,14 +171,18 @@ export function createWorkerCapacity(opts: WorkerCapacityOptions): WorkerCapacit
     }
     if (clock() < capUntil && cap < capacity) {
       capacity = cap;
-      limitedBy = 'late_replies';
+      limitedBy = capReason;
     }
     return { capacity: Math.max(1, capacity), limitedBy, estimate, otherLoadCores };
   };
 
   return {
-    limit: (_liveCalls) => decide().capacity,
+    limit(liveCalls) {
+      watchRecognition(liveCalls);
+      return decide().capacity;
+    },
     snapshot(liveCalls) {
+      watchRecognition(liveCalls);
       const d = decide();
       return {
         capacity: d.capacity,
@@ -170,10 +202,7 @@ export function createWorkerCapacity(opts: WorkerCapacityOptions): WorkerCapacit
       const lates = recent().filter((r) => r.late);
       if (lates.length < LATE_REPLIES_TO_ACT) return;
       // The fewest calls at which replies came late is already too many.
-      const tooMany = Math.min(...lates.map((r) => r.liveCalls));
-      const next = Math.max(1, tooMany - 1);
-      cap = now < capUntil ? Math.min(cap, next) : next;
-      capUntil = now + windowMs;
+      capBelow(Math.min(...lates.map((r) => r.liveCalls)), 'late_replies', now);
     },
     stop() {
       stopped = true;

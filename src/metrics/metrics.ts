@@ -52,6 +52,8 @@ export interface Metrics {
   watchPbx(connected: () => boolean): void;
   /** Exports the calls this process's worker carries now, read at each scrape. */
   watchWorker(activeCalls: () => number): void;
+  /** Exports how far (ms) the recogniser runs behind the calls' audio, read at each scrape. */
+  watchRecognitionBacklog(backlogMs: () => number): void;
   /** Exports how many calls this process's worker may carry now, whether it is full, and why, read at each scrape. */
   watchCapacity(snapshot: () => WorkerCapacityReading): void;
   /** The exposition text and its content type. */
@@ -184,6 +186,16 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         },
       });
     },
+    watchRecognitionBacklog(backlogMs) {
+      new Gauge({
+        name: 'agentline_stt_backlog_seconds',
+        help: "How long the oldest call audio not yet taken by this worker's recogniser has waited: 0 while it keeps up",
+        registers,
+        collect() {
+          this.set(backlogMs() / 1000);
+        },
+      });
+    },
     watchCapacity(snapshot) {
       new Gauge({
         name: 'agentline_worker_capacity_calls',
@@ -203,7 +215,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       });
       new Gauge({
         name: 'agentline_worker_limited_by',
-        help: "1 for what bounds this process's worker capacity now (configured, cpu, dialogue, load, late_replies, measuring)",
+        help: "1 for what bounds this process's worker capacity now (configured, cpu, dialogue, load, late_replies, recognition_backlog, measuring)",
         labelNames: ['reason'],
         registers,
         collect() {

@@ -44,6 +44,7 @@ export function timedStt(stt: SpeechToText, metrics: Metrics): SpeechToText {
         close: () => stream.close(),
       };
     },
+    ...(stt.backlogMs ? { backlogMs: () => stt.backlogMs?.() ?? 0 } : {}),
     close: () => stt.close(),
   };
 }

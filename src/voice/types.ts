@@ -39,6 +39,12 @@ export interface SpeechToText {
   /** The rate `write()` expects; callers resample to it. */
   readonly sampleRate: number;
   createStream(): SttStream;
+  /**
+   * How long (ms) the oldest audio written and not yet taken by the decoder has waited: 0 while the
+   * recogniser keeps up, growing when the machine cannot decode the calls' audio as fast as it comes
+   * (every final is then that much late). Engines that decode on the caller's thread have none.
+   */
+  backlogMs?(): number;
   close(): Promise<void>;
 }
 

@@ -1,12 +1,12 @@
 import type { Worker } from 'node:worker_threads';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPocketsphinxStt } from '../../src/voice/stt/pocketsphinx.js';
 import type { PocketsphinxWorkerData } from '../../src/voice/stt/pocketsphinx-worker.js';
 import { startWorker } from '../../src/voice/stt/start-worker.js';
 import { createStreamControl, type StreamControl } from '../../src/voice/stt/stream-control.js';
 import type { WorkerReply, WorkerRequest } from '../../src/voice/stt/worker-protocol.js';
 import { createFliteTts } from '../../src/voice/tts/flite.js';
-import type { TextToSpeech } from '../../src/voice/types.js';
+import type { SpeechToText, TextToSpeech } from '../../src/voice/types.js';
 import { concat as concatArray } from '../media/signals.js';
 
 // Decoding an utterance to its end in the callee's pause, while the listener waits out its
@@ -294,9 +294,10 @@ describe('pocketsphinx worker: decoding in the pause', { timeout: 180_000 }, () 
 // the process's exit, for minutes after a batch of calls.
 describe('pocketsphinx worker: audio nobody waits for', { timeout: 180_000 }, () => {
   const workers: Worker[] = [];
+  const engines: SpeechToText[] = [];
   let tts: TextToSpeech;
   const decoder = async (control: StreamControl) => {
-    const d = await startDecoder({ streamControl: control.buffer });
+    const d = await startDecoder({ streamControl: control.buffer, streamThread: 0 });
     workers.push(d.worker);
     return d;
   };
@@ -305,13 +306,14 @@ describe('pocketsphinx worker: audio nobody waits for', { timeout: 180_000 }, ()
   }, 180_000);
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.terminate()));
+    await Promise.all(engines.splice(0).map((e) => e.close()));
   });
   afterAll(async () => {
     await tts?.close();
   });
 
   it("skips a closed stream's queued audio, and decodes the live stream beside it", async () => {
-    const control = createStreamControl();
+    const control = createStreamControl(1);
     const d = await decoder(control);
     const speech = concat(
       quiet(400),
@@ -332,7 +334,7 @@ describe('pocketsphinx worker: audio nobody waits for', { timeout: 180_000 }, ()
   });
 
   it('answers finishes without decoding once shutting down, and then shuts down', async () => {
-    const control = createStreamControl();
+    const control = createStreamControl(1);
     const d = await decoder(control);
     d.open(1);
     d.write(1, loud(3000));
@@ -344,6 +346,31 @@ describe('pocketsphinx worker: audio nobody waits for', { timeout: 180_000 }, ()
     d.shutdown();
     await d.closed;
   });
+
+  it('says how far its decoder runs behind the audio, and catches up once a closed stream is skipped', async () => {
+    const stt = await createPocketsphinxStt({ threads: 1 });
+    engines.push(stt);
+    expect(stt.backlogMs!()).toBe(0);
+    const stream = stt.createStream();
+    // Five minutes of speech written at once: the decoder takes over a minute to get through it.
+    const line = concat(
+      (
+        await tts.synthesize('I would like to book a table for dinner tomorrow evening please.', {
+          voice: 'rms',
+        })
+      ).samples,
+      quiet(300),
+    );
+    for (let written = 0; written < ms(300_000); written += line.length)
+      for (let off = 0; off < line.length; off += WINDOW) stream.write(line.subarray(off, off + WINDOW));
+    // The oldest audio not yet taken waits longer and longer while the thread decodes.
+    await vi.waitFor(() => expect(stt.backlogMs!()).toBeGreaterThanOrEqual(1000), {
+      timeout: 60_000,
+      interval: 50,
+    });
+    stream.close();
+    await vi.waitFor(() => expect(stt.backlogMs!()).toBe(0), { timeout: 60_000, interval: 50 });
+  }, 150_000);
 
   it('closes an engine at once with minutes of audio still queued for its decoder', async () => {
     const stt = await createPocketsphinxStt({ threads: 1 });

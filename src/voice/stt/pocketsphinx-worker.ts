@@ -53,10 +53,12 @@ export interface PocketsphinxWorkerData {
   search: Record<string, string>;
   /** Closed streams and the shutdown, ahead of the queue (stream-control.ts); set by worker-stt.ts. */
   streamControl?: SharedArrayBuffer;
+  /** This thread's index among the engine's decoder threads, where it counts the writes it took. */
+  streamThread?: number;
 }
 
 const data = workerData as PocketsphinxWorkerData;
-const control = readStreamControl(data.streamControl);
+const control = readStreamControl(data.streamControl, data.streamThread);
 const port = parentPort!;
 const send = (m: WorkerReply) => port.postMessage(m);
 
@@ -314,6 +316,7 @@ function main(): void {
         return;
       }
       case 'write': {
+        control.tookWrite();
         // Audio of a stream closed since, or queued before the shutdown, is not decoded.
         if (control.skip(m.id)) return;
         const s = streams.get(m.id);

@@ -15,10 +15,12 @@ export interface VoskWorkerData {
   sampleRate: number;
   /** Closed streams and the shutdown, ahead of the queue (stream-control.ts); set by worker-stt.ts. */
   streamControl?: SharedArrayBuffer;
+  /** This thread's index among the engine's decoder threads, where it counts the writes it took. */
+  streamThread?: number;
 }
 
 const data = workerData as VoskWorkerData;
-const control = readStreamControl(data.streamControl);
+const control = readStreamControl(data.streamControl, data.streamThread);
 const port = parentPort!;
 const send = (m: WorkerReply) => port.postMessage(m);
 
@@ -82,6 +84,7 @@ function main(): void {
         return;
       }
       case 'write': {
+        control.tookWrite();
         // Audio of a stream closed since, or queued before the shutdown, is not decoded.
         if (control.skip(m.id)) return;
         const s = streams.get(m.id);

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { SpeechToText, SttResult, SttStream } from '../types.js';
 import { startWorker } from './start-worker.js';
-import { createStreamControl } from './stream-control.js';
+import { createStreamControl, createWriteBacklog } from './stream-control.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 interface WorkerSlot {
@@ -11,6 +11,8 @@ interface WorkerSlot {
   closed: Promise<void>;
   /** The decoder thread's OS thread id, when its worker could read it. */
   tid?: number;
+  /** The writes posted to this thread and not yet taken: how far it runs behind the audio. */
+  backlog: ReturnType<typeof createWriteBacklog>;
 }
 
 const decoderSlots = new WeakMap<SpeechToText, readonly WorkerSlot[]>();
@@ -51,15 +53,24 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
   const streamErrors = new Map<number, Error>();
   let nextId = 1;
   let nextReq = 1;
-  // Closed streams and the shutdown, told to the decoder threads ahead of the audio queued for them.
-  const control = createStreamControl();
-  const data = { ...(opts.workerData as object), streamControl: control.buffer };
+  // Closed streams and the shutdown, told to the decoder threads ahead of the audio queued for them;
+  // and the writes each thread has taken, told back.
+  const control = createStreamControl(threads);
 
-  const spawn = (): Promise<WorkerSlot> =>
+  const spawn = (thread: number): Promise<WorkerSlot> =>
     new Promise((resolve, reject) => {
-      const worker = startWorker(opts.entry, data);
+      const worker = startWorker(opts.entry, {
+        ...(opts.workerData as object),
+        streamControl: control.buffer,
+        streamThread: thread,
+      });
       let onClosed!: () => void;
-      const slot: WorkerSlot = { worker, open: 0, closed: new Promise((r) => (onClosed = r)) };
+      const slot: WorkerSlot = {
+        worker,
+        open: 0,
+        closed: new Promise((r) => (onClosed = r)),
+        backlog: createWriteBacklog(() => control.processed(thread)),
+      };
       let ready = false;
       worker.on('message', (m: WorkerReply) => {
         switch (m.t) {
@@ -108,7 +119,7 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
       });
     });
 
-  const started = await Promise.allSettled(Array.from({ length: threads }, spawn));
+  const started = await Promise.allSettled(Array.from({ length: threads }, (_, i) => spawn(i)));
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     for (const r of started) if (r.status === 'fulfilled') await r.value.worker.terminate();
@@ -145,6 +156,7 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
           // A copy the worker can own: the caller may reuse its buffer for the next frame.
           const copy = samples.slice();
           post(slot, { t: 'write', id, pcm: copy.buffer as ArrayBuffer }, [copy.buffer as ArrayBuffer]);
+          slot.backlog.posted();
         },
         partial(): string {
           return partials.get(id) ?? '';
@@ -173,6 +185,11 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
           if (!slot.dead && !closed) slot.worker.postMessage({ t: 'close', id } satisfies WorkerRequest);
         },
       };
+    },
+    backlogMs(): number {
+      let oldest = 0;
+      for (const slot of slots) if (!slot.dead) oldest = Math.max(oldest, slot.backlog.ageMs());
+      return oldest;
     },
     async close(): Promise<void> {
       if (closed) return;
