@@ -170,6 +170,7 @@ async function main(): Promise<void> {
         createVad: () => createSileroVad(),
       });
       const ttsCounted = countTtsAudio(engines);
+      const sttBacklog = engines.agentStt.backlogMs?.bind(engines.agentStt);
       const stageCpu = () =>
         startStageCpu({
           calibration: cpuCalibration,
@@ -199,6 +200,7 @@ async function main(): Promise<void> {
               { endSilenceMs: args.endSilenceMs },
               stageCpu,
               args.staggerMs,
+              sttBacklog,
             );
             console.log(
               `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
@@ -239,6 +241,7 @@ async function main(): Promise<void> {
                 { endSilenceMs: args.endSilenceMs },
                 stageCpu,
                 args.staggerMs,
+                sttBacklog,
               );
               console.log(
                 `${step.wallSeconds.toFixed(1)} s, ${step.turns.length} turns, ${JSON.stringify(step.endings)}`,
@@ -286,6 +289,7 @@ function printCallTables(results: { shape: string; step: StepResult }[], endSile
         'after statement p50',
         'cut short',
         'CPU s/call',
+        'STT behind p95/max ms',
         'wall s',
       ],
       results.map(({ shape, step }) => {
@@ -303,6 +307,9 @@ function printCallTables(results: { shape: string; step: StepResult }[], endSile
           pct(step.wireByEnding.statement, 50),
           `${step.interruptedAgentTurns} / ${step.agentTurns}`,
           step.cpuSecondsPerCall.toFixed(1),
+          step.sttBacklogMs
+            ? `${step.sttBacklogMs.p95.toFixed(0)} / ${step.sttBacklogMs.max.toFixed(0)}`
+            : '-',
           step.wallSeconds.toFixed(0),
         ];
       }),

@@ -6,6 +6,7 @@ import type { CallJson, E2eStack } from '../../test/e2e/helpers/e2e-stack.js';
 import type { CallMediaLog } from '../../test/e2e/helpers/media-tap.js';
 import { FLOOR_SENTENCES } from './engine-floor.js';
 import { callWork, type StageCpuMeter, type StageCpuReport } from './stage-cpu.js';
+import { percentile } from './stats.js';
 
 export const BENCH_CALLEE = '+14155550180';
 
@@ -84,6 +85,11 @@ export interface StepResult {
   interruptedAgentTurns: number;
   /** CPU by stage over the step (stage-cpu.ts), when a meter was given and threads could be read. */
   stageCpu?: StageCpuReport | null;
+  /**
+   * How far the agent's recogniser ran behind the calls' audio (SpeechToText.backlogMs, read every
+   * 100 ms over the step), ms: what WORKER_CONCURRENCY=auto lowers its capacity on past 750 ms.
+   */
+  sttBacklogMs?: { p95: number; max: number } | null;
 }
 
 /**
@@ -141,10 +147,13 @@ export async function runStep(
   agentOptions: Parameters<E2eStack['useAgent']>[0]['options'],
   startStageCpu?: () => StageCpuMeter,
   staggerMs = 0,
+  sttBacklogMs?: () => number,
 ): Promise<StepResult> {
   stack.useAgent({ dialogue: () => dialogue, options: agentOptions });
   const cpu0 = process.cpuUsage();
   const stageCpu = startStageCpu?.();
+  const backlog: number[] = [];
+  const backlogTimer = sttBacklogMs ? setInterval(() => backlog.push(sttBacklogMs()), 100) : null;
   const t0 = performance.now();
   const ids = await Promise.all(
     Array.from({ length: concurrency }, async (_, i) => {
@@ -169,6 +178,7 @@ export async function runStep(
     ),
   );
   const wallSeconds = (performance.now() - t0) / 1000;
+  if (backlogTimer) clearInterval(backlogTimer);
   const cpu = process.cpuUsage(cpu0);
   const stageCpuReport = stageCpu?.stop(calls.map((c) => callWork(c, stack.media.log(c.id)))) ?? null;
   const turns: TurnSample[] = [];
@@ -213,5 +223,6 @@ export async function runStep(
     agentTurns,
     interruptedAgentTurns,
     stageCpu: stageCpuReport,
+    sttBacklogMs: backlog.length ? { p95: percentile(backlog, 95), max: Math.max(...backlog) } : null,
   };
 }

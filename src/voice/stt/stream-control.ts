@@ -74,6 +74,7 @@ export function createWriteBacklog(processed: () => number, now: () => number = 
     if (taken > 0) postedAt.splice(0, taken);
   };
   return {
+    /** Notes a write; call it before the write is posted, or a thread quick to take it outruns the note. */
     posted(): void {
       trim();
       postedAt.push(now());

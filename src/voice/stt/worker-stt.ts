@@ -155,8 +155,10 @@ export async function startWorkerStt(opts: WorkerSttOptions): Promise<SpeechToTe
           if (samples.length === 0) return;
           // A copy the worker can own: the caller may reuse its buffer for the next frame.
           const copy = samples.slice();
+          // Noted before it is posted: a thread with nothing to do takes it at once, and a write counted
+          // taken before it was noted would stay in the backlog for good.
+          if (!slot.dead) slot.backlog.posted();
           post(slot, { t: 'write', id, pcm: copy.buffer as ArrayBuffer }, [copy.buffer as ArrayBuffer]);
-          slot.backlog.posted();
         },
         partial(): string {
           return partials.get(id) ?? '';
