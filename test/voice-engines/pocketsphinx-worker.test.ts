@@ -6,7 +6,7 @@ import { startWorker } from '../../src/voice/stt/start-worker.js';
 import { createStreamControl, type StreamControl } from '../../src/voice/stt/stream-control.js';
 import type { WorkerReply, WorkerRequest } from '../../src/voice/stt/worker-protocol.js';
 import { createFliteTts } from '../../src/voice/tts/flite.js';
-import type { SpeechToText, TextToSpeech } from '../../src/voice/types.js';
+import type { SpeechToText, SttStream, TextToSpeech } from '../../src/voice/types.js';
 import { concat as concatArray } from '../media/signals.js';
 
 // Decoding an utterance to its end in the callee's pause, while the listener waits out its
@@ -311,6 +311,19 @@ describe('pocketsphinx worker: audio nobody waits for', { timeout: 180_000 }, ()
   afterAll(async () => {
     await tts?.close();
   });
+  /** Writes `durationMs` of a callee talking on into `stream` at once, in listener-sized windows. */
+  const talkInto = async (stream: SttStream, durationMs: number) => {
+    const line = concat(
+      (
+        await tts.synthesize('I would like to book a table for dinner tomorrow evening please.', {
+          voice: 'rms',
+        })
+      ).samples,
+      quiet(300),
+    );
+    for (let written = 0; written < ms(durationMs); written += line.length)
+      for (let off = 0; off < line.length; off += WINDOW) stream.write(line.subarray(off, off + WINDOW));
+  };
 
   it("skips a closed stream's queued audio, and decodes the live stream beside it", async () => {
     const control = createStreamControl(1);
@@ -353,16 +366,7 @@ describe('pocketsphinx worker: audio nobody waits for', { timeout: 180_000 }, ()
     expect(stt.backlogMs!()).toBe(0);
     const stream = stt.createStream();
     // Five minutes of speech written at once: the decoder takes over a minute to get through it.
-    const line = concat(
-      (
-        await tts.synthesize('I would like to book a table for dinner tomorrow evening please.', {
-          voice: 'rms',
-        })
-      ).samples,
-      quiet(300),
-    );
-    for (let written = 0; written < ms(300_000); written += line.length)
-      for (let off = 0; off < line.length; off += WINDOW) stream.write(line.subarray(off, off + WINDOW));
+    await talkInto(stream, 300_000);
     // The oldest audio not yet taken waits longer and longer while the thread decodes.
     await vi.waitFor(() => expect(stt.backlogMs!()).toBeGreaterThanOrEqual(1000), {
       timeout: 60_000,
@@ -393,16 +397,7 @@ describe('pocketsphinx worker: audio nobody waits for', { timeout: 180_000 }, ()
     const stream = stt.createStream();
     // 10 minutes of a callee talking on: ~2.5 minutes of decoding on these machines (RTF 0.26), and
     // more on a loaded one; the test's limit only catches a close that waits for it.
-    const line = concat(
-      (
-        await tts.synthesize('I would like to book a table for dinner tomorrow evening please.', {
-          voice: 'rms',
-        })
-      ).samples,
-      quiet(300),
-    );
-    for (let written = 0; written < ms(600_000); written += line.length)
-      for (let off = 0; off < line.length; off += WINDOW) stream.write(line.subarray(off, off + WINDOW));
+    await talkInto(stream, 600_000);
     const open = stt.createStream();
     open.write(loud(1000));
     await stt.close();
