@@ -94,8 +94,11 @@ describe('calls that never reach the agent end from what the PBX reports', () =>
       const id = await h.place(to);
       const call = await h.waitFor(id);
       expect({ status: call.status, endedReason: call.endedReason }).toEqual({ status, endedReason: reason });
-      const ended = logged.find((l) => l.msg === 'call ended' && l.callId === id);
-      expect(ended?.techCause).toBe(techCause);
+      // The controller logs the end once it has stored it: the line may come just after the status.
+      const ended = await until('the call ended log line', () =>
+        logged.find((l) => l.msg === 'call ended' && l.callId === id),
+      );
+      expect(ended.techCause).toBe(techCause);
       expect(call.dialedAt).not.toBeNull();
       expect(call.startedAt).toBeNull();
       expect(call.recordingFile).toBeNull();
