@@ -45,6 +45,20 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** 'auto' on REMOTE, a quiet machine and the given clock. */
+function autoWithClock(
+  clock: () => number,
+  over: Partial<Parameters<typeof createWorkerCapacity>[0]> = {},
+): WorkerCapacity {
+  return createWorkerCapacity({
+    configured: 'auto',
+    profile: REMOTE,
+    machine: fakeMachine(),
+    clock,
+    ...over,
+  });
+}
+
 describe('createWorkerCapacity', () => {
   let cap: WorkerCapacity | undefined;
   afterEach(() => cap?.stop());
@@ -109,11 +123,7 @@ describe('createWorkerCapacity', () => {
 
   it('takes fewer calls while replies come late, until the window has passed', () => {
     let now = 1_000_000;
-    cap = createWorkerCapacity({
-      configured: 'auto',
-      profile: REMOTE,
-      machine: fakeMachine(),
-      clock: () => now,
+    cap = autoWithClock(() => now, {
       lateWindowMs: 120_000,
     });
     // On time at any load, and one late reply alone, change nothing.
@@ -140,11 +150,7 @@ describe('createWorkerCapacity', () => {
 
   it('counts only late replies among the latest ten, and never goes below one call', () => {
     let now = 0;
-    cap = createWorkerCapacity({
-      configured: 'auto',
-      profile: REMOTE,
-      machine: fakeMachine(),
-      clock: () => now,
+    cap = autoWithClock(() => now, {
       replyBudgetMs: 1000,
     });
     cap.recordReply(1200, 3);
@@ -163,11 +169,7 @@ describe('createWorkerCapacity', () => {
   it('takes fewer calls once the recogniser runs behind the audio for a second, until the window has passed', () => {
     let now = 1_000_000;
     let backlog = 0;
-    cap = createWorkerCapacity({
-      configured: 'auto',
-      profile: REMOTE,
-      machine: fakeMachine(),
-      clock: () => now,
+    cap = autoWithClock(() => now, {
       lateWindowMs: 120_000,
       recognitionBacklogMs: () => backlog,
     });

@@ -27,7 +27,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 import { createDecodeTiming } from './decode-timing.js';
 import { bindCmn, type CmnState } from './pocketsphinx-cmn.js';
-import { readStreamControl } from './stream-control.js';
+import { readStreamControl, settledByControl } from './stream-control.js';
 import { osThreadId } from './thread-id.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -302,9 +302,10 @@ function main(): void {
   send({ t: 'ready', tid: osThreadId() });
 
   port.on('message', (m: WorkerRequest) => {
+    // A closed stream's audio, and everything once shutting down, is not decoded (stream-control.ts).
+    if (settledByControl(control, m, send)) return;
     switch (m.t) {
       case 'open': {
-        if (control.shuttingDown()) return;
         try {
           const dec = free.pop() ?? newDecoder();
           cmn.write(dec, freshCmn);
@@ -316,9 +317,6 @@ function main(): void {
         return;
       }
       case 'write': {
-        control.tookWrite();
-        // Audio of a stream closed since, or queued before the shutdown, is not decoded.
-        if (control.skip(m.id)) return;
         const s = streams.get(m.id);
         if (s) {
           const pcm = new Int16Array(m.pcm);
@@ -327,7 +325,6 @@ function main(): void {
         return;
       }
       case 'finish': {
-        if (control.shuttingDown()) return send({ t: 'final', id: m.id, req: m.req, text: '' });
         const s = streams.get(m.id);
         const result = s ? timing.time(m.id, 0, () => endUtt(s, true)) : { text: '' };
         send({ t: 'final', id: m.id, req: m.req, ...result, timing: timing.take(m.id) });

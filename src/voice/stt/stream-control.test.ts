@@ -48,4 +48,29 @@ describe('what the main thread and its decoder threads tell each other', () => {
     processed += 1;
     expect(backlog.ageMs()).toBe(0);
   });
+
+  it('keeps the age right while thousands of writes are taken and cut off', () => {
+    let now = 0;
+    let processed = 0;
+    const backlog = createWriteBacklog(
+      () => processed,
+      () => now,
+    );
+    for (let i = 0; i < 3000; i++) {
+      now = i;
+      backlog.posted();
+      if (i % 2 === 1) processed++;
+    }
+    now = 3000;
+    // 1,500 of 3,000 taken: the oldest waiting was noted at 1,500.
+    expect(backlog.ageMs()).toBe(1500);
+    processed = 2999;
+    expect(backlog.ageMs()).toBe(1);
+    processed = 3000;
+    expect(backlog.ageMs()).toBe(0);
+    now = 3001;
+    backlog.posted();
+    now = 3010;
+    expect(backlog.ageMs()).toBe(9);
+  });
 });

@@ -1,3 +1,5 @@
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
 /**
  * What the main thread tells its decoder threads ahead of their message queue: which streams are
  * closed and whether the engine is shutting down; and what each thread tells back: how many writes it
@@ -60,18 +62,49 @@ export function readStreamControl(
 }
 
 /**
+ * A decoder thread's first look at each request (both engines' workers call it): counts writes, and
+ * settles what the control makes moot. True when the request needs nothing more: a write of a closed
+ * stream or during shutdown (dropped), an open during shutdown (ignored), a finish during shutdown
+ * (answered with no words).
+ */
+export function settledByControl(
+  control: ReturnType<typeof readStreamControl>,
+  m: WorkerRequest,
+  send: (reply: WorkerReply) => void,
+): boolean {
+  if (m.t === 'write') {
+    control.tookWrite();
+    return control.skip(m.id);
+  }
+  if (!control.shuttingDown()) return false;
+  if (m.t === 'open') return true;
+  if (m.t === 'finish') {
+    send({ t: 'final', id: m.id, req: m.req, text: '' });
+    return true;
+  }
+  return false;
+}
+
+/**
  * The main thread's record of the writes it posted to one decoder thread and not yet seen taken: how
  * long the oldest of them has waited is how far the recogniser runs behind the call's audio.
  */
 export function createWriteBacklog(processed: () => number, now: () => number = () => performance.now()) {
+  // Times of the writes noted; those before `head` are taken. Called for every audio frame, so taken
+  // ones are cut off in one go only once they are most of the array, not one splice per frame.
   const postedAt: number[] = [];
+  let head = 0;
   let seen = processed();
   const trim = () => {
     const p = processed();
     // Wrap-safe: the counter is an int32 that overflows after 2^31 writes (days of calls).
     const taken = (p - seen) | 0;
     seen = p;
-    if (taken > 0) postedAt.splice(0, taken);
+    if (taken > 0) head = Math.min(postedAt.length, head + taken);
+    if (head > 1024 && head * 2 > postedAt.length) {
+      postedAt.splice(0, head);
+      head = 0;
+    }
   };
   return {
     /** Notes a write; call it before the write is posted, or a thread quick to take it outruns the note. */
@@ -82,7 +115,7 @@ export function createWriteBacklog(processed: () => number, now: () => number = 
     /** ms the oldest write not yet taken has waited; 0 when the thread has taken every write. */
     ageMs(): number {
       trim();
-      return postedAt.length === 0 ? 0 : Math.max(0, now() - postedAt[0]);
+      return head >= postedAt.length ? 0 : Math.max(0, now() - postedAt[head]);
     },
   };
 }

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 import { createDecodeTiming } from './decode-timing.js';
-import { readStreamControl } from './stream-control.js';
+import { readStreamControl, settledByControl } from './stream-control.js';
 import { osThreadId } from './thread-id.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -70,9 +70,10 @@ function main(): void {
   send({ t: 'ready', tid: osThreadId() });
 
   port.on('message', (m: WorkerRequest) => {
+    // A closed stream's audio, and everything once shutting down, is not decoded (stream-control.ts).
+    if (settledByControl(control, m, send)) return;
     switch (m.t) {
       case 'open': {
-        if (control.shuttingDown()) return;
         const rec = recNew(model, data.sampleRate);
         if (!rec)
           send({
@@ -84,9 +85,6 @@ function main(): void {
         return;
       }
       case 'write': {
-        control.tookWrite();
-        // Audio of a stream closed since, or queued before the shutdown, is not decoded.
-        if (control.skip(m.id)) return;
         const s = streams.get(m.id);
         if (!s) return;
         const pcm = new Int16Array(m.pcm);
@@ -105,7 +103,6 @@ function main(): void {
         return;
       }
       case 'finish': {
-        if (control.shuttingDown()) return send({ t: 'final', id: m.id, req: m.req, text: '' });
         const s = streams.get(m.id);
         if (!s) return send({ t: 'final', id: m.id, req: m.req, text: '' });
         const last = timing.time(m.id, 0, () => textOf(finalResult(s.rec) as string, 'text'));
