@@ -238,7 +238,9 @@ describe('conversation agent over a real-time loopback call (flite audio, Silero
     expect(cut.text.length).toBeLessThan(LONG_OPENING.length);
     expect(LONG_OPENING.startsWith(cut.text)).toBe(true);
     expect(calleeTurn).toMatchObject({ speaker: 'callee', interrupted: false });
-    expect(calleeTurn.text).toBe('excuse me wait i need to ask you something first');
+    // (On starved cores the loopback can lose a few callee frames, and the scripted recogniser then
+    // counts the last word as not yet said: seen once in .ci/run.)
+    expect(calleeTurn.text).toMatch(/^excuse me wait i need to ask you something( first)?$/);
     expect(answer).toMatchObject({ speaker: 'agent', text: 'Of course, go ahead.', interrupted: false });
     // The model heard about the interruption, then the callee's words.
     const last = inputs.at(-1)!;
